@@ -1,0 +1,38 @@
+# connector-harness: `make certify` certifies the example connector; `make test` runs the suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help venv test certify lint bench clean
+
+help:
+	@echo "make certify  certify examples/acme_sync on the embedded sandbox (writes cert.json)"
+	@echo "make test     create .venv if missing and run the whole test suite"
+	@echo "make lint     ruff"
+	@echo "make bench    run the benchmarks in bench/ (prints numbers, asserts nothing)"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+certify: $(STAMP)
+	@echo "make certify: the walking skeleton (issue #3) brings certification; nothing is certified yet." >&2
+	@exit 1
+
+lint: $(STAMP)
+	$(BIN)/ruff check harness tests bench examples
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info cert.json

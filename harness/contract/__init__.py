@@ -1,0 +1,26 @@
+"""Read a platform's OpenAPI contract: operations, collections, scopes and validation."""
+
+from harness.contract.collections import Collection, Pagination
+from harness.contract.errors import ContractError, Problem, Violation
+from harness.contract.loader import default_contract_path, load
+from harness.contract.model import Contract, Operation, Parameter, Response
+from harness.contract.routing import Match
+from harness.contract.validation import parse_body, validate_request, validate_response
+
+__all__ = [
+    "Collection",
+    "Contract",
+    "ContractError",
+    "Match",
+    "Operation",
+    "Pagination",
+    "Parameter",
+    "Problem",
+    "Response",
+    "Violation",
+    "default_contract_path",
+    "load",
+    "parse_body",
+    "validate_request",
+    "validate_response",
+]

@@ -1,0 +1,263 @@
+"""Check a request or a response against the contract and return every violation found.
+
+Validation never raises on bad input: malformed JSON, a wrong content type or an unknown path
+are findings like any other, each with a pointer into the message and a readable text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from harness.contract.errors import Violation
+from harness.contract.model import Contract, Operation, Parameter
+from harness.contract.pointer import join
+from harness.contract.routing import Match
+from harness.contract.schema import schema_type
+
+Query = Mapping[str, list[str]]
+_INT = re.compile(r"^-?\d+$")
+_NUM = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+
+
+def validate_request(
+    contract: Contract,
+    method: str,
+    path: str,
+    query: Query | None = None,
+    headers: Mapping[str, str] | None = None,
+    body: bytes = b"",
+) -> tuple[Match | None, list[Violation]]:
+    """Match the request to an operation and validate it. `path` excludes the servers base path."""
+    query = query or {}
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    match = contract.router.match(method, path)
+    if match is None:
+        allowed = contract.router.allowed(path)
+        text = (
+            f"{method.upper()} is not allowed on {path}; the contract has {', '.join(allowed)}"
+            if allowed
+            else f"{path} is not a path of the contract"
+        )
+        return None, [Violation("/path", text)]
+    op = match.operation
+    found = _parameters(contract, op, match.path_params, query, headers)
+    found += _request_body(contract, op, headers.get("content-type", ""), body)
+    return match, found
+
+
+def validate_response(
+    contract: Contract,
+    operation: Operation,
+    status: int,
+    headers: Mapping[str, str] | None = None,
+    body: bytes = b"",
+) -> list[Violation]:
+    """Validate a response the platform (or the sandbox) gave to an operation."""
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    spec = operation.response_for(status)
+    if spec is None:
+        documented = ", ".join(operation.responses) or "none"
+        return [
+            Violation(
+                "/status", f"{status} is not a documented response of {operation} (documented: {documented})"
+            )
+        ]
+    found: list[Violation] = []
+    for name, (required, schema_uri) in spec.headers.items():
+        if name == "content-type":
+            continue
+        if name not in headers:
+            if required:
+                found.append(Violation(f"/headers/{name}", f"required header {name} is missing"))
+            continue
+        if schema_uri:
+            schema = contract.deref({"$ref": schema_uri}, contract.uri)[0]
+            found += _schema(contract, schema_uri, _coerce(headers[name], schema), f"/headers/{name}")
+    if not spec.media:
+        if body:
+            found.append(
+                Violation("/body", f"{status} of {operation} documents no body, got {len(body)} bytes")
+            )
+        return found
+    media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    schema_uri = _media_schema(spec.media, media_type)
+    if schema_uri is False:
+        found.append(
+            Violation(
+                "/headers/content-type",
+                f"content type {media_type or '(none)'!r} is not one of {sorted(spec.media)}",
+            )
+        )
+        return found
+    found += _parsed_body(contract, schema_uri, media_type, body, "/body")
+    return found
+
+
+def _parameters(
+    contract: Contract, op: Operation, path_params: dict[str, str], query: Query, headers: Mapping[str, str]
+) -> list[Violation]:
+    found: list[Violation] = []
+    declared = {p.name for p in op.parameters if p.location == "query"}
+    declared |= contract.query_credentials(op)
+    for name in query:
+        if name not in declared:
+            hint = f"; it takes {', '.join(sorted(declared))}" if declared else ""
+            found.append(Violation(f"/query/{name}", f"{name!r} is not a query parameter of {op}{hint}"))
+    cookies = _cookies(headers.get("cookie", ""))
+    for param in op.parameters:
+        where = f"/{param.location}{join(param.name)}"
+        raw = _raw_value(param, path_params, query, headers, cookies)
+        if raw is None:
+            if param.required:
+                found.append(
+                    Violation(where, f"required {param.location} parameter {param.name!r} is missing")
+                )
+            continue
+        if isinstance(raw, list) and "array" not in schema_type(param.schema):
+            if len(raw) > 1:
+                found.append(
+                    Violation(where, f"{param.name!r} is given {len(raw)} times; it takes one value")
+                )
+                continue
+            raw = raw[0]
+        if param.schema_ref:
+            value = _coerce(raw, param.schema)
+            found += _schema(contract, param.schema_ref, value, where)
+    return found
+
+
+def _raw_value(
+    param: Parameter,
+    path_params: dict[str, str],
+    query: Query,
+    headers: Mapping[str, str],
+    cookies: dict[str, str],
+) -> Any:
+    if param.location == "path":
+        return path_params.get(param.name)
+    if param.location == "query":
+        return query.get(param.name)
+    if param.location == "header":
+        return headers.get(param.name.lower())
+    return cookies.get(param.name)
+
+
+def _request_body(contract: Contract, op: Operation, content_type: str, body: bytes) -> list[Violation]:
+    if not body:
+        return [Violation("/body", f"{op} requires a body")] if op.body_required else []
+    if not op.body_media:
+        return [Violation("/body", f"{op} takes no body, got {len(body)} bytes")]
+    media_type = content_type.split(";")[0].strip().lower()
+    schema_uri = _media_schema(op.body_media, media_type)
+    if schema_uri is False:
+        return [
+            Violation(
+                "/headers/content-type",
+                f"content type {media_type or '(none)'!r} is not one of {sorted(op.body_media)}",
+            )
+        ]
+    return _parsed_body(contract, schema_uri, media_type, body, "/body")
+
+
+def _parsed_body(
+    contract: Contract, schema_uri: str | None, media_type: str, body: bytes, where: str
+) -> list[Violation]:
+    try:
+        value = parse_body(media_type, body)
+    except ValueError as exc:
+        return [Violation(where, str(exc))]
+    if schema_uri is None or value is _UNPARSED:
+        return []
+    if media_type == "application/x-www-form-urlencoded":
+        schema = contract.deref({"$ref": schema_uri}, contract.uri)[0]
+        props = schema.get("properties", {}) if isinstance(schema, dict) else {}
+        value = {
+            k: (v if "array" in schema_type(_plain(contract, props.get(k, {}))) else v[-1])
+            for k, v in value.items()
+        }
+        value = {k: _coerce(v, _plain(contract, props.get(k, {}))) for k, v in value.items()}
+    return _schema(contract, schema_uri, value, where)
+
+
+_UNPARSED = object()
+
+
+def parse_body(media_type: str, body: bytes) -> Any:
+    """Decode a body by its media type; raise ValueError with a readable reason."""
+    if media_type == "application/json" or media_type.endswith("+json"):
+        try:
+            return json.loads(body.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ValueError("the body is not valid UTF-8") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"the body is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+            ) from None
+    if media_type == "application/x-www-form-urlencoded":
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("the form body is not valid UTF-8") from None
+        try:
+            return parse_qs(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"the form body is malformed: {exc}") from None
+    return _UNPARSED
+
+
+def _media_schema(media: dict[str, str | None], media_type: str) -> str | bool | None:
+    """The schema URI for a media type (None: no schema), or False when it is not allowed."""
+    if media_type in media:
+        return media[media_type]
+    for declared, schema in media.items():
+        major, _, minor = declared.partition("/")
+        if declared == "*/*" or (minor == "*" and media_type.startswith(major + "/")):
+            return schema
+    return False
+
+
+def _schema(contract: Contract, schema_uri: str, value: Any, where: str) -> list[Violation]:
+    validator = contract.validator(schema_uri)
+    return [
+        Violation(
+            where + join(*error.absolute_path),
+            error.message,
+            "/".join(str(p) for p in error.absolute_schema_path),
+        )
+        for error in validator.iter_errors(value)
+    ]
+
+
+def _plain(contract: Contract, schema: Any) -> dict[str, Any]:
+    resolved = contract.deref(schema, contract.uri)[0] if isinstance(schema, dict) else {}
+    return resolved if isinstance(resolved, dict) else {}
+
+
+def _coerce(raw: Any, schema: dict[str, Any]) -> Any:
+    """Query, path, header and form values are strings; read them as the schema's type."""
+    if isinstance(raw, list):
+        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        return [_coerce(v, items) for v in raw]
+    kinds = schema_type(schema)
+    if "integer" in kinds and _INT.match(raw):
+        return int(raw)
+    if "number" in kinds and _NUM.match(raw):
+        return float(raw) if any(c in raw for c in ".eE") else int(raw)
+    if "boolean" in kinds and raw in ("true", "false"):
+        return raw == "true"
+    if "null" in kinds and raw == "" and "string" not in kinds:
+        return None
+    return raw
+
+
+def _cookies(header: str) -> dict[str, str]:
+    out = {}
+    for part in header.split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep:
+            out[name] = value
+    return out

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness.contract import validate_request, validate_response
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+JSON = {"content-type": "application/json"}
+
+
+def pointers(violations):
+    return {v.pointer for v in violations}
+
+
+def test_a_valid_list_request_has_no_violations(platform_contract):
+    match, found = validate_request(
+        platform_contract,
+        "GET",
+        "/v1/contacts",
+        {"limit": ["200"], "cursor": ["abc"], "updated_since": ["2024-01-01T00:00:00Z"]},
+    )
+    assert match.operation.operation_id == "listContacts"
+    assert found == []
+
+
+def test_out_of_range_and_undeclared_query_parameters_are_violations(platform_contract):
+    _, found = validate_request(
+        platform_contract, "GET", "/v1/contacts", {"limit": ["1000"], "access_token": ["t"]}
+    )
+    assert pointers(found) == {"/query/limit", "/query/access_token"}
+    limit = next(v for v in found if v.pointer == "/query/limit")
+    assert "1000 is greater than the maximum of 200" in limit.message
+
+
+@pytest.mark.parametrize(
+    ("query", "pointer", "words"),
+    [
+        ({"limit": ["ten"]}, "/query/limit", "'ten' is not of type 'integer'"),
+        ({"limit": ["5", "6"]}, "/query/limit", "given 2 times"),
+        ({"updated_since": ["yesterday"]}, "/query/updated_since", "is not a 'date-time'"),
+        ({"cursor": [""]}, "/query/cursor", "should be non-empty"),
+    ],
+)
+def test_query_values_are_read_as_their_schema_type(platform_contract, query, pointer, words):
+    _, found = validate_request(platform_contract, "GET", "/v1/contacts", query)
+    assert [v.pointer for v in found] == [pointer]
+    assert words in found[0].message
+
+
+def test_path_parameters_are_validated(platform_contract):
+    match, found = validate_request(platform_contract, "GET", "/v1/contacts/con_123")
+    assert match.path_params == {"id": "con_123"}
+    assert pointers(found) == {"/path/id"}
+
+
+def test_unknown_path_and_wrong_method_are_told_apart(platform_contract):
+    _, unknown = validate_request(platform_contract, "GET", "/v2/contacts")
+    _, wrong = validate_request(platform_contract, "PUT", "/v1/contacts/con_0123456789abcdef")
+    assert "/v2/contacts is not a path of the contract" in unknown[0].message
+    assert "PUT is not allowed" in wrong[0].message and "PATCH" in wrong[0].message
+
+
+def test_json_bodies_are_validated_with_pointers(platform_contract):
+    body = json.dumps({"email": "not-an-email", "first_name": 3}).encode()
+    _, found = validate_request(platform_contract, "POST", "/v1/contacts", {}, JSON, body)
+    assert pointers(found) == {"/body", "/body/email", "/body/first_name"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "words"),
+    [
+        (JSON, b"{not json", "not valid JSON"),
+        (JSON, b"\xff\xfe", "not valid UTF-8"),
+        ({"content-type": "text/plain"}, b"hello", "content type 'text/plain' is not one of"),
+        (JSON, b"", "requires a body"),
+    ],
+)
+def test_malformed_bodies_are_findings_not_crashes(platform_contract, headers, body, words):
+    _, found = validate_request(platform_contract, "POST", "/v1/contacts", {}, headers, body)
+    assert any(words in v.message for v in found), found
+
+
+def test_form_bodies_are_validated(platform_contract):
+    ok = b"grant_type=client_credentials&client_id=a&client_secret=b&scope=contacts%3Aread"
+    assert validate_request(platform_contract, "POST", "/oauth/token", {}, FORM, ok)[1] == []
+    _, found = validate_request(platform_contract, "POST", "/oauth/token", {}, FORM, b"grant_type=password")
+    assert pointers(found) == {"/body/grant_type"}
+    _, broken = validate_request(platform_contract, "POST", "/oauth/token", {}, FORM, b"a=%zz&&=")
+    assert broken and broken[0].pointer == "/body"
+
+
+def test_header_parameters_are_validated(platform_contract):
+    body = json.dumps({"email": "a@b.co", "first_name": "A", "last_name": "B"}).encode()
+    _, found = validate_request(
+        platform_contract, "POST", "/v1/contacts", {}, {**JSON, "Idempotency-Key": "x" * 300}, body
+    )
+    assert pointers(found) == {"/header/Idempotency-Key"}
+
+
+def test_responses_are_checked_for_status_headers_and_body(platform_contract):
+    op = platform_contract.operation("listContacts")
+    problem = {"content-type": "application/problem+json"}
+    body = json.dumps({"type": "about:blank", "title": "Too Many Requests", "status": 429}).encode()
+    missing = validate_response(platform_contract, op, 429, problem, body)
+    assert pointers(missing) == {"/headers/retry-after", "/headers/ratelimit", "/headers/ratelimit-policy"}
+    ok = {
+        **problem,
+        "retry-after": "2",
+        "ratelimit": '"default";r=0;t=2',
+        "ratelimit-policy": '"default";q=10;w=1',
+    }
+    assert validate_response(platform_contract, op, 429, ok, body) == []
+    assert validate_response(platform_contract, op, 418, {}, b"")[0].pointer == "/status"
+    page = json.dumps({"data": [{"id": "con_x"}], "next_cursor": None}).encode()
+    found = validate_response(platform_contract, op, 200, JSON, page)
+    assert "/body/data/0" in pointers(found) and "/body/data/0/id" in pointers(found)
+
+
+def test_other_contracts_validate_their_own_auth_and_paging(ticketing_contract, inventory_contract):
+    _, found = validate_request(
+        ticketing_contract, "GET", "/tickets", {"offset": ["-1"], "limit": ["25"]}, {"X-API-Key": "k"}
+    )
+    assert pointers(found) == {"/query/offset"}
+    _, found = validate_request(
+        inventory_contract, "GET", "/products", {"page": ["2"], "per_page": ["500"], "api_key": ["k"]}
+    )
+    assert found == []
+    _, found = validate_request(inventory_contract, "GET", "/products/SKU-12")
+    assert pointers(found) == {"/path/sku"}
