@@ -1,0 +1,257 @@
+"""OAuth2 client credentials, bearer tokens, API keys and HTTP basic, as the contract declares.
+
+Refusals follow RFC 6749 (token endpoint) and RFC 6750 (resources). A credential sent where it
+must not go, such as a token in the query string, is refused and recorded as such.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from starlette.responses import Response
+
+from harness.contract import Contract, Operation
+from harness.sandbox.problems import json_response, problem
+from harness.sandbox.tenants import Client, Tenant
+
+NO_STORE = {"Cache-Control": "no-store"}
+QUERY_TOKEN_NAMES = ("access_token", "token", "bearer")
+
+
+@dataclass
+class Principal:
+    """Who made a request and with what; recorded in the request log (no secrets)."""
+
+    credential: str | None = None  # header | query | body | cookie
+    scheme: str | None = None
+    client_id: str | None = None
+    token_id: str | None = None
+    scopes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, [])}
+
+
+def token_path(contract: Contract) -> str | None:
+    """The token endpoint's path relative to the API base, from the OAuth2 scheme."""
+    for scheme in contract.security_schemes.values():
+        flow = (scheme.get("flows") or {}).get("clientCredentials")
+        if scheme.get("type") == "oauth2" and flow:
+            path = urlparse(flow["tokenUrl"]).path
+            base = contract.base_path
+            return path[len(base) :] if base and path.startswith(base + "/") else path
+    return None
+
+
+def issue_token(tenant: Tenant, form: dict[str, list[str]], headers: dict[str, str]) -> Response:
+    """POST to the token endpoint: client credentials grant only."""
+
+    def refuse(status: int, error: str, description: str) -> Response:
+        extra = {"WWW-Authenticate": 'Basic realm="sandbox"'} if status == 401 else {}
+        return json_response(
+            {"error": error, "error_description": description}, status, {**NO_STORE, **extra}
+        )
+
+    grant = _one(form, "grant_type")
+    if grant is None:
+        return refuse(400, "invalid_request", "grant_type is required")
+    if grant != "client_credentials":
+        return refuse(
+            400, "unsupported_grant_type", f"grant_type {grant!r} is not supported; use client_credentials"
+        )
+    client_id, secret = _one(form, "client_id"), _one(form, "client_secret")
+    basic = _basic(headers.get("authorization", ""))
+    if basic:
+        client_id, secret = basic
+    client = tenant.clients.get(client_id or "")
+    if client is None or secret is None or not hmac.compare_digest(client.client_secret, secret):
+        return refuse(401, "invalid_client", "unknown client or wrong secret")
+    if client.revoked:
+        return refuse(401, "invalid_client", "the client's credentials were revoked")
+    requested = frozenset((_one(form, "scope") or "").split()) or client.scopes
+    if not requested <= client.scopes:
+        extra = ", ".join(sorted(requested - client.scopes))
+        return refuse(400, "invalid_scope", f"the client may not ask for {extra}")
+    token = tenant.issue_token(client, requested)
+    return json_response(
+        {
+            "access_token": token.value,
+            "token_type": "Bearer",
+            "expires_in": tenant.token_ttl,
+            "scope": " ".join(sorted(requested)),
+        },
+        200,
+        NO_STORE,
+    )
+
+
+def authenticate(
+    contract: Contract,
+    tenant: Tenant,
+    op: Operation,
+    headers: dict[str, str],
+    query: dict[str, list[str]],
+    form: dict[str, list[str]] | None,
+) -> tuple[Principal, Response | None]:
+    """Check the request's credentials against the operation's security requirements."""
+    principal = Principal()
+    for name in QUERY_TOKEN_NAMES:
+        if name in query and _looks_like_token(tenant, query[name]):
+            principal.credential, principal.error = "query", "token_in_query"
+            return principal, _bearer_refusal(
+                401,
+                "invalid_request",
+                "access tokens are accepted only in the Authorization header, never in the query string",
+            )
+        if form and name in form and _looks_like_token(tenant, form[name]):
+            principal.credential, principal.error = "body", "token_in_body"
+            return principal, _bearer_refusal(
+                401, "invalid_request", "access tokens are accepted only in the Authorization header"
+            )
+    if op.public:
+        return principal, None
+    last: Response | None = None
+    for requirement in op.security:
+        for scheme_name in requirement:
+            scheme = contract.security_schemes.get(scheme_name, {})
+            refusal = _check_scheme(scheme, tenant, op, headers, query, principal)
+            if refusal is None:
+                principal.scheme, principal.error = scheme_name, None
+                return principal, None
+            last = refusal
+    return principal, last or _bearer_refusal(401, "invalid_token", "no accepted credentials")
+
+
+def _check_scheme(
+    scheme: dict[str, Any],
+    tenant: Tenant,
+    op: Operation,
+    headers: dict[str, str],
+    query: dict[str, list[str]],
+    principal: Principal,
+) -> Response | None:
+    kind = scheme.get("type")
+    if kind == "oauth2" or (kind == "http" and str(scheme.get("scheme", "")).lower() == "bearer"):
+        return _check_bearer(tenant, op, headers, principal)
+    if kind == "http" and str(scheme.get("scheme", "")).lower() == "basic":
+        creds = _basic(headers.get("authorization", ""))
+        client = tenant.clients.get(creds[0]) if creds else None
+        if client and not client.revoked and hmac.compare_digest(client.client_secret, creds[1]):
+            principal.credential, principal.client_id = "header", client.client_id
+            return None
+        principal.error = "invalid_credentials"
+        return problem(
+            401,
+            "missing or wrong HTTP basic credentials",
+            headers={"WWW-Authenticate": 'Basic realm="sandbox"'},
+        )
+    if kind == "apiKey":
+        where, name = scheme.get("in"), scheme.get("name", "")
+        value = {
+            "header": headers.get(name.lower()),
+            "cookie": _cookie(headers, name),
+            "query": (query.get(name) or [None])[-1],
+        }.get(where)
+        client = _client_by_secret(tenant, value)
+        if client is not None:
+            principal.credential, principal.client_id = where, client.client_id
+            return None
+        principal.error = "invalid_api_key"
+        return problem(
+            401,
+            f"missing or wrong API key in {where} {name!r}",
+            headers={"WWW-Authenticate": f'ApiKey realm="sandbox", in="{where}", name="{name}"'},
+        )
+    principal.error = "unsupported_scheme"
+    return problem(
+        401,
+        f"the sandbox cannot check security scheme type {kind!r}",
+        headers={"WWW-Authenticate": 'Bearer realm="sandbox"'},
+    )
+
+
+def _check_bearer(
+    tenant: Tenant, op: Operation, headers: dict[str, str], principal: Principal
+) -> Response | None:
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        principal.error = "missing_token"
+        return _bearer_refusal(401, None, "send Authorization: Bearer <token> from the token endpoint")
+    token = tenant.tokens.get(value.strip())
+    principal.credential = "header"
+    if token is None:
+        principal.error = "unknown_token"
+        return _bearer_refusal(401, "invalid_token", "the token is not one this platform issued")
+    principal.client_id, principal.token_id, principal.scopes = (
+        token.client_id,
+        token.token_id,
+        sorted(token.scopes),
+    )
+    client = tenant.clients.get(token.client_id)
+    if token.revoked or (client is not None and client.revoked):
+        principal.error = "revoked_token"
+        return _bearer_refusal(401, "invalid_token", "the token was revoked")
+    if token.expired:
+        principal.error = "expired_token"
+        return _bearer_refusal(
+            401, "invalid_token", "the token expired; get a new one from the token endpoint"
+        )
+    missing = op.scopes - token.scopes
+    if missing:
+        principal.error = "insufficient_scope"
+        needed = " ".join(sorted(op.scopes))
+        return _bearer_refusal(403, "insufficient_scope", f"{op} needs scope {needed}", scope=needed)
+    return None
+
+
+def _bearer_refusal(status: int, error: str | None, description: str, scope: str | None = None) -> Response:
+    parts = ['Bearer realm="sandbox"']
+    if error:
+        parts.append(f'error="{error}"')
+        parts.append(f'error_description="{description}"')
+    if scope:
+        parts.append(f'scope="{scope}"')
+    return problem(status, description, headers={"WWW-Authenticate": ", ".join(parts)})
+
+
+def _looks_like_token(tenant: Tenant, values: list[str]) -> bool:
+    return any(v in tenant.tokens or v.startswith("at_") for v in values)
+
+
+def _client_by_secret(tenant: Tenant, value: str | None) -> Client | None:
+    if not value:
+        return None
+    for client in tenant.clients.values():
+        if not client.revoked and hmac.compare_digest(client.client_secret, value):
+            return client
+    return None
+
+
+def _basic(header: str) -> tuple[str, str] | None:
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (unquote(user), unquote(password)) if sep else None
+
+
+def _cookie(headers: dict[str, str], name: str) -> str | None:
+    for part in headers.get("cookie", "").split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name:
+            return value
+    return None
+
+
+def _one(form: dict[str, list[str]], key: str) -> str | None:
+    values = form.get(key)
+    return values[-1] if values else None

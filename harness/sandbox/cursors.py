@@ -1,0 +1,49 @@
+"""Opaque, tamper-evident cursors: a JSON position signed with the tenant's secret.
+
+A connector must treat cursors as opaque. One that edits or forges a cursor gets a 400, not
+someone else's page: the HMAC covers the position and the collection it belongs to.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+def encode(secret: bytes, scope: str, position: dict[str, Any]) -> str:
+    payload = json.dumps({"s": scope, **position}, separators=(",", ":"), sort_keys=True).encode()
+    mac = hmac.new(secret, payload, hashlib.sha256).digest()[:12]
+    return _b64(payload) + "." + _b64(mac)
+
+
+def decode(secret: bytes, scope: str, cursor: str) -> dict[str, Any]:
+    try:
+        payload_text, mac_text = cursor.split(".", 1)
+        payload, mac = _unb64(payload_text), _unb64(mac_text)
+    except ValueError:
+        raise InvalidCursor("the cursor is malformed; pass back next_cursor exactly as received") from None
+    expected = hmac.new(secret, payload, hashlib.sha256).digest()[:12]
+    if not hmac.compare_digest(mac, expected):
+        raise InvalidCursor("the cursor was altered or belongs to another tenant")
+    position = json.loads(payload)
+    if position.pop("s", None) != scope:
+        raise InvalidCursor("the cursor belongs to another list")
+    return position
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(str(exc)) from None

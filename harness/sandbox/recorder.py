@@ -1,0 +1,85 @@
+"""The request log: what the connector did, as the sandbox saw it. Checks judge from this.
+
+Secrets never enter the log: credentials in headers, query strings and bodies are masked, and
+only a digest of the body is kept. What kind of credential was sent where is recorded instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"}
+SECRET_PARAMS = {"access_token", "token", "client_secret", "api_key", "apikey", "key", "password"}
+
+
+def mask(value: str) -> str:
+    return "****" if len(value) < 12 else f"{value[:4]}****"
+
+
+def mask_headers(headers: dict[str, str]) -> dict[str, str]:
+    out = {}
+    for name, value in headers.items():
+        if name in SECRET_HEADERS:
+            scheme, _, rest = value.partition(" ")
+            out[name] = f"{scheme} {mask(rest)}" if rest else mask(value)
+        else:
+            out[name] = value
+    return out
+
+
+def mask_query(query: dict[str, list[str]]) -> dict[str, list[str]]:
+    return {k: ([mask(v) for v in vs] if k.lower() in SECRET_PARAMS else vs) for k, vs in query.items()}
+
+
+def digest(body: bytes) -> str:
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+@dataclass
+class RequestRecord:
+    seq: int
+    time: float
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body_digest: str
+    body_size: int
+    operation: str | None
+    status: int = 0
+    latency_ms: float = 0.0
+    violations: list[dict[str, str]] = field(default_factory=list)
+    response_violations: list[dict[str, str]] = field(default_factory=list)
+    auth: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class RequestLog:
+    """Append-only and thread-safe: the server thread writes while a check reads."""
+
+    def __init__(self) -> None:
+        self._entries: list[RequestRecord] = []
+        self._lock = threading.Lock()
+        self._seq = itertools.count(1)
+
+    def append(self, entry: RequestRecord) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def next_seq(self) -> int:
+        """Numbered when the request arrives, so the log reads in arrival order."""
+        with self._lock:
+            return next(self._seq)
+
+    def since(self, seq: int = 0) -> list[RequestRecord]:
+        with self._lock:
+            return sorted((e for e in self._entries if e.seq > seq), key=lambda e: e.seq)
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,147 @@
+"""A virtual dataset: record i of a collection is a pure function of (seed, collection, i).
+
+Nothing is stored. A million-record tenant costs nothing until a page is read, and any page can
+be made without making the pages before it. The base records are ordered by their updated-at
+time (record i changed before record i+1), so "changed since T" is a binary search.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import threading
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from faker import Faker
+
+from harness.contract import Collection, Contract
+from harness.synth.errors import SynthError
+from harness.synth.generator import Builder, Compiler, Ctx, rfc3339
+from harness.synth.ids import IdCodec, codec_for
+
+DEFAULT_CLOCK = datetime(2026, 1, 1, tzinfo=UTC)
+DEFAULT_WINDOW = timedelta(days=365)
+
+
+class Dataset:
+    def __init__(
+        self,
+        contract: Contract,
+        *,
+        seed: int = 0,
+        sizes: Mapping[str, int] | None = None,
+        clock: datetime = DEFAULT_CLOCK,
+        window: timedelta = DEFAULT_WINDOW,
+        null_share: float = 0.1,
+        locale: str = "en_US",
+    ) -> None:
+        self.contract = contract
+        self.seed = seed
+        self.clock = clock
+        self.window = window
+        self.null_share = null_share
+        self.collections: dict[str, Collection] = dict(contract.collections)
+        unknown = set(sizes or {}) - set(self.collections)
+        if unknown:
+            raise SynthError(
+                "",
+                f"no collection named {sorted(unknown)} in {contract.file}",
+                f"use one of {sorted(self.collections)}",
+            )
+        self.sizes = {name: int((sizes or {}).get(name, 0)) for name in self.collections}
+        self._fake = Faker(locale, use_weighting=False)
+        self._lock = threading.Lock()
+        self._codecs: dict[str, IdCodec | None] = {}
+        relations: dict[str, str] = {}
+        for name, col in self.collections.items():
+            codec = codec_for(col.id_schema.get("pattern"), seed, name)
+            self._codecs[name] = codec
+            if codec is not None:
+                if self.sizes[name] > codec.capacity:
+                    raise SynthError(
+                        col.item_schema_uri.partition("#")[2],
+                        f"{self.sizes[name]} {name} do not fit the id pattern (room for {codec.capacity})",
+                        "ask for fewer",
+                    )
+                relations[codec.prefix] = name
+        self._builders: dict[str, Builder] = {}
+        for name, col in self.collections.items():
+            compiler = Compiler(contract, self._fake, relations, col.updated_field)
+            self._builders[name] = compiler.compile(col.item_schema, col.item_schema_uri)
+
+    # -- identity -------------------------------------------------------------------------------
+
+    def size(self, collection: str) -> int:
+        return self.sizes[collection]
+
+    def id_of(self, collection: str, index: int) -> Any:
+        codec = self._codecs[collection]
+        if codec is not None:
+            return codec.encode(index)
+        kind = self.collections[collection].id_schema.get("type")
+        return index + 1 if kind == "integer" else f"{collection[:3]}_{index + 1}"
+
+    def index_of(self, collection: str, record_id: Any) -> int | None:
+        """The base index for an id, or None when the id is not one of the base records."""
+        codec = self._codecs[collection]
+        if codec is not None:
+            index = codec.decode(str(record_id))
+        else:
+            text = str(record_id).rsplit("_", 1)[-1]
+            index = int(text) - 1 if text.isdigit() else None
+        return index if index is not None and 0 <= index < self.sizes[collection] else None
+
+    # -- time -----------------------------------------------------------------------------------
+
+    def updated_at(self, collection: str, index: int) -> datetime:
+        """Base records change in index order, spread over the window that ends at the clock."""
+        step = self.window / max(self.sizes[collection], 1)
+        start = self.clock - self.window
+        jitter = (self._record_seed(collection, index) % 1000) / 1000 * 0.9
+        return start + step * (index + jitter)
+
+    def first_changed_since(self, collection: str, since: datetime) -> int:
+        """The first base index whose updated-at is at or after `since`."""
+        size = self.sizes[collection]
+        key = lambda i: self.updated_at(collection, i)  # noqa: E731
+        return bisect.bisect_left(range(size), since, key=key)
+
+    # -- records --------------------------------------------------------------------------------
+
+    def record(self, collection: str, index: int) -> dict[str, Any]:
+        if not 0 <= index < self.sizes[collection]:
+            raise IndexError(f"{collection} has {self.sizes[collection]} records, not {index + 1}")
+        col = self.collections[collection]
+        updated = self.updated_at(collection, index).replace(microsecond=0)
+        with self._lock:
+            self._fake.seed_instance(self._record_seed(collection, index))
+            age = timedelta(
+                seconds=self._fake.random.uniform(0, (updated - (self.clock - self.window)).total_seconds())
+            )
+            ctx = Ctx(
+                self._fake,
+                index,
+                (updated - age).replace(microsecond=0),
+                updated,
+                self.clock - self.window,
+                self.null_share,
+                self.id_of,
+                self.sizes,
+            )
+            record = self._builders[collection](ctx)
+        if isinstance(record, dict):
+            record[col.id_field] = self.id_of(collection, index)
+            if col.updated_field and col.updated_field in record:
+                record[col.updated_field] = rfc3339(updated)
+        return record
+
+    def records(self, collection: str, start: int = 0, stop: int | None = None) -> Iterator[dict[str, Any]]:
+        stop = self.sizes[collection] if stop is None else min(stop, self.sizes[collection])
+        for index in range(start, stop):
+            yield self.record(collection, index)
+
+    def _record_seed(self, collection: str, index: int) -> int:
+        digest = hashlib.blake2b(f"{self.seed}:{collection}:{index}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big")

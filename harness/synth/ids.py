@@ -1,0 +1,89 @@
+"""Record ids that are a bijection of the record index: `con_` + 16 base-62 characters.
+
+Ids come from the id field's `pattern` (`^con_[0-9A-Za-z]{16}$` → prefix `con_`, alphabet of 62,
+length 16), so ids look like production ids, never repeat, and map back to their index without
+a lookup table: a million-record tenant needs no memory for its ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import string
+from dataclasses import dataclass
+
+_SIMPLE = re.compile(r"^\^?(?P<prefix>[A-Za-z0-9_\-]*)\[(?P<klass>[^\]]+)\]\{(?P<n>\d+)\}\$?$")
+_CLASSES = {
+    "0-9": string.digits,
+    "a-z": string.ascii_lowercase,
+    "A-Z": string.ascii_uppercase,
+    "a-f": "abcdef",
+    "A-F": "ABCDEF",
+}
+
+
+@dataclass(frozen=True)
+class IdCodec:
+    prefix: str
+    alphabet: str
+    length: int
+    multiplier: int
+    offset: int
+
+    @property
+    def capacity(self) -> int:
+        return len(self.alphabet) ** self.length
+
+    def encode(self, index: int) -> str:
+        x = (index * self.multiplier + self.offset) % self.capacity
+        chars = []
+        base = len(self.alphabet)
+        for _ in range(self.length):
+            x, r = divmod(x, base)
+            chars.append(self.alphabet[r])
+        return self.prefix + "".join(reversed(chars))
+
+    def decode(self, value: str) -> int | None:
+        if not value.startswith(self.prefix) or len(value) != len(self.prefix) + self.length:
+            return None
+        x = 0
+        base = len(self.alphabet)
+        for ch in value[len(self.prefix) :]:
+            digit = self.alphabet.find(ch)
+            if digit < 0:
+                return None
+            x = x * base + digit
+        return ((x - self.offset) * pow(self.multiplier, -1, self.capacity)) % self.capacity
+
+
+def codec_for(pattern: str | None, seed: int, collection: str) -> IdCodec | None:
+    """An id codec for simple id patterns; None when the pattern is not `prefix[class]{n}`."""
+    found = _SIMPLE.match(pattern or "")
+    if not found:
+        return None
+    alphabet = _alphabet(found["klass"])
+    if not alphabet:
+        return None
+    length = int(found["n"])
+    capacity = len(alphabet) ** length
+    digest = hashlib.blake2b(f"{seed}:{collection}:ids".encode(), digest_size=16).digest()
+    mix = int.from_bytes(digest, "big")
+    multiplier = mix % capacity | 1
+    while math.gcd(multiplier, capacity) != 1:
+        multiplier = (multiplier + 2) % capacity or 1
+    return IdCodec(found["prefix"], alphabet, length, multiplier, (mix >> 64) % capacity)
+
+
+def _alphabet(klass: str) -> str:
+    out = ""
+    rest = klass
+    while rest:
+        for span, chars in _CLASSES.items():
+            if rest.startswith(span):
+                out += chars
+                rest = rest[len(span) :]
+                break
+        else:
+            return ""
+    return "".join(sorted(set(out)))
