@@ -1,30 +1,167 @@
-"""The pytest plugin (entry point `pytest11: harness`): options, hooks and fixtures only.
+"""The pytest plugin (entry point `pytest11: harness`): hooks and fixtures only.
 
-Heavy modules (the sandbox, Faker, schemathesis) are imported inside hooks and fixtures, so a
-test suite that never passes `--connector` pays nothing for having the plugin installed.
+Heavy modules (sandbox, Faker, the checks) are imported inside hooks, and only when
+`--connector` is given, so a suite that never certifies pays nothing for the plugin.
 """
 
 from __future__ import annotations
 
+import json
+from typing import TYPE_CHECKING, Any
+
 import pytest
+
+if TYPE_CHECKING:
+    pass
+
+CONFIG_KEY = pytest.StashKey["HarnessConfig"]()
+SESSION_KEY = pytest.StashKey["CertificationSession"]()
+RESULTS_KEY = pytest.StashKey[dict]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("harness", "connector certification (connector-harness)")
-    group.addoption(
-        "--connector",
-        metavar="PATH",
-        help="the connector to certify: a connector.toml, a folder holding one, "
-        "or module:Class. Without it the plugin does nothing.",
+    from harness.config import add_options
+
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from harness.config import check_names, resolve
+
+    config.addinivalue_line("markers", "harness_check(id): a connector-harness certification check")
+    workerinput = getattr(config, "workerinput", None)
+    cfg = resolve(config)
+    if workerinput and "harness_seed" in workerinput:  # xdist: every worker uses the controller's seed
+        from dataclasses import replace
+
+        cfg = replace(cfg, seed=int(workerinput["harness_seed"]), seed_given=True)
+    config.stash[CONFIG_KEY] = cfg
+    if not cfg.active:
+        return
+    collector = ResultCollector()
+    config.pluginmanager.register(collector, "harness-results")
+    config.stash[RESULTS_KEY] = {"collector": collector}
+    from harness.checks import PILLARS, REGISTRY
+    from harness.connectors import ConnectorLoadError, ManifestError
+    from harness.contract import ContractError
+    from harness.session import CertificationSession
+
+    check_names(cfg.checks, [c.id for c in REGISTRY.all()], list(PILLARS))
+    try:
+        config.stash[SESSION_KEY] = CertificationSession(cfg)
+    except (ContractError, ManifestError, ConnectorLoadError) as exc:
+        raise pytest.UsageError(f"connector-harness: {exc}") from None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    node.workerinput["harness_seed"] = node.config.stash[CONFIG_KEY].seed
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        session.close()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None:
+        return None
+    cfg = session.cfg
+    return [
+        f"harness: certifying {session.manifest.label} ({session.manifest.file}) against "
+        f"{session.contract.title} ({cfg.contract}); sandbox {cfg.sandbox}; seed {cfg.seed}"
+    ]
+
+
+def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool | None:
+    """`pytest --connector=X` alone runs only the certification; name test paths to run them too."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None and config.args_source != pytest.Config.ArgsSource.ARGS:
+        return True
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    cert = config.stash.get(SESSION_KEY, None)
+    if cert is None:
+        return
+    from harness.items import CertificationCollector, CheckItem
+
+    root = CertificationCollector.from_parent(session, name="certification", nodeid="certification")
+    pillars: dict[str, CertificationCollector] = {}
+    for check in cert.selected():
+        if check.pillar not in pillars:
+            pillars[check.pillar] = CertificationCollector.from_parent(
+                root, name=check.pillar, nodeid=f"certification::{check.pillar}"
+            )
+        items.append(
+            CheckItem.from_parent(
+                pillars[check.pillar],
+                name=check.id,
+                check=check,
+                nodeid=f"certification::{check.pillar}::{check.id}",
+            )
+        )
+
+
+class ResultCollector:
+    """Collects check results from reports, so it works the same under xdist (on the controller)."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, Any] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == "harness_result" and (report.when == "call" or report.skipped):
+                result = json.loads(value)
+                self.results[result["id"]] = result
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    cert = config.stash.get(SESSION_KEY, None)
+    if cert is None or hasattr(config, "workerinput"):
+        return
+    from harness.report import build_certificate, file_digest, write_certificate
+
+    order = [c.id for c in cert.selected()]
+    collected = config.stash[RESULTS_KEY]["collector"].results
+    results = [collected[i] for i in order if i in collected]
+    certificate = build_certificate(
+        connector={
+            "name": cert.manifest.name,
+            "version": cert.manifest.version,
+            "manifest": cert.manifest.file,
+        },
+        contract={
+            "title": cert.contract.title,
+            "file": str(cert.cfg.contract),
+            "digest": file_digest(cert.cfg.contract),
+        },
+        sandbox=cert.cfg.sandbox,
+        seed=cert.cfg.seed,
+        cert_level=cert.cfg.cert_level,
+        started_at=cert.started_at,
+        results=results,
+        replay=cert.replay_command(),
     )
-    group.addoption(
-        "--contract",
-        metavar="FILE",
-        help="the platform's OpenAPI contract (default: the bundled reference contract)",
-    )
-    group.addoption(
-        "--seed",
-        metavar="N",
-        type=int,
-        help="seed for data, faults and property tests (default: random, always printed)",
-    )
+    config.stash[RESULTS_KEY]["certificate"] = certificate
+    if cert.cfg.cert_report is not None and results:
+        write_certificate(cert.cfg.cert_report, certificate)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    certificate = config.stash.get(RESULTS_KEY, {}).get("certificate")
+    if not certificate or not certificate["checks"]:
+        return
+    from harness.report import summary_lines
+
+    cfg = config.stash[CONFIG_KEY]
+    terminalreporter.section("connector certification")
+    for line in summary_lines(certificate, str(cfg.cert_report) if cfg.cert_report else None):
+        terminalreporter.line(line)

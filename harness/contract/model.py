@@ -175,6 +175,22 @@ class Contract:
     def security_schemes(self) -> dict[str, dict[str, Any]]:
         return dict(self.document.get("components", {}).get("securitySchemes") or {})
 
+    @cached_property
+    def token_path(self) -> str | None:
+        """The OAuth2 token endpoint's path relative to the API base (from the security scheme)."""
+        for scheme in self.security_schemes.values():
+            flow = (scheme.get("flows") or {}).get("clientCredentials")
+            if scheme.get("type") == "oauth2" and flow:
+                path = urlparse(flow["tokenUrl"]).path
+                base = self.base_path
+                return path[len(base) :] if base and path.startswith(base + "/") else path
+        return None
+
+    @cached_property
+    def token_operation(self) -> Operation | None:
+        match = self.router.match("POST", self.token_path) if self.token_path else None
+        return match.operation if match else None
+
     def query_credentials(self, op: Operation) -> set[str]:
         """Query parameters that carry an API key for this operation (declared by its schemes)."""
         names = set()

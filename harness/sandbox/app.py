@@ -40,7 +40,7 @@ class Sandbox:
         self.contract = contract
         self.admin_token = admin_token or secrets.token_urlsafe(24)
         self.tenants = Tenants(contract)
-        self.token_path = auth.token_path(contract)
+        self.token_path = contract.token_path
         self.handlers = self._handlers()
         self.app = Starlette(
             routes=[

@@ -10,7 +10,7 @@ import base64
 import hmac
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote
 
 from starlette.responses import Response
 
@@ -35,17 +35,6 @@ class Principal:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v not in (None, [])}
-
-
-def token_path(contract: Contract) -> str | None:
-    """The token endpoint's path relative to the API base, from the OAuth2 scheme."""
-    for scheme in contract.security_schemes.values():
-        flow = (scheme.get("flows") or {}).get("clientCredentials")
-        if scheme.get("type") == "oauth2" and flow:
-            path = urlparse(flow["tokenUrl"]).path
-            base = contract.base_path
-            return path[len(base) :] if base and path.startswith(base + "/") else path
-    return None
 
 
 def issue_token(tenant: Tenant, form: dict[str, list[str]], headers: dict[str, str]) -> Response:

@@ -103,7 +103,7 @@ class Compiler:
         schema, uri = self.contract.deref(schema, uri)
         if not isinstance(schema, dict):
             return lambda ctx: None
-        pointer = uri.partition("#")[2]
+
         hint = schema.get("x-faker")
         if hint is not None:
             return self._faker_hint(hint, schema, uri, name)

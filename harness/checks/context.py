@@ -1,0 +1,116 @@
+"""What a check works with: fresh tenants, a connector bound to each, and the sandbox's evidence."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.checks.failures import CheckFailure, Evidence
+from harness.connectors import (
+    ConnectorFailed,
+    ConnectorLoadError,
+    ConnectorTimeout,
+    Manifest,
+    PythonConnector,
+    Replica,
+)
+from harness.contract import Contract
+from harness.runtime import SandboxHandle, TenantHandle
+
+RunError = ConnectorFailed | ConnectorTimeout
+
+
+@dataclass
+class Run:
+    """One connector run against one tenant: what it stored, and how it ended."""
+
+    tenant: TenantHandle
+    replica: Replica
+    error: RunError | None = None
+    _requests: list[dict[str, Any]] | None = field(default=None, repr=False)
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        if self._requests is None:
+            self._requests = self.tenant.requests()
+        return self._requests
+
+
+@dataclass
+class CheckContext:
+    check_id: str
+    sandbox: SandboxHandle
+    contract: Contract
+    manifest: Manifest
+    seed: int
+    call_timeout: float = 60.0
+    tenants: list[TenantHandle] = field(default_factory=list)
+
+    def seed_for(self, purpose: str = "") -> int:
+        """A seed per check (and purpose), derived from the run's seed: reproducible, independent."""
+        digest = hashlib.blake2b(f"{self.seed}:{self.check_id}:{purpose}".encode(), digest_size=4).digest()
+        return int.from_bytes(digest, "big")
+
+    def tenant(
+        self, sizes: dict[str, int] | None = None, *, token_ttl: int = 3600, purpose: str = ""
+    ) -> TenantHandle:
+        """A fresh tenant. Default: a few records in every stream the connector syncs."""
+        if sizes is None:
+            sizes = {stream: 25 for stream in self.manifest.streams}
+        tenant = self.sandbox.new_tenant(seed=self.seed_for(purpose), sizes=sizes, token_ttl=token_ttl)
+        self.tenants.append(tenant)
+        return tenant
+
+    def replica(self) -> Replica:
+        return Replica(id_fields={name: col.id_field for name, col in self.contract.collections.items()})
+
+    def connector(self, tenant: TenantHandle, replica: Replica | None = None) -> PythonConnector:
+        if self.manifest.python is None:
+            raise ConnectorLoadError(
+                f"{self.manifest.file}: command connectors are not supported by this "
+                'version of the harness yet; give python = "module:Class"'
+            )
+        config = tenant.connector_config(list(self.manifest.scopes), self.manifest.config)
+        return PythonConnector(self.manifest, config, replica or self.replica(), self.call_timeout)
+
+    def sync(self, tenant: TenantHandle, state: Any = None, *, check_first: bool = True) -> Run:
+        """Build the connector for a tenant, run check() (optionally) and sync(state)."""
+        replica = self.replica()
+        run = Run(tenant, replica)
+        connector = self.connector(tenant, replica)
+        try:
+            if check_first:
+                connector.check()
+            connector.sync(state)
+        except (ConnectorFailed, ConnectorTimeout) as exc:
+            run.error = exc
+        finally:
+            connector.close()
+        return run
+
+    def fail(
+        self,
+        message: str,
+        *,
+        expected: str = "",
+        requests: list[dict[str, Any]] | None = None,
+        **details: Any,
+    ) -> CheckFailure:
+        evidence = Evidence(requests=[summarize(r) for r in (requests or [])[:5]], details=details)
+        return CheckFailure(self.check_id, message, expected=expected, evidence=evidence)
+
+
+def summarize(entry: dict[str, Any]) -> dict[str, Any]:
+    """A request-log entry cut down to what a person reads in a report."""
+    return {
+        k: entry[k]
+        for k in ("seq", "method", "path", "query", "status", "operation", "violations", "auth")
+        if entry.get(k) not in (None, [], {})
+    }
+
+
+def describe(entry: dict[str, Any]) -> str:
+    """`GET /v1/contacts?limit=1000 -> 400` (secrets in the query are masked by the sandbox)."""
+    query = "&".join(f"{k}={v}" for k, vs in entry.get("query", {}).items() for v in vs)
+    return f"{entry['method']} {entry['path']}{'?' + query if query else ''} -> {entry['status']}"

@@ -1,0 +1,37 @@
+"""How a check says no. A failure is an AssertionError that carries its evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Evidence:
+    """What the sandbox saw: request counts and a few sample requests (secrets already masked)."""
+
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"requests": self.requests, "counts": self.counts, "details": self.details}
+
+
+class CheckFailure(AssertionError):
+    """The connector did not meet the check. `message` says what it did; `expected` what it should."""
+
+    def __init__(
+        self, check_id: str, message: str, *, expected: str = "", evidence: Evidence | None = None
+    ) -> None:
+        self.check_id, self.message, self.expected = check_id, message, expected
+        self.evidence = evidence or Evidence()
+        super().__init__(f"[{check_id}] {message}")
+
+
+class NotApplicable(Exception):
+    """The check does not apply to this connector (e.g. it declares no webhooks)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)

@@ -1,0 +1,101 @@
+"""The catalogue: checks are plain functions registered under a stable id.
+
+An id is a promise to integrators and CI pipelines (`--checks AUTH-01`, waivers, reports), so
+registering the same id twice is an error, never a silent override.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.checks.context import CheckContext
+
+PILLARS = ("auth", "contract", "integrity", "resilience", "webhooks", "secrets", "data", "performance")
+SEVERITIES = ("critical", "high", "medium", "low")
+LEVELS = ("basic", "standard", "strict")
+
+CheckFunc = Callable[["CheckContext"], None]
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    pillar: str
+    severity: str
+    level: str
+    timeout: float
+    func: CheckFunc
+
+    @property
+    def title(self) -> str:
+        return self.description.splitlines()[0] if self.description else self.id
+
+    @property
+    def description(self) -> str:
+        """The docstring: the check's text in the report, written for integrators."""
+        return inspect.getdoc(self.func) or ""
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._checks: dict[str, Check] = {}
+
+    def register(self, check: Check) -> None:
+        if check.id in self._checks:
+            raise ValueError(
+                f"check id {check.id} is registered twice "
+                f"({self._checks[check.id].func.__qualname__} and {check.func.__qualname__})"
+            )
+        self._checks[check.id] = check
+
+    def __getitem__(self, check_id: str) -> Check:
+        return self._checks[check_id]
+
+    def __contains__(self, check_id: object) -> bool:
+        return check_id in self._checks
+
+    def all(self) -> list[Check]:
+        return sorted(self._checks.values(), key=lambda c: (PILLARS.index(c.pillar), c.id))
+
+    def select(self, names: list[str] | None = None, level: str = "strict") -> list[Check]:
+        """Checks by id or pillar (all when `names` is empty), up to a certification level."""
+        wanted = set(names or [])
+        allowed = LEVELS[: LEVELS.index(level) + 1]
+        return [
+            c
+            for c in self.all()
+            if c.level in allowed and (not wanted or c.id in wanted or c.pillar in wanted)
+        ]
+
+
+REGISTRY = Registry()
+
+
+def check(
+    check_id: str,
+    *,
+    pillar: str,
+    severity: str = "critical",
+    level: str = "basic",
+    timeout: float = 120.0,
+    registry: Registry = REGISTRY,
+) -> Callable[[CheckFunc], CheckFunc]:
+    """Register a check function. Its docstring's first line is its title in the report."""
+    if pillar not in PILLARS:
+        raise ValueError(f"{check_id}: unknown pillar {pillar!r}; use one of {PILLARS}")
+    if severity not in SEVERITIES:
+        raise ValueError(f"{check_id}: unknown severity {severity!r}; use one of {SEVERITIES}")
+    if level not in LEVELS:
+        raise ValueError(f"{check_id}: unknown level {level!r}; use one of {LEVELS}")
+
+    def register(func: CheckFunc) -> CheckFunc:
+        if not inspect.getdoc(func):
+            raise ValueError(f"{check_id}: a check needs a docstring; it is the check's text in the report")
+        registry.register(Check(check_id, pillar, severity, level, timeout, func))
+        return func
+
+    return register

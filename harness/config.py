@@ -1,0 +1,168 @@
+"""Plugin settings, resolved once: command line > ini file > HARNESS_* environment > default.
+
+The result is frozen and kept in `config.stash`; bad values are a UsageError that says what
+is allowed and, for near misses, what was probably meant.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SANDBOXES = ("embedded",)
+LEVELS = ("basic", "standard", "strict")
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # the dest, e.g. "cert_report"
+    flag: str
+    help: str
+    metavar: str = "VALUE"
+
+    @property
+    def env(self) -> str:
+        return "HARNESS_" + self.name.upper()
+
+    @property
+    def ini(self) -> str:
+        return "harness_" + self.name
+
+
+OPTIONS = (
+    Option(
+        "connector",
+        "--connector",
+        "the connector to certify: a connector.toml, a folder holding one, "
+        "or module:Class. Without it the plugin stays out of the way.",
+        "PATH",
+    ),
+    Option(
+        "contract",
+        "--contract",
+        "the platform's OpenAPI contract (default: the bundled reference contract)",
+        "FILE",
+    ),
+    Option(
+        "sandbox", "--sandbox", f"where the sandbox runs: {', '.join(SANDBOXES)} (default: embedded)", "KIND"
+    ),
+    Option(
+        "seed", "--seed", "seed for data, faults and property tests (default: random; always printed)", "N"
+    ),
+    Option(
+        "checks",
+        "--checks",
+        "run only these checks: comma-separated ids or pillars, e.g. AUTH-01,integrity",
+        "IDS",
+    ),
+    Option(
+        "cert_level", "--cert-level", f"certification level: {', '.join(LEVELS)} (default: standard)", "LEVEL"
+    ),
+    Option("cert_report", "--cert-report", "write the certificate (JSON) to this path", "PATH"),
+    Option(
+        "call_timeout", "--connector-timeout", "seconds one connector call may take (default: 60)", "SECONDS"
+    ),
+)
+
+
+@dataclass(frozen=True)
+class HarnessConfig:
+    connector: str | None
+    contract: Path
+    contract_given: bool
+    sandbox: str
+    seed: int
+    seed_given: bool
+    checks: tuple[str, ...]
+    cert_level: str
+    cert_report: Path | None
+    call_timeout: float
+    rootdir: Path
+
+    @property
+    def active(self) -> bool:
+        return self.connector is not None
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("harness", "connector certification (connector-harness)")
+    for option in OPTIONS:
+        group.addoption(
+            option.flag,
+            dest=f"harness_{option.name}",
+            metavar=option.metavar,
+            help=f"{option.help} [env {option.env}, ini {option.ini}]",
+        )
+        parser.addini(option.ini, option.help)
+
+
+def raw_value(config: pytest.Config, option: Option) -> str | None:
+    value = config.getoption(f"harness_{option.name}")
+    if value is None:
+        value = config.getini(option.ini) or None
+    if value is None:
+        value = os.environ.get(option.env) or None
+    return value
+
+
+def resolve(config: pytest.Config) -> HarnessConfig:
+    raw = {o.name: raw_value(config, o) for o in OPTIONS}
+    rootdir = Path(config.rootpath)
+    sandbox = raw["sandbox"] or "embedded"
+    if sandbox not in SANDBOXES:
+        raise pytest.UsageError(_choice_error("--sandbox", sandbox, SANDBOXES))
+    level = raw["cert_level"] or "standard"
+    if level not in LEVELS:
+        raise pytest.UsageError(_choice_error("--cert-level", level, LEVELS))
+    seed_given = raw["seed"] is not None
+    try:
+        seed = int(raw["seed"]) if seed_given else random.SystemRandom().randrange(2**31)
+    except ValueError:
+        raise pytest.UsageError(f"--seed must be a whole number, got {raw['seed']!r}") from None
+    try:
+        timeout = float(raw["call_timeout"] or 60)
+    except ValueError:
+        raise pytest.UsageError(
+            f"--connector-timeout must be a number of seconds, got {raw['call_timeout']!r}"
+        ) from None
+    contract = Path(raw["contract"]) if raw["contract"] else None
+    if contract is not None and not contract.is_absolute():
+        contract = rootdir / contract
+    if contract is None:
+        from harness.contract import default_contract_path
+
+        contract = default_contract_path()
+    report = Path(raw["cert_report"]) if raw["cert_report"] else None
+    checks = tuple(c.strip() for c in (raw["checks"] or "").split(",") if c.strip())
+    return HarnessConfig(
+        connector=raw["connector"],
+        contract=contract,
+        contract_given=raw["contract"] is not None,
+        sandbox=sandbox,
+        seed=seed,
+        seed_given=seed_given,
+        checks=checks,
+        cert_level=level,
+        cert_report=report,
+        call_timeout=timeout,
+        rootdir=rootdir,
+    )
+
+
+def check_names(names: tuple[str, ...], ids: list[str], pillars: list[str]) -> None:
+    """Unknown --checks names are a usage error, with the closest id or pillar suggested."""
+    known = [*ids, *pillars]
+    for name in names:
+        if name not in known:
+            raise pytest.UsageError(_choice_error("--checks", name, known))
+
+
+def _choice_error(flag: str, value: str, allowed: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.5)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"{flag}: {value!r} is not one of {', '.join(allowed)}.{hint}"

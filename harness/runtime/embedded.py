@@ -1,0 +1,80 @@
+"""The embedded runtime: the sandbox app served by uvicorn on a loopback port in a thread.
+
+Any HTTP client can reach it (httpx, requests, urllib, a subprocess). Starting takes a fraction
+of a second; stopping closes the socket and joins the thread, leaving nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import uvicorn
+
+from harness.contract import Contract
+from harness.runtime.handle import SandboxHandle
+from harness.sandbox import Sandbox
+
+START_TIMEOUT = 10.0
+
+
+class EmbeddedSandbox:
+    def __init__(self, contract: Contract, admin_token: str | None = None, host: str = "127.0.0.1") -> None:
+        self.sandbox = Sandbox(contract, admin_token)
+        self.host = host
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+        self.handle: SandboxHandle | None = None
+
+    def start(self) -> SandboxHandle:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, 0))
+        self._socket = sock
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.sandbox.app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name=f"harness-sandbox:{port}", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(
+                    f"the embedded sandbox did not start on {self.host}:{port} within {START_TIMEOUT} s"
+                )
+            time.sleep(0.005)
+        self.handle = SandboxHandle(f"http://{self.host}:{port}", self.sandbox.admin_token, "embedded")
+        return self.handle
+
+    def stop(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._socket is not None:
+            self._socket.close()
+        self._server = self._thread = self._socket = self.handle = None
+
+
+@contextlib.contextmanager
+def embedded(contract: Contract, admin_token: str | None = None) -> Iterator[SandboxHandle]:
+    runtime = EmbeddedSandbox(contract, admin_token)
+    try:
+        yield runtime.start()
+    finally:
+        runtime.stop()

@@ -1,0 +1,123 @@
+"""SandboxHandle: everything a check or test needs from a running sandbox, whatever runs it.
+
+Checks talk to the sandbox only through this handle (HTTP to the control API), so the same
+check runs unchanged on an embedded, container or remote sandbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+
+class SandboxError(RuntimeError):
+    """The sandbox refused or failed a control request; the message carries its problem detail."""
+
+
+@dataclass
+class TenantHandle:
+    sandbox: SandboxHandle
+    id: str
+    base_url: str
+    token_url: str | None
+    client_id: str
+    client_secret: str
+    scopes: list[str]
+    seed: int
+    sizes: dict[str, int]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def requests(self, since: int = 0) -> list[dict[str, Any]]:
+        """The tenant's request log, as the sandbox recorded it."""
+        return self.sandbox._get(f"/tenants/{self.id}/requests", params={"since": since})["data"]
+
+    def records(self, collection: str) -> list[dict[str, Any]]:
+        """Ground truth: every current record of a collection, from the sandbox."""
+        out: list[dict[str, Any]] = []
+        while True:
+            page = self.sandbox._get(
+                f"/tenants/{self.id}/records/{collection}", params={"offset": len(out), "limit": 5000}
+            )
+            out.extend(page["data"])
+            if not page["data"] or len(out) >= page["total"]:
+                return out
+
+    def connector_config(self, scopes: list[str], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The `config` mapping a connector is built with (see the connector contract)."""
+        return {
+            "base_url": self.base_url,
+            "token_url": self.token_url,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "scopes": list(scopes),
+            "webhook_secret": None,
+            **(extra or {}),
+        }
+
+    def delete(self) -> None:
+        self.sandbox._request("DELETE", f"/tenants/{self.id}")
+
+
+class SandboxHandle:
+    """A running sandbox: its base URL, an admin client for the control API, and tenants."""
+
+    def __init__(self, base_url: str, admin_token: str, kind: str, *, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.admin_token = admin_token
+        self.kind = kind
+        self.admin = httpx.Client(
+            base_url=self.base_url + "/_sandbox",
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {admin_token}"},
+        )
+
+    def health(self) -> dict[str, Any]:
+        return self._get("/health")
+
+    def new_tenant(
+        self,
+        *,
+        seed: int,
+        sizes: dict[str, int] | None = None,
+        token_ttl: int = 3600,
+        scopes: list[str] | None = None,
+    ) -> TenantHandle:
+        spec: dict[str, Any] = {"seed": seed, "sizes": sizes or {}, "token_ttl": token_ttl}
+        if scopes is not None:
+            spec["scopes"] = scopes
+        body = self._request("POST", "/tenants", json=spec).json()
+        return TenantHandle(
+            self,
+            body["id"],
+            body["base_url"],
+            body.get("token_url"),
+            body["client_id"],
+            body["client_secret"],
+            body["scopes"],
+            body["seed"],
+            body["sizes"],
+            body,
+        )
+
+    def close(self) -> None:
+        self.admin.close()
+
+    def _get(self, path: str, **kwargs: Any) -> Any:
+        return self._request("GET", path, **kwargs).json()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self.admin.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise SandboxError(
+                f"the sandbox at {self.base_url} did not answer {method} {path}: {exc}"
+            ) from exc
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail", response.text)
+            except ValueError:
+                detail = response.text
+            raise SandboxError(f"{method} /_sandbox{path} -> {response.status_code}: {detail}")
+        return response

@@ -1,0 +1,143 @@
+"""One certification run: the contract, the connector's manifest, the sandbox and the results.
+
+The sandbox starts on the first check that needs it and stops when the run ends, so collecting
+(`--collect-only`) or a run with nothing selected starts nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from harness.checks import REGISTRY, Check, CheckContext, CheckFailure, NotApplicable
+from harness.config import HarnessConfig
+from harness.connectors import (
+    ConnectorFailed,
+    ConnectorLoadError,
+    ConnectorTimeout,
+    Manifest,
+    resolve_connector,
+)
+from harness.contract import Contract, load
+from harness.runtime import EmbeddedSandbox, SandboxHandle
+
+
+@dataclass
+class CheckResult:
+    id: str
+    pillar: str
+    severity: str
+    title: str
+    status: str  # passed | failed | not_applicable | error
+    duration: float
+    message: str = ""
+    expected: str = ""
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class CertificationSession:
+    def __init__(self, cfg: HarnessConfig) -> None:
+        self.cfg = cfg
+        self.contract: Contract = load(cfg.contract)
+        assert cfg.connector is not None
+        self.manifest: Manifest = resolve_connector(cfg.connector, cfg.rootdir, self.contract)
+        self.started_at = datetime.now(UTC)
+        self._runtime: EmbeddedSandbox | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def sandbox(self) -> SandboxHandle:
+        with self._lock:
+            if self._runtime is None:
+                runtime = EmbeddedSandbox(self.contract)
+                runtime.start()
+                self._runtime = runtime
+            assert self._runtime.handle is not None
+            return self._runtime.handle
+
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.stop()
+            self._runtime = None
+
+    def selected(self) -> list[Check]:
+        return REGISTRY.select(
+            list(self.cfg.checks), level=self.cfg.cert_level if not self.cfg.checks else "strict"
+        )
+
+    def run_check(self, check: Check) -> CheckResult:
+        """Run one check under its time limit. Failures raise after the result is recorded."""
+        ctx = CheckContext(
+            check.id,
+            self.sandbox,
+            self.contract,
+            self.manifest,
+            self.cfg.seed,
+            call_timeout=self.cfg.call_timeout,
+        )
+        started = time.perf_counter()
+        outcome: dict[str, BaseException] = {}
+
+        def body() -> None:
+            try:
+                check.func(ctx)
+            except BaseException as exc:
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=body, name=f"check:{check.id}", daemon=True)
+        thread.start()
+        thread.join(check.timeout)
+        error = outcome.get("error")
+        if thread.is_alive():
+            error = CheckFailure(
+                check.id,
+                f"the check did not finish within its time limit of "
+                f"{check.timeout:g} s (a connector call hung or looped)",
+            )
+        result = self._result(check, error, time.perf_counter() - started)
+        for tenant in ctx.tenants:
+            with contextlib.suppress(Exception):  # a tenant left behind does not change the verdict
+                tenant.delete()
+        if error is not None:
+            raise error
+        return result
+
+    def _result(self, check: Check, error: BaseException | None, duration: float) -> CheckResult:
+        base = dict(
+            id=check.id,
+            pillar=check.pillar,
+            severity=check.severity,
+            title=check.title,
+            duration=round(duration, 3),
+        )
+        if error is None:
+            return CheckResult(status="passed", **base)
+        if isinstance(error, CheckFailure):
+            return CheckResult(
+                status="failed",
+                message=error.message,
+                expected=error.expected,
+                evidence=error.evidence.to_dict(),
+                **base,
+            )
+        if isinstance(error, NotApplicable):
+            return CheckResult(status="not_applicable", message=error.reason, **base)
+        if isinstance(error, ConnectorLoadError | ConnectorFailed | ConnectorTimeout):
+            return CheckResult(status="failed", message=str(error), **base)
+        return CheckResult(status="error", message=f"{type(error).__name__}: {error}", **base)
+
+    def replay_command(self, check_id: str | None = None) -> str:
+        parts = ["pytest", f"--connector={self.cfg.connector}"]
+        if self.cfg.contract_given:
+            parts.append(f"--contract={self.cfg.contract}")
+        parts.append(f"--seed={self.cfg.seed}")
+        if check_id:
+            parts.append(f"--checks={check_id}")
+        return " ".join(parts)
