@@ -23,7 +23,7 @@ from harness.contract.collections import find_feed
 from harness.sandbox import auth
 from harness.sandbox.collections import get_record, list_records, read_feed
 from harness.sandbox.control import control_routes
-from harness.sandbox.problems import problem
+from harness.sandbox.problems import PROBLEM_JSON, conform_error, problem
 from harness.sandbox.recorder import RequestRecord, digest, mask_headers, mask_query
 from harness.sandbox.tenants import Tenant, Tenants
 
@@ -78,7 +78,7 @@ class Sandbox:
             time=time.time(),
             method=request.method,
             path=api_path,
-            query=mask_query(query),
+            query=mask_query(query, tenant.secrets()),
             headers=mask_headers(headers),
             body_digest=digest(body),
             body_size=len(body),
@@ -126,6 +126,8 @@ class Sandbox:
                     if handler
                     else problem(501, f"the sandbox does not implement {op} yet")
                 )
+        if response.media_type == PROBLEM_JSON:
+            response = conform_error(self.contract, op, response)
         entry.response_violations = [
             {"pointer": v.pointer, "message": v.message}
             for v in validate_response(

@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from harness.contract import Violation
+from harness.contract import Contract, Operation, Violation
 
 PROBLEM_JSON = "application/problem+json"
 TITLES = {
@@ -58,3 +58,43 @@ def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | Non
         media_type="application/json",
         headers=dict(headers or {}),
     )
+
+
+CODE_NAMES = ("code", "error", "error_code", "errorCode")
+TEXT_NAMES = ("message", "detail", "error_description", "description", "msg")
+STATUS_NAMES = ("status", "status_code", "statusCode")
+
+
+def conform_error(contract: Contract, op: Operation, response: Response) -> Response:
+    """Reshape a problem+json error into the error body the operation documents, if it differs.
+
+    Contracts that predate RFC 9457 document their own error shape (`{code, message}`); the
+    sandbox must answer in that shape to stay contract-true.
+    """
+    spec = op.response_for(response.status_code)
+    if spec is None or not spec.media or PROBLEM_JSON in spec.media:
+        return response
+    media, schema_uri = next(((m, u) for m, u in spec.media.items() if "json" in m), (None, None))
+    if media is None:
+        return response
+    schema = contract.deref({"$ref": schema_uri}, contract.uri)[0] if schema_uri else {}
+    problem_body = json.loads(bytes(response.body))
+    values = {
+        "code": problem_body["title"].lower().replace(" ", "_"),
+        "text": problem_body.get("detail", ""),
+        "status": response.status_code,
+    }
+    body: dict[str, Any] = {}
+    for name, prop in (schema.get("properties") or {}).items():
+        prop = contract.deref(prop, contract.uri)[0]
+        kind = prop.get("type")
+        if name in CODE_NAMES:
+            body[name] = values["code"] if kind != "integer" else response.status_code
+        elif name in TEXT_NAMES or name == "title":
+            body[name] = values["text"] if name != "title" else problem_body["title"]
+        elif name in STATUS_NAMES:
+            body[name] = response.status_code if kind in ("integer", None) else str(response.status_code)
+        elif name in (schema.get("required") or []):
+            body[name] = response.status_code if kind == "integer" else values["text"]
+    headers = {k: v for k, v in response.headers.items() if k not in ("content-type", "content-length")}
+    return Response(json.dumps(body), status_code=response.status_code, media_type=media, headers=headers)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
+from collections.abc import Container
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"}
-SECRET_PARAMS = {"access_token", "token", "client_secret", "api_key", "apikey", "key", "password"}
+SECRET_PARAMS = {"access_token", "token", "bearer", "client_secret", "api_key", "apikey", "key", "password"}
 
 
 def mask(value: str) -> str:
@@ -31,8 +32,12 @@ def mask_headers(headers: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def mask_query(query: dict[str, list[str]]) -> dict[str, list[str]]:
-    return {k: ([mask(v) for v in vs] if k.lower() in SECRET_PARAMS else vs) for k, vs in query.items()}
+def mask_query(query: dict[str, list[str]], secrets: Container[str] = ()) -> dict[str, list[str]]:
+    """Mask credential parameters by name, and any value that is one of the tenant's secrets."""
+    return {
+        k: [mask(v) if k.lower() in SECRET_PARAMS or v in secrets else v for v in vs]
+        for k, vs in query.items()
+    }
 
 
 def digest(body: bytes) -> str:

@@ -62,6 +62,10 @@ class Tenant:
         self.tokens[token.value] = token
         return token
 
+    def secrets(self) -> set[str]:
+        """Every credential value of this tenant, so the recorder can mask them wherever they appear."""
+        return {*self.tokens, *(c.client_secret for c in self.clients.values())}
+
     def describe(self) -> dict[str, Any]:
         return {
             "id": self.id,

@@ -96,11 +96,14 @@ class Dataset:
     # -- time -----------------------------------------------------------------------------------
 
     def updated_at(self, collection: str, index: int) -> datetime:
-        """Base records change in index order, spread over the window that ends at the clock."""
+        """Base records change in index order, spread over the window that ends at the clock.
+
+        Whole seconds, as the records carry them, so filters agree with what clients see.
+        """
         step = self.window / max(self.sizes[collection], 1)
         start = self.clock - self.window
         jitter = (self._record_seed(collection, index) % 1000) / 1000 * 0.9
-        return start + step * (index + jitter)
+        return (start + step * (index + jitter)).replace(microsecond=0)
 
     def first_changed_since(self, collection: str, since: datetime) -> int:
         """The first base index whose updated-at is at or after `since`."""
@@ -114,7 +117,7 @@ class Dataset:
         if not 0 <= index < self.sizes[collection]:
             raise IndexError(f"{collection} has {self.sizes[collection]} records, not {index + 1}")
         col = self.collections[collection]
-        updated = self.updated_at(collection, index).replace(microsecond=0)
+        updated = self.updated_at(collection, index)
         with self._lock:
             self._fake.seed_instance(self._record_seed(collection, index))
             age = timedelta(

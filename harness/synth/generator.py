@@ -185,15 +185,36 @@ class Compiler:
             else None
         )
         limit = schema.get("maxProperties", 3)
+        key = self._key_maker(schema.get("propertyNames"), uri)
 
         def build(ctx: Ctx) -> dict[str, Any]:
-            out = {key: maker(ctx) for key, maker in fields}
+            out = {name: maker(ctx) for name, maker in fields}
             if extra_builder is not None:
                 for n in range(ctx.rng.randint(0, min(3, limit))):
-                    out[f"{ctx.fake.word()}_{n}"] = extra_builder(ctx)
+                    out[key(ctx, n)] = extra_builder(ctx)
             return out
 
         return build
+
+    def _key_maker(self, names: Any, uri: str) -> Callable[[Ctx, int], str]:
+        """Keys for free-form objects: a lower-case word, or a sample of `propertyNames.pattern`."""
+        pattern = names.get("pattern") if isinstance(names, dict) else None
+        if not pattern:
+            return lambda ctx, n: f"{ctx.fake.word()}_{n}"
+        try:
+            parsed = compile_pattern(pattern)
+        except UnsupportedPattern as exc:
+            raise SynthError(
+                f"{uri.partition('#')[2]}/propertyNames", str(exc), "simplify the pattern"
+            ) from None
+        regex = re.compile(pattern)
+
+        def key(ctx: Ctx, n: int) -> str:
+            word = re.sub(r"[^a-z0-9_]", "", ctx.fake.word().lower())
+            candidate = f"{word}_{n}"
+            return candidate if regex.search(candidate) else sample(parsed, ctx.rng)
+
+        return key
 
     def _array(self, schema: dict[str, Any], uri: str, name: str | None) -> Builder:
         item = self.compile(schema.get("items", {}), f"{uri}/items", name)

@@ -1,0 +1,166 @@
+"""The plugin end to end: pytest runs in a subprocess against real and flawed connectors."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+
+import pytest
+
+from tests.conftest import ROOT
+
+EXAMPLE = ROOT / "examples" / "acme_sync"
+FLAWED = ROOT / "tests" / "connectors" / "flawed"
+
+pytestmark = pytest.mark.slow
+
+
+def certify(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=300)
+
+
+def test_reference_connector_is_certified(pytester: pytest.Pytester) -> None:
+    result = certify(pytester, f"--connector={EXAMPLE}", "--seed=11", "--cert-report=cert.json", "-v")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "harness: certifying acme-sync 1.0.0 *seed 11",
+            "certification::auth::AUTH-01 PASSED*",
+            "certification::contract::CON-01 PASSED*",
+            "certification::integrity::INT-01 PASSED*",
+            "*3 passed, 0 failed, 0 errors, 0 not applicable -> CERTIFIED",
+        ]
+    )
+    cert = json.loads((pytester.path / "cert.json").read_text())
+    assert cert["verdict"] == "certified"
+    assert cert["seed"] == 11
+    assert [c["id"] for c in cert["checks"]] == ["AUTH-01", "CON-01", "INT-01"]
+    assert {c["status"] for c in cert["checks"]} == {"passed"}
+
+
+@pytest.mark.parametrize(
+    ("flaw", "check_id", "words"),
+    [
+        ("token_in_query", "AUTH-01", "sent its access token in the query string"),
+        ("page_size_too_large", "CON-01", "/query/limit: 1000 is greater than the maximum of 200"),
+        ("ignores_next_cursor", "INT-01", "contacts: lost 600 of 700 records"),
+    ],
+)
+def test_each_flawed_connector_fails_exactly_its_check(
+    pytester: pytest.Pytester, flaw: str, check_id: str, words: str
+) -> None:
+    result = certify(pytester, f"--connector={FLAWED / flaw}", "--seed=7", "--cert-report=cert.json")
+    result.assert_outcomes(passed=2, failed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([f"FAILED certification::*::{check_id} *"])
+    output = result.stdout.str()
+    assert words in output
+    assert "Reproduce with:" in output and "--seed=7" in output
+    cert = json.loads((pytester.path / "cert.json").read_text())
+    failed = [c for c in cert["checks"] if c["status"] != "passed"]
+    assert [c["id"] for c in failed] == [check_id]
+    assert words in failed[0]["message"]
+    assert cert["verdict"] == "not certified"
+
+
+def test_the_replay_command_reproduces_the_failure(pytester: pytest.Pytester) -> None:
+    first = certify(pytester, f"--connector={FLAWED / 'ignores_next_cursor'}")
+    replay = re.search(r"Reproduce with:\n\s+(pytest .*)", first.stdout.str())
+    assert replay, first.stdout.str()
+    args = shlex.split(replay.group(1))[1:]
+    assert any(a.startswith("--seed=") for a in args) and "--checks=INT-01" in args
+    again = certify(pytester, *args)
+    again.assert_outcomes(failed=1)
+    lost = re.compile(r"contacts: lost \d+ of \d+ records \(e\.g\. (con_\w+)\)")
+    assert lost.search(first.stdout.str()).group(0) == lost.search(again.stdout.str()).group(0)
+
+
+def test_without_connector_the_plugin_stays_out_of_the_way(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_plain="def test_one():\n    assert 1 + 1 == 2\n")
+    result = certify(pytester)
+    result.assert_outcomes(passed=1)
+    assert "harness:" not in result.stdout.str()
+    assert "connector certification" not in result.stdout.str()
+
+
+def test_named_test_paths_run_beside_the_certification(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_mine="def test_mine():\n    pass\n")
+    only_cert = certify(pytester, f"--connector={EXAMPLE}", "--checks=AUTH-01")
+    only_cert.assert_outcomes(passed=1)
+    both = certify(pytester, f"--connector={EXAMPLE}", "--checks=AUTH-01", "test_mine.py")
+    both.assert_outcomes(passed=2)
+
+
+def test_checks_are_selected_by_id_pillar_or_k(pytester: pytest.Pytester) -> None:
+    by_pillar = certify(pytester, f"--connector={EXAMPLE}", "--checks=integrity", "--collect-only", "-q")
+    by_pillar.stdout.fnmatch_lines(["certification::integrity::INT-01"])
+    assert "AUTH-01" not in by_pillar.stdout.str()
+    by_k = certify(pytester, f"--connector={EXAMPLE}", "-k", "AUTH-01 or CON-01", "--collect-only", "-q")
+    by_k.stdout.fnmatch_lines(["certification::auth::AUTH-01", "certification::contract::CON-01"])
+    assert "INT-01" not in by_k.stdout.str()
+
+
+def test_unknown_check_is_a_usage_error_with_a_suggestion(pytester: pytest.Pytester) -> None:
+    result = certify(pytester, f"--connector={EXAMPLE}", "--checks=AUTH-1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--checks: 'AUTH-1' is not one of*Did you mean 'AUTH-01'?"])
+
+
+def test_bad_option_values_are_usage_errors(pytester: pytest.Pytester) -> None:
+    level = certify(pytester, f"--connector={EXAMPLE}", "--cert-level=stric")
+    assert level.ret == pytest.ExitCode.USAGE_ERROR
+    level.stderr.fnmatch_lines(
+        ["*--cert-level: 'stric' is not one of basic, standard, strict. Did you mean 'strict'?"]
+    )
+    seed = certify(pytester, f"--connector={EXAMPLE}", "--seed=abc")
+    assert seed.ret == pytest.ExitCode.USAGE_ERROR
+    seed.stderr.fnmatch_lines(["*--seed must be a whole number, got 'abc'"])
+
+
+def test_a_broken_manifest_names_the_file_key_and_fix(pytester: pytest.Pytester) -> None:
+    manifest = pytester.path / "connector.toml"
+    manifest.write_text(
+        '[connector]\nname = "x"\nversion = "1"\npython = "x:X"\n'
+        'scopes = ["contacts:read"]\nstreams = ["contact"]\n'
+    )
+    result = certify(pytester, f"--connector={manifest}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            f"*{manifest}: [[]connector.streams] names 'contact', which * does not have",
+            "*fix: did you mean 'contacts'?",
+        ]
+    )
+
+
+def test_settings_come_from_ini_and_environment(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeini(f"[pytest]\nharness_connector = {EXAMPLE}\nharness_checks = AUTH-01\n")
+    monkeypatch.setenv("HARNESS_SEED", "4242")
+    result = certify(pytester)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["harness: certifying acme-sync 1.0.0 *seed 4242"])
+    overridden = certify(pytester, "--seed=5")
+    overridden.stdout.fnmatch_lines(["harness: certifying acme-sync 1.0.0 *seed 5"])
+
+
+def test_a_connector_given_as_module_and_class(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(EXAMPLE))
+    result = certify(pytester, "--connector=acme_sync.connector:AcmeSync", "--checks=AUTH-01,CON-01", "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["harness: certifying connector 0 (acme_sync.connector:AcmeSync)*"])
+
+
+def test_help_explains_the_options(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--help")
+    result.stdout.fnmatch_lines(
+        [
+            "connector certification (connector-harness):",
+            "*--connector=PATH*",
+            "*--seed=N*",
+        ]
+    )

@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.connectors import (
+    ConnectorFailed,
+    ConnectorLoadError,
+    ConnectorTimeout,
+    ManifestError,
+    Replica,
+    SinkError,
+    load_manifest,
+    resolve_connector,
+)
+from harness.connectors.python import PythonConnector, call_with_timeout
+from tests.conftest import ROOT
+
+EXAMPLE = ROOT / "examples" / "acme_sync"
+GOOD = """[connector]
+name = "demo"
+version = "1.0.0"
+python = "demo_connector:Demo"
+scopes = ["contacts:read"]
+streams = ["contacts"]
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "connector.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_the_example_manifest_loads(platform_contract):
+    manifest = load_manifest(EXAMPLE / "connector.toml", platform_contract)
+    assert (manifest.name, manifest.version, manifest.python) == (
+        "acme-sync",
+        "1.0.0",
+        "acme_sync.connector:AcmeSync",
+    )
+    assert manifest.streams == ("contacts", "companies", "deals")
+    assert manifest.config == {"page_size": 100}
+    assert manifest.root == EXAMPLE
+
+
+@pytest.mark.parametrize("spec", ["examples/acme_sync", "examples/acme_sync/connector.toml", str(EXAMPLE)])
+def test_connector_specs_resolve_from_the_rootdir(platform_contract, spec):
+    assert resolve_connector(spec, ROOT, platform_contract).name == "acme-sync"
+
+
+def test_module_and_class_spec_syncs_every_collection_it_can_read(platform_contract):
+    manifest = resolve_connector("my_pkg.sync:Acme", ROOT, platform_contract)
+    assert manifest.python == "my_pkg.sync:Acme"
+    assert set(manifest.streams) == {"contacts", "companies", "deals"}
+    assert set(manifest.scopes) == {"contacts:read", "companies:read", "deals:read", "events:read"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "key", "words"),
+    [
+        ('command = ["./run"]\n', "connector", "sets both python and command"),
+        ('colour = "red"\n', "connector", "unknown key 'colour'"),
+        ('pushs = ["contacts"]\n', "connector", "did you mean 'pushes'?"),
+        ('webhooks = ["contact.merged"]\n', "connector.webhooks", "'contact.merged'"),
+        ('pushes = ["deals"]\n', "connector.pushes", "'deals'"),
+    ],
+)
+def test_manifest_mistakes_name_the_key_and_the_fix(tmp_path, platform_contract, extra, key, words):
+    path = write(tmp_path, GOOD + extra)
+    with pytest.raises(ManifestError) as info:
+        load_manifest(path, platform_contract)
+    assert info.value.key == key
+    assert words in str(info.value)
+    assert str(path) in str(info.value) and "fix:" in str(info.value)
+
+
+def test_unknown_scope_and_stream_suggest_the_contract_names(tmp_path, platform_contract):
+    path = write(tmp_path, GOOD.replace('"contacts:read"', '"contact:read"'))
+    with pytest.raises(ManifestError, match=r"did you mean 'contacts:read'\?"):
+        load_manifest(path, platform_contract)
+    path = write(tmp_path, GOOD.replace('streams = ["contacts"]', 'streams = ["contcts"]'))
+    with pytest.raises(ManifestError, match=r"did you mean 'contacts'\?"):
+        load_manifest(path, platform_contract)
+
+
+def test_neither_python_nor_command_and_broken_toml(tmp_path, platform_contract):
+    with pytest.raises(ManifestError, match="sets neither python nor command"):
+        load_manifest(
+            write(tmp_path, GOOD.replace('python = "demo_connector:Demo"\n', "")), platform_contract
+        )
+    with pytest.raises(ManifestError, match="is not valid TOML"):
+        load_manifest(write(tmp_path, "[connector\nname="), platform_contract)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ManifestError, match=r"holds no connector\.toml"):
+        resolve_connector("empty", tmp_path, platform_contract)
+
+
+def test_replica_keeps_rows_and_every_operation():
+    replica = Replica(id_fields={"products": "sku"})
+    replica.upsert("contacts", {"id": "a", "n": 1})
+    replica.upsert("contacts", {"id": "a", "n": 2})
+    replica.upsert("products", {"sku": "S1"})
+    replica.delete("contacts", "a")
+    replica.checkpoint({"cursor": "x"})
+    replica.log("info", "done", count=2)
+    assert replica.rows == {"contacts": {}, "products": {"S1": {"sku": "S1"}}}
+    assert replica.upserts("contacts") == {"a": 2}
+    assert [op.kind for op in replica.operations] == ["upsert", "upsert", "upsert", "delete"]
+    assert replica.state == {"cursor": "x"}
+    assert replica.logs == [{"level": "info", "message": "done", "count": 2}]
+
+
+def test_replica_copies_what_it_is_given_and_refuses_garbage():
+    replica = Replica()
+    record = {"id": "a", "tags": ["x"]}
+    replica.upsert("contacts", record)
+    record["tags"].append("changed later")
+    assert replica.rows["contacts"]["a"]["tags"] == ["x"]
+    with pytest.raises(SinkError, match="takes a dict"):
+        replica.upsert("contacts", ["not", "a", "dict"])
+    with pytest.raises(SinkError, match="without its id field 'id'"):
+        replica.upsert("contacts", {"name": "no id"})
+
+
+def test_calls_run_under_a_time_limit_and_failures_keep_their_traceback():
+    with pytest.raises(ConnectorTimeout, match=r"hang\(\) did not finish within 0.2 s"):
+        call_with_timeout("hang()", time.sleep, 5, timeout=0.2)
+
+    def boom() -> None:
+        raise ValueError("bad page")
+
+    with pytest.raises(ConnectorFailed) as info:
+        call_with_timeout("sync(state)", boom, timeout=5)
+    assert "ValueError: bad page" in str(info.value)
+    assert "raise ValueError" in info.value.traceback_text
+
+
+def test_a_connector_that_cannot_be_imported_is_a_clear_error(tmp_path, platform_contract):
+    path = write(tmp_path, GOOD)
+    manifest = load_manifest(path, platform_contract)
+    with pytest.raises(ConnectorLoadError, match=r"cannot import 'demo_connector'.*looked up from"):
+        PythonConnector(manifest, {}, Replica())
+    (tmp_path / "demo_connector.py").write_text("class Other:\n    pass\n")
+    with pytest.raises(ConnectorLoadError, match="has no 'Demo'"):
+        PythonConnector(manifest, {}, Replica())
