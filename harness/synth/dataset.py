@@ -51,7 +51,8 @@ class Dataset:
                 f"use one of {sorted(self.collections)}",
             )
         self.sizes = {name: int((sizes or {}).get(name, 0)) for name in self.collections}
-        self._fake = Faker(locale, use_weighting=False)
+        # The locale's Generator itself, not the Faker proxy: every provider call skips a lookup.
+        self._fake = Faker(locale, use_weighting=False)._factories[0]
         self._lock = threading.Lock()
         self._codecs: dict[str, IdCodec | None] = {}
         relations: dict[str, str] = {}
@@ -95,14 +96,16 @@ class Dataset:
 
     # -- time -----------------------------------------------------------------------------------
 
-    def updated_at(self, collection: str, index: int) -> datetime:
+    def updated_at(self, collection: str, index: int, record_seed: int | None = None) -> datetime:
         """Base records change in index order, spread over the window that ends at the clock.
 
         Whole seconds, as the records carry them, so filters agree with what clients see.
         """
         step = self.window / max(self.sizes[collection], 1)
         start = self.clock - self.window
-        jitter = (self._record_seed(collection, index) % 1000) / 1000 * 0.9
+        if record_seed is None:
+            record_seed = self._record_seed(collection, index)
+        jitter = (record_seed % 1000) / 1000 * 0.9
         return (start + step * (index + jitter)).replace(microsecond=0)
 
     def first_changed_since(self, collection: str, since: datetime) -> int:
@@ -117,9 +120,10 @@ class Dataset:
         if not 0 <= index < self.sizes[collection]:
             raise IndexError(f"{collection} has {self.sizes[collection]} records, not {index + 1}")
         col = self.collections[collection]
-        updated = self.updated_at(collection, index)
+        record_seed = self._record_seed(collection, index)
+        updated = self.updated_at(collection, index, record_seed)
         with self._lock:
-            self._fake.seed_instance(self._record_seed(collection, index))
+            self._fake.seed_instance(record_seed)
             age = timedelta(
                 seconds=self._fake.random.uniform(0, (updated - (self.clock - self.window)).total_seconds())
             )

@@ -7,6 +7,8 @@ and formats choose providers (`first_name`, `email`, `date-time`); `x-faker` ove
 
 from __future__ import annotations
 
+import functools
+import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -84,10 +86,10 @@ class Ctx:
     ids: Callable[[str, int], str]
     sizes: dict[str, int]
     extras: dict[str, Any] = field(default_factory=dict)
+    rng: random.Random = field(init=False)
 
-    @property
-    def rng(self):
-        return self.fake.random
+    def __post_init__(self) -> None:
+        self.rng = self.fake.random
 
 
 class Compiler:
@@ -98,6 +100,11 @@ class Compiler:
         self.fake = fake
         self.relations = relations  # id prefix -> collection name
         self.updated_field = updated_field
+
+    @functools.cached_property
+    def words(self) -> tuple[str, ...]:
+        """The locale's word list, fetched once: Faker's word() rebuilds its choice set per call."""
+        return tuple(self.fake.get_words_list())
 
     def compile(self, schema: Any, uri: str, name: str | None = None) -> Builder:
         schema, uri = self.contract.deref(schema, uri)
@@ -200,7 +207,7 @@ class Compiler:
         """Keys for free-form objects: a lower-case word, or a sample of `propertyNames.pattern`."""
         pattern = names.get("pattern") if isinstance(names, dict) else None
         if not pattern:
-            return lambda ctx, n: f"{ctx.fake.word()}_{n}"
+            return lambda ctx, n: f"{ctx.rng.choice(self.words)}_{n}"
         try:
             parsed = compile_pattern(pattern)
         except UnsupportedPattern as exc:
@@ -210,7 +217,7 @@ class Compiler:
         regex = re.compile(pattern)
 
         def key(ctx: Ctx, n: int) -> str:
-            word = re.sub(r"[^a-z0-9_]", "", ctx.fake.word().lower())
+            word = re.sub(r"[^a-z0-9_]", "", ctx.rng.choice(self.words).lower())
             candidate = f"{word}_{n}"
             return candidate if regex.search(candidate) else sample(parsed, ctx.rng)
 
@@ -252,7 +259,8 @@ class Compiler:
         if provider:
             method = getattr(self.fake, provider)
             return lambda ctx: _fit(str(method()), low, high)
-        return lambda ctx: _fit(ctx.fake.word(), low, high)
+        words = self.words
+        return lambda ctx: _fit(ctx.rng.choice(words), low, high)
 
     def _patterned(self, pattern: str, name: str | None, pointer: str, low: int, high: int | None) -> Builder:
         prefix = re.match(r"^\^?([A-Za-z]+[_-])", pattern)
@@ -313,6 +321,9 @@ class Compiler:
             method = getattr(self.fake, str(provider))
         except AttributeError:
             method = None
+        if provider == "word" and not args:  # the commonest hint, and Faker's slowest way to pick a word
+            words = self.words
+            method = lambda: self.fake.random.choice(words)  # noqa: E731
         if not callable(method):
             raise SynthError(
                 f"{pointer}/x-faker",
