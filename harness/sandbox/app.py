@@ -21,13 +21,20 @@ from starlette.routing import Mount, Route
 from harness.contract import Contract, validate_request, validate_response
 from harness.contract.collections import find_feed
 from harness.sandbox import auth
-from harness.sandbox.collections import get_record, list_records, read_feed
+from harness.sandbox.collections import (
+    Feed,
+    create_record,
+    delete_record,
+    get_record,
+    list_records,
+    update_record,
+)
 from harness.sandbox.control import control_routes
 from harness.sandbox.problems import PROBLEM_JSON, conform_error, problem
 from harness.sandbox.recorder import RequestRecord, digest, mask_headers, mask_query
 from harness.sandbox.tenants import Tenant, Tenants
 
-Handler = Callable[[Tenant, dict[str, list[str]], dict[str, str]], Response]
+Handler = Callable[[Tenant, dict[str, list[str]], dict[str, str], bytes], Response]
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 MAX_BODY = 1 << 20
 FORM = "application/x-www-form-urlencoded"
@@ -55,9 +62,16 @@ class Sandbox:
         for col in self.contract.collections.values():
             handlers[col.list_op.operation_id] = partial(list_records, col)
             handlers[col.item_op.operation_id] = partial(get_record, col)
+            for op, handler in (
+                (col.create_op, create_record),
+                (col.update_op, update_record),
+                (col.delete_op, delete_record),
+            ):
+                if op is not None:
+                    handlers[op.operation_id] = partial(handler, col)
         feed = find_feed(self.contract)
         if feed is not None:
-            handlers[feed.operation_id] = partial(read_feed, self.contract)
+            handlers[feed.operation_id] = Feed(self.contract, feed)
         return handlers
 
     async def serve(self, request: Request) -> Response:
@@ -122,7 +136,7 @@ class Sandbox:
             else:
                 handler = self.handlers.get(op.operation_id)
                 response = (
-                    handler(tenant, query, match.path_params)
+                    handler(tenant, query, match.path_params, body)
                     if handler
                     else problem(501, f"the sandbox does not implement {op} yet")
                 )

@@ -1,7 +1,9 @@
-"""Serve collections: list pages (cursor, offset or page paging), single records, the feed."""
+"""Serve collections over the tenant's data: list pages (cursor, offset or page paging), single
+records, writes, and the change feed."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -11,77 +13,160 @@ from harness.contract import Collection, Contract, Violation
 from harness.sandbox import cursors
 from harness.sandbox.problems import json_response, problem
 from harness.sandbox.tenants import Tenant
+from harness.synth import rfc3339
+from harness.synth.ids import codec_for
+from harness.synth.overlay import START, Change
 
 Query = dict[str, list[str]]
 TOTAL_NAMES = ("total", "total_count", "count")
 
 
-def list_records(col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str]) -> Response:
-    ds = tenant.dataset
+def list_records(
+    col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
+) -> Response:
+    data = tenant.data
     pag = col.pagination
     limit = _int(query, pag.limit_param, pag.default_limit or 50)
-    base = 0
-    since = _one(query, col.since_param)
-    if since:
-        base = ds.first_changed_since(col.name, datetime.fromisoformat(since))
-    size = ds.size(col.name)
-    start = base
+    since_text = _one(query, col.since_param)
+    since = datetime.fromisoformat(since_text) if since_text else None
+    after = START
     if pag.style == "cursor" and _one(query, pag.cursor_param):
         try:
-            start = int(cursors.decode(tenant.secret, col.name, _one(query, pag.cursor_param))["i"])
-        except (cursors.InvalidCursor, KeyError, ValueError) as exc:
-            return problem(400, str(exc), violations=[Violation(f"/query/{pag.cursor_param}", str(exc))])
-    elif pag.style == "offset":
-        start = base + _int(query, pag.offset_param, 0)
+            position = cursors.decode(tenant.secret, col.name, _one(query, pag.cursor_param) or "")
+            after = (int(position["k"][0]), int(position["k"][1]))
+            since = datetime.fromisoformat(position["since"]) if position.get("since") else since
+        except (cursors.InvalidCursor, KeyError, ValueError, TypeError, IndexError) as exc:
+            return _bad_cursor(pag.cursor_param or "cursor", str(exc))
+    offset = 0
+    if pag.style == "offset":
+        offset = _int(query, pag.offset_param, 0)
     elif pag.style == "page":
-        start = base + (_int(query, pag.page_param, 1) - 1) * limit
-    stop = min(start + limit, size)
-    records = list(ds.records(col.name, start, stop))
-    more = stop < size
+        offset = (_int(query, pag.page_param, 1) - 1) * limit
+    if offset:
+        after = data.key_at(col.name, offset, since)
+    records, last = data.page(col.name, after, limit, since)
+    more = last is not None
+    position = {"k": list(last) if last else None, "since": since.isoformat() if since else None}
     values = {
         "data": records,
-        "next": cursors.encode(tenant.secret, col.name, {"i": stop}) if more else None,
+        "next": cursors.encode(tenant.secret, col.name, position) if more else None,
         "has_more": more,
-        "total": size - base,
-        "offset": start - base,
+        "total": data.count(col.name, since),
+        "offset": offset,
         "page": _int(query, pag.page_param, 1) if pag.page_param else None,
         "limit": limit,
     }
-    return json_response(
-        _page_body(
-            col.data_field,
-            pag.next_field,
-            pag.has_more_field,
-            values,
-            _list_properties(tenant.dataset.contract, col),
-        )
-    )
+    properties = _list_properties(data.dataset.contract, col)
+    return json_response(_page_body(col.data_field, pag.next_field, pag.has_more_field, values, properties))
 
 
-def get_record(col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str]) -> Response:
-    record_id = next(iter(path_params.values()))
-    index = tenant.dataset.index_of(col.name, record_id)
-    if index is None:
+def get_record(
+    col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
+) -> Response:
+    record_id = _record_id(col, path_params)
+    record = tenant.data.get(col.name, record_id)
+    if record is None:
         return problem(404, f"no {col.name} record with id {record_id!r}")
-    return json_response(tenant.dataset.record(col.name, index))
+    return json_response(record)
 
 
-def read_feed(contract: Contract, tenant: Tenant, query: Query, path_params: dict[str, str]) -> Response:
-    """The change feed. Base data has no changes yet; writes (a later layer) append events."""
-    position = 0
-    cursor = _one(query, "cursor")
-    if cursor:
-        try:
-            position = int(cursors.decode(tenant.secret, "feed", cursor)["seq"])
-        except (cursors.InvalidCursor, KeyError, ValueError) as exc:
-            return problem(400, str(exc), violations=[Violation("/query/cursor", str(exc))])
-    return json_response(
-        {
-            "data": [],
-            "next_cursor": cursors.encode(tenant.secret, "feed", {"seq": position}),
-            "has_more": False,
-        }
-    )
+def create_record(
+    col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
+) -> Response:
+    record = tenant.data.create(col.name, json.loads(body))
+    return json_response(record, 201)
+
+
+def update_record(
+    col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
+) -> Response:
+    record_id = _record_id(col, path_params)
+    record = tenant.data.update(col.name, record_id, json.loads(body))
+    if record is None:
+        return problem(404, f"no {col.name} record with id {record_id!r}")
+    return json_response(record)
+
+
+def delete_record(
+    col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
+) -> Response:
+    record_id = _record_id(col, path_params)
+    if not tenant.data.delete(col.name, record_id):
+        return problem(404, f"no {col.name} record with id {record_id!r}")
+    return Response(status_code=204)
+
+
+class Feed:
+    """The change feed: the tenant's change log as the contract's event objects."""
+
+    TIME_NAMES = ("occurred_at", "created_at", "timestamp", "time")
+    OBJECT_NAMES = ("object", "data", "record", "resource")
+    OBJECT_ID_NAMES = ("object_id", "record_id", "resource_id")
+
+    def __init__(self, contract: Contract, op: Any) -> None:
+        self.contract = contract
+        self.op = op
+        shape = _ok_schema(contract, op)
+        page_props = shape.get("properties", {}) if shape else {}
+        self.data_field = next(
+            (
+                n
+                for n, p in page_props.items()
+                if "array" in str(contract.deref(p, contract.uri)[0].get("type"))
+            ),
+            "data",
+        )
+        items = contract.deref(page_props.get(self.data_field, {}), contract.uri)[0].get("items", {})
+        self.event = contract.deref(items, contract.uri)[0]
+        self.page_props = set(page_props)
+        event_id = self.contract.deref(self.event.get("properties", {}).get("id", {}), contract.uri)[0]
+        self.id_pattern = event_id.get("pattern")
+
+    def __call__(self, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes) -> Response:
+        position = 0
+        cursor = _one(query, "cursor")
+        if cursor:
+            try:
+                position = int(cursors.decode(tenant.secret, "feed", cursor)["seq"])
+            except (cursors.InvalidCursor, KeyError, ValueError) as exc:
+                return _bad_cursor("cursor", str(exc))
+        limit = _int(query, "limit", 50)
+        changes = tenant.data.changes_since(position, limit + 1)
+        more = len(changes) > limit
+        changes = changes[:limit]
+        last = changes[-1].seq if changes else position
+        codec = codec_for(self.id_pattern, tenant.seed, "events")
+        body_out: dict[str, Any] = {self.data_field: [self._event(c, codec) for c in changes]}
+        for name in self.page_props - {self.data_field}:
+            if "cursor" in name or name.startswith("next"):
+                body_out[name] = cursors.encode(tenant.secret, "feed", {"seq": last})
+            elif "more" in name:
+                body_out[name] = more
+        return json_response(body_out)
+
+    def _event(self, change: Change, codec: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self.event.get("properties", {}):
+            if name == "id":
+                out[name] = codec.encode(change.seq) if codec else f"evt_{change.seq}"
+            elif name == "type":
+                out[name] = f"{singular(change.collection)}.{change.type}"
+            elif name in ("sequence", "seq"):
+                out[name] = change.seq
+            elif name in self.TIME_NAMES:
+                out[name] = rfc3339(change.time)
+            elif name in self.OBJECT_ID_NAMES:
+                out[name] = change.id
+            elif name in self.OBJECT_NAMES:
+                out[name] = change.record
+        return out
+
+
+def singular(collection: str) -> str:
+    """contacts -> contact, companies -> company: how event types name a collection."""
+    if collection.endswith("ies"):
+        return collection[:-3] + "y"
+    return collection[:-1] if collection.endswith("s") else collection
 
 
 def _page_body(
@@ -110,14 +195,28 @@ def _page_body(
     return body
 
 
+def _ok_schema(contract: Contract, op: Any) -> dict[str, Any] | None:
+    response = op.responses.get("200")
+    uri = next((u for m, u in (response.media.items() if response else []) if u and "json" in m), None)
+    schema = contract.deref({"$ref": uri}, contract.uri)[0] if uri else None
+    return schema if isinstance(schema, dict) else None
+
+
 def _list_properties(contract: Contract, col: Collection) -> set[str]:
     cache = contract.__dict__.setdefault("_list_properties", {})
     if col.name not in cache:
-        response = col.list_op.responses.get("200")
-        uri = next((u for m, u in (response.media.items() if response else []) if u and "json" in m), None)
-        schema = contract.deref({"$ref": uri}, contract.uri)[0] if uri else {}
-        cache[col.name] = set(schema.get("properties", {})) if isinstance(schema, dict) else set()
+        schema = _ok_schema(contract, col.list_op) or {}
+        cache[col.name] = set(schema.get("properties", {}))
     return cache[col.name]
+
+
+def _record_id(col: Collection, path_params: dict[str, str]) -> Any:
+    raw = next(iter(path_params.values()))
+    return int(raw) if col.id_schema.get("type") == "integer" and raw.lstrip("-").isdigit() else raw
+
+
+def _bad_cursor(param: str, reason: str) -> Response:
+    return problem(400, reason, violations=[Violation(f"/query/{param}", reason)])
 
 
 def _one(query: Query, name: str | None) -> str | None:

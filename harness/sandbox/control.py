@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from harness.sandbox.problems import json_response, problem
-from harness.synth import SynthError
+from harness.synth import Change, SynthError, rfc3339
 
 if TYPE_CHECKING:
     from harness.sandbox.app import Sandbox
@@ -52,6 +52,7 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
         try:
             tenant, client = sandbox.tenants.create(
                 seed=int(spec.get("seed", 0)),
+                profile=str(spec.get("profile", "small")),
                 sizes={k: int(v) for k, v in (spec.get("sizes") or {}).items()},
                 token_ttl=int(spec.get("token_ttl", 3600)),
                 scopes=frozenset(spec["scopes"]) if "scopes" in spec else None,
@@ -94,14 +95,67 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
         since = int(request.query_params.get("since", "0") or 0)
         return json_response({"data": [e.to_dict() for e in tenant.requests.since(since)]})
 
-    async def records(request: Request, tenant) -> Response:
+    def collection_of(request: Request, tenant) -> str | Response:
         name = request.path_params["collection"]
-        if name not in tenant.dataset.sizes:
-            return problem(404, f"no collection {name!r}; the contract has {sorted(tenant.dataset.sizes)}")
+        if name not in tenant.data.dataset.collections:
+            known = sorted(tenant.data.dataset.collections)
+            return problem(404, f"no collection {name!r}; the contract has {known}")
+        return name
+
+    async def records(request: Request, tenant) -> Response:
+        """Ground truth: the tenant's current records, in list order."""
+        name = collection_of(request, tenant)
+        if isinstance(name, Response):
+            return name
         offset = int(request.query_params.get("offset", "0"))
         limit = min(int(request.query_params.get("limit", "1000")), 10_000)
-        data: list[Any] = list(tenant.dataset.records(name, offset, offset + limit))
-        return json_response({"data": data, "total": tenant.dataset.size(name)})
+        data, _ = tenant.data.page(name, tenant.data.key_at(name, offset), limit)
+        return json_response({"data": data, "total": tenant.data.count(name)})
+
+    async def create_record(request: Request, tenant) -> Response:
+        name = collection_of(request, tenant)
+        if isinstance(name, Response):
+            return name
+        fields = await _json_object(request)
+        if isinstance(fields, Response):
+            return fields
+        return json_response(tenant.data.create(name, fields), 201)
+
+    async def change_record(request: Request, tenant) -> Response:
+        name = collection_of(request, tenant)
+        if isinstance(name, Response):
+            return name
+        record_id = request.path_params["record"]
+        if request.method == "DELETE":
+            found = tenant.data.delete(name, record_id)
+            return Response(status_code=204) if found else problem(404, f"no {name} record {record_id!r}")
+        fields = await _json_object(request)
+        if isinstance(fields, Response):
+            return fields
+        record = tenant.data.update(name, record_id, fields)
+        return json_response(record) if record else problem(404, f"no {name} record {record_id!r}")
+
+    async def clock(request: Request, tenant) -> Response:
+        spec = await _json_object(request)
+        if isinstance(spec, Response):
+            return spec
+        tenant.data.advance(float(spec.get("advance", 0)))
+        return json_response(tenant.describe())
+
+    async def churn(request: Request, tenant) -> Response:
+        spec = await _json_object(request)
+        if isinstance(spec, Response):
+            return spec
+        made = tenant.data.churn(
+            int(spec.get("n", 10)),
+            seed=int(spec.get("seed", tenant.seed)),
+            collections=spec.get("collections"),
+        )
+        return json_response({"data": [_change(c) for c in made]})
+
+    async def changes(request: Request, tenant) -> Response:
+        since = int(request.query_params.get("since", "0") or 0)
+        return json_response({"data": [_change(c) for c in tenant.data.changes_since(since)]})
 
     return [
         Route("/health", health),
@@ -109,5 +163,34 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
         Route("/tenants/{tenant}", admin(with_tenant(get_tenant)), methods=["GET"]),
         Route("/tenants/{tenant}", admin(with_tenant(delete_tenant)), methods=["DELETE"]),
         Route("/tenants/{tenant}/requests", admin(with_tenant(requests))),
-        Route("/tenants/{tenant}/records/{collection}", admin(with_tenant(records))),
+        Route("/tenants/{tenant}/records/{collection}", admin(with_tenant(records)), methods=["GET"]),
+        Route("/tenants/{tenant}/records/{collection}", admin(with_tenant(create_record)), methods=["POST"]),
+        Route(
+            "/tenants/{tenant}/records/{collection}/{record}",
+            admin(with_tenant(change_record)),
+            methods=["PATCH", "DELETE"],
+        ),
+        Route("/tenants/{tenant}/clock", admin(with_tenant(clock)), methods=["POST"]),
+        Route("/tenants/{tenant}/churn", admin(with_tenant(churn)), methods=["POST"]),
+        Route("/tenants/{tenant}/changes", admin(with_tenant(changes)), methods=["GET"]),
     ]
+
+
+async def _json_object(request: Request) -> dict[str, Any] | Response:
+    try:
+        value = json.loads(await request.body() or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return problem(400, f"the body is not valid JSON: {exc}")
+    if not isinstance(value, dict):
+        return problem(400, "the body must be a JSON object")
+    return value
+
+
+def _change(change: Change) -> dict[str, Any]:
+    return {
+        "seq": change.seq,
+        "time": rfc3339(change.time),
+        "type": change.type,
+        "collection": change.collection,
+        "id": change.id,
+    }

@@ -10,7 +10,8 @@ from typing import Any
 
 from harness.contract import Contract
 from harness.sandbox.recorder import RequestLog
-from harness.synth import Dataset
+from harness.synth import Dataset, Overlay, rfc3339
+from harness.synth import profile as get_profile
 
 
 @dataclass
@@ -43,7 +44,8 @@ class Token:
 class Tenant:
     id: str
     seed: int
-    dataset: Dataset
+    profile: str
+    data: Overlay  # the tenant's dataset with its writes and change log
     token_ttl: int
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     clients: dict[str, Client] = field(default_factory=dict)
@@ -70,8 +72,11 @@ class Tenant:
         return {
             "id": self.id,
             "seed": self.seed,
+            "profile": self.profile,
             "token_ttl": self.token_ttl,
-            "sizes": dict(self.dataset.sizes),
+            "sizes": dict(self.data.dataset.sizes),
+            "clock": rfc3339(self.data.clock),
+            "changes": len(self.data.changes),
         }
 
 
@@ -87,13 +92,21 @@ class Tenants:
         self,
         *,
         seed: int,
-        sizes: dict[str, int],
+        profile: str = "small",
+        sizes: dict[str, int] | None = None,
         token_ttl: int = 3600,
         scopes: frozenset[str] | None = None,
-        **dataset_options: Any,
     ) -> tuple[Tenant, Client]:
-        dataset = Dataset(self.contract, seed=seed, sizes=sizes, **dataset_options)
-        tenant = Tenant(id=f"ten_{secrets.token_hex(6)}", seed=seed, dataset=dataset, token_ttl=token_ttl)
+        """A tenant with the named dataset profile; `sizes` overrides the profile's sizes."""
+        options = get_profile(profile).dataset_options(self.contract, sizes)
+        dataset = Dataset(self.contract, seed=seed, **options)
+        tenant = Tenant(
+            id=f"ten_{secrets.token_hex(6)}",
+            seed=seed,
+            profile=profile,
+            data=Overlay(dataset),
+            token_ttl=token_ttl,
+        )
         client = tenant.add_client(frozenset(self.contract.scopes) if scopes is None else scopes)
         with self._lock:
             self._by_id[tenant.id] = tenant

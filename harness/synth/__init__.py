@@ -3,5 +3,17 @@
 from harness.synth.dataset import DEFAULT_CLOCK, Dataset
 from harness.synth.errors import SynthError
 from harness.synth.generator import rfc3339
+from harness.synth.overlay import Change, Overlay
+from harness.synth.profiles import Profile, load_profiles, profile
 
-__all__ = ["DEFAULT_CLOCK", "Dataset", "SynthError", "rfc3339"]
+__all__ = [
+    "DEFAULT_CLOCK",
+    "Change",
+    "Dataset",
+    "Overlay",
+    "Profile",
+    "SynthError",
+    "load_profiles",
+    "profile",
+    "rfc3339",
+]

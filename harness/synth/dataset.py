@@ -36,12 +36,14 @@ class Dataset:
         window: timedelta = DEFAULT_WINDOW,
         null_share: float = 0.1,
         locale: str = "en_US",
+        edge: float = 0.0,
     ) -> None:
         self.contract = contract
         self.seed = seed
         self.clock = clock
         self.window = window
         self.null_share = null_share
+        self.edge = edge  # share of values pushed to extremes (the "edge" profile)
         self.collections: dict[str, Collection] = dict(contract.collections)
         unknown = set(sizes or {}) - set(self.collections)
         if unknown:
@@ -119,9 +121,20 @@ class Dataset:
     def record(self, collection: str, index: int) -> dict[str, Any]:
         if not 0 <= index < self.sizes[collection]:
             raise IndexError(f"{collection} has {self.sizes[collection]} records, not {index + 1}")
+        record = self.make(collection, index)
+        assert record is not None
+        return record
+
+    def make(self, collection: str, index: int, *, seed_salt: str = "") -> dict[str, Any] | None:
+        """Make record `index` even past the base size (new records of an overlay); None when
+        the id pattern has no room for it."""
         col = self.collections[collection]
-        record_seed = self._record_seed(collection, index)
-        updated = self.updated_at(collection, index, record_seed)
+        codec = self._codecs[collection]
+        if codec is not None and index >= codec.capacity:
+            return None
+        record_seed = self._record_seed(collection + seed_salt, index)
+        size = self.sizes[collection]
+        updated = self.updated_at(collection, min(index, max(size - 1, 0)), record_seed)
         with self._lock:
             self._fake.seed_instance(record_seed)
             age = timedelta(
@@ -136,6 +149,7 @@ class Dataset:
                 self.null_share,
                 self.id_of,
                 self.sizes,
+                edge=self.edge,
             )
             record = self._builders[collection](ctx)
         if isinstance(record, dict):

@@ -85,7 +85,7 @@ class Ctx:
     null_share: float
     ids: Callable[[str, int], str]
     sizes: dict[str, int]
-    extras: dict[str, Any] = field(default_factory=dict)
+    edge: float = 0.0
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
@@ -233,7 +233,8 @@ class Compiler:
         unique = schema.get("uniqueItems", False)
 
         def build(ctx: Ctx) -> list[Any]:
-            out = [item(ctx) for _ in range(ctx.rng.randint(low, high))]
+            count = low if _extreme(ctx) else ctx.rng.randint(low, high)
+            out = [item(ctx) for _ in range(count)]
             if unique:
                 seen: list[Any] = []
                 for value in out:
@@ -255,12 +256,15 @@ class Compiler:
         pattern = schema.get("pattern")
         if pattern:
             return self._patterned(pattern, name, pointer, low, high)
-        provider = FORMAT_PROVIDERS.get(fmt or "") or _name_provider(name)
+        if fmt in FORMAT_PROVIDERS:  # a format must stay valid, even in an edge dataset
+            formatted = getattr(self.fake, FORMAT_PROVIDERS[fmt])
+            return lambda ctx: _fit(str(formatted()), low, high)
+        provider = _name_provider(name)
         if provider:
             method = getattr(self.fake, provider)
-            return lambda ctx: _fit(str(method()), low, high)
+            return _edgy(lambda ctx: _fit(str(method()), low, high), _edge_text(low, high))
         words = self.words
-        return lambda ctx: _fit(ctx.rng.choice(words), low, high)
+        return _edgy(lambda ctx: _fit(ctx.rng.choice(words), low, high), _edge_text(low, high))
 
     def _patterned(self, pattern: str, name: str | None, pointer: str, low: int, high: int | None) -> Builder:
         prefix = re.match(r"^\^?([A-Za-z]+[_-])", pattern)
@@ -292,6 +296,8 @@ class Compiler:
                 return ctx.updated
             if name in ("created_at", "created", "createdAt"):
                 return ctx.created
+            if _extreme(ctx):  # the window's first second, or the record's own last change
+                return ctx.rng.choice((ctx.window_start, ctx.updated))
             span = (ctx.updated - ctx.window_start).total_seconds()
             return ctx.window_start + timedelta(seconds=ctx.rng.uniform(0, max(span, 1.0)))
 
@@ -301,11 +307,14 @@ class Compiler:
 
     def _integer(self, schema: dict[str, Any], uri: str, name: str | None) -> Builder:
         low, high = _bounds(schema, uri, 0, 10_000, integer=True)
-        return lambda ctx: ctx.rng.randint(low, high)
+        return _edgy(lambda ctx: ctx.rng.randint(low, high), lambda ctx: ctx.rng.choice((low, high)))
 
     def _number(self, schema: dict[str, Any], uri: str, name: str | None) -> Builder:
         low, high = _bounds(schema, uri, 0.0, 10_000.0, integer=False)
-        return lambda ctx: round(ctx.rng.uniform(low, high), 2) if high - low > 0.01 else low
+        return _edgy(
+            lambda ctx: round(ctx.rng.uniform(low, high), 2) if high - low > 0.01 else low,
+            lambda ctx: ctx.rng.choice((low, high)),
+        )
 
     def _boolean(self, schema: dict[str, Any], uri: str, name: str | None) -> Builder:
         return lambda ctx: ctx.rng.random() < 0.5
@@ -346,6 +355,28 @@ class Compiler:
 
 def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Text that breaks careless code: astral-plane letters, right-to-left scripts, a ZWJ emoji.
+EDGE_TEXT = "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 שלום مرحبا 👩\u200d💻 Ωμέγα "  # noqa: RUF001 - hostile on purpose
+
+
+def _extreme(ctx: Ctx) -> bool:
+    """In an edge dataset, whether this value goes to an extreme (never draws when edge is 0)."""
+    return bool(ctx.edge) and ctx.rng.random() < ctx.edge
+
+
+def _edgy(build: Builder, extreme: Builder) -> Builder:
+    return lambda ctx: extreme(ctx) if _extreme(ctx) else build(ctx)
+
+
+def _edge_text(low: int, high: int | None) -> Builder:
+    """The longest string the schema allows (255 without a bound), in hostile characters."""
+    length = max(low, high if high is not None else 255)
+    text = (EDGE_TEXT * (length // len(EDGE_TEXT) + 1))[:length]
+    if text and text[-1] == "\u200d":  # never end on a dangling joiner
+        text = text[:-1] + "x"
+    return lambda ctx: text
 
 
 def _maybe_null(build: Builder) -> Builder:

@@ -70,12 +70,17 @@ def codec_for(pattern: str | None, seed: int, collection: str) -> IdCodec | None
         return None
     length = int(found["n"])
     capacity = len(alphabet) ** length
-    digest = hashlib.blake2b(f"{seed}:{collection}:ids".encode(), digest_size=16).digest()
-    mix = int.from_bytes(digest, "big")
+    mix = _hash(f"{seed}:{collection}:ids:multiplier")
     multiplier = mix % capacity | 1
     while math.gcd(multiplier, capacity) != 1:
         multiplier = (multiplier + 2) % capacity or 1
-    return IdCodec(found["prefix"], alphabet, length, multiplier, (mix >> 64) % capacity)
+    offset = _hash(f"{seed}:{collection}:ids:offset") % capacity
+    return IdCodec(found["prefix"], alphabet, length, multiplier, offset)
+
+
+def _hash(text: str) -> int:
+    """256 bits: enough to spread over the largest id space a pattern describes."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=32).digest(), "big")
 
 
 @functools.cache

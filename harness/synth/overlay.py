@@ -1,0 +1,280 @@
+"""Writes on top of a virtual dataset, with an ordered change log.
+
+The base dataset never changes; creates, updates and deletes live here, and each is a `Change`
+with a sequence number and a time from the overlay's own clock (which ticks one second per
+change, so change order and time order agree).
+
+Lists are ordered by *last change*: base records in index order (they changed in that order
+before the clock started), then changed and created records by sequence. A position in that
+order is a `Key`; paging from a key is stable while data changes: a record that changes moves to
+the end and is seen again, one deleted disappears, and nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import random
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from harness.synth.dataset import Dataset
+from harness.synth.errors import SynthError
+from harness.synth.generator import rfc3339
+
+Key = tuple[int, int]  # (0, base index) or (1, change sequence)
+START: Key = (0, -1)
+CREATED_NAMES = ("created_at", "created", "createdAt")
+
+
+@dataclass(frozen=True)
+class Change:
+    seq: int
+    time: datetime
+    type: str  # created | updated | deleted
+    collection: str
+    id: Any
+    record: dict[str, Any] | None  # after the change; None for deletions
+
+
+@dataclass
+class _Collection:
+    live: dict[Any, dict[str, Any]] = field(default_factory=dict)  # changed or created, by id
+    order: dict[Any, int] = field(default_factory=dict)  # id -> seq of its last change, in seq order
+    touched: list[int] = field(default_factory=list)  # sorted base indices changed or deleted
+    created: int = 0
+
+
+class Overlay:
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self.clock = dataset.clock
+        self.changes: list[Change] = []
+        self._state = {name: _Collection() for name in dataset.collections}
+        self._lock = threading.RLock()
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def get(self, collection: str, record_id: Any) -> dict[str, Any] | None:
+        state = self._state[collection]
+        with self._lock:
+            if record_id in state.live:
+                return dict(state.live[record_id])
+            index = self.dataset.index_of(collection, record_id)
+            if index is None or self._is_touched(state, index):
+                return None
+        return self.dataset.record(collection, index)
+
+    def count(self, collection: str, since: datetime | None = None) -> int:
+        state = self._state[collection]
+        start = self._base_start(collection, since)
+        with self._lock:
+            touched = len(state.touched) - bisect.bisect_left(state.touched, start)
+            changed = sum(1 for rid in state.order if self._changed_at(collection, rid, since))
+        return self.dataset.size(collection) - start - touched + changed
+
+    def page(
+        self, collection: str, after: Key = START, limit: int = 50, since: datetime | None = None
+    ) -> tuple[list[dict[str, Any]], Key | None]:
+        """Up to `limit` live records after `after`; the key of the last one if more may follow."""
+        out: list[dict[str, Any]] = []
+        last: Key | None = None
+        for key, record in self._iterate(collection, after, since):
+            if len(out) == limit:
+                return out, last
+            out.append(record)
+            last = key
+        return out, None
+
+    def key_at(self, collection: str, offset: int, since: datetime | None = None) -> Key:
+        """The key just before the `offset`-th live record (for offset and page paging)."""
+        if offset <= 0:
+            return START
+        state = self._state[collection]
+        start = self._base_start(collection, since)
+        size = self.dataset.size(collection)
+        with self._lock:
+            index = start + offset - 1
+            while True:  # the offset-th untouched base index at or after `start`
+                skipped = bisect.bisect_right(state.touched, index) - bisect.bisect_left(state.touched, start)
+                candidate = start + offset - 1 + skipped
+                if candidate == index:
+                    break
+                index = candidate
+            if index < size:
+                return (0, index)
+            remaining = index - size
+            ordered = [seq for rid, seq in state.order.items() if self._changed_at(collection, rid, since)]
+        if remaining < len(ordered):
+            return (1, ordered[remaining])
+        return (1, 1 << 62)
+
+    def changes_since(self, seq: int = 0, limit: int | None = None) -> list[Change]:
+        with self._lock:
+            start = bisect.bisect_right([c.seq for c in self.changes], seq)
+            return self.changes[start : None if limit is None else start + limit]
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def create(self, collection: str, fields: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        col = self.dataset.collections[collection]
+        state = self._state[collection]
+        with self._lock:
+            index = self.dataset.size(collection) + state.created
+            record = self.dataset.make(collection, index)
+            if record is None:
+                raise SynthError(
+                    col.item_schema_uri.partition("#")[2],
+                    f"no room for another {collection} id",
+                    "use an id pattern with more room",
+                )
+            record.update(fields or {})
+            record[col.id_field] = self.dataset.id_of(collection, index)
+            state.created += 1
+            now = self._tick()
+            for name in CREATED_NAMES:
+                if name in record:
+                    record[name] = rfc3339(now)
+            return self._store(collection, "created", record, now)
+
+    def update(self, collection: str, record_id: Any, fields: Mapping[str, Any]) -> dict[str, Any] | None:
+        col = self.dataset.collections[collection]
+        with self._lock:
+            current = self.get(collection, record_id)
+            if current is None:
+                return None
+            record = {**current, **fields, col.id_field: current[col.id_field]}
+            return self._store(collection, "updated", record, self._tick())
+
+    def delete(self, collection: str, record_id: Any) -> bool:
+        state = self._state[collection]
+        with self._lock:
+            if self.get(collection, record_id) is None:
+                return False
+            state.live.pop(record_id, None)
+            state.order.pop(record_id, None)
+            self._touch(collection, record_id)
+            self._log(collection, "deleted", record_id, None, self._tick())
+            return True
+
+    def advance(self, seconds: float) -> datetime:
+        """Move the clock forward (tokens and timestamps of later changes follow it)."""
+        with self._lock:
+            self.clock += timedelta(seconds=seconds)
+            return self.clock
+
+    def churn(self, n: int, *, seed: int, collections: list[str] | None = None) -> list[Change]:
+        """Apply n seeded random creates, updates and deletes (the sandbox's 'data changes while
+        you page' fault). The same seed on the same data makes the same changes."""
+        names = collections or [c for c in self.dataset.collections if self.count(c) or True]
+        rng = random.Random(
+            int.from_bytes(
+                hashlib.blake2b(f"{seed}:churn:{len(self.changes)}".encode(), digest_size=8).digest(), "big"
+            )
+        )
+        made: list[Change] = []
+        for _ in range(n):
+            collection = rng.choice(names)
+            action = rng.choice(("create", "update", "delete"))
+            target = self._random_live_id(collection, rng)
+            if action == "create" or target is None:
+                self.create(collection)
+            elif action == "update":
+                self.update(collection, target, self._fresh_fields(collection, rng))
+            else:
+                self.delete(collection, target)
+            made.append(self.changes[-1])
+        return made
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _iterate(
+        self, collection: str, after: Key, since: datetime | None
+    ) -> Iterator[tuple[Key, dict[str, Any]]]:
+        state = self._state[collection]
+        size = self.dataset.size(collection)
+        if after[0] == 0:
+            index = max(after[1] + 1, self._base_start(collection, since))
+            while index < size:
+                with self._lock:
+                    touched = self._is_touched(state, index)
+                if not touched:
+                    yield (0, index), self.dataset.record(collection, index)
+                index += 1
+            after = (1, 0)
+        with self._lock:
+            tail = [
+                (seq, dict(state.live[rid]))
+                for rid, seq in state.order.items()
+                if seq > after[1] and self._changed_at(collection, rid, since)
+            ]
+        for seq, record in tail:
+            yield (1, seq), record
+
+    def _store(self, collection: str, kind: str, record: dict[str, Any], now: datetime) -> dict[str, Any]:
+        col = self.dataset.collections[collection]
+        state = self._state[collection]
+        record_id = record[col.id_field]
+        if col.updated_field and col.updated_field in record:
+            record[col.updated_field] = rfc3339(now)
+        state.live[record_id] = record
+        state.order.pop(record_id, None)
+        self._touch(collection, record_id)
+        change = self._log(collection, kind, record_id, dict(record), now)
+        state.order[record_id] = change.seq
+        return dict(record)
+
+    def _log(
+        self, collection: str, kind: str, record_id: Any, record: dict[str, Any] | None, now: datetime
+    ) -> Change:
+        change = Change(len(self.changes) + 1, now, kind, collection, record_id, record)
+        self.changes.append(change)
+        return change
+
+    def _touch(self, collection: str, record_id: Any) -> None:
+        index = self.dataset.index_of(collection, record_id)
+        state = self._state[collection]
+        if index is not None and not self._is_touched(state, index):
+            bisect.insort(state.touched, index)
+
+    @staticmethod
+    def _is_touched(state: _Collection, index: int) -> bool:
+        found = bisect.bisect_left(state.touched, index)
+        return found < len(state.touched) and state.touched[found] == index
+
+    def _tick(self) -> datetime:
+        self.clock += timedelta(seconds=1)
+        return self.clock
+
+    def _base_start(self, collection: str, since: datetime | None) -> int:
+        return self.dataset.first_changed_since(collection, since) if since else 0
+
+    def _changed_at(self, collection: str, record_id: Any, since: datetime | None) -> bool:
+        if since is None:
+            return True
+        seq = self._state[collection].order[record_id]
+        return self.changes[seq - 1].time >= since
+
+    def _random_live_id(self, collection: str, rng: random.Random) -> Any:
+        state = self._state[collection]
+        size = self.dataset.size(collection)
+        for _ in range(8):
+            if state.live and (not size or rng.random() < len(state.live) / (len(state.live) + size)):
+                return rng.choice(list(state.live))
+            if size:
+                index = rng.randrange(size)
+                if not self._is_touched(state, index):
+                    return self.dataset.id_of(collection, index)
+        return None
+
+    def _fresh_fields(self, collection: str, rng: random.Random) -> dict[str, Any]:
+        """New values for a few fields, taken from a record made with another seed."""
+        col = self.dataset.collections[collection]
+        donor = self.dataset.make(collection, rng.randrange(1 << 30), seed_salt="churn") or {}
+        keep = {col.id_field, col.updated_field, *CREATED_NAMES}
+        names = [k for k in donor if k not in keep]
+        chosen = rng.sample(names, k=min(len(names), rng.randint(1, 3)))
+        return {k: donor[k] for k in chosen}
