@@ -68,6 +68,7 @@ class EmbeddedSandbox:
             self._thread.join(timeout=10)
         if self._socket is not None:
             self._socket.close()
+        self.sandbox.close()
         self._server = self._thread = self._socket = self.handle = None
 
 

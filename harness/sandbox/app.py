@@ -1,24 +1,31 @@
 """The sandbox as an ASGI app: the contract's API per tenant under `/t/{tenant}`, and the
 control API under `/_sandbox`.
 
-Every API request is validated against the contract, authenticated as its operation demands,
-answered by the handler registered for its operation, checked on the way out, and logged.
+An API request goes through fixed steps, each one concern: match and validate against the
+contract, scripted faults, authentication, the rate limit, Idempotency-Key, the handler
+registered for its operation, and a check of the response against the contract. Everything is
+recorded in the tenant's request log.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
 
-from harness.contract import Contract, validate_request, validate_response
+from harness.contract import Contract, Operation, validate_request, validate_response
 from harness.contract.collections import find_feed
 from harness.sandbox import auth
 from harness.sandbox.collections import (
@@ -30,6 +37,9 @@ from harness.sandbox.collections import (
     update_record,
 )
 from harness.sandbox.control import control_routes
+from harness.sandbox.faults import FaultRule
+from harness.sandbox.idempotency import Stored
+from harness.sandbox.limits import Decision
 from harness.sandbox.problems import PROBLEM_JSON, conform_error, problem
 from harness.sandbox.recorder import RequestRecord, digest, mask_headers, mask_query
 from harness.sandbox.tenants import Tenant, Tenants
@@ -38,6 +48,7 @@ Handler = Callable[[Tenant, dict[str, list[str]], dict[str, str], bytes], Respon
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 MAX_BODY = 1 << 20
 FORM = "application/x-www-form-urlencoded"
+IDEMPOTENT_METHODS = ("POST", "PATCH")
 
 
 class Sandbox:
@@ -46,7 +57,8 @@ class Sandbox:
     def __init__(self, contract: Contract, admin_token: str | None = None) -> None:
         self.contract = contract
         self.admin_token = admin_token or secrets.token_urlsafe(24)
-        self.tenants = Tenants(contract)
+        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="harness-webhooks")
+        self.tenants = Tenants(contract, self.executor)
         self.token_path = contract.token_path
         self.handlers = self._handlers()
         self.app = Starlette(
@@ -55,6 +67,9 @@ class Sandbox:
                 Route("/t/{tenant}/{rest:path}", self.serve, methods=METHODS),
             ]
         )
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
 
     def _handlers(self) -> dict[str, Handler]:
         """The handler for each operation the sandbox implements, by operationId."""
@@ -84,7 +99,7 @@ class Sandbox:
         if base and not (path == base or path.startswith(base + "/")):
             return problem(404, f"this API is served under {base}")
         api_path = path[len(base) :] or "/"
-        body = await request.body()
+        body = await _read_body(request)
         query = parse_qs(request.url.query, keep_blank_values=True)
         headers = {k.lower(): v for k, v in request.headers.items()}
         entry = RequestRecord(
@@ -94,17 +109,139 @@ class Sandbox:
             path=api_path,
             query=mask_query(query, tenant.secrets()),
             headers=mask_headers(headers),
-            body_digest=digest(body),
-            body_size=len(body),
+            body_digest=digest(body or b""),
+            body_size=len(body or b""),
             operation=None,
         )
-        response = self._respond(tenant, entry, request.method, api_path, query, headers, body)
+        call = _Call(tenant, entry, request.method, api_path, query, headers, body)
+        response = await self._respond(call)
         entry.status = response.status_code
         entry.latency_ms = round((time.perf_counter() - started) * 1000, 3)
         tenant.requests.append(entry)
         return response
 
-    def _respond(
+    async def _respond(self, call: _Call) -> Response:
+        if call.body is None:
+            return problem(413, f"the body is larger than the limit of {MAX_BODY} bytes")
+        match, violations = validate_request(
+            self.contract, call.method, call.path, call.query, call.headers, call.body
+        )
+        call.entry.violations = [{"pointer": v.pointer, "message": v.message} for v in violations]
+        if match is None:
+            status = 405 if self.contract.router.allowed(call.path) else 404
+            return problem(status, violations[0].message, violations=violations)
+        op = match.operation
+        call.entry.operation = op.operation_id
+        fired = call.tenant.faults.fire(op.operation_id)
+        call.entry.faults = [rule.kind for rule in fired]
+        response = await self._before_faults(call, fired)
+        if response is None:
+            response = self._authorized(call, op, match.path_params, violations)
+        if response.media_type == PROBLEM_JSON:
+            response = conform_error(self.contract, op, response)
+        call.entry.response_violations = [
+            {"pointer": v.pointer, "message": v.message}
+            for v in validate_response(
+                self.contract, op, response.status_code, dict(response.headers), bytes(response.body)
+            )
+        ]
+        return self._after_faults(call, fired, response)
+
+    async def _before_faults(self, call: _Call, fired: list[FaultRule]) -> Response | None:
+        for rule in fired:
+            if rule.kind == "latency":
+                await asyncio.sleep(rule.latency_ms / 1000)
+            elif rule.kind == "expire_token":
+                presented = call.headers.get("authorization", "").partition(" ")[2].strip()
+                if presented in call.tenant.tokens:
+                    call.tenant.tokens[presented].expires_at = time.time() - 1
+            elif rule.kind == "status":
+                limiter = call.tenant.limiter
+                refused = Decision(False, 0, rule.retry_after, rule.retry_after)
+                extra = refused.headers(limiter.rate, limiter.burst) if rule.status == 429 else {}
+                return problem(rule.status, f"injected fault: {rule.status}", headers=extra)
+        return None
+
+    def _after_faults(self, call: _Call, fired: list[FaultRule], response: Response) -> Response:
+        for rule in fired:
+            if rule.kind == "churn":
+                call.tenant.data.churn(rule.churn, seed=call.tenant.seed + rule.fired)
+            elif rule.kind == "truncate" and response.body:
+                cut = bytes(response.body)[: max(1, len(response.body) // 2)]
+                headers = {k: v for k, v in response.headers.items() if k != "content-length"}
+                response = Response(cut, response.status_code, headers=headers)
+            elif rule.kind == "drop":
+                response = _Dropped(response)
+        return response
+
+    def _authorized(
+        self, call: _Call, op: Operation, path_params: dict[str, str], violations: list[Any]
+    ) -> Response:
+        form = _form(call.headers, call.body)
+        tenant = call.tenant
+        if call.path == self.token_path and call.method == "POST":
+            client_id = (form or {}).get("client_id", ["anonymous"])[-1]
+            limited = self._rate_limited(tenant, f"token:{client_id}")
+            return limited or auth.issue_token(tenant, form or {}, call.headers)
+        principal, refusal = auth.authenticate(self.contract, tenant, op, call.headers, call.query, form)
+        call.entry.auth = principal.to_dict()
+        if refusal is not None:
+            return refusal
+        limited = self._rate_limited(tenant, principal.client_id or "anonymous")
+        if limited is not None:
+            return limited
+        if violations:
+            return problem(400, f"the request breaks the contract of {op}", violations=violations)
+        handler = self.handlers.get(op.operation_id)
+        if handler is None:
+            return problem(501, f"the sandbox does not implement {op} yet")
+        key = call.headers.get("idempotency-key")
+        if key and call.method in IDEMPOTENT_METHODS:
+            return self._idempotent(call, op, principal.client_id or "", key, handler, path_params)
+        return handler(tenant, call.query, path_params, call.body)
+
+    def _rate_limited(self, tenant: Tenant, key: str) -> Response | None:
+        decision = tenant.limiter.take(key)
+        if decision.allowed:
+            return None
+        return problem(
+            429,
+            f"rate limit exceeded; retry in {decision.retry_after} s",
+            headers=decision.headers(tenant.limiter.rate, tenant.limiter.burst),
+        )
+
+    def _idempotent(
+        self, call: _Call, op: Operation, client: str, key: str, handler: Handler, path_params: dict[str, str]
+    ) -> Response:
+        store = call.tenant.idempotency
+        fingerprint = store.fingerprint(call.method, call.path, call.body)
+        seen = store.lookup(client, op.operation_id, key)
+        if seen is not None:
+            if seen.fingerprint != fingerprint:
+                return problem(
+                    422,
+                    "this Idempotency-Key was used with a different request body; "
+                    "use a new key for a new request",
+                )
+            call.entry.auth["idempotent_replay"] = True
+            return Response(
+                seen.body, seen.status, media_type=seen.media_type, headers={"Idempotent-Replayed": "true"}
+            )
+        response = handler(call.tenant, call.query, path_params, call.body)
+        if response.status_code < 500:
+            store.remember(
+                client,
+                op.operation_id,
+                key,
+                Stored(fingerprint, response.status_code, bytes(response.body), response.media_type),
+            )
+        return response
+
+
+class _Call:
+    """One API request on its way through the steps."""
+
+    def __init__(
         self,
         tenant: Tenant,
         entry: RequestRecord,
@@ -112,46 +249,53 @@ class Sandbox:
         path: str,
         query: dict[str, list[str]],
         headers: dict[str, str],
-        body: bytes,
-    ) -> Response:
-        if len(body) > MAX_BODY:
-            return problem(413, f"the body is {len(body)} bytes; the limit is {MAX_BODY}")
-        match, violations = validate_request(self.contract, method, path, query, headers, body)
-        entry.violations = [{"pointer": v.pointer, "message": v.message} for v in violations]
-        if match is None:
-            status = 405 if self.contract.router.allowed(path) else 404
-            return problem(status, violations[0].message, violations=violations)
-        op = match.operation
-        entry.operation = op.operation_id
-        form = _form(headers, body)
-        if path == self.token_path and method == "POST":
-            response = auth.issue_token(tenant, form or {}, headers)
-        else:
-            principal, refusal = auth.authenticate(self.contract, tenant, op, headers, query, form)
-            entry.auth = principal.to_dict()
-            if refusal is not None:
-                response = refusal
-            elif violations:
-                response = problem(400, f"the request breaks the contract of {op}", violations=violations)
-            else:
-                handler = self.handlers.get(op.operation_id)
-                response = (
-                    handler(tenant, query, match.path_params, body)
-                    if handler
-                    else problem(501, f"the sandbox does not implement {op} yet")
-                )
-        if response.media_type == PROBLEM_JSON:
-            response = conform_error(self.contract, op, response)
-        entry.response_violations = [
-            {"pointer": v.pointer, "message": v.message}
-            for v in validate_response(
-                self.contract, op, response.status_code, dict(response.headers), bytes(response.body)
-            )
-        ]
-        return response
+        body: bytes | None,
+    ) -> None:
+        self.tenant, self.entry, self.method, self.path = tenant, entry, method, path
+        self.query, self.headers, self.body = query, headers, body
 
 
-def _form(headers: dict[str, str], body: bytes) -> dict[str, list[str]] | None:
+class InjectedDrop(ConnectionAbortedError):
+    """Raised mid-response to cut a connection on purpose; the server's error log ignores it."""
+
+
+class _QuietDrops(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], InjectedDrop))
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+
+
+class _Dropped(Response):
+    """Start the response, send half the body, then cut the connection (a dropped connection)."""
+
+    def __init__(self, inner: Response) -> None:
+        super().__init__(inner.body, inner.status_code, headers=dict(inner.headers))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        await send(
+            {"type": "http.response.body", "body": bytes(self.body)[: len(self.body) // 2], "more_body": True}
+        )
+        raise InjectedDrop("injected fault: connection dropped")
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The body, or None when it is over the limit (read no further than the limit)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _form(headers: dict[str, str], body: bytes | None) -> dict[str, list[str]] | None:
     if not body or headers.get("content-type", "").split(";")[0].strip().lower() != FORM:
         return None
     try:

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from harness.contract import Collection, Contract, Violation
 from harness.sandbox import cursors
+from harness.sandbox.events import singular
 from harness.sandbox.problems import json_response, problem
 from harness.sandbox.tenants import Tenant
 from harness.synth import rfc3339
@@ -160,13 +161,6 @@ class Feed:
             elif name in self.OBJECT_NAMES:
                 out[name] = change.record
         return out
-
-
-def singular(collection: str) -> str:
-    """contacts -> contact, companies -> company: how event types name a collection."""
-    if collection.endswith("ies"):
-        return collection[:-3] + "y"
-    return collection[:-1] if collection.endswith("s") else collection
 
 
 def _page_body(

@@ -14,7 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from harness.sandbox.audit import verify
+from harness.sandbox.faults import FaultError
 from harness.sandbox.problems import json_response, problem
+from harness.sandbox.tenants import DEFAULT_RATE
 from harness.synth import Change, SynthError, rfc3339
 
 if TYPE_CHECKING:
@@ -56,6 +59,7 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
                 sizes={k: int(v) for k, v in (spec.get("sizes") or {}).items()},
                 token_ttl=int(spec.get("token_ttl", 3600)),
                 scopes=frozenset(spec["scopes"]) if "scopes" in spec else None,
+                rate_limit=_rate_limit(spec.get("rate_limit")),
             )
         except SynthError as exc:
             return problem(422, str(exc))
@@ -153,6 +157,56 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
         )
         return json_response({"data": [_change(c) for c in made]})
 
+    async def faults(request: Request, tenant) -> Response:
+        if request.method == "DELETE":
+            tenant.faults.clear()
+            tenant.audit.record("faults.cleared")
+            return Response(status_code=204)
+        if request.method == "GET":
+            return json_response({"rules": [r.to_dict() for r in tenant.faults.rules]})
+        spec = await _json_object(request)
+        if isinstance(spec, Response):
+            return spec
+        try:
+            rules = tenant.faults.set(spec.get("rules", []))
+        except FaultError as exc:
+            return problem(422, str(exc))
+        tenant.audit.record("faults.set", rules=[r.to_dict() for r in rules])
+        return json_response({"rules": [r.to_dict() for r in rules]})
+
+    async def revoke(request: Request, tenant) -> Response:
+        spec = await _json_object(request)
+        if isinstance(spec, Response):
+            return spec
+        client_id = spec.get("client_id")
+        if client_id is not None and client_id not in tenant.clients:
+            return problem(404, f"no client {client_id!r} in this tenant")
+        return json_response({"revoked_tokens": tenant.revoke(client_id)})
+
+    async def subscribe(request: Request, tenant) -> Response:
+        if request.method == "GET":
+            return json_response({"data": [s.describe() for s in tenant.webhooks.subscriptions]})
+        spec = await _json_object(request)
+        if isinstance(spec, Response):
+            return spec
+        known = [w.path for w in sandbox.contract.webhooks]
+        types = spec.get("types") or known
+        unknown = sorted(set(types) - set(known))
+        if unknown or not isinstance(spec.get("url"), str):
+            return problem(
+                422, f"give a url and event types from {known}" + (f"; unknown: {unknown}" if unknown else "")
+            )
+        sub = tenant.webhooks.subscribe(types, url=spec["url"], secret=spec.get("secret"))
+        tenant.audit.record("webhook.subscribed", subscription=sub.id, url=sub.url, types=sorted(sub.types))
+        return json_response(sub.describe(), 201)
+
+    async def deliveries(request: Request, tenant) -> Response:
+        return json_response({"data": tenant.webhooks.log()})
+
+    async def audit(request: Request, tenant) -> Response:
+        entries = tenant.audit.entries()
+        return json_response({"data": entries, "problems": verify(entries)})
+
     async def changes(request: Request, tenant) -> Response:
         since = int(request.query_params.get("since", "0") or 0)
         return json_response({"data": [_change(c) for c in tenant.data.changes_since(since)]})
@@ -173,6 +227,11 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
         Route("/tenants/{tenant}/clock", admin(with_tenant(clock)), methods=["POST"]),
         Route("/tenants/{tenant}/churn", admin(with_tenant(churn)), methods=["POST"]),
         Route("/tenants/{tenant}/changes", admin(with_tenant(changes)), methods=["GET"]),
+        Route("/tenants/{tenant}/faults", admin(with_tenant(faults)), methods=["GET", "POST", "DELETE"]),
+        Route("/tenants/{tenant}/revoke", admin(with_tenant(revoke)), methods=["POST"]),
+        Route("/tenants/{tenant}/webhooks", admin(with_tenant(subscribe)), methods=["GET", "POST"]),
+        Route("/tenants/{tenant}/deliveries", admin(with_tenant(deliveries)), methods=["GET"]),
+        Route("/tenants/{tenant}/audit", admin(with_tenant(audit)), methods=["GET"]),
     ]
 
 
@@ -184,6 +243,14 @@ async def _json_object(request: Request) -> dict[str, Any] | Response:
     if not isinstance(value, dict):
         return problem(400, "the body must be a JSON object")
     return value
+
+
+def _rate_limit(spec: Any) -> tuple[float, int]:
+    if spec is None:
+        return DEFAULT_RATE
+    if not isinstance(spec, dict):
+        raise ValueError("rate_limit is an object {rate, burst}")
+    return float(spec.get("rate", DEFAULT_RATE[0])), int(spec.get("burst", DEFAULT_RATE[1]))
 
 
 def _change(change: Change) -> dict[str, Any]:

@@ -60,6 +60,7 @@ class RequestRecord:
     violations: list[dict[str, str]] = field(default_factory=list)
     response_violations: list[dict[str, str]] = field(default_factory=list)
     auth: dict[str, Any] = field(default_factory=dict)
+    faults: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,17 +1,26 @@
-"""Tenants: isolated worlds inside one sandbox, each with its own data, clients and logs."""
+"""Tenants: isolated worlds inside one sandbox, each with its own data, clients, limits, faults
+and logs. Nothing is shared between two tenants but the contract."""
 
 from __future__ import annotations
 
 import secrets
 import threading
 import time
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.contract import Contract
+from harness.sandbox.audit import AuditLog
+from harness.sandbox.faults import Faults
+from harness.sandbox.idempotency import IdempotencyStore
+from harness.sandbox.limits import RateLimiter
 from harness.sandbox.recorder import RequestLog
-from harness.synth import Dataset, Overlay, rfc3339
+from harness.sandbox.webhooks import Dispatcher
+from harness.synth import Change, Dataset, Overlay, rfc3339
 from harness.synth import profile as get_profile
+
+DEFAULT_RATE = (100.0, 200)  # requests per second per client, burst
 
 
 @dataclass
@@ -47,14 +56,28 @@ class Tenant:
     profile: str
     data: Overlay  # the tenant's dataset with its writes and change log
     token_ttl: int
+    limiter: RateLimiter
+    webhooks: Dispatcher
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     clients: dict[str, Client] = field(default_factory=dict)
     tokens: dict[str, Token] = field(default_factory=dict)
     requests: RequestLog = field(default_factory=RequestLog)
+    audit: AuditLog = field(default_factory=AuditLog)
+    idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
+    faults: Faults = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.faults = Faults(self.seed)
+        self.data.listeners.append(self._changed)
+        self.data.listeners.append(self.webhooks.on_change)
+
+    def _changed(self, change: Change) -> None:
+        self.audit.record(f"record.{change.type}", collection=change.collection, id=change.id, seq=change.seq)
 
     def add_client(self, scopes: frozenset[str]) -> Client:
         client = Client(f"cli_{secrets.token_hex(8)}", f"cs_{secrets.token_urlsafe(24)}", scopes)
         self.clients[client.client_id] = client
+        self.audit.record("client.created", client_id=client.client_id, scopes=sorted(scopes))
         return client
 
     def issue_token(self, client: Client, scopes: frozenset[str]) -> Token:
@@ -62,11 +85,30 @@ class Tenant:
             f"at_{secrets.token_urlsafe(32)}", client.client_id, scopes, time.time() + self.token_ttl
         )
         self.tokens[token.value] = token
+        self.audit.record(
+            "token.issued", client_id=client.client_id, token_id=token.token_id, scopes=sorted(scopes)
+        )
         return token
+
+    def revoke(self, client_id: str | None = None) -> int:
+        """Revoke one client (and its tokens), or every token of the tenant; returns how many tokens."""
+        if client_id is not None:
+            self.clients[client_id].revoked = True
+        count = 0
+        for token in self.tokens.values():
+            if client_id in (None, token.client_id) and not token.revoked:
+                token.revoked = True
+                count += 1
+        self.audit.record("credentials.revoked", client_id=client_id, tokens=count)
+        return count
 
     def secrets(self) -> set[str]:
         """Every credential value of this tenant, so the recorder can mask them wherever they appear."""
-        return {*self.tokens, *(c.client_secret for c in self.clients.values())}
+        return {
+            *self.tokens,
+            *(c.client_secret for c in self.clients.values()),
+            *(s.secret for s in self.webhooks.subscriptions),
+        }
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -74,6 +116,7 @@ class Tenant:
             "seed": self.seed,
             "profile": self.profile,
             "token_ttl": self.token_ttl,
+            "rate_limit": {"rate": self.limiter.rate, "burst": self.limiter.burst},
             "sizes": dict(self.data.dataset.sizes),
             "clock": rfc3339(self.data.clock),
             "changes": len(self.data.changes),
@@ -83,8 +126,9 @@ class Tenant:
 class Tenants:
     """The sandbox's tenants by id. Creating one builds its (virtual) dataset: cheap."""
 
-    def __init__(self, contract: Contract) -> None:
+    def __init__(self, contract: Contract, executor: Executor) -> None:
         self.contract = contract
+        self.executor = executor
         self._by_id: dict[str, Tenant] = {}
         self._lock = threading.Lock()
 
@@ -96,16 +140,22 @@ class Tenants:
         sizes: dict[str, int] | None = None,
         token_ttl: int = 3600,
         scopes: frozenset[str] | None = None,
+        rate_limit: tuple[float, int] = DEFAULT_RATE,
     ) -> tuple[Tenant, Client]:
         """A tenant with the named dataset profile; `sizes` overrides the profile's sizes."""
+        from harness.sandbox.events import EventShapes
+
         options = get_profile(profile).dataset_options(self.contract, sizes)
-        dataset = Dataset(self.contract, seed=seed, **options)
+        data = Overlay(Dataset(self.contract, seed=seed, **options))
+        shapes = EventShapes(self.contract)
         tenant = Tenant(
             id=f"ten_{secrets.token_hex(6)}",
             seed=seed,
             profile=profile,
-            data=Overlay(dataset),
+            data=data,
             token_ttl=token_ttl,
+            limiter=RateLimiter(*rate_limit),
+            webhooks=Dispatcher(self.executor, shapes.event_type, shapes.webhook_payload),
         )
         client = tenant.add_client(frozenset(self.contract.scopes) if scopes is None else scopes)
         with self._lock:

@@ -16,7 +16,7 @@ import bisect
 import hashlib
 import random
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,6 +53,7 @@ class Overlay:
         self.dataset = dataset
         self.clock = dataset.clock
         self.changes: list[Change] = []
+        self.listeners: list[Callable[[Change], None]] = []  # told of every change (webhooks, audit)
         self._state = {name: _Collection() for name in dataset.collections}
         self._lock = threading.RLock()
 
@@ -232,6 +233,8 @@ class Overlay:
     ) -> Change:
         change = Change(len(self.changes) + 1, now, kind, collection, record_id, record)
         self.changes.append(change)
+        for listener in self.listeners:
+            listener(change)
         return change
 
     def _touch(self, collection: str, record_id: Any) -> None:

@@ -1,0 +1,165 @@
+"""Webhooks: signed per Standard Webhooks and delivered with retries, and crafted bad on purpose.
+
+A subscription gets an event for every change of a subscribed type. Deliveries go to a URL
+(any runtime) or an in-process callable (embedded), in background threads, retried with
+exponential backoff on anything but a 2xx; every attempt is logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+from harness.synth import Change, rfc3339
+
+Deliver = Callable[[dict[str, str], bytes], int]
+ATTEMPTS = 5
+BACKOFF = 0.2
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def sign(
+    secret: str, payload: bytes, msg_id: str | None = None, timestamp: int | None = None
+) -> dict[str, str]:
+    """The three Standard Webhooks headers for a payload."""
+    msg_id = msg_id or "msg_" + secrets.token_hex(12)
+    moment = datetime.fromtimestamp(timestamp if timestamp is not None else time.time(), tz=UTC)
+    signature = Webhook(secret).sign(msg_id, moment, payload.decode())
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(moment.timestamp())),
+        "webhook-signature": signature,
+    }
+
+
+def tamper(kind: str, secret: str, payload: bytes, previous: dict[str, str] | None = None) -> dict[str, str]:
+    """Headers for a delivery that a correct receiver must refuse (or, for `replay`, not apply twice).
+
+    kinds: bad_signature, wrong_secret, stale_timestamp, future_timestamp, missing_id,
+    missing_timestamp, missing_signature, replay (the headers of `previous` again).
+    """
+    if kind == "replay":
+        if previous is None:
+            raise ValueError("a replay needs the headers of an earlier delivery")
+        return dict(previous)
+    if kind == "stale_timestamp":
+        return sign(secret, payload, timestamp=int(time.time()) - 3600)
+    if kind == "future_timestamp":
+        return sign(secret, payload, timestamp=int(time.time()) + 3600)
+    if kind == "wrong_secret":
+        return sign(new_secret(), payload)
+    headers = sign(secret, payload)
+    if kind == "bad_signature":
+        raw = base64.b64decode(headers["webhook-signature"].split(",", 1)[1])
+        headers["webhook-signature"] = "v1," + base64.b64encode(bytes([raw[0] ^ 1]) + raw[1:]).decode()
+        return headers
+    missing = {
+        "missing_id": "webhook-id",
+        "missing_timestamp": "webhook-timestamp",
+        "missing_signature": "webhook-signature",
+    }
+    if kind in missing:
+        headers.pop(missing[kind])
+        return headers
+    raise ValueError(f"unknown tampering {kind!r}")
+
+
+@dataclass
+class Subscription:
+    id: str
+    types: frozenset[str]
+    secret: str
+    url: str | None = None
+    target: Deliver | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": self.id, "types": sorted(self.types), "url": self.url, "secret": self.secret}
+
+
+@dataclass
+class Dispatcher:
+    """One tenant's subscriptions and delivery log."""
+
+    executor: Executor
+    event_type: Callable[[Change], str]
+    payload: Callable[[Change], dict[str, Any]]
+    subscriptions: list[Subscription] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    attempts: int = ATTEMPTS
+    backoff: float = BACKOFF
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def subscribe(
+        self,
+        types: list[str],
+        url: str | None = None,
+        target: Deliver | None = None,
+        secret: str | None = None,
+    ) -> Subscription:
+        sub = Subscription(
+            "sub_" + secrets.token_hex(6), frozenset(types), secret or new_secret(), url, target
+        )
+        with self._lock:
+            self.subscriptions.append(sub)
+        return sub
+
+    def on_change(self, change: Change) -> None:
+        kind = self.event_type(change)
+        for sub in list(self.subscriptions):
+            if kind in sub.types:
+                body = {"type": kind, "timestamp": rfc3339(change.time), **self.payload(change)}
+                payload = json.dumps(body, separators=(",", ":")).encode()
+                headers = sign(sub.secret, payload)
+                self.executor.submit(self._deliver, sub, headers, payload)
+
+    def log(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.deliveries)
+
+    def _deliver(self, sub: Subscription, headers: dict[str, str], payload: bytes) -> None:
+        for attempt in range(1, self.attempts + 1):
+            status, error = 0, None
+            try:
+                if sub.target is not None:
+                    status = int(sub.target(dict(headers), payload))
+                else:
+                    assert sub.url is not None
+                    response = httpx.post(
+                        sub.url,
+                        content=payload,
+                        timeout=10,
+                        headers={**headers, "content-type": "application/json"},
+                    )
+                    status = response.status_code
+            except Exception as exc:  # the receiver's failure is logged, never raised into the sandbox
+                error = f"{type(exc).__name__}: {exc}"
+            with self._lock:
+                self.deliveries.append(
+                    {
+                        "subscription": sub.id,
+                        "message": headers["webhook-id"],
+                        "attempt": attempt,
+                        "status": status,
+                        "error": error,
+                        "time": round(time.time(), 3),
+                    }
+                )
+            if 200 <= status < 300 or 400 <= status < 500:
+                return
+            time.sleep(self.backoff * 2 ** (attempt - 1))
