@@ -1,10 +1,17 @@
-"""Compiled JSON Schema validators for parts of a contract, built once and cached per contract."""
+"""Compiled JSON Schema validators for parts of a contract, built once and cached per contract.
+
+Validation runs on every request and response the sandbox handles, so the yes/no question is
+asked of jsonschema-rs (two orders of magnitude faster); only when the answer is no does the
+Python `jsonschema` walk the value to explain every error with its pointer.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
 
 if TYPE_CHECKING:
     from harness.contract.model import Contract
@@ -12,15 +19,48 @@ if TYPE_CHECKING:
 FORMATS = FormatChecker()
 
 
-def validator_for(contract: Contract, schema_uri: str) -> Draft202012Validator:
-    cache: dict[str, Draft202012Validator] = contract.__dict__.setdefault("_validators", {})
+class Validator:
+    def __init__(self, explain: Draft202012Validator, fast: Any | None) -> None:
+        self.explain = explain
+        self.fast = fast
+
+    def is_valid(self, value: Any) -> bool:
+        if self.fast is not None and self.fast.is_valid(value):
+            return True
+        return self.explain.is_valid(value)
+
+    def iter_errors(self, value: Any) -> Iterator[ValidationError]:
+        if self.fast is not None and self.fast.is_valid(value):
+            return iter(())
+        return self.explain.iter_errors(value)
+
+
+def validator_for(contract: Contract, schema_uri: str) -> Validator:
+    cache: dict[str, Validator] = contract.__dict__.setdefault("_validators", {})
     validator = cache.get(schema_uri)
     if validator is None:
-        validator = Draft202012Validator(
+        explain = Draft202012Validator(
             {"$ref": schema_uri}, registry=contract.registry, format_checker=FORMATS
         )
+        validator = Validator(explain, _fast(contract, schema_uri))
         cache[schema_uri] = validator
     return validator
+
+
+def _fast(contract: Contract, schema_uri: str) -> Any | None:
+    """A jsonschema-rs validator, or None where it cannot be built (e.g. refs into other files)."""
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - a declared dependency
+        return None
+    registry = contract.__dict__.get("_rs_registry")
+    try:
+        if registry is None:
+            registry = jsonschema_rs.Registry([(contract.uri, contract.document)])
+            contract.__dict__["_rs_registry"] = registry
+        return jsonschema_rs.validator_for({"$ref": schema_uri}, registry=registry, validate_formats=True)
+    except Exception:  # jsonschema-rs refuses what it cannot resolve; the slow path still works
+        return None
 
 
 def schema_type(schema: dict[str, Any]) -> set[str]:

@@ -22,18 +22,29 @@ START_TIMEOUT = 10.0
 
 
 class EmbeddedSandbox:
-    def __init__(self, contract: Contract, admin_token: str | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, contract: Contract, admin_token: str | None = None, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.sandbox = Sandbox(contract, admin_token)
-        self.host = host
+        self.host, self.port = host, port
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
         self.handle: SandboxHandle | None = None
 
     def start(self) -> SandboxHandle:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only for sockets that say so,
+        # and with Nagle on every keep-alive response waits ~40 ms for a delayed ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
+        try:
+            sock.bind((self.host, self.port))
+        except OSError as exc:
+            sock.close()
+            raise RuntimeError(
+                f"cannot listen on {self.host}:{self.port} ({exc.strerror}); "
+                "choose another port, or 0 for any free one"
+            ) from None
         self._socket = sock
         port = sock.getsockname()[1]
         config = uvicorn.Config(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import math
 import random
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -163,8 +164,8 @@ class Overlay:
 
     def advance(self, seconds: float) -> datetime:
         """Move the clock forward (tokens and timestamps of later changes follow it)."""
-        with self._lock:
-            self.clock += timedelta(seconds=seconds)
+        with self._lock:  # whole seconds, like the timestamps records carry
+            self.clock += timedelta(seconds=math.ceil(seconds))
             return self.clock
 
     def churn(self, n: int, *, seed: int, collections: list[str] | None = None) -> list[Change]:

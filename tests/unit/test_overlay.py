@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -93,7 +94,12 @@ def test_changes_since_returns_the_slice_after_a_seq(dataset):
 
 @pytest.mark.parametrize(
     ("contract_name", "collection"),
-    [("platform", "contacts"), ("ticketing", "tickets"), ("inventory", "products"), ("inventory", "warehouses")],
+    [
+        ("platform", "contacts"),
+        ("ticketing", "tickets"),
+        ("inventory", "products"),
+        ("inventory", "warehouses"),
+    ],
 )
 def test_created_record_reads_back_valid_with_a_fresh_prefixed_id(request, contract_name, collection):
     contract = request.getfixturevalue(f"{contract_name}_contract")
@@ -192,7 +198,7 @@ def test_paging_is_stable_while_data_changes(dataset, limit, gaps):
     for record_id, sightings in seen.items():
         if record_id in deleted_at:  # never seen after its deletion
             assert all(s < deleted_at[record_id] for s, _ in sightings)
-        for (before, first), (after, later) in zip(sightings, sightings[1:], strict=False):
+        for (before, first), (after, later) in pairwise(sightings):
             assert any(before < u <= after for u in updated_at.get(record_id, [])), "seen twice, unchanged"
             assert later["updated_at"] > first["updated_at"]
         if record_id in live_at_end:

@@ -1,0 +1,42 @@
+"""`harness sandbox serve`: run a sandbox for other processes (a team's shared sandbox, a
+container, a connector written in another language)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+from harness.contract import ContractError, default_contract_path, load
+from harness.runtime import EmbeddedSandbox
+
+
+def serve_command(
+    contract_file: str | None, host: str, port: int, admin_token: str | None, seed: int | None
+) -> int:
+    try:
+        contract = load(contract_file or default_contract_path())
+    except ContractError as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 1
+    runtime = EmbeddedSandbox(contract, admin_token, host=host, port=port)
+    if seed is not None:
+        runtime.sandbox.default_seed = seed
+    try:
+        handle = runtime.start()
+    except RuntimeError as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"sandbox: {contract.title} ({contract.file})")
+    print(f"url: {handle.base_url}")
+    print(f"admin token: {handle.admin_token}")
+    print(f"control API: {handle.base_url}/_sandbox (Authorization: Bearer <admin token>)")
+    print("ready", flush=True)
+    try:
+        stop.wait()
+    finally:
+        runtime.stop()
+    return 0

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+
+import httpx
+
+from tests.conftest import ROOT
+
+
+def start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "sandbox", "serve", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_serve_prints_url_token_and_ready_then_serves_until_terminated():
+    proc = start("--port", "0", "--admin-token", "s3cret")
+    try:
+        lines = []
+        while not lines or lines[-1] != "ready":
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+            lines.append(line.strip())
+        url = next(line.split(": ", 1)[1] for line in lines if line.startswith("url: "))
+        assert "admin token: s3cret" in lines
+        admin = {"Authorization": "Bearer s3cret"}
+        tenant = httpx.post(
+            f"{url}/_sandbox/tenants", json={"seed": 1, "sizes": {"contacts": 3}}, headers=admin
+        )
+        assert tenant.status_code == 201
+        spec = tenant.json()
+        token = httpx.post(
+            spec["token_url"],
+            data={
+                "grant_type": "client_credentials",
+                "client_id": spec["client_id"],
+                "client_secret": spec["client_secret"],
+            },
+        ).json()["access_token"]
+        page = httpx.get(spec["base_url"] + "/v1/contacts", headers={"Authorization": f"Bearer {token}"})
+        assert len(page.json()["data"]) == 3
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+
+
+def test_a_taken_port_is_a_clear_error():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = start("--port", str(port))
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "choose another port" in err
