@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-SANDBOXES = ("embedded",)
+SANDBOXES = ("embedded", "container", "url:")
 LEVELS = ("basic", "standard", "strict")
 
 
@@ -114,8 +114,15 @@ def resolve(config: pytest.Config) -> HarnessConfig:
     raw = {o.name: raw_value(config, o) for o in OPTIONS}
     rootdir = Path(config.rootpath)
     sandbox = raw["sandbox"] or "embedded"
-    if sandbox not in SANDBOXES:
-        raise pytest.UsageError(_choice_error("--sandbox", sandbox, SANDBOXES))
+    if sandbox.startswith("url:"):
+        if not sandbox[4:].startswith(("http://", "https://")):
+            raise pytest.UsageError(
+                f"--sandbox={sandbox}: give the sandbox's address, e.g. url:http://127.0.0.1:8765"
+            )
+    elif sandbox not in SANDBOXES:
+        raise pytest.UsageError(
+            _choice_error("--sandbox", sandbox, ("embedded", "container", "url:http://..."))
+        )
     level = raw["cert_level"] or "standard"
     if level not in LEVELS:
         raise pytest.UsageError(_choice_error("--cert-level", level, LEVELS))

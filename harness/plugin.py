@@ -165,3 +165,62 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.section("connector certification")
     for line in summary_lines(certificate, str(cfg.cert_report) if cfg.cert_report else None):
         terminalreporter.line(line)
+
+
+# -- fixtures for integrators' own tests ------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def harness_sandbox(request: pytest.FixtureRequest) -> Any:
+    """The run's sandbox (a SandboxHandle): the certification's own, or one started for this session."""
+    cert = request.config.stash.get(SESSION_KEY, None)
+    if cert is not None:
+        yield cert.sandbox
+        return
+    from harness.contract import load
+    from harness.runtime import runtime_for
+
+    cfg = request.config.stash[CONFIG_KEY]
+    runtime = runtime_for(cfg.sandbox, load(cfg.contract), contract_given=cfg.contract_given, seed=cfg.seed)
+    handle = runtime.start()
+    try:
+        yield handle
+    finally:
+        runtime.stop()
+
+
+@pytest.fixture
+def harness_tenant(request: pytest.FixtureRequest, harness_sandbox: Any) -> Any:
+    """A fresh tenant for one test, seeded from --seed and the test's id (so reruns match)."""
+    import hashlib
+
+    cfg = request.config.stash[CONFIG_KEY]
+    digest = hashlib.blake2b(f"{cfg.seed}:{request.node.nodeid}".encode(), digest_size=4).digest()
+    tenant = harness_sandbox.new_tenant(seed=int.from_bytes(digest, "big"))
+    yield tenant
+    tenant.delete()
+
+
+@pytest.fixture
+def harness_replica(request: pytest.FixtureRequest) -> Any:
+    """An empty replica sink (keyed by each collection's id field when a contract is known)."""
+    from harness.connectors import Replica
+
+    cert = request.config.stash.get(SESSION_KEY, None)
+    if cert is None:
+        return Replica()
+    return Replica(id_fields={name: col.id_field for name, col in cert.contract.collections.items()})
+
+
+@pytest.fixture
+def harness_connector(request: pytest.FixtureRequest, harness_tenant: Any, harness_replica: Any) -> Any:
+    """The --connector, built for a fresh tenant and writing into `harness_replica`."""
+    cert = request.config.stash.get(SESSION_KEY, None)
+    if cert is None:
+        pytest.fail("harness_connector needs --connector (a connector.toml, its folder, or module:Class)")
+    from harness.connectors import PythonConnector
+
+    config = harness_tenant.connector_config(list(cert.manifest.scopes), cert.manifest.config)
+    connector = PythonConnector(cert.manifest, config, harness_replica, cert.cfg.call_timeout)
+    yield connector
+    connector.close()

@@ -23,7 +23,7 @@ from harness.connectors import (
     resolve_connector,
 )
 from harness.contract import Contract, load
-from harness.runtime import EmbeddedSandbox, SandboxHandle
+from harness.runtime import Runtime, SandboxHandle, runtime_for
 
 
 @dataclass
@@ -49,15 +49,27 @@ class CertificationSession:
         assert cfg.connector is not None
         self.manifest: Manifest = resolve_connector(cfg.connector, cfg.rootdir, self.contract)
         self.started_at = datetime.now(UTC)
-        self._runtime: EmbeddedSandbox | None = None
+        self._runtime: Runtime | None = None
+        self._start_error: Exception | None = None
         self._lock = threading.Lock()
 
     @property
     def sandbox(self) -> SandboxHandle:
         with self._lock:
+            if self._start_error is not None:
+                raise self._start_error
             if self._runtime is None:
-                runtime = EmbeddedSandbox(self.contract)
-                runtime.start()
+                runtime = runtime_for(
+                    self.cfg.sandbox,
+                    self.contract,
+                    contract_given=self.cfg.contract_given,
+                    seed=self.cfg.seed,
+                )
+                try:
+                    runtime.start()
+                except Exception as exc:  # every check reports the same failure, once started
+                    self._start_error = exc
+                    raise
                 self._runtime = runtime
             assert self._runtime.handle is not None
             return self._runtime.handle
@@ -137,6 +149,8 @@ class CertificationSession:
         parts = ["pytest", f"--connector={self.cfg.connector}"]
         if self.cfg.contract_given:
             parts.append(f"--contract={self.cfg.contract}")
+        if self.cfg.sandbox != "embedded":
+            parts.append(f"--sandbox={self.cfg.sandbox}")
         parts.append(f"--seed={self.cfg.seed}")
         if check_id:
             parts.append(f"--checks={check_id}")
