@@ -218,9 +218,9 @@ def harness_connector(request: pytest.FixtureRequest, harness_tenant: Any, harne
     cert = request.config.stash.get(SESSION_KEY, None)
     if cert is None:
         pytest.fail("harness_connector needs --connector (a connector.toml, its folder, or module:Class)")
-    from harness.connectors import PythonConnector
+    from harness.connectors import driver_for
 
     config = harness_tenant.connector_config(list(cert.manifest.scopes), cert.manifest.config)
-    connector = PythonConnector(cert.manifest, config, harness_replica, cert.cfg.call_timeout)
+    connector = driver_for(cert.manifest, config, harness_replica, cert.cfg.call_timeout)
     yield connector
     connector.close()

@@ -8,17 +8,19 @@ from typing import Any
 
 from harness.checks.failures import CheckFailure, Evidence
 from harness.connectors import (
+    CommandConnector,
     ConnectorFailed,
-    ConnectorLoadError,
     ConnectorTimeout,
     Manifest,
     PythonConnector,
     Replica,
+    driver_for,
 )
 from harness.contract import Contract
 from harness.runtime import SandboxHandle, TenantHandle
 
 RunError = ConnectorFailed | ConnectorTimeout
+Driver = PythonConnector | CommandConnector
 
 
 @dataclass
@@ -65,14 +67,9 @@ class CheckContext:
     def replica(self) -> Replica:
         return Replica(id_fields={name: col.id_field for name, col in self.contract.collections.items()})
 
-    def connector(self, tenant: TenantHandle, replica: Replica | None = None) -> PythonConnector:
-        if self.manifest.python is None:
-            raise ConnectorLoadError(
-                f"{self.manifest.file}: command connectors are not supported by this "
-                'version of the harness yet; give python = "module:Class"'
-            )
+    def connector(self, tenant: TenantHandle, replica: Replica | None = None) -> Driver:
         config = tenant.connector_config(list(self.manifest.scopes), self.manifest.config)
-        return PythonConnector(self.manifest, config, replica or self.replica(), self.call_timeout)
+        return driver_for(self.manifest, config, replica or self.replica(), self.call_timeout)
 
     def sync(self, tenant: TenantHandle, state: Any = None, *, check_first: bool = True) -> Run:
         """Build the connector for a tenant, run check() (optionally) and sync(state)."""

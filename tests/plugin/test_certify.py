@@ -164,3 +164,38 @@ def test_help_explains_the_options(pytester: pytest.Pytester) -> None:
             "*--seed=N*",
         ]
     )
+
+
+def test_the_command_connector_example_is_certified(pytester: pytest.Pytester) -> None:
+    result = certify(pytester, f"--connector={ROOT / 'examples' / 'acme_sync_cli'}", "--seed=3")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*3 passed, 0 failed, 0 errors, 0 not applicable -> CERTIFIED"])
+
+
+def test_xdist_workers_share_the_seed_and_the_verdict(pytester: pytest.Pytester) -> None:
+    result = certify(pytester, f"--connector={EXAMPLE}", "--seed=21", "-n", "2", "--cert-report=cert.json")
+    result.assert_outcomes(passed=3)
+    cert = json.loads((pytester.path / "cert.json").read_text())
+    assert cert["seed"] == 21 and cert["verdict"] == "certified"
+    assert [c["id"] for c in cert["checks"]] == ["AUTH-01", "CON-01", "INT-01"]
+    failing = certify(pytester, f"--connector={FLAWED / 'ignores_next_cursor'}", "--seed=21", "-n", "2")
+    failing.assert_outcomes(passed=2, failed=1)
+    assert "contacts: lost 600 of 700 records" in failing.stdout.str()
+
+
+def test_fixtures_for_integrators_own_tests(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_own="""
+        def test_sync_into_the_replica(harness_connector, harness_replica, harness_tenant):
+            harness_connector.check()
+            harness_connector.sync(None)
+            truth = {r["id"] for r in harness_tenant.records("contacts")}
+            assert set(harness_replica.rows["contacts"]) == truth
+
+        def test_tenants_are_fresh_per_test(harness_tenant, harness_sandbox):
+            assert harness_tenant.requests() == []
+            assert harness_sandbox.health()["status"] == "ok"
+    """)
+    result = certify(pytester, f"--connector={EXAMPLE}", "--checks=AUTH-01", "test_own.py")
+    result.assert_outcomes(passed=3)
+    without = certify(pytester, "test_own.py", "-k", "fresh")
+    without.assert_outcomes(passed=1, deselected=1)
