@@ -55,12 +55,26 @@ class CheckContext:
         return int.from_bytes(digest, "big")
 
     def tenant(
-        self, sizes: dict[str, int] | None = None, *, token_ttl: int = 3600, purpose: str = ""
+        self,
+        sizes: dict[str, int] | None = None,
+        *,
+        token_ttl: int = 3600,
+        purpose: str = "",
+        profile: str | None = None,
+        rate_limit: tuple[float, int] | None = None,
     ) -> TenantHandle:
-        """A fresh tenant. Default: a few records in every stream the connector syncs."""
+        """A fresh tenant. Default: a few records in every stream the connector syncs, none elsewhere."""
         if sizes is None:
             sizes = {stream: 25 for stream in self.manifest.streams}
-        tenant = self.sandbox.new_tenant(seed=self.seed_for(purpose), sizes=sizes, token_ttl=token_ttl)
+        if profile is None:
+            sizes = {name: sizes.get(name, 0) for name in self.contract.collections}
+        tenant = self.sandbox.new_tenant(
+            seed=self.seed_for(purpose),
+            sizes=sizes,
+            token_ttl=token_ttl,
+            profile=profile,
+            rate_limit=rate_limit,
+        )
         self.tenants.append(tenant)
         return tenant
 

@@ -59,6 +59,64 @@ class TenantHandle:
     def delete(self) -> None:
         self.sandbox._request("DELETE", f"/tenants/{self.id}")
 
+    # -- driving the tenant (the control API, one method per route) ------------------------------
+
+    def set_faults(self, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Script faults: see harness.sandbox.faults.FaultRule for the fields."""
+        return self.sandbox._request("POST", f"/tenants/{self.id}/faults", json={"rules": rules}).json()[
+            "rules"
+        ]
+
+    def clear_faults(self) -> None:
+        self.sandbox._request("DELETE", f"/tenants/{self.id}/faults")
+
+    def revoke(self, client_id: str | None = None) -> int:
+        """Revoke every token (or one client and its tokens); returns how many tokens."""
+        body = {"client_id": client_id} if client_id else {}
+        return self.sandbox._request("POST", f"/tenants/{self.id}/revoke", json=body).json()["revoked_tokens"]
+
+    def churn(self, n: int, seed: int, collections: list[str] | None = None) -> list[dict[str, Any]]:
+        body: dict[str, Any] = {"n": n, "seed": seed}
+        if collections:
+            body["collections"] = collections
+        return self.sandbox._request("POST", f"/tenants/{self.id}/churn", json=body).json()["data"]
+
+    def create(self, collection: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.sandbox._request(
+            "POST", f"/tenants/{self.id}/records/{collection}", json=fields or {}
+        ).json()
+
+    def update(self, collection: str, record_id: Any, fields: dict[str, Any]) -> dict[str, Any]:
+        path = f"/tenants/{self.id}/records/{collection}/{record_id}"
+        return self.sandbox._request("PATCH", path, json=fields).json()
+
+    def remove(self, collection: str, record_id: Any) -> None:
+        self.sandbox._request("DELETE", f"/tenants/{self.id}/records/{collection}/{record_id}")
+
+    def advance_clock(self, seconds: float) -> dict[str, Any]:
+        return self.sandbox._request("POST", f"/tenants/{self.id}/clock", json={"advance": seconds}).json()
+
+    def changes(self, since: int = 0) -> list[dict[str, Any]]:
+        return self.sandbox._get(f"/tenants/{self.id}/changes", params={"since": since})["data"]
+
+    def audit(self) -> dict[str, Any]:
+        """The audit log and the problems its hash chain verification found (none when intact)."""
+        return self.sandbox._get(f"/tenants/{self.id}/audit")
+
+    def subscribe(
+        self, url: str, types: list[str] | None = None, secret: str | None = None
+    ) -> dict[str, Any]:
+        """Deliver this tenant's events to a URL; returns the subscription with its signing secret."""
+        body: dict[str, Any] = {"url": url}
+        if types:
+            body["types"] = types
+        if secret:
+            body["secret"] = secret
+        return self.sandbox._request("POST", f"/tenants/{self.id}/webhooks", json=body).json()
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        return self.sandbox._get(f"/tenants/{self.id}/deliveries")["data"]
+
 
 class SandboxHandle:
     """A running sandbox: its base URL, an admin client for the control API, and tenants."""
@@ -83,10 +141,16 @@ class SandboxHandle:
         sizes: dict[str, int] | None = None,
         token_ttl: int = 3600,
         scopes: list[str] | None = None,
+        profile: str | None = None,
+        rate_limit: tuple[float, int] | None = None,
     ) -> TenantHandle:
         spec: dict[str, Any] = {"seed": seed, "sizes": sizes or {}, "token_ttl": token_ttl}
         if scopes is not None:
             spec["scopes"] = scopes
+        if profile is not None:
+            spec["profile"] = profile
+        if rate_limit is not None:
+            spec["rate_limit"] = {"rate": rate_limit[0], "burst": rate_limit[1]}
         body = self._request("POST", "/tenants", json=spec).json()
         return TenantHandle(
             self,

@@ -28,5 +28,6 @@ def runtime_for(kind: str, contract: Contract, *, contract_given: bool = False, 
     if kind == "container":
         from harness.runtime.container import ContainerSandbox
 
-        return ContainerSandbox(contract, contract_given=contract_given, seed=seed)
+        # The image carries the reference contract; another one is mounted into the container.
+        return ContainerSandbox(contract if contract_given else None, seed=seed)
     raise ValueError(f"unknown sandbox runtime {kind!r}; use embedded, container or url:http://host:port")
