@@ -1,0 +1,74 @@
+"""Every check proven both ways.
+
+The reference connectors pass the whole catalogue; each connector under
+tests/connectors/flawed/ carries exactly one defect and an `expect.toml` naming the check that
+must catch it, words its message must contain, and (`also`) any other check it fails for a
+stated, real reason. A flawed connector is run against its own check and the `also` checks;
+anything else it would fail is caught by the full-catalogue run of `make matrix`.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+FLAWED = ROOT / "tests" / "connectors" / "flawed"
+REFERENCE = [ROOT / "examples" / "acme_sync", ROOT / "examples" / "acme_sync_cli"]
+
+pytestmark = pytest.mark.slow
+
+
+def flawed() -> list[tuple[str, dict]]:
+    out = []
+    for folder in sorted(p for p in FLAWED.iterdir() if (p / "expect.toml").is_file()):
+        out.append((folder.name, tomllib.loads((folder / "expect.toml").read_text())))
+    return out
+
+
+def certify(pytester: pytest.Pytester, connector: Path, *args: str) -> tuple[pytest.RunResult, dict]:
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        f"--connector={connector}",
+        "--seed=7",
+        "--cert-report=cert.json",
+        "--cert-level=strict",
+        *args,
+        timeout=600,
+    )
+    report = pytester.path / "cert.json"
+    return result, json.loads(report.read_text()) if report.exists() else {}
+
+
+@pytest.mark.parametrize("connector", REFERENCE, ids=lambda p: p.name)
+def test_the_reference_connectors_pass_every_check(pytester: pytest.Pytester, connector: Path) -> None:
+    result, cert = certify(pytester, connector)
+    failed = {
+        c["id"]: c["message"]
+        for c in cert.get("checks", [])
+        if c["status"] not in ("passed", "not_applicable")
+    }
+    assert failed == {}, result.stdout.str()[-3000:]
+    assert cert["verdict"] == "certified"
+
+
+@pytest.mark.parametrize(("name", "expect"), flawed(), ids=[name for name, _ in flawed()])
+def test_each_flawed_connector_fails_the_check_it_targets(
+    pytester: pytest.Pytester, name: str, expect: dict
+) -> None:
+    also = dict(expect.get("also", {}))
+    checks = ",".join([expect["check"], *also])
+    result, cert = certify(pytester, FLAWED / name, f"--checks={checks}")
+    outcome = {c["id"]: c for c in cert["checks"]}
+    target = outcome[expect["check"]]
+    assert target["status"] == "failed", result.stdout.str()[-3000:]
+    assert expect["words"] in target["message"]
+    for check_id, reason in also.items():
+        assert outcome[check_id]["status"] == "failed", f"{check_id} was expected to fail too: {reason}"
+    assert cert["verdict"] == "not certified"
+    assert "Reproduce with:" in result.stdout.str() and "--seed=7" in result.stdout.str()
