@@ -25,7 +25,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 certify: $(STAMP)
-	$(BIN)/python -m pytest -p no:cacheprovider --connector=examples/acme_sync --cert-report=cert.json $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -p no:cacheprovider --connector=examples/acme_sync --cert-level=strict --cert-report=cert.json $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check harness tests bench examples

@@ -1,19 +1,18 @@
 """The certification catalogue. Importing this package registers every check."""
 
-from harness.checks import auth, contract, integrity  # noqa: F401  (registration)
+from harness.checks import (  # noqa: F401  (importing registers the checks)
+    auth,
+    contract,
+    data,
+    integrity,
+    performance,
+    resilience,
+    secrets,
+    webhooks,
+)
 from harness.checks.context import CheckContext, Run
 from harness.checks.failures import CheckFailure, Evidence, NotApplicable
 from harness.checks.registry import LEVELS, PILLARS, REGISTRY, Check, check
 
-__all__ = [
-    "LEVELS",
-    "PILLARS",
-    "REGISTRY",
-    "Check",
-    "CheckContext",
-    "CheckFailure",
-    "Evidence",
-    "NotApplicable",
-    "Run",
-    "check",
-]
+__all__ = ["LEVELS", "PILLARS", "REGISTRY", "Check", "CheckContext", "CheckFailure", "Evidence",
+           "NotApplicable", "Run", "check"]

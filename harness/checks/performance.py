@@ -1,0 +1,3 @@
+"""Performance checks: the connector uses its rate budget well and streams instead of hoarding."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Secrets checks: credentials never leak, and the connector talks to no one but the platform."""
+
+from __future__ import annotations
