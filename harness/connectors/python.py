@@ -83,6 +83,27 @@ class PythonConnector:
     def sync(self, state: Any = None) -> None:
         call_with_timeout("sync(state)", self.instance.sync, state, timeout=self.timeout)
 
+    def push(self, stream: str, records: list[dict[str, Any]]) -> Any:
+        if not callable(getattr(self.instance, "push", None)):
+            raise ConnectorFailed(
+                "push(stream, records)", AttributeError(f"{self.manifest.python} has no push()")
+            )
+        return call_with_timeout(
+            "push(stream, records)", self.instance.push, stream, records, timeout=self.timeout
+        )
+
+    def handle_webhook(self, headers: dict[str, str], body: bytes) -> int:
+        """Deliver one webhook; the connector's answer is the HTTP status it would send."""
+        if not callable(getattr(self.instance, "handle_webhook", None)):
+            raise ConnectorFailed(
+                "handle_webhook(headers, body)",
+                AttributeError(f"{self.manifest.python} has no handle_webhook()"),
+            )
+        status = call_with_timeout(
+            "handle_webhook(headers, body)", self.instance.handle_webhook, headers, body, timeout=self.timeout
+        )
+        return int(status)
+
     def close(self) -> None:
         close = getattr(self.instance, "close", None)
         if callable(close):
