@@ -25,6 +25,7 @@ from harness.synth import Change, rfc3339
 
 Deliver = Callable[[dict[str, str], bytes], int]
 ATTEMPTS = 5
+RETRY_4XX = (408, 429)  # "try again later"; every other 4xx is the receiver's final word
 BACKOFF = 0.2
 
 
@@ -160,6 +161,7 @@ class Dispatcher:
                         "time": round(time.time(), 3),
                     }
                 )
-            if 200 <= status < 300 or 400 <= status < 500:
+            final = 200 <= status < 300 or (400 <= status < 500 and status not in RETRY_4XX)
+            if final or attempt == self.attempts:
                 return
             time.sleep(self.backoff * 2 ** (attempt - 1))
