@@ -63,7 +63,21 @@ OPTIONS = (
     Option(
         "cert_level", "--cert-level", f"certification level: {', '.join(LEVELS)} (default: standard)", "LEVEL"
     ),
-    Option("cert_report", "--cert-report", "write the certificate (JSON) to this path", "PATH"),
+    Option(
+        "cert_report",
+        "--cert-report",
+        "write the certificate (in-toto statement in a DSSE envelope, JSON) to this path",
+        "PATH",
+    ),
+    Option("cert_html", "--cert-html", "write the certificate as one self-contained HTML page", "PATH"),
+    Option("cert_md", "--cert-md", "write the certificate as Markdown (for CI comments)", "PATH"),
+    Option(
+        "signing_key",
+        "--signing-key",
+        "Ed25519 private key (PEM file, or the PEM text in the env var) to "
+        "sign the certificate with; without one it is marked unsigned",
+        "PATH",
+    ),
     Option(
         "call_timeout", "--connector-timeout", "seconds one connector call may take (default: 60)", "SECONDS"
     ),
@@ -81,6 +95,9 @@ class HarnessConfig:
     checks: tuple[str, ...]
     cert_level: str
     cert_report: Path | None
+    cert_html: Path | None
+    cert_md: Path | None
+    signing_key: str | None
     call_timeout: float
     rootdir: Path
 
@@ -144,7 +161,7 @@ def resolve(config: pytest.Config) -> HarnessConfig:
         from harness.contract import default_contract_path
 
         contract = default_contract_path()
-    report = Path(raw["cert_report"]) if raw["cert_report"] else None
+    report, html, md = (Path(raw[k]) if raw[k] else None for k in ("cert_report", "cert_html", "cert_md"))
     checks = tuple(c.strip() for c in (raw["checks"] or "").split(",") if c.strip())
     return HarnessConfig(
         connector=raw["connector"],
@@ -156,6 +173,9 @@ def resolve(config: pytest.Config) -> HarnessConfig:
         checks=checks,
         cert_level=level,
         cert_report=report,
+        cert_html=html,
+        cert_md=md,
+        signing_key=raw["signing_key"],
         call_timeout=timeout,
         rootdir=rootdir,
     )

@@ -33,19 +33,15 @@ class CheckItem(pytest.Item):
         from harness.plugin import SESSION_KEY
 
         session = self.config.stash[SESSION_KEY]
-        try:
-            result = session.run_check(self.check)
-        except NotApplicable as exc:
-            self._record(session, "not_applicable", exc)
-            pytest.skip(f"{self.check.id} not applicable: {exc.reason}")
-        except BaseException as exc:
-            self._record(session, None, exc)
-            raise
+        result, error = session.run_check(self.check)
         self.user_properties.append((RESULT_PROPERTY, json.dumps(result.to_dict())))
-
-    def _record(self, session: Any, status: str | None, exc: BaseException) -> None:
-        result = session._result(self.check, exc, 0.0)
-        self.user_properties.append((RESULT_PROPERTY, json.dumps(result.to_dict())))
+        if error is None:
+            return
+        if isinstance(error, NotApplicable):
+            pytest.skip(f"{self.check.id} not applicable: {error.reason}")
+        if result.waived:
+            pytest.xfail(f"{self.check.id} failed, waived in the manifest: {result.waived}")
+        raise error
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         from harness.plugin import SESSION_KEY

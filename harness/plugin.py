@@ -44,12 +44,13 @@ def pytest_configure(config: pytest.Config) -> None:
     from harness.checks import PILLARS, REGISTRY
     from harness.connectors import ConnectorLoadError, ManifestError
     from harness.contract import ContractError
+    from harness.report import SigningError
     from harness.session import CertificationSession
 
     check_names(cfg.checks, [c.id for c in REGISTRY.all()], list(PILLARS))
     try:
         config.stash[SESSION_KEY] = CertificationSession(cfg)
-    except (ContractError, ManifestError, ConnectorLoadError) as exc:
+    except (ContractError, ManifestError, ConnectorLoadError, SigningError) as exc:
         raise pytest.UsageError(f"connector-harness: {exc}") from None
 
 
@@ -127,44 +128,37 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     cert = config.stash.get(SESSION_KEY, None)
     if cert is None or hasattr(config, "workerinput"):
         return
-    from harness.report import build_certificate, file_digest, write_certificate
+    from harness.report import envelope, render_html, render_markdown, statement, write_json
 
-    order = [c.id for c in cert.selected()]
     collected = config.stash[RESULTS_KEY]["collector"].results
-    results = [collected[i] for i in order if i in collected]
-    certificate = build_certificate(
-        connector={
-            "name": cert.manifest.name,
-            "version": cert.manifest.version,
-            "manifest": cert.manifest.file,
-        },
-        contract={
-            "title": cert.contract.title,
-            "file": str(cert.cfg.contract),
-            "digest": file_digest(cert.cfg.contract),
-        },
-        sandbox=cert.cfg.sandbox,
-        seed=cert.cfg.seed,
-        cert_level=cert.cfg.cert_level,
-        started_at=cert.started_at,
-        results=results,
-        replay=cert.replay_command(),
-    )
-    config.stash[RESULTS_KEY]["certificate"] = certificate
-    if cert.cfg.cert_report is not None and results:
-        write_certificate(cert.cfg.cert_report, certificate)
+    predicate = cert.predicate([collected[c.id] for c in cert.selected() if c.id in collected])
+    config.stash[RESULTS_KEY]["predicate"] = predicate
+    if not predicate["checks"]:
+        return
+    cfg = cert.cfg
+    if cfg.cert_report is not None:
+        write_json(cfg.cert_report, envelope(statement(predicate), cert.signing_key))
+    signed = cert.signing_key is not None
+    for path, render in ((cfg.cert_html, render_html), (cfg.cert_md, render_markdown)):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render(predicate, signed), encoding="utf-8")
+    if predicate["verdict"] == "not certified" and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED  # the gate: a waived-away failure is not a pass
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    certificate = config.stash.get(RESULTS_KEY, {}).get("certificate")
-    if not certificate or not certificate["checks"]:
+    predicate = config.stash.get(RESULTS_KEY, {}).get("predicate")
+    if not predicate or not predicate["checks"]:
         return
     from harness.report import summary_lines
 
     cfg = config.stash[CONFIG_KEY]
+    paths = [str(p) for p in (cfg.cert_report, cfg.cert_html, cfg.cert_md) if p is not None]
+    writer = terminalreporter._tw
     terminalreporter.section("connector certification")
-    for line in summary_lines(certificate, str(cfg.cert_report) if cfg.cert_report else None):
-        terminalreporter.line(line)
+    for line in summary_lines(predicate, paths, color=writer.hasmarkup, width=max(writer.fullwidth, 80)):
+        terminalreporter.write_line(line)
 
 
 # -- fixtures for integrators' own tests ------------------------------------------------------------

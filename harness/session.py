@@ -7,22 +7,25 @@ The sandbox starts on the first check that needs it and stops when the run ends,
 from __future__ import annotations
 
 import contextlib
+import difflib
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from harness.checks import REGISTRY, Check, CheckContext, CheckFailure, NotApplicable
+from harness.checks import LEVELS, REGISTRY, Check, CheckContext, CheckFailure, NotApplicable
 from harness.config import HarnessConfig
 from harness.connectors import (
     ConnectorFailed,
     ConnectorLoadError,
     ConnectorTimeout,
     Manifest,
+    ManifestError,
     resolve_connector,
 )
 from harness.contract import Contract, load
+from harness.report import build_predicate, connector_sha256, file_sha256, load_private
 from harness.runtime import Runtime, SandboxHandle, runtime_for
 
 
@@ -32,8 +35,10 @@ class CheckResult:
     pillar: str
     severity: str
     title: str
+    required: bool
     status: str  # passed | failed | not_applicable | error
     duration: float
+    waived: str | None = None
     message: str = ""
     expected: str = ""
     evidence: dict[str, Any] = field(default_factory=dict)
@@ -49,6 +54,8 @@ class CertificationSession:
         assert cfg.connector is not None
         self.manifest: Manifest = resolve_connector(cfg.connector, cfg.rootdir, self.contract)
         self.started_at = datetime.now(UTC)
+        self._check_waivers()
+        self.signing_key = load_private(cfg.signing_key) if cfg.signing_key else None
         self._runtime: Runtime | None = None
         self._start_error: Exception | None = None
         self._lock = threading.Lock()
@@ -79,13 +86,60 @@ class CertificationSession:
             self._runtime.stop()
             self._runtime = None
 
+    def _check_waivers(self) -> None:
+        known = [c.id for c in REGISTRY.all()]
+        for check_id in self.manifest.waivers:
+            if check_id not in known:
+                close = difflib.get_close_matches(check_id, known, n=1)
+                fix = f"did you mean {close[0]!r}?" if close else "use a check id from the catalogue (README)"
+                raise ManifestError(
+                    self.manifest.file,
+                    "certification.waivers",
+                    f"waives {check_id!r}, which is not a check",
+                    fix,
+                )
+
+    def predicate(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+        """The certificate's content for the results collected so far."""
+        manifest = self.manifest
+        return build_predicate(
+            connector={
+                "name": manifest.name,
+                "version": manifest.version,
+                "spec": self.cfg.connector or "",
+                "manifest": manifest.file,
+                "digest": {"sha256": connector_sha256(manifest.file, manifest.root, manifest.python)},
+            },
+            contract={
+                "title": self.contract.title,
+                "file": str(self.cfg.contract),
+                "digest": {"sha256": file_sha256(self.cfg.contract)},
+            },
+            sandbox=self.cfg.sandbox,
+            seed=self.cfg.seed,
+            cert_level=self.cfg.cert_level,
+            started_at=self.started_at,
+            checks=results,
+            required=self.required_ids(),
+            waivers=dict(manifest.waivers),
+            replay=self.replay_command(),
+            rootdir=str(self.cfg.rootdir),
+        )
+
+    def required(self, check: Check) -> bool:
+        """Required checks decide the verdict: those at or below the certification level."""
+        return LEVELS.index(check.level) <= LEVELS.index(self.cfg.cert_level)
+
+    def required_ids(self) -> set[str]:
+        return {c.id for c in REGISTRY.select(level=self.cfg.cert_level)}
+
     def selected(self) -> list[Check]:
         return REGISTRY.select(
             list(self.cfg.checks), level=self.cfg.cert_level if not self.cfg.checks else "strict"
         )
 
-    def run_check(self, check: Check) -> CheckResult:
-        """Run one check under its time limit. Failures raise after the result is recorded."""
+    def run_check(self, check: Check) -> tuple[CheckResult, BaseException | None]:
+        """Run one check under its time limit: its result, and what it raised (None if it passed)."""
         ctx = CheckContext(
             check.id,
             self.sandbox,
@@ -117,12 +171,12 @@ class CertificationSession:
         for tenant in ctx.tenants:
             with contextlib.suppress(Exception):  # a tenant left behind does not change the verdict
                 tenant.delete()
-        if error is not None:
-            raise error
-        return result
+        return result, error
 
     def _result(self, check: Check, error: BaseException | None, duration: float) -> CheckResult:
         base = dict(
+            required=self.required(check),
+            waived=self.manifest.waivers.get(check.id),
             id=check.id,
             pillar=check.pillar,
             severity=check.severity,

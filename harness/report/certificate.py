@@ -1,28 +1,39 @@
-"""The certificate: the run's results as JSON a CI pipeline can gate on.
+"""The certificate: an in-toto Statement v1 about the connector, in a DSSE envelope.
 
-Signing (in-toto / DSSE with Ed25519) builds on this payload; until a key is configured the
-certificate says plainly that it is unsigned.
+Subject: the connector's code digest. Predicate: the run (contract digest, runtime, seed, level,
+every check's outcome with its evidence) and the verdict. Supply-chain tooling can read it;
+`harness cert verify` checks its signature and its schema.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator
+
 import harness
+from harness.report.signing import SigningError, open_envelope
 
-PASSING = {"passed", "not_applicable"}
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "https://connector-harness.dev/certification/v1"
+FAILING = ("failed", "error")
 
 
-def file_digest(path: Path) -> str:
-    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+def verdict(checks: list[dict[str, Any]], required: set[str]) -> str:
+    """certified: every required check ran and none failed (unless waived); else why not."""
+    ran = {c["id"] for c in checks}
+    if any(c["status"] in FAILING and c["required"] and not c.get("waived") for c in checks):
+        return "not certified"
+    if required - ran:
+        return "incomplete"
+    return "certified"
 
 
-def build_certificate(
+def build_predicate(
     *,
     connector: dict[str, Any],
     contract: dict[str, Any],
@@ -30,30 +41,75 @@ def build_certificate(
     seed: int,
     cert_level: str,
     started_at: datetime,
-    results: list[dict[str, Any]],
+    checks: list[dict[str, Any]],
+    required: set[str],
+    waivers: dict[str, str],
     replay: str,
+    rootdir: str,
 ) -> dict[str, Any]:
-    counts = Counter(r["status"] for r in results)
-    certified = bool(results) and all(r["status"] in PASSING for r in results)
+    counts = Counter(c["status"] for c in checks)
+    summary = {s: counts.get(s, 0) for s in ("passed", "failed", "error", "not_applicable")}
+    summary["waived"] = sum(1 for c in checks if c.get("waived") and c["status"] in FAILING)
     return {
-        "harness_version": harness.__version__,
         "connector": connector,
+        "harness": {"version": harness.__version__},
         "contract": contract,
         "sandbox": sandbox,
         "seed": seed,
         "cert_level": cert_level,
         "started_at": started_at.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
-        "checks": results,
-        "summary": {s: counts.get(s, 0) for s in ("passed", "failed", "error", "not_applicable")},
-        "verdict": "certified" if certified else "not certified",
+        "checks": checks,
+        "not_run": sorted(required - {c["id"] for c in checks}),
+        "summary": summary,
+        "waivers": waivers,
+        "verdict": verdict(checks, required),
         "replay": replay,
-        "signed": False,
+        "rootdir": rootdir,
     }
 
 
-def write_certificate(path: Path, certificate: dict[str, Any]) -> None:
+def statement(predicate: dict[str, Any]) -> dict[str, Any]:
+    connector = predicate["connector"]
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": [
+            {
+                "name": f"connector:{connector['name']}@{connector['version']}",
+                "digest": {"sha256": connector["digest"]["sha256"]},
+            }
+        ],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": predicate,
+    }
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    """Write atomically: a CI job never reads half a certificate."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(certificate, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+def schema_path() -> Path:
+    from harness.contract import default_contract_path
+
+    return default_contract_path().parent / "certificate.schema.json"
+
+
+def read_certificate(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The envelope and the statement in it, the statement checked against the schema."""
+    try:
+        env = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SigningError(f"cannot read {path} as JSON: {exc}") from None
+    doc = open_envelope(env)
+    schema = json.loads(schema_path().read_text())
+    errors = sorted(Draft202012Validator(schema).iter_errors(doc), key=lambda e: list(e.absolute_path))
+    if errors:
+        where = "/".join(str(p) for p in errors[0].absolute_path)
+        raise SigningError(
+            f"the statement does not match the certificate schema at /{where}: {errors[0].message}"
+        )
+    return env, doc

@@ -1,29 +1,53 @@
-"""The certification summary printed at the end of a pytest run."""
+"""The certification summary at the end of a pytest run: a table per pillar and the verdict."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
-MARKS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "not_applicable": "N/A"}
+from rich.console import Console
+from rich.table import Table
+
+from harness.report.text import MARKS
+
+STYLES = {"passed": "green", "failed": "bold red", "error": "bold red", "not_applicable": "dim"}
 
 
-def summary_lines(certificate: dict[str, Any], report_path: str | None) -> list[str]:
-    connector = certificate["connector"]
-    lines = [
-        f"{connector['name']} {connector['version']} against {certificate['contract']['title']} "
-        f"({certificate['sandbox']} sandbox, seed {certificate['seed']}, level {certificate['cert_level']})"
-    ]
-    for result in certificate["checks"]:
-        lines.append(f"  {MARKS[result['status']]:<5} {result['id']:<8} {result['title']}")
-        if result["status"] != "passed" and result["message"]:
-            lines.append(f"        {result['message'][:300]}")
-    s = certificate["summary"]
-    lines.append(
-        f"{s['passed']} passed, {s['failed']} failed, {s['error']} errors, "
-        f"{s['not_applicable']} not applicable -> {certificate['verdict'].upper()}"
+def summary_lines(
+    predicate: dict[str, Any], paths: list[str], *, color: bool = False, width: int = 100
+) -> list[str]:
+    connector = predicate["connector"]
+    table = Table(title=None, box=None, show_header=True, header_style="bold", pad_edge=False)
+    table.add_column("status", no_wrap=True)
+    table.add_column("check", no_wrap=True)
+    table.add_column("pillar", no_wrap=True)
+    table.add_column("", overflow="fold")
+    for check in predicate["checks"]:
+        status = check["status"]
+        mark = MARKS[status] + (" waived" if check.get("waived") and status in ("failed", "error") else "")
+        note = check["title"] if status == "passed" else (check["message"] or check["title"])
+        table.add_row(f"[{STYLES[status]}]{mark}[/]", check["id"], check["pillar"], note[:300])
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False)
+    console.print(
+        f"{connector['name']} {connector['version']} against {predicate['contract']['title']} "
+        f"({predicate['sandbox']} sandbox, seed {predicate['seed']}, level {predicate['cert_level']})",
+        markup=False,
     )
-    if certificate["verdict"] != "certified":
-        lines.append(f"Reproduce with: {certificate['replay']}")
-    if report_path:
-        lines.append(f"certificate written to {report_path}")
-    return lines
+    console.print(table)
+    s = predicate["summary"]
+    verdict = predicate["verdict"].upper()
+    style = {"CERTIFIED": "bold green", "NOT CERTIFIED": "bold red"}.get(verdict, "bold yellow")
+    console.print(
+        f"{s['passed']} passed, {s['failed']} failed, {s['error']} errors, {s['not_applicable']} not "
+        f"applicable, {s['waived']} waived -> [{style}]{verdict}[/]"
+    )
+    for check_id, reason in predicate["waivers"].items():
+        console.print(f"waiver {check_id}: {reason}", markup=False)
+    if predicate["not_run"]:
+        console.print(f"required but not run: {', '.join(predicate['not_run'])}", markup=False)
+    if predicate["verdict"] != "certified":
+        console.print(f"Reproduce with: {predicate['replay']}", markup=False, soft_wrap=True)
+    for path in paths:
+        console.print(f"report written to {path}", markup=False, soft_wrap=True)
+    return buffer.getvalue().rstrip("\n").splitlines()

@@ -1,0 +1,25 @@
+"""What every rendering shares: status marks, grouping by pillar, one line per request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MARKS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "not_applicable": "N/A"}
+
+
+def by_pillar(checks: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for check in checks:
+        out.setdefault(check["pillar"], []).append(check)
+    return out
+
+
+def request_line(entry: dict[str, Any]) -> str:
+    """`#3 GET /v1/contacts?limit=1000 -> 400  [/query/limit: ...]` (secrets already masked)."""
+    query = "&".join(f"{k}={v}" for k, vs in entry.get("query", {}).items() for v in vs)
+    text = f"#{entry.get('seq')} {entry.get('method')} {entry.get('path')}{'?' + query if query else ''}"
+    text += f" -> {entry.get('status')}"
+    violations = entry.get("violations") or []
+    if violations:
+        text += "  [" + "; ".join(f"{v['pointer']}: {v['message']}" for v in violations[:3]) + "]"
+    return text
