@@ -34,7 +34,7 @@ def render_html(predicate: dict[str, Any], signed: bool) -> str:
         f"<title>{escape(connector['name'])} {escape(connector['version'])}: {escape(verdict)}</title>",
         f"<style>{STYLE}</style></head><body>",
         f"<h1>{escape(connector['name'])} {escape(connector['version'])}</h1>",
-        f"<div class='meta'>certified against {escape(contract['title'])} · {escape(predicate['sandbox'])} "
+        f"<div class='meta'>tested against {escape(contract['title'])} · {escape(predicate['sandbox'])} "
         f"sandbox · seed {predicate['seed']} · level {escape(predicate['cert_level'])} · "
         f"{'signed' if signed else 'unsigned'} · harness {escape(predicate['harness']['version'])}</div>",
         f"<div class='verdict {verdict.replace(' ', '-')}'>{escape(verdict.upper())}</div>",
