@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
@@ -65,7 +66,8 @@ class Sandbox:
             routes=[
                 Mount("/_sandbox", routes=control_routes(self)),
                 Route("/t/{tenant}/{rest:path}", self.serve, methods=METHODS),
-            ]
+            ],
+            exception_handlers={HTTPException: _http_problem},
         )
 
     def close(self) -> None:
@@ -128,8 +130,12 @@ class Sandbox:
         )
         call.entry.violations = [{"pointer": v.pointer, "message": v.message} for v in violations]
         if match is None:
-            status = 405 if self.contract.router.allowed(call.path) else 404
-            return problem(status, violations[0].message, violations=violations)
+            allowed = self.contract.router.allowed(call.path)
+            if allowed:  # RFC 9110 section 15.5.6: a 405 lists the methods the resource has
+                return problem(
+                    405, violations[0].message, violations=violations, headers={"Allow": ", ".join(allowed)}
+                )
+            return problem(404, violations[0].message, violations=violations)
         op = match.operation
         call.entry.operation = op.operation_id
         fired = call.tenant.faults.fire(op.operation_id)
@@ -170,6 +176,9 @@ class Sandbox:
                 cut = bytes(response.body)[: max(1, len(response.body) // 2)]
                 headers = {k: v for k, v in response.headers.items() if k != "content-length"}
                 response = Response(cut, response.status_code, headers=headers)
+            elif rule.kind == "status_after":  # the write is applied, but the client is told it failed
+                failed = problem(rule.status, f"injected fault: {rule.status} after the request was applied")
+                response = conform_error(self.contract, self.contract.operation(call.entry.operation), failed)
             elif rule.kind == "drop":
                 response = _Dropped(response)
         return response
@@ -279,6 +288,12 @@ class _Dropped(Response):
             {"type": "http.response.body", "body": bytes(self.body)[: len(self.body) // 2], "more_body": True}
         )
         raise InjectedDrop("injected fault: connection dropped")
+
+
+async def _http_problem(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such route, a method the route lacks) as problem details too."""
+    assert isinstance(exc, HTTPException)
+    return problem(exc.status_code, exc.detail, headers=exc.headers)
 
 
 async def _read_body(request: Request) -> bytes | None:

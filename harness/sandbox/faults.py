@@ -13,9 +13,30 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 BEFORE = ("latency", "status", "expire_token")  # act before the request is handled
-AFTER = ("drop", "truncate", "churn")  # act on the response, or after it
+# act on the response, or after it; status_after answers an error although the request was applied
+AFTER = ("drop", "truncate", "churn", "status_after")
 KINDS = BEFORE + AFTER
 FAULT_STATUSES = (429, 500, 502, 503, 504)
+MAX_LATENCY_MS = 60_000
+MAX_RETRY_AFTER = 3600
+MAX_CHURN = 10_000
+# JSON types of a rule's fields (no field is a boolean, and to Python a bool is an int)
+TYPES: dict[str, type | tuple[type, ...]] = {
+    "kind": str,
+    "operation": str,
+    "after": int,
+    "times": (int, type(None)),
+    "probability": (int, float),
+    "status": int,
+    "latency_ms": int,
+    "retry_after": int,
+    "churn": int,
+}
+TYPE_NAMES = {name: "a number" if name == "probability" else "an integer" for name in TYPES} | {
+    "kind": "a string",
+    "operation": "a string",
+    "times": "an integer or null",
+}
 
 
 class FaultError(ValueError):
@@ -44,16 +65,24 @@ class FaultRule:
         unknown = set(spec) - known
         if unknown:
             raise FaultError(f"rules[{index}] has unknown fields {sorted(unknown)}; known: {sorted(known)}")
-        try:
-            rule = cls(**spec)
-        except TypeError as exc:
-            raise FaultError(f"rules[{index}]: {exc}") from None
+        if "kind" not in spec:
+            raise FaultError(f"rules[{index}] needs a kind: one of {', '.join(KINDS)}")
+        for name, value in spec.items():
+            if isinstance(value, bool) or not isinstance(value, TYPES[name]):
+                raise FaultError(f"rules[{index}].{name} must be {TYPE_NAMES[name]}, not {value!r}")
+        rule = cls(**spec)
         if rule.kind not in KINDS:
             raise FaultError(f"rules[{index}].kind {rule.kind!r} is not one of {', '.join(KINDS)}")
-        if rule.kind == "status" and rule.status not in FAULT_STATUSES:
+        if rule.kind in ("status", "status_after") and rule.status not in FAULT_STATUSES:
             raise FaultError(f"rules[{index}].status must be one of {FAULT_STATUSES}")
         if not 0 <= rule.probability <= 1 or rule.after < 0 or (rule.times is not None and rule.times < 0):
             raise FaultError(f"rules[{index}]: probability is 0..1, after and times are >= 0")
+        if not 0 <= rule.latency_ms <= MAX_LATENCY_MS or not 0 <= rule.retry_after <= MAX_RETRY_AFTER:
+            raise FaultError(
+                f"rules[{index}]: latency_ms is 0..{MAX_LATENCY_MS}, retry_after is 0..{MAX_RETRY_AFTER}"
+            )
+        if not 0 <= rule.churn <= MAX_CHURN:
+            raise FaultError(f"rules[{index}].churn is 0..{MAX_CHURN}")
         return rule
 
     def to_dict(self) -> dict[str, Any]:
