@@ -34,4 +34,4 @@ bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info cert.json
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build wheelhouse *.egg-info cert.json

@@ -58,6 +58,7 @@ class Sandbox:
     def __init__(self, contract: Contract, admin_token: str | None = None) -> None:
         self.contract = contract
         self.admin_token = admin_token or secrets.token_urlsafe(24)
+        self.default_seed = 0  # for tenants created without a seed (`harness sandbox serve --seed`)
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="harness-webhooks")
         self.tenants = Tenants(contract, self.executor)
         self.token_path = contract.token_path

@@ -78,7 +78,7 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
         scopes = _strings(spec, "scopes") if "scopes" in spec else None
         try:
             tenant, client = sandbox.tenants.create(
-                seed=_integer(spec, "seed", 0, 0, MAX_SEED),
+                seed=_integer(spec, "seed", sandbox.default_seed, 0, MAX_SEED),
                 profile=_string(spec, "profile", "small"),
                 sizes={k: _integer(sizes, k, 0, 0, MAX_SIZE, "/body/sizes") for k in sizes},
                 token_ttl=_integer(spec, "token_ttl", 3600, 1, MAX_TTL),
