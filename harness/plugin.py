@@ -214,7 +214,7 @@ def harness_connector(request: pytest.FixtureRequest, harness_tenant: Any, harne
         pytest.fail("harness_connector needs --connector (a connector.toml, its folder, or module:Class)")
     from harness.connectors import driver_for
 
-    config = harness_tenant.connector_config(list(cert.manifest.scopes), cert.manifest.config)
+    config = cert.manifest.connector_config(harness_tenant)
     connector = driver_for(cert.manifest, config, harness_replica, cert.cfg.call_timeout)
     yield connector
     connector.close()

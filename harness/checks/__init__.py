@@ -14,5 +14,15 @@ from harness.checks.context import CheckContext, Run
 from harness.checks.failures import CheckFailure, Evidence, NotApplicable
 from harness.checks.registry import LEVELS, PILLARS, REGISTRY, Check, check
 
-__all__ = ["LEVELS", "PILLARS", "REGISTRY", "Check", "CheckContext", "CheckFailure", "Evidence",
-           "NotApplicable", "Run", "check"]
+__all__ = [
+    "LEVELS",
+    "PILLARS",
+    "REGISTRY",
+    "Check",
+    "CheckContext",
+    "CheckFailure",
+    "Evidence",
+    "NotApplicable",
+    "Run",
+    "check",
+]

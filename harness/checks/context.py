@@ -81,9 +81,34 @@ class CheckContext:
     def replica(self) -> Replica:
         return Replica(id_fields={name: col.id_field for name, col in self.contract.collections.items()})
 
-    def connector(self, tenant: TenantHandle, replica: Replica | None = None) -> Driver:
-        config = tenant.connector_config(list(self.manifest.scopes), self.manifest.config)
+    def connector(
+        self, tenant: TenantHandle, replica: Replica | None = None, *, webhook_secret: str | None = None
+    ) -> Driver:
+        config = self.config(tenant, webhook_secret=webhook_secret)
         return driver_for(self.manifest, config, replica or self.replica(), self.call_timeout)
+
+    def config(self, tenant: TenantHandle, *, webhook_secret: str | None = None) -> dict[str, Any]:
+        return self.manifest.connector_config(tenant, webhook_secret)
+
+    def expected(self, stream: str, record: dict[str, Any]) -> dict[str, Any]:
+        """What the replica should hold for a platform record: all of it, or only its id and the
+        fields the manifest declares for the stream (`[connector.fields]`, data minimization).
+        Checks that compare the replica with ground truth compare against this."""
+        names = self.manifest.fields.get(stream)
+        if not names:
+            return record
+        keep = {self.contract.collections[stream].id_field, *names}
+        return {k: v for k, v in record.items() if k in keep}
+
+    def omitted(self, stream: str, error: Any) -> bool:
+        """True for a schema error that only says a stored record lacks a required field the
+        manifest does not declare for the stream (data minimization leaves it out on purpose)."""
+        names = self.manifest.fields.get(stream)
+        if not names or error.validator != "required" or list(error.absolute_path):
+            return False
+        keep = {self.contract.collections[stream].id_field, *names}
+        missing = set(error.validator_value) - set(error.instance)
+        return bool(missing) and not (missing & keep)
 
     def sync(self, tenant: TenantHandle, state: Any = None, *, check_first: bool = True) -> Run:
         """Build the connector for a tenant, run check() (optionally) and sync(state)."""

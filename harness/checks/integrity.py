@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
-from harness.checks.context import CheckContext
+import contextlib
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import hypothesis
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
+
+from harness.checks.context import CheckContext, RunError, describe
+from harness.checks.contract import push_bodies
+from harness.checks.failures import CheckFailure, NotApplicable
 from harness.checks.registry import check
+from harness.connectors import ConnectorFailed, ConnectorTimeout, Replica
+from harness.contract import Collection
+from harness.runtime import TenantHandle
+from harness.runtime.handle import SandboxError
+from harness.synth.overlay import CREATED_NAMES
 
 PAGES = 3.5  # enough records for several pages at the contract's largest page size
 
@@ -28,12 +46,12 @@ def full_sync_equals_ground_truth(ctx: CheckContext) -> None:
     problems = []
     for stream in ctx.manifest.streams:
         col = ctx.contract.collections[stream]
-        truth = {r[col.id_field]: r for r in tenant.records(stream)}
+        truth = {r[col.id_field]: ctx.expected(stream, r) for r in tenant.records(stream)}
         rows = run.replica.rows.get(stream, {})
         lost = [i for i in truth if i not in rows]
         extra = [i for i in rows if i not in truth]
         doubled = {i: n for i, n in run.replica.upserts(stream).items() if n > 1}
-        changed = [i for i in truth if i in rows and rows[i] != truth[i]]
+        changed = [i for i in truth if i in rows and ctx.expected(stream, rows[i]) != truth[i]]
         if lost:
             problems.append(f"{stream}: lost {len(lost)} of {len(truth)} records (e.g. {lost[0]})")
         if extra:
@@ -69,3 +87,610 @@ def _multi_page(ctx: CheckContext, stream: str) -> int:
 
 def _list_ops(ctx: CheckContext) -> set[str]:
     return {c.list_op.operation_id for c in ctx.contract.collections.values()}
+
+
+# -- comparing a replica with the platform ------------------------------------------------------
+
+
+@dataclass
+class _Diff:
+    """How one stream of the replica differs from the platform's records."""
+
+    stream: str
+    truth: int
+    lost: list[Any] = field(default_factory=list)  # on the platform, not in the replica
+    extra: list[Any] = field(default_factory=list)  # in the replica, gone from the platform
+    stale: list[Any] = field(default_factory=list)  # in both, with different field values
+    fields: dict[Any, list[str]] = field(default_factory=dict)  # stale id -> the fields that differ
+
+
+def _diff(ctx: CheckContext, tenant: TenantHandle, replica: Replica) -> list[_Diff]:
+    """The streams whose replica differs from ground truth (empty when they all match)."""
+    out = []
+    for stream in ctx.manifest.streams:
+        col = ctx.contract.collections[stream]
+        truth = {r[col.id_field]: ctx.expected(stream, r) for r in tenant.records(stream)}
+        rows = replica.rows.get(stream, {})
+        diff = _Diff(stream, len(truth))
+        diff.lost = [i for i in truth if i not in rows]
+        diff.extra = [i for i in rows if i not in truth]
+        diff.stale = [i for i in truth if i in rows and ctx.expected(stream, rows[i]) != truth[i]]
+        for i in diff.stale:
+            mine = ctx.expected(stream, rows[i])
+            diff.fields[i] = sorted(k for k in {*truth[i], *mine} if mine.get(k) != truth[i].get(k))
+        if diff.lost or diff.extra or diff.stale:
+            out.append(diff)
+    return out
+
+
+def _describe_diffs(
+    diffs: list[_Diff], changed: dict[str, dict[Any, str]] | None = None, when: str = ""
+) -> str:
+    """`contacts: kept 2 records deleted since ... (e.g. con_1)`; `changed` names what happened to an id."""
+    changed = changed or {}
+    parts = []
+    for d in diffs:
+        kinds = changed.get(d.stream, {})
+        if d.lost:
+            created = [i for i in d.lost if kinds.get(i) == "created"]
+            if created:
+                parts.append(
+                    f"{d.stream}: missed {_records(len(created))} created {when} (e.g. {created[0]})"
+                )
+            others = [i for i in d.lost if kinds.get(i) != "created"]
+            if others:
+                parts.append(f"{d.stream}: lost {len(others)} of {d.truth} records (e.g. {others[0]})")
+        if d.extra:
+            deleted = [i for i in d.extra if kinds.get(i) == "deleted"]
+            if deleted:
+                parts.append(f"{d.stream}: kept {_records(len(deleted))} deleted {when} (e.g. {deleted[0]})")
+            others = [i for i in d.extra if kinds.get(i) != "deleted"]
+            if others:
+                n = _records(len(others))
+                parts.append(f"{d.stream}: stored {n} the platform does not have (e.g. {others[0]})")
+        if d.stale:
+            updated = [i for i in d.stale if kinds.get(i) in ("updated", "created")]
+            first = (updated or d.stale)[0]
+            verb = "holds" if len(d.stale) == 1 else "hold"
+            what = f"updated {when} still {verb}" if updated else verb
+            parts.append(
+                f"{d.stream}: {_records(len(d.stale))} {what} old or wrong values "
+                f"(e.g. {first}: {', '.join(d.fields[first]) or 'extra fields'})"
+            )
+    return "; ".join(parts)
+
+
+def _records(n: int) -> str:
+    return f"{n} record" if n == 1 else f"{n} records"
+
+
+def _changed_ids(tenant: TenantHandle, since: int = 0) -> dict[str, dict[Any, str]]:
+    """stream -> id -> the last kind of change it had (created, updated, deleted) after `since`."""
+    out: dict[str, dict[Any, str]] = {}
+    for change in tenant.changes(since):
+        kinds = out.setdefault(change["collection"], {})
+        # a record created and then updated is still a new record to the replica
+        if not (kinds.get(change["id"]) == "created" and change["type"] == "updated"):
+            kinds[change["id"]] = change["type"]
+    return out
+
+
+def _last_change(tenant: TenantHandle) -> int:
+    changes = tenant.changes()
+    return changes[-1]["seq"] if changes else 0
+
+
+def _last_request(tenant: TenantHandle) -> int:
+    log = tenant.requests()
+    return log[-1]["seq"] if log else 0
+
+
+def _stream_lists(ctx: CheckContext, log: list[dict[str, Any]]) -> Counter[str]:
+    """How many list requests each synced stream got (answered 200) in a piece of the request log."""
+    ops = {c.list_op.operation_id: c.name for c in _streams(ctx)}
+    return Counter(ops[e["operation"]] for e in log if e.get("operation") in ops and e["status"] == 200)
+
+
+def _pages_of(ctx: CheckContext, stream: str, pages: float) -> int:
+    pagination = ctx.contract.collections[stream].pagination
+    return int((pagination.max_limit or pagination.default_limit or 100) * pages)
+
+
+def _run(ctx: CheckContext, tenant: TenantHandle, replica: Replica, state: Any) -> RunError | None:
+    """One sync(state) into `replica` with a fresh connector instance; its error, if it failed."""
+    connector = ctx.connector(tenant, replica)
+    try:
+        connector.sync(state)
+    except (ConnectorFailed, ConnectorTimeout) as exc:
+        return exc
+    finally:
+        connector.close()
+    return None
+
+
+def _full_sync(
+    ctx: CheckContext, tenant: TenantHandle, replica: Replica, what: str = "the full sync"
+) -> None:
+    error = _run(ctx, tenant, replica, None)
+    if error is not None:
+        raise ctx.fail(
+            f"{what} did not complete: {error}",
+            expected="sync(None) returns normally",
+            requests=[e for e in tenant.requests() if e["status"] >= 400][-5:],
+        )
+    if replica.state is None:
+        raise ctx.fail(
+            f"{what} completed without a single checkpoint, so there is no state to sync incrementally from",
+            expected="sink.checkpoint(state) (a STATE message) at least once, at the end of the sync",
+        )
+
+
+def _edit(ctx: CheckContext, tenant: TenantHandle, stream: str) -> dict[str, list[Any]]:
+    """Two creates, two updates and two deletes in one stream, each on a different record."""
+    col = ctx.contract.collections[stream]
+    records = tenant.records(stream)
+    if len(records) < 5:
+        raise RuntimeError(f"INT-02 needs at least 5 {stream} records, the tenant has {len(records)}")
+    keep = {col.id_field, col.updated_field, *CREATED_NAMES}
+    updated = []
+    for target, donor in ((records[1], records[2]), (records[-2], records[-1])):
+        fields = {k: v for k, v in donor.items() if k not in keep and target.get(k) != v}
+        name = next(iter(fields), None)
+        if name is not None:
+            tenant.update(stream, target[col.id_field], {name: fields[name]})
+            updated.append(target[col.id_field])
+    deleted = [records[0][col.id_field], records[len(records) // 2][col.id_field]]
+    for record_id in deleted:
+        tenant.remove(stream, record_id)
+    created = [tenant.create(stream)[col.id_field] for _ in range(2)]
+    return {"created": created, "updated": updated, "deleted": deleted}
+
+
+@check("INT-02", pillar="integrity", severity="critical", level="basic", timeout=120)
+def incremental_sync_picks_up_changes(ctx: CheckContext) -> None:
+    """An incremental sync from the saved state brings in exactly the creates, updates and deletes since.
+
+    After a full sync, records are created, updated and deleted on the platform, and the connector
+    runs `sync(state)` with the last state it checkpointed, into the same replica. The replica
+    must then equal the platform's data: new records added, updated ones changed, deleted ones
+    removed. And it must get there incrementally (from the change feed, or by `updated_since`),
+    not by reading every collection again.
+    """
+    sizes = {stream: _pages_of(ctx, stream, 1.25) for stream in ctx.manifest.streams}
+    tenant = ctx.tenant(sizes)
+    replica = ctx.replica()
+    _full_sync(ctx, tenant, replica)
+    before = _diff(ctx, tenant, replica)
+    if before:
+        raise ctx.fail(
+            "the full sync that should set up the incremental one was already wrong (see INT-01): "
+            + _describe_diffs(before),
+            expected="sync(None) brings in every record, then sync(state) brings in the changes",
+        )
+    full_lists = _stream_lists(ctx, tenant.requests())
+    state, mark, changes_mark = replica.state, _last_request(tenant), _last_change(tenant)
+    made = {stream: _edit(ctx, tenant, stream) for stream in ctx.manifest.streams}
+    error = _run(ctx, tenant, replica, state)
+    log = tenant.requests(mark)
+    if error is not None:
+        raise ctx.fail(
+            f"the incremental sync from state {json.dumps(state)[:200]} did not complete: {error}",
+            expected="sync(state) returns normally",
+            requests=[e for e in log if e["status"] >= 400][-5:],
+        )
+    diffs = _diff(ctx, tenant, replica)
+    if diffs:
+        raise ctx.fail(
+            _describe_diffs(diffs, _changed_ids(tenant, changes_mark), "since the full sync"),
+            expected="after sync(state) the replica equals the platform: new records added, "
+            "updated ones changed, deleted ones removed",
+            requests=log,
+            changes=made,
+            state=state,
+        )
+    lists = _stream_lists(ctx, log)
+    reread = [s for s in ctx.manifest.streams if full_lists[s] > 1 and lists[s] >= full_lists[s]]
+    if reread:
+        stream = reread[0]
+        raise ctx.fail(
+            f"the incremental sync read {', '.join(reread)} again in full: {lists[stream]} {stream} list "
+            f"requests, as many as the full sync's {full_lists[stream]}, for "
+            f"{sum(len(v) for v in made[stream].values())} changed records",
+            expected="an incremental sync reads only what changed (the change feed, or updated_since)",
+            requests=[e for e in log if _is_list(ctx, e)],
+            full_sync=dict(full_lists),
+            incremental=dict(lists),
+        )
+
+
+CHURN_PER_PAGE = 10  # changes the platform makes after each of the first pages
+
+
+@check("INT-03", pillar="integrity", severity="high", level="standard", timeout=120)
+def churn_during_paging_loses_nothing(ctx: CheckContext) -> None:
+    """Records that change while it pages are not lost: one incremental sync later the replica is exact.
+
+    Production data changes while a full sync is paging through it. Here the platform creates,
+    updates and deletes records right after the first and second page of every list the
+    connector reads. A record updated while the connector pages moves behind it and is read
+    again; one deleted after its page was read must be removed later. So after the full sync and
+    one incremental sync from the state it saved, the replica must equal the platform — typical
+    causes of a failure are taking the change-feed position *after* the full sync instead of
+    before it, paging by offset, or dropping a record seen twice.
+    """
+    sizes = {stream: _pages_of(ctx, stream, 2.5) for stream in ctx.manifest.streams}
+    tenant = ctx.tenant(sizes)
+    ops = [ctx.contract.collections[s].list_op.operation_id for s in ctx.manifest.streams]
+    tenant.set_faults(
+        [{"kind": "churn", "operation": op, "after": 1, "times": 2, "churn": CHURN_PER_PAGE} for op in ops]
+    )
+    replica = ctx.replica()
+    _full_sync(ctx, tenant, replica, "the full sync (with data changing while it paged)")
+    tenant.clear_faults()
+    during = _changed_ids(tenant)
+    if not during:
+        raise ctx.fail(
+            "the data never changed during the full sync: it made at most one request to each list, "
+            f"though each holds {max(sizes.values())} records (several pages at the largest page size)",
+            expected="pages of at most the contract's maximum page size",
+            requests=tenant.requests(),
+        )
+    mark = _last_request(tenant)
+    error = _run(ctx, tenant, replica, replica.state)
+    if error is not None:
+        raise ctx.fail(
+            f"the incremental sync after the full sync did not complete: {error}",
+            expected="sync(state) returns normally",
+            requests=[e for e in tenant.requests(mark) if e["status"] >= 400][-5:],
+        )
+    diffs = _diff(ctx, tenant, replica)
+    if diffs:
+        count = sum(len(ids) for ids in during.values())
+        raise ctx.fail(
+            _describe_diffs(diffs, during, "while it paged")
+            + f" ({count} records changed during the full sync; the replica was compared after one "
+            "more incremental sync)",
+            expected="after the full sync and one incremental sync the replica equals the platform",
+            requests=[e for e in tenant.requests() if e.get("faults")],
+        )
+
+
+class _CrashingReplica(Replica):
+    """A replica whose sink fails on the n-th upsert: the connector's process dies mid-page."""
+
+    crash_at: int | None = None
+
+    def upsert(self, stream: str, record: dict[str, Any]) -> None:
+        if self.crash_at is not None:
+            self.crash_at -= 1
+            if self.crash_at <= 0:
+                self.crash_at = None
+                raise _Crash(f"simulated crash while storing {stream} record {len(self.operations) + 1}")
+        super().upsert(stream, record)
+
+
+class _Crash(RuntimeError):
+    pass
+
+
+@check("INT-04", pillar="integrity", severity="high", level="standard", timeout=120)
+def resume_after_crash_converges(ctx: CheckContext) -> None:
+    """After a crash mid-sync, resuming from the last checkpoint loses nothing and does not start over.
+
+    The connector's process dies part-way through a full sync, in the middle of storing a page
+    (the sink fails, as a killed process or a full disk would). It is then run again with
+    `sync(state)` from the last state it checkpointed, into the same replica. The replica must
+    equal the platform, so a checkpoint may only name a position once the records before it are
+    stored; and the resumed run must carry on from that position, re-reading at most the page
+    it was in, not every page from the start.
+    """
+    sizes = {stream: _pages_of(ctx, stream, 2.5) for stream in ctx.manifest.streams}
+    tenant = ctx.tenant(sizes)
+    replica = _CrashingReplica(id_fields=ctx.replica().id_fields)
+    total = sum(sizes.values())
+    replica.crash_at = int(total * 0.45) + 7  # past the first stream (of several), mid-page
+    error = _run(ctx, tenant, replica, None)
+    crashed = replica.crash_at is None
+    if not crashed:
+        raise ctx.fail(
+            f"the full sync stored only {len(replica.operations)} of {total} records and returned "
+            f"{'an error: ' + str(error) if error else 'normally'}, before the simulated crash",
+            expected="a full sync stores every record",
+        )
+    mark = _last_request(tenant)
+    state, crashed_at = replica.state, len(replica.operations)
+    error = _run(ctx, tenant, replica, state)
+    resumed_log = tenant.requests(mark)
+    if error is not None:
+        raise ctx.fail(
+            f"the run resuming from the last checkpoint {json.dumps(state)[:200]} did not complete: {error}",
+            expected="sync(last checkpoint) returns normally",
+            requests=[e for e in resumed_log if e["status"] >= 400][-5:],
+        )
+    diffs = _diff(ctx, tenant, replica)
+    if diffs:
+        raise ctx.fail(
+            f"after a crash at record {crashed_at + 1} and a resume from the last checkpoint "
+            f"({json.dumps(state)[:200]}): "
+            + _describe_diffs(diffs)
+            + " — stored neither before the crash nor after it: the checkpoint named a position past "
+            "records it had not stored yet",
+            expected="a checkpoint names a position only once every record before it is stored",
+            requests=[e for e in resumed_log if _is_list(ctx, e)][:2],
+        )
+    # A resume re-stores at most the page it crashed in (a command connector may have read ahead of
+    # what the harness stored, so requests alone do not say what was re-read); starting over
+    # re-stores everything stored before the crash.
+    before = {(op.stream, op.id) for op in replica.operations[:crashed_at] if op.kind == "upsert"}
+    again = {
+        (op.stream, op.id)
+        for op in replica.operations[crashed_at:]
+        if op.kind == "upsert" and (op.stream, op.id) in before
+    }
+    page = max(c.pagination.max_limit or c.pagination.default_limit or 100 for c in _streams(ctx))
+    if len(again) > page:
+        lists = [e for e in resumed_log if _is_list(ctx, e)]
+        why = (
+            "it checkpointed nothing before the crash, so the resume was a full sync"
+            if state is None
+            else f"its last checkpoint was {json.dumps(state)[:200]}"
+        )
+        stream, record_id = next(iter(sorted(again, key=str)))
+        raise ctx.fail(
+            f"the resumed run started over: it stored again {len(again)} of the {len(before)} records "
+            f"it had stored before the crash (e.g. {stream} {record_id}), with {len(lists)} list "
+            f"requests starting at {describe(lists[0]) if lists else 'none'}; {why}",
+            expected="checkpoint after each page and resume from there, re-reading at most the page "
+            "it was in when it crashed",
+            requests=lists,
+        )
+
+
+def _is_list(ctx: CheckContext, entry: dict[str, Any]) -> bool:
+    """A request to the list operation of a stream the connector syncs."""
+    return entry.get("operation") in {c.list_op.operation_id for c in _streams(ctx)}
+
+
+def _streams(ctx: CheckContext) -> list[Collection]:
+    return [ctx.contract.collections[s] for s in ctx.manifest.streams]
+
+
+STATEFUL_EXAMPLES = 5
+STATEFUL_STEPS = 6
+STATEFUL_RECORDS = 4  # per stream: a small tenant, cheap to sync again and again
+STATEFUL_SHRINK_SECONDS = 8  # then the shortest failing sequence found so far is reported
+
+
+@check("INT-05", pillar="integrity", severity="high", level="strict", timeout=120)
+def replica_converges_under_interleaved_changes(ctx: CheckContext) -> None:
+    """Stateful property test: however changes and incremental syncs interleave, the replica converges.
+
+    Hypothesis drives a state machine: after a full sync, its steps create, update and delete
+    records on the platform and run incremental syncs from the connector's last checkpoint, in
+    any order — often changing the same record twice between two syncs (created then updated,
+    updated then deleted). After every sync the replica must equal the platform. A failure is
+    shrunk to the shortest sequence of steps that still breaks it, shown in the message.
+    """
+    streams = list(ctx.manifest.streams)
+    machine = hypothesis.seed(ctx.seed_for("stateful"))(_converges_machine(ctx, streams))
+    config = hypothesis.settings(
+        max_examples=STATEFUL_EXAMPLES,
+        stateful_step_count=STATEFUL_STEPS,
+        deadline=None,
+        database=None,
+        print_blob=False,
+        suppress_health_check=list(hypothesis.HealthCheck),
+        verbosity=hypothesis.Verbosity.normal,  # quiet would leave the failing program out of the notes
+    )
+    try:
+        with _shrink_time_limit(STATEFUL_SHRINK_SECONDS):
+            run_state_machine_as_test(machine, settings=config, _min_steps=STATEFUL_STEPS)
+    except CheckFailure as failure:
+        program = _program(failure)
+        failure.evidence.details["hypothesis_program"] = program
+        raise
+    except hypothesis.errors.Flaky as exc:
+        raise ctx.fail(
+            f"the replica diverged, but not reproducibly when the same steps ran again: {exc}",
+            expected="the same changes and syncs give the same replica",
+        ) from None
+
+
+@contextlib.contextmanager
+def _shrink_time_limit(seconds: int) -> Iterator[None]:
+    """Bound hypothesis' shrinking (five minutes by default; each step here syncs a connector)."""
+    from hypothesis.internal.conjecture import engine
+
+    default = getattr(engine, "MAX_SHRINKING_SECONDS", None)
+    if default is None:
+        yield
+        return
+    engine.MAX_SHRINKING_SECONDS = seconds
+    try:
+        yield
+    finally:
+        engine.MAX_SHRINKING_SECONDS = default
+
+
+def _program(failure: BaseException) -> str:
+    """The program hypothesis printed for the shrunk example, one step per `;`."""
+    lines = [line.strip() for line in getattr(failure, "__notes__", [])]
+    return "; ".join(line for line in lines if line.startswith("state.") and line != "state.teardown()")
+
+
+def _converges_machine(ctx: CheckContext, streams: list[str]) -> type[RuleBasedStateMachine]:
+    cols = {s: ctx.contract.collections[s] for s in streams}
+    keep = {s: {c.id_field, c.updated_field, *CREATED_NAMES} for s, c in cols.items()}
+    # which record a step changes: 0 is the one changed last, so a record is often changed twice
+    picks = st.one_of(st.just(0), st.integers(0, 3 * STATEFUL_RECORDS))
+
+    class ReplicaConverges(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            # the same seed every example: the same starting data, so shrinking replays exactly
+            self.tenant = ctx.tenant({s: STATEFUL_RECORDS for s in streams}, purpose="stateful")
+            self.replica = ctx.replica()
+            self.steps: list[str] = []
+            self.pending = False  # changes made since the last sync
+            self.broken = False  # a step raised: teardown must not hide that behind another sync
+
+        def _candidates(self) -> list[tuple[str, dict[str, Any]]]:
+            """Every live record, the most recently changed first (so small picks touch them again)."""
+            live = {(s, r[cols[s].id_field]): r for s in streams for r in self.tenant.records(s)}
+            recent = []
+            for change in reversed(self.tenant.changes()):
+                key = (change["collection"], change["id"])
+                if key in live and key not in recent:
+                    recent.append(key)
+            rest = [key for key in live if key not in recent]
+            return [(key[0], live[key]) for key in recent + rest]
+
+        @initialize()
+        def full_sync(self) -> None:
+            self.steps.append("full sync")
+            self.broken = True
+            _full_sync(ctx, self.tenant, self.replica)
+            self.broken = False
+
+        @rule(stream=st.sampled_from(streams))
+        def create(self, stream: str) -> None:
+            self.broken = True
+            record = self.tenant.create(stream)
+            self.steps.append(f"create {stream} {record[cols[stream].id_field]}")
+            self.broken, self.pending = False, True
+
+        @rule(pick=picks, donor=st.integers(0, 99))
+        def update(self, pick: int, donor: int) -> None:
+            self.broken = True
+            candidates = self._candidates()
+            if not candidates:
+                self.broken = False
+                return
+            stream, target = candidates[pick % len(candidates)]
+            donors = self.tenant.records(stream)
+            source = donors[donor % len(donors)]
+            fields = {k: v for k, v in source.items() if k not in keep[stream] and target.get(k) != v}
+            name = next(iter(fields), None)
+            if name is not None:
+                record_id = target[cols[stream].id_field]
+                self.tenant.update(stream, record_id, {name: fields[name]})
+                self.steps.append(f"update {stream} {record_id} ({name})")
+                self.pending = True
+            self.broken = False
+
+        @rule(pick=picks)
+        def delete(self, pick: int) -> None:
+            self.broken = True
+            candidates = self._candidates()
+            if candidates:
+                stream, target = candidates[pick % len(candidates)]
+                self.tenant.remove(stream, target[cols[stream].id_field])
+                self.steps.append(f"delete {stream} {target[cols[stream].id_field]}")
+                self.pending = True
+            self.broken = False
+
+        @rule()
+        def incremental_sync(self) -> None:
+            if self.pending:  # a sync with nothing new to bring in is left out of the report
+                self.steps.append("incremental sync")
+            self.broken = True
+            error = _run(ctx, self.tenant, self.replica, self.replica.state)
+            if error is not None:
+                raise ctx.fail(
+                    f"an incremental sync did not complete: {error} — failing sequence, shrunk by "
+                    f"hypothesis: {'; '.join(self.steps)}",
+                    expected="sync(state) returns normally",
+                )
+            diffs = _diff(ctx, self.tenant, self.replica)
+            if diffs:
+                raise ctx.fail(
+                    _describe_diffs(diffs, _changed_ids(self.tenant), "before the sync")
+                    + f" — failing sequence, shrunk by hypothesis: {'; '.join(self.steps)}",
+                    expected="after every sync the replica equals the platform",
+                )
+            self.broken = self.pending = False
+
+        def teardown(self) -> None:
+            try:
+                if self.pending and not self.broken:  # the last changes are synced too
+                    self.incremental_sync()
+            finally:
+                with contextlib.suppress(Exception):
+                    self.tenant.delete()
+                    ctx.tenants.remove(self.tenant)
+
+    return ReplicaConverges
+
+
+@check("INT-06", pillar="integrity", severity="critical", level="standard", timeout=60)
+def retried_push_creates_no_duplicate(ctx: CheckContext) -> None:
+    """A push retried after a failure that had already committed creates no duplicate.
+
+    The platform stores the first record the connector pushes and then fails the request: it
+    answers 502 (or, where the sandbox cannot do that, cuts the connection in the middle of
+    the response). The connector cannot tell whether the write happened, so it retries; the
+    retry must carry the same `Idempotency-Key` so the platform replays the first answer
+    instead of creating the record a second time. Each pushed record must exist exactly once.
+    """
+    if not ctx.manifest.pushes:
+        raise NotApplicable("the connector declares no pushes, so there is no write to retry")
+    stream = ctx.manifest.pushes[0]
+    col = ctx.contract.collections.get(stream)
+    if col is None or col.create_op is None:
+        raise NotApplicable(f"the contract has no create operation for the pushed stream {stream!r}")
+    create_op = col.create_op.operation_id
+    tenant = ctx.tenant({s: 5 for s in (*ctx.manifest.streams, *ctx.manifest.pushes)}, purpose="push")
+    records = push_bodies(ctx, tenant, stream, 2)
+    fault = _commit_then_fail(tenant, create_op)
+    mark, changes_mark = _last_request(tenant), _last_change(tenant)
+    connector = ctx.connector(tenant)
+    error: RunError | None = None
+    try:
+        connector.check()
+        connector.push(stream, records)
+    except (ConnectorFailed, ConnectorTimeout) as exc:
+        error = exc
+    finally:
+        connector.close()
+    tenant.clear_faults()
+    log = [e for e in tenant.requests(mark) if e.get("operation") == create_op]
+    created = [c for c in tenant.changes(changes_mark) if (c["collection"], c["type"]) == (stream, "created")]
+    if not any(e.get("faults") for e in log):
+        raise ctx.fail(
+            f"pushing {len(records)} {stream} records made no {create_op} request"
+            + (f": {error}" if error else ""),
+            expected=f"push() creates each record with {create_op}",
+            requests=tenant.requests(mark),
+        )
+    if len(created) > len(records):
+        keys = [e.get("headers", {}).get("idempotency-key") for e in log]
+        if not all(keys):
+            why = f"{keys.count(None)} of its {len(keys)} {create_op} requests had no Idempotency-Key"
+        elif len(set(keys)) > len(records):
+            why = (
+                f"its retry carried a different Idempotency-Key from the request it retried "
+                f"({len(set(keys))} keys for {len(records)} records)"
+            )
+        else:
+            why = "the platform did not replay the keyed retry (its body differed from the first attempt's?)"
+        raise ctx.fail(
+            f"pushing {len(records)} {stream} records created {len(created)} "
+            f"(ids {', '.join(str(c['id']) for c in created[:4])}): after the {fault} on an already "
+            f"committed {create_op}, the retry created the record again — {why}",
+            expected="every retry of a write sends the same Idempotency-Key, so the platform replays it",
+            requests=log,
+            idempotency_keys=keys,
+        )
+
+
+def _commit_then_fail(tenant: TenantHandle, operation: str) -> str:
+    """Fault the first create so that it commits, then fails; the name of the failure for messages."""
+    try:
+        tenant.set_faults([{"kind": "status_after", "operation": operation, "status": 502, "times": 1}])
+        return "502"
+    except SandboxError as exc:
+        if "-> 422" not in str(exc):
+            raise
+    # this sandbox has no status_after fault: a dropped connection also commits, then fails
+    tenant.set_faults([{"kind": "drop", "operation": operation, "times": 1}])
+    return "dropped connection"

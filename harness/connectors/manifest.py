@@ -11,12 +11,15 @@ import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 
 from harness.contract import Contract
 from harness.contract.collections import find_feed
+
+if TYPE_CHECKING:
+    from harness.runtime import TenantHandle
 
 SCHEMA_FILE = "connector.schema.json"
 
@@ -44,10 +47,20 @@ class Manifest:
     python_path: tuple[str, ...] = ()
     config: dict[str, Any] = field(default_factory=dict)
     waivers: dict[str, str] = field(default_factory=dict)
+    # [connector.fields]: per stream, the fields the connector uses (its id is always kept).
+    fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
         return f"{self.name} {self.version}"
+
+    def connector_config(self, tenant: TenantHandle, webhook_secret: str | None = None) -> dict[str, Any]:
+        """The `config` a connector is built with for a tenant: credentials, the manifest's
+        `[connector.config]`, and `fields` (stream -> names) when it declares `[connector.fields]`."""
+        config = tenant.connector_config(list(self.scopes), self.config, webhook_secret)
+        if self.fields:
+            config["fields"] = {stream: list(names) for stream, names in self.fields.items()}
+        return config
 
 
 def resolve_connector(spec: str, rootdir: Path, contract: Contract) -> Manifest:
@@ -121,6 +134,7 @@ def load_manifest(path: Path, contract: Contract) -> Manifest:
         python_path=tuple(table.get("python_path", ())),
         config=dict(table.get("config", {})),
         waivers=dict(data.get("certification", {}).get("waivers", {})),
+        fields={stream: tuple(names) for stream, names in table.get("fields", {}).items()},
     )
     _check_against_contract(manifest, contract)
     return manifest
@@ -183,6 +197,27 @@ def _check_against_contract(m: Manifest, contract: Contract) -> None:
     for event in m.webhooks:
         if event not in events:
             raise unknown("webhooks", event, events)
+    for stream, names in m.fields.items():
+        if stream not in m.streams:
+            hint = difflib.get_close_matches(stream, m.streams, n=1)
+            raise ManifestError(
+                m.file,
+                "connector.fields",
+                f"lists fields for {stream!r}, which is not one of its streams",
+                f"did you mean {hint[0]!r}?" if hint else f"its streams are {', '.join(m.streams)}",
+            )
+        col = contract.collections[stream]
+        schema, _ = contract.deref(col.item_schema, col.item_schema_uri)
+        known = list(schema.get("properties", {}))
+        for name in names:
+            if name not in known:
+                hint = difflib.get_close_matches(name, known, n=1)
+                raise ManifestError(
+                    m.file,
+                    f"connector.fields.{stream}",
+                    f"names {name!r}, which a {stream} record in {contract.file} does not have",
+                    f"did you mean {hint[0]!r}?" if hint else f"{stream} records have {', '.join(known)}",
+                )
 
 
 def _contracts_dir() -> Path:

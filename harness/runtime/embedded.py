@@ -2,16 +2,26 @@
 
 Any HTTP client can reach it (httpx, requests, urllib, a subprocess). Starting takes a fraction
 of a second; stopping closes the socket and joins the thread, leaving nothing behind.
+
+It also records egress (`SandboxHandle.recording_egress()`): while recording, every httpx
+request in this process is routed through respx; the sandbox and other loopback addresses pass
+through, anything else is logged and answered with a connect error, so nothing leaves. Only
+httpx is observed: `requests`, `urllib` and subprocesses (command connectors) are not.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
+import httpcore
+import httpx
+import respx
 import uvicorn
 
 from harness.contract import Contract
@@ -19,6 +29,65 @@ from harness.runtime.handle import SandboxHandle
 from harness.sandbox import Sandbox
 
 START_TIMEOUT = 10.0
+
+
+class HttpxEgress:
+    """Egress recording for httpx clients in this process (sync and async), with a respx router.
+
+    Requests to the sandbox's host:port and to loopback addresses pass through untouched; any
+    other request is recorded (method, URL without userinfo and with query values masked) and
+    fails with `httpx.ConnectError`, as an unreachable host would. Not observed: other HTTP
+    clients (requests, urllib, aiohttp) and other processes.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self._entries: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._active = False
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[None]:
+        with self._lock:
+            if self._active:
+                raise RuntimeError("egress is already being recorded; recordings do not nest")
+            self._active, self._entries = True, []
+        router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
+        router.route().mock(side_effect=self._route)
+        router.start()
+        try:
+            yield
+        finally:
+            router.stop(quiet=True)
+            with self._lock:
+                self._active = False
+
+    def entries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._entries)
+
+    def _route(self, request: httpx.Request) -> httpx.Request:
+        url = request.url
+        if self._allowed(url.host, url.port or (443 if url.scheme == "https" else 80)):
+            return request  # respx: a route answering with the request passes it through
+        with self._lock:
+            self._entries.append({"method": request.method, "url": public_url(url), "host": url.host})
+        raise httpcore.ConnectError(f"egress to {url.host} is blocked under certification")
+
+    def _allowed(self, host: str, port: int) -> bool:
+        if (host, port) == (self.host, self.port) or host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+
+def public_url(url: httpx.URL) -> str:
+    """The URL without userinfo, fragment or query values (keys kept): safe for a report."""
+    query = "&".join(f"{key}=****" for key, _ in url.params.multi_items())
+    bare = url.copy_with(username=None, password=None, query=None, fragment=None)
+    return str(bare) + (f"?{query}" if query else "")
 
 
 class EmbeddedSandbox:
@@ -68,6 +137,7 @@ class EmbeddedSandbox:
                 )
             time.sleep(0.005)
         self.handle = SandboxHandle(f"http://{self.host}:{port}", self.sandbox.admin_token, "embedded")
+        self.handle.egress_recorder = HttpxEgress(self.host, port)
         return self.handle
 
     def stop(self) -> None:

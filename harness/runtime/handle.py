@@ -6,14 +6,24 @@ check runs unchanged on an embedded, container or remote sandbox.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 
 class SandboxError(RuntimeError):
     """The sandbox refused or failed a control request; the message carries its problem detail."""
+
+
+class EgressRecorder(Protocol):
+    """What a runtime that can see outbound traffic gives the handle (see `SandboxHandle.egress`)."""
+
+    def recording(self) -> contextlib.AbstractContextManager[Any]: ...
+
+    def entries(self) -> list[dict[str, Any]]: ...
 
 
 @dataclass
@@ -44,7 +54,9 @@ class TenantHandle:
             if not page["data"] or len(out) >= page["total"]:
                 return out
 
-    def connector_config(self, scopes: list[str], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def connector_config(
+        self, scopes: list[str], extra: dict[str, Any] | None = None, webhook_secret: str | None = None
+    ) -> dict[str, Any]:
         """The `config` mapping a connector is built with (see the connector contract)."""
         return {
             "base_url": self.base_url,
@@ -52,7 +64,7 @@ class TenantHandle:
             "client_id": self.client_id,
             "client_secret": self.client_secret,
             "scopes": list(scopes),
-            "webhook_secret": None,
+            "webhook_secret": webhook_secret,
             **(extra or {}),
         }
 
@@ -130,6 +142,24 @@ class SandboxHandle:
             timeout=timeout,
             headers={"Authorization": f"Bearer {admin_token}"},
         )
+        # Set by runtimes that can observe outbound traffic (the embedded one, for httpx clients).
+        self.egress_recorder: EgressRecorder | None = None
+
+    def egress(self) -> list[dict[str, Any]] | None:
+        """Requests to hosts other than the platform seen during the last `recording_egress()`
+        block: `{"method", "url", "host"}` with secrets stripped from the URL. None when this
+        runtime cannot observe egress at all."""
+        return None if self.egress_recorder is None else self.egress_recorder.entries()
+
+    @contextlib.contextmanager
+    def recording_egress(self) -> Iterator[bool]:
+        """Record egress while the block runs (the log starts empty); yields False, recording
+        nothing, when this runtime cannot observe egress."""
+        if self.egress_recorder is None:
+            yield False
+            return
+        with self.egress_recorder.recording():
+            yield True
 
     def health(self) -> dict[str, Any]:
         return self._get("/health")

@@ -270,8 +270,9 @@ class Compiler:
         prefix = re.match(r"^\^?([A-Za-z]+[_-])", pattern)
         related = self.relations.get(prefix.group(1)) if prefix else None
         if related is not None:
-            return lambda ctx: (
-                ctx.ids(related, ctx.rng.randrange(ctx.sizes[related])) if ctx.sizes.get(related) else None
+            # With no records to point at, the id of record 0: valid by the schema, if dangling.
+            return lambda ctx: ctx.ids(
+                related, ctx.rng.randrange(ctx.sizes[related]) if ctx.sizes.get(related) else 0
             )
         try:
             parsed = compile_pattern(pattern)

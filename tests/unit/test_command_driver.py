@@ -153,3 +153,95 @@ def test_the_config_file_holds_the_tenant_config(tmp_path):
     driver.sync(None)
     assert replica.state == {"base_url": "http://x", "page_size": 5}
     assert json.dumps(replica.state)
+
+
+# -- webhooks: `CMD serve --config FILE --port N` ---------------------------------------------------
+
+SERVE = """
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+assert args[0] == "serve", args
+config = json.load(open(args[args.index("--config") + 1]))
+port = int(args[args.index("--port") + 1])
+if config.get("crash"):
+    sys.exit("cannot serve: " + config["crash"])
+
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path != "/hooks" or self.headers.get("webhook-signature") != config["webhook_secret"]:
+            self.send_response(401)
+        else:
+            for n in range(body["n"]):
+                record = {"type": "RECORD", "stream": "contacts", "record": {"id": f"c{n}"}}
+                print(json.dumps(record), flush=True)
+            print(json.dumps({"type": "DELETE", "stream": "contacts", "id": "c0"}), flush=True)
+            self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+print("listening", file=sys.stderr, flush=True)
+ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+"""
+
+
+def serve_connector(tmp_path: Path, config: dict) -> tuple[CommandConnector, Replica]:
+    script = tmp_path / "conn.py"
+    script.write_text("import json, sys, os, time\nargs = sys.argv[1:]\n" + textwrap.dedent(SERVE))
+    manifest = Manifest(
+        file=str(tmp_path / "connector.toml"),
+        root=tmp_path,
+        name="t",
+        version="1",
+        scopes=(),
+        streams=("contacts",),
+        command=("python3", "conn.py"),
+        webhooks=("contact.created",),
+        webhook_path="/hooks",
+    )
+    replica = Replica()
+    return CommandConnector(manifest, config, replica, 20), replica
+
+
+def test_webhooks_go_to_serve_and_its_messages_reach_the_sink_before_the_answer(tmp_path):
+    driver, replica = serve_connector(tmp_path, {"webhook_secret": "s3cret"})
+    try:
+        for n in (3, 50):  # the messages of each delivery are applied by the time it returns
+            assert (
+                driver.handle_webhook({"webhook-signature": "s3cret"}, json.dumps({"n": n}).encode()) == 204
+            )
+            assert sorted(replica.rows["contacts"]) == sorted(f"c{i}" for i in range(1, n))
+        assert driver.handle_webhook({"webhook-signature": "nope"}, b'{"n": 1}') == 401
+        assert len(replica.operations) == 3 + 1 + 50 + 1
+        server = driver._server
+        assert server is not None and server.poll() is None
+    finally:
+        driver.close()
+    assert server.poll() is not None  # close() stops the server (its whole process group)
+    driver.close()  # twice is fine
+
+
+def test_a_serve_that_exits_fails_with_its_stderr(tmp_path):
+    driver, _ = serve_connector(tmp_path, {"webhook_secret": "s", "crash": "port taken"})
+    with pytest.raises(ConnectorFailed) as failure:
+        driver.handle_webhook({}, b"{}")
+    assert "before listening" in str(failure.value)
+    assert "cannot serve: port taken" in failure.value.traceback_text
+    driver.close()
+
+
+def test_garbage_from_serve_fails_the_delivery(tmp_path):
+    driver, _ = serve_connector(tmp_path, {"webhook_secret": "s"})
+    script = tmp_path / "conn.py"
+    script.write_text(
+        script.read_text().replace(
+            'print(json.dumps({"type": "DELETE"', 'print("oops"); print(json.dumps({"type": "DELETE"'
+        )
+    )
+    try:
+        with pytest.raises(ConnectorFailed, match="not JSON"):
+            driver.handle_webhook({"webhook-signature": "s"}, b'{"n": 1}')
+    finally:
+        driver.close()

@@ -84,6 +84,8 @@ class AcmeSync:
         self._webhook_secret = config.get("webhook_secret")
         self._page_size = max(1, min(int(config.get("page_size") or 100), self.MAX_PAGE_SIZE))
         self._streams = self._configured_streams(config.get("streams"))
+        # data minimization: per stream, the only fields stored (plus the id); absent = all fields
+        self._fields = {stream: set(names) for stream, names in dict(config.get("fields") or {}).items()}
         self._client = httpx.Client(
             timeout=httpx.Timeout(15.0, connect=5.0),
             follow_redirects=False,
@@ -363,7 +365,7 @@ class AcmeSync:
     ) -> None:
         for records, next_cursor in self._pages(f"/v1/{stream}", cursor):
             for record in records:
-                self.sink.upsert(stream, record)
+                self._store(stream, record)
             self.sink.log("info", "page fetched", stream=stream, count=len(records))
             if next_cursor:
                 self._checkpoint({"stream": stream, "cursor": next_cursor, "events_cursor": events_cursor})
@@ -385,7 +387,17 @@ class AcmeSync:
         if action == "deleted":
             self.sink.delete(stream, event["object_id"])
         elif action in ("created", "updated") and isinstance(event.get("object"), dict):
-            self.sink.upsert(stream, event["object"])
+            self._store(stream, event["object"])
+
+    def _store(self, stream: str, record: Record) -> None:
+        self.sink.upsert(stream, self._minimize(stream, record))
+
+    def _minimize(self, stream: str, record: Record) -> Record:
+        """Only the fields configured for the stream (`fields`), and the id: nothing else is kept."""
+        keep = self._fields.get(stream)
+        if not keep:
+            return record
+        return {key: value for key, value in record.items() if key == "id" or key in keep}
 
     def _checkpoint(self, state: dict[str, Any]) -> None:
         self.sink.checkpoint(state)
@@ -473,7 +485,7 @@ class AcmeSync:
         if "contacts" not in self._streams:
             return True
         if kind in ("contact.created", "contact.updated"):
-            self.sink.upsert("contacts", data)
+            self._store("contacts", data)
         elif kind == "contact.deleted":
             self.sink.delete("contacts", data["id"])
         else:
