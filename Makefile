@@ -5,13 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv test certify lint bench clean
+.PHONY: help venv test certify lint bench matrix clean
 
 help:
 	@echo "make certify  certify examples/acme_sync on the embedded sandbox (writes cert.json)"
 	@echo "make test     create .venv if missing and run the whole test suite"
 	@echo "make lint     ruff"
 	@echo "make bench    run the benchmarks in bench/ (prints numbers, asserts nothing)"
+	@echo "make matrix   every flawed connector against the whole catalogue (slow)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +30,9 @@ certify: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check harness tests bench examples
+
+matrix: $(STAMP)
+	$(BIN)/python tests/connectors/matrix.py
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
