@@ -5,14 +5,12 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from harness.checks.context import CheckContext, Run, RunError, describe
+from harness.checks.context import REVOKED_CALL_TIMEOUT, CheckContext, RunError, describe
 from harness.checks.contract import push_bodies
 from harness.checks.registry import check
 from harness.connectors import ConnectorFailed, ConnectorTimeout
-from harness.runtime import TenantHandle
 
 SHORT_TOKEN_TTL = 5  # seconds: tokens that run out during a sync on a slow machine too
-REVOKED_CALL_TIMEOUT = 10.0  # seconds a sync may take to give up on revoked credentials
 MAX_ATTEMPTS_AFTER_REVOCATION = 5  # token + API requests once the client is revoked
 
 
@@ -195,7 +193,7 @@ def survives_token_expiry(ctx: CheckContext) -> None:
             expected="a new token from the token endpoint after a 401 invalid_token",
             requests=expired,
         )
-    problems = _differences(ctx, tenant, run)
+    problems = ctx.differences(tenant, run.replica)
     if problems:
         raise ctx.fail(
             f"after its token expired mid-sync ({len(expired)} time(s)), the replica differs from the "
@@ -279,21 +277,3 @@ def _two_pages(ctx: CheckContext, stream: str) -> int:
     pagination = ctx.contract.collections[stream].pagination
     largest = pagination.max_limit or pagination.default_limit or 100
     return largest + largest // 2
-
-
-def _differences(ctx: CheckContext, tenant: TenantHandle, run: Run) -> list[str]:
-    problems = []
-    for stream in ctx.manifest.streams:
-        col = ctx.contract.collections[stream]
-        truth = {r[col.id_field]: ctx.expected(stream, r) for r in tenant.records(stream)}
-        rows = run.replica.rows.get(stream, {})
-        lost = [i for i in truth if i not in rows]
-        changed = [i for i in truth if i in rows and rows[i] != truth[i]]
-        extra = [i for i in rows if i not in truth]
-        if lost:
-            problems.append(f"{stream}: lost {len(lost)} of {len(truth)} records (e.g. {lost[0]})")
-        if changed:
-            problems.append(f"{stream}: {len(changed)} records differ (e.g. {changed[0]})")
-        if extra:
-            problems.append(f"{stream}: {len(extra)} records the platform does not have (e.g. {extra[0]})")
-    return problems

@@ -20,6 +20,7 @@ from harness.contract import Contract
 from harness.runtime import SandboxHandle, TenantHandle
 
 RunError = ConnectorFailed | ConnectorTimeout
+REVOKED_CALL_TIMEOUT = 10.0  # seconds a connector may take to give up on revoked credentials
 Driver = PythonConnector | CommandConnector
 
 
@@ -37,6 +38,35 @@ class Run:
         if self._requests is None:
             self._requests = self.tenant.requests()
         return self._requests
+
+
+@dataclass
+class StreamDiff:
+    """How one stream of a replica differs from the platform's records."""
+
+    stream: str
+    truth: int
+    lost: list[Any] = field(default_factory=list)  # on the platform, not in the replica
+    extra: list[Any] = field(default_factory=list)  # in the replica, gone from the platform
+    stale: list[Any] = field(default_factory=list)  # in both, with different field values
+    fields: dict[Any, list[str]] = field(default_factory=dict)  # stale id -> the fields that differ
+
+    def phrase(self) -> str:
+        """`contacts: lost 2 of 50 records (e.g. con_1); 3 records hold wrong values (e.g. ...)`."""
+        parts = []
+        if self.lost:
+            parts.append(f"lost {len(self.lost)} of {self.truth} records (e.g. {self.lost[0]})")
+        if self.extra:
+            parts.append(
+                f"stored {len(self.extra)} records the platform does not have (e.g. {self.extra[0]})"
+            )
+        if self.stale:
+            first = self.stale[0]
+            parts.append(
+                f"{len(self.stale)} records hold wrong values (e.g. {first}: "
+                f"{', '.join(self.fields[first]) or 'extra fields'})"
+            )
+        return f"{self.stream}: " + "; ".join(parts)
 
 
 @dataclass
@@ -99,6 +129,28 @@ class CheckContext:
             return record
         keep = {self.contract.collections[stream].id_field, *names}
         return {k: v for k, v in record.items() if k in keep}
+
+    def diff(self, tenant: TenantHandle, replica: Replica) -> list[StreamDiff]:
+        """The streams whose replica differs from ground truth (empty when all match), both
+        sides cut to the fields the connector keeps (`expected`)."""
+        out = []
+        for stream in self.manifest.streams:
+            col = self.contract.collections[stream]
+            truth = {r[col.id_field]: self.expected(stream, r) for r in tenant.records(stream)}
+            rows = {i: self.expected(stream, r) for i, r in replica.rows.get(stream, {}).items()}
+            diff = StreamDiff(stream, len(truth))
+            diff.lost = [i for i in truth if i not in rows]
+            diff.extra = [i for i in rows if i not in truth]
+            diff.stale = [i for i in truth if i in rows and rows[i] != truth[i]]
+            for i in diff.stale:
+                diff.fields[i] = sorted(k for k in {*truth[i], *rows[i]} if rows[i].get(k) != truth[i].get(k))
+            if diff.lost or diff.extra or diff.stale:
+                out.append(diff)
+        return out
+
+    def differences(self, tenant: TenantHandle, replica: Replica) -> list[str]:
+        """`diff` as one phrase per stream: what a failure message says."""
+        return [d.phrase() for d in self.diff(tenant, replica)]
 
     def omitted(self, stream: str, error: Any) -> bool:
         """True for a schema error that only says a stored record lacks a required field the

@@ -6,14 +6,13 @@ import contextlib
 import json
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import hypothesis
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
-from harness.checks.context import CheckContext, RunError, describe
+from harness.checks.context import CheckContext, RunError, StreamDiff, describe
 from harness.checks.contract import push_bodies
 from harness.checks.failures import CheckFailure, NotApplicable
 from harness.checks.registry import check
@@ -92,39 +91,8 @@ def _list_ops(ctx: CheckContext) -> set[str]:
 # -- comparing a replica with the platform ------------------------------------------------------
 
 
-@dataclass
-class _Diff:
-    """How one stream of the replica differs from the platform's records."""
-
-    stream: str
-    truth: int
-    lost: list[Any] = field(default_factory=list)  # on the platform, not in the replica
-    extra: list[Any] = field(default_factory=list)  # in the replica, gone from the platform
-    stale: list[Any] = field(default_factory=list)  # in both, with different field values
-    fields: dict[Any, list[str]] = field(default_factory=dict)  # stale id -> the fields that differ
-
-
-def _diff(ctx: CheckContext, tenant: TenantHandle, replica: Replica) -> list[_Diff]:
-    """The streams whose replica differs from ground truth (empty when they all match)."""
-    out = []
-    for stream in ctx.manifest.streams:
-        col = ctx.contract.collections[stream]
-        truth = {r[col.id_field]: ctx.expected(stream, r) for r in tenant.records(stream)}
-        rows = replica.rows.get(stream, {})
-        diff = _Diff(stream, len(truth))
-        diff.lost = [i for i in truth if i not in rows]
-        diff.extra = [i for i in rows if i not in truth]
-        diff.stale = [i for i in truth if i in rows and ctx.expected(stream, rows[i]) != truth[i]]
-        for i in diff.stale:
-            mine = ctx.expected(stream, rows[i])
-            diff.fields[i] = sorted(k for k in {*truth[i], *mine} if mine.get(k) != truth[i].get(k))
-        if diff.lost or diff.extra or diff.stale:
-            out.append(diff)
-    return out
-
-
 def _describe_diffs(
-    diffs: list[_Diff], changed: dict[str, dict[Any, str]] | None = None, when: str = ""
+    diffs: list[StreamDiff], changed: dict[str, dict[Any, str]] | None = None, when: str = ""
 ) -> str:
     """`contacts: kept 2 records deleted since ... (e.g. con_1)`; `changed` names what happened to an id."""
     changed = changed or {}
@@ -260,7 +228,7 @@ def incremental_sync_picks_up_changes(ctx: CheckContext) -> None:
     tenant = ctx.tenant(sizes)
     replica = ctx.replica()
     _full_sync(ctx, tenant, replica)
-    before = _diff(ctx, tenant, replica)
+    before = ctx.diff(tenant, replica)
     if before:
         raise ctx.fail(
             "the full sync that should set up the incremental one was already wrong (see INT-01): "
@@ -278,7 +246,7 @@ def incremental_sync_picks_up_changes(ctx: CheckContext) -> None:
             expected="sync(state) returns normally",
             requests=[e for e in log if e["status"] >= 400][-5:],
         )
-    diffs = _diff(ctx, tenant, replica)
+    diffs = ctx.diff(tenant, replica)
     if diffs:
         raise ctx.fail(
             _describe_diffs(diffs, _changed_ids(tenant, changes_mark), "since the full sync"),
@@ -343,7 +311,7 @@ def churn_during_paging_loses_nothing(ctx: CheckContext) -> None:
             expected="sync(state) returns normally",
             requests=[e for e in tenant.requests(mark) if e["status"] >= 400][-5:],
         )
-    diffs = _diff(ctx, tenant, replica)
+    diffs = ctx.diff(tenant, replica)
     if diffs:
         count = sum(len(ids) for ids in during.values())
         raise ctx.fail(
@@ -407,7 +375,7 @@ def resume_after_crash_converges(ctx: CheckContext) -> None:
             expected="sync(last checkpoint) returns normally",
             requests=[e for e in resumed_log if e["status"] >= 400][-5:],
         )
-    diffs = _diff(ctx, tenant, replica)
+    diffs = ctx.diff(tenant, replica)
     if diffs:
         raise ctx.fail(
             f"after a crash at record {crashed_at + 1} and a resume from the last checkpoint "
@@ -601,7 +569,7 @@ def _converges_machine(ctx: CheckContext, streams: list[str]) -> type[RuleBasedS
                     f"hypothesis: {'; '.join(self.steps)}",
                     expected="sync(state) returns normally",
                 )
-            diffs = _diff(ctx, self.tenant, self.replica)
+            diffs = ctx.diff(self.tenant, self.replica)
             if diffs:
                 raise ctx.fail(
                     _describe_diffs(diffs, _changed_ids(self.tenant), "before the sync")

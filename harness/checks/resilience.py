@@ -106,7 +106,7 @@ def honours_retry_after(ctx: CheckContext) -> None:
             expected=f"at most {bound} requests: each page once, plus one retry per 429",
             requests=api,
         )
-    problems = _differences(ctx, tenant, run)
+    problems = ctx.differences(tenant, run.replica)
     if problems:
         raise ctx.fail(
             f"after {len(refused)} 429 response(s), the replica differs from the platform: "
@@ -178,7 +178,7 @@ def retries_transient_failures(ctx: CheckContext) -> None:
             requests=[r for pair in hasty for r in pair[:2]],
             gaps_ms=[round(max(item[2], 0) * 1000, 1) for item in hasty],
         )
-    problems = _differences(ctx, tenant, run)
+    problems = ctx.differences(tenant, run.replica)
     if problems:
         raise ctx.fail(
             f"after {len(failed)} transient failure(s), the replica differs from the platform: "
@@ -377,7 +377,7 @@ def _judge_hostile(
     for stream, records in truth.items():
         col = ctx.contract.collections[stream]
         expected = {r[col.id_field]: ctx.expected(stream, r) for r in records}
-        rows = run.replica.rows.get(stream, {})
+        rows = {i: ctx.expected(stream, r) for i, r in run.replica.rows.get(stream, {}).items()}
         lost = [i for i in expected if i not in rows]
         changed = [i for i in expected if i in rows and rows[i] != expected[i]]
         if lost or changed:
@@ -515,24 +515,3 @@ def _scope_only_one_stream_needs(ctx: CheckContext, streams: list[str]) -> tuple
         if own:
             return stream, own[0]
     return None
-
-
-def _differences(ctx: CheckContext, tenant: TenantHandle, run: Run) -> list[str]:
-    """How the replica differs from the platform's records, one phrase per stream (none: equal)."""
-    problems = []
-    for stream in ctx.manifest.streams:
-        col = ctx.contract.collections[stream]
-        truth = {r[col.id_field]: ctx.expected(stream, r) for r in tenant.records(stream)}
-        rows = run.replica.rows.get(stream, {})
-        lost = [i for i in truth if i not in rows]
-        extra = [i for i in rows if i not in truth]
-        changed = [i for i in truth if i in rows and rows[i] != truth[i]]
-        if lost:
-            problems.append(f"{stream}: lost {len(lost)} of {len(truth)} records (e.g. {lost[0]})")
-        if extra:
-            problems.append(
-                f"{stream}: stored {len(extra)} records the platform does not have (e.g. {extra[0]})"
-            )
-        if changed:
-            problems.append(f"{stream}: {len(changed)} records hold wrong values (e.g. {changed[0]})")
-    return problems

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from harness.checks.context import CheckContext, Driver, RunError
+from harness.checks.context import REVOKED_CALL_TIMEOUT, CheckContext, Driver, RunError
 from harness.checks.failures import NotApplicable
 from harness.checks.registry import check
 from harness.connectors import CommandConnector, ConnectorFailed, ConnectorTimeout, PythonConnector
@@ -50,6 +50,7 @@ def no_secret_leaks(ctx: CheckContext) -> None:
         if ctx.manifest.webhooks and isinstance(connector, PythonConnector):
             _deliver_webhooks(ctx, tenant, connector, webhook_secret, errors)
         tenant.revoke(tenant.client_id)  # from here on every call fails: the error paths
+        connector.timeout = min(connector.timeout, REVOKED_CALL_TIMEOUT)  # AUTH-04 judges retry storms
         _attempt(errors, "sync(state) after revocation", connector.sync, replica.state)
     finally:
         connector.close()
@@ -109,6 +110,7 @@ def no_egress(ctx: CheckContext) -> None:
         run = ctx.sync(tenant)
         incremental = ctx.sync(tenant, run.replica.state, check_first=False)
         tenant.revoke(tenant.client_id)
+        ctx.call_timeout = min(ctx.call_timeout, REVOKED_CALL_TIMEOUT)  # AUTH-04 judges retry storms
         failing = ctx.sync(tenant, run.replica.state, check_first=False)
     egress = ctx.sandbox.egress() or []
     if egress:

@@ -127,10 +127,10 @@ def test_settings_come_from_ini_and_environment(
 ) -> None:
     pytester.makeini(f"[pytest]\nharness_connector = {EXAMPLE}\nharness_checks = AUTH-01\n")
     monkeypatch.setenv("HARNESS_SEED", "4242")
-    result = certify(pytester)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=300)  # the ini picks the checks
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["harness: certifying acme-sync 1.0.0 *seed 4242"])
-    overridden = certify(pytester, "--seed=5")
+    overridden = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--seed=5", timeout=300)
     overridden.stdout.fnmatch_lines(["harness: certifying acme-sync 1.0.0 *seed 5"])
 
 
