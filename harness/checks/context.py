@@ -152,6 +152,24 @@ class CheckContext:
         """`diff` as one phrase per stream: what a failure message says."""
         return [d.phrase() for d in self.diff(tenant, replica)]
 
+    def require_converged(
+        self,
+        tenant: TenantHandle,
+        replica: Replica,
+        *,
+        after: str,
+        expected: str,
+        requests: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Fail unless the replica equals the platform: `after ..., the replica differs ...`."""
+        problems = self.differences(tenant, replica)
+        if problems:
+            raise self.fail(
+                f"{after}, the replica differs from the platform: {'; '.join(problems)}",
+                expected=expected,
+                requests=requests,
+            )
+
     def omitted(self, stream: str, error: Any) -> bool:
         """True for a schema error that only says a stored record lacks a required field the
         manifest does not declare for the stream (data minimization leaves it out on purpose)."""
@@ -162,11 +180,22 @@ class CheckContext:
         missing = set(error.validator_value) - set(error.instance)
         return bool(missing) and not (missing & keep)
 
-    def sync(self, tenant: TenantHandle, state: Any = None, *, check_first: bool = True) -> Run:
-        """Build the connector for a tenant, run check() (optionally) and sync(state)."""
+    def sync(
+        self,
+        tenant: TenantHandle,
+        state: Any = None,
+        *,
+        check_first: bool = True,
+        config: dict[str, Any] | None = None,
+    ) -> Run:
+        """Build the connector for a tenant (with `config` instead of the manifest's, if given),
+        run check() (optionally) and sync(state)."""
         replica = self.replica()
         run = Run(tenant, replica)
-        connector = self.connector(tenant, replica)
+        if config is None:
+            connector = self.connector(tenant, replica)
+        else:
+            connector = driver_for(self.manifest, config, replica, self.call_timeout)
         try:
             if check_first:
                 connector.check()

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from harness.checks.context import CheckContext, Run, describe
 from harness.checks.failures import NotApplicable
 from harness.checks.registry import check
-from harness.connectors import ConnectorFailed, ConnectorTimeout, driver_for
+from harness.connectors import ConnectorTimeout
 from harness.contract.collections import find_feed
 from harness.runtime import TenantHandle
 
@@ -106,14 +106,13 @@ def honours_retry_after(ctx: CheckContext) -> None:
             expected=f"at most {bound} requests: each page once, plus one retry per 429",
             requests=api,
         )
-    problems = ctx.differences(tenant, run.replica)
-    if problems:
-        raise ctx.fail(
-            f"after {len(refused)} 429 response(s), the replica differs from the platform: "
-            f"{'; '.join(problems)}",
-            expected="the rate-limited page is retried and nothing is lost",
-            requests=refused,
-        )
+    ctx.require_converged(
+        tenant,
+        run.replica,
+        after=f"after {len(refused)} 429 response(s)",
+        expected="the rate-limited page is retried and nothing is lost",
+        requests=refused,
+    )
 
 
 @check("RES-02", pillar="resilience", severity="high", level="standard", timeout=90)
@@ -178,14 +177,13 @@ def retries_transient_failures(ctx: CheckContext) -> None:
             requests=[r for pair in hasty for r in pair[:2]],
             gaps_ms=[round(max(item[2], 0) * 1000, 1) for item in hasty],
         )
-    problems = ctx.differences(tenant, run.replica)
-    if problems:
-        raise ctx.fail(
-            f"after {len(failed)} transient failure(s), the replica differs from the platform: "
-            f"{'; '.join(problems)}",
-            expected="every failed page is retried and nothing is lost",
-            requests=failed,
-        )
+    ctx.require_converged(
+        tenant,
+        run.replica,
+        after=f"after {len(failed)} transient failure(s)",
+        expected="every failed page is retried and nothing is lost",
+        requests=failed,
+    )
 
 
 @check("RES-03", pillar="resilience", severity="high", level="standard", timeout=60)
@@ -211,7 +209,7 @@ def stops_on_non_retryable_errors(ctx: CheckContext) -> None:
     config = ctx.config(tenant)
     config["scopes"] = scopes
     ctx.call_timeout = min(ctx.call_timeout, REFUSED_CALL_TIMEOUT)
-    run = _run(ctx, tenant, config, check_first=True)
+    run = ctx.sync(tenant, config=config)
     operation = _list_op(ctx, stream)
     calls = [e for e in run.requests if e.get("operation") == operation]
     refused = [e for e in calls if 400 <= e["status"] < 500 and e["status"] not in (401, 429)]
@@ -283,7 +281,7 @@ def survives_hostile_responses(ctx: CheckContext) -> None:
         all_sizes = {name: sizes.get(name, 0) for name in ctx.contract.collections}
         tenant = ctx.sandbox.new_tenant(seed=seed, sizes=all_sizes, profile="edge")
         try:
-            run = _run(ctx, tenant, ctx.config(tenant), check_first=False)
+            run = ctx.sync(tenant, check_first=False)
             if any(e.get("response_violations") for e in run.requests):
                 return False  # the platform broke its own contract: not a fair test of the connector
             return _judge_hostile(ctx, tenant, run, seed, sizes) or True
@@ -437,22 +435,6 @@ def _short(value: Any, limit: int = 500) -> str:
 
 
 # -- shared ----------------------------------------------------------------------------------------
-
-
-def _run(ctx: CheckContext, tenant: TenantHandle, config: dict[str, Any], *, check_first: bool) -> Run:
-    """Like ctx.sync, with a config of the check's choosing (and ctx.call_timeout per call)."""
-    replica = ctx.replica()
-    run = Run(tenant, replica)
-    connector = driver_for(ctx.manifest, config, replica, ctx.call_timeout)
-    try:
-        if check_first:
-            connector.check()
-        connector.sync(None)
-    except (ConnectorFailed, ConnectorTimeout) as exc:
-        run.error = exc
-    finally:
-        connector.close()
-    return run
 
 
 def _api(ctx: CheckContext, log: list[dict[str, Any]]) -> list[dict[str, Any]]:
