@@ -17,7 +17,7 @@ from harness.sandbox.idempotency import IdempotencyStore
 from harness.sandbox.limits import RateLimiter
 from harness.sandbox.recorder import RequestLog
 from harness.sandbox.webhooks import Dispatcher
-from harness.synth import Change, Dataset, Overlay, rfc3339
+from harness.synth import Change, Dataset, Overlay, RecordCache, rfc3339
 from harness.synth import profile as get_profile
 
 DEFAULT_RATE = (100.0, 200)  # requests per second per client, burst
@@ -129,6 +129,7 @@ class Tenants:
     def __init__(self, contract: Contract, executor: Executor) -> None:
         self.contract = contract
         self.executor = executor
+        self.cache = RecordCache()  # generated records, shared by every tenant, bounded
         self._by_id: dict[str, Tenant] = {}
         self._lock = threading.Lock()
 
@@ -146,7 +147,7 @@ class Tenants:
         from harness.sandbox.events import EventShapes
 
         options = get_profile(profile).dataset_options(self.contract, sizes)
-        data = Overlay(Dataset(self.contract, seed=seed, **options))
+        data = Overlay(Dataset(self.contract, seed=seed, cache=self.cache, **options))
         shapes = EventShapes(self.contract)
         tenant = Tenant(
             id=f"ten_{secrets.token_hex(6)}",

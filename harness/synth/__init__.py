@@ -1,5 +1,6 @@
 """Deterministic synthetic data: virtual datasets generated from the contract's schemas."""
 
+from harness.synth.cache import RecordCache
 from harness.synth.dataset import DEFAULT_CLOCK, Dataset
 from harness.synth.errors import SynthError
 from harness.synth.generator import rfc3339
@@ -12,6 +13,7 @@ __all__ = [
     "Dataset",
     "Overlay",
     "Profile",
+    "RecordCache",
     "SynthError",
     "load_profiles",
     "profile",

@@ -17,6 +17,7 @@ from typing import Any
 from faker import Faker
 
 from harness.contract import Collection, Contract
+from harness.synth.cache import RecordCache
 from harness.synth.errors import SynthError
 from harness.synth.generator import Builder, Compiler, Ctx, rfc3339
 from harness.synth.ids import IdCodec, codec_for
@@ -37,6 +38,7 @@ class Dataset:
         null_share: float = 0.1,
         locale: str = "en_US",
         edge: float = 0.0,
+        cache: RecordCache | None = None,
     ) -> None:
         self.contract = contract
         self.seed = seed
@@ -44,6 +46,8 @@ class Dataset:
         self.window = window
         self.null_share = null_share
         self.edge = edge  # share of values pushed to extremes (the "edge" profile)
+        self.cache = cache  # shared with other datasets; keyed by this dataset's identity
+        self._cache_key = object()
         self.collections: dict[str, Collection] = dict(contract.collections)
         unknown = set(sizes or {}) - set(self.collections)
         if unknown:
@@ -121,8 +125,14 @@ class Dataset:
     def record(self, collection: str, index: int) -> dict[str, Any]:
         if not 0 <= index < self.sizes[collection]:
             raise IndexError(f"{collection} has {self.sizes[collection]} records, not {index + 1}")
+        if self.cache is not None:
+            cached = self.cache.get((self._cache_key, collection, index))
+            if cached is not None:
+                return cached
         record = self.make(collection, index)
         assert record is not None
+        if self.cache is not None:
+            self.cache.put((self._cache_key, collection, index), record)
         return record
 
     def make(self, collection: str, index: int, *, seed_salt: str = "") -> dict[str, Any] | None:

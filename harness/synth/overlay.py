@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from harness.synth.dataset import Dataset
@@ -85,9 +86,9 @@ class Overlay:
         out: list[dict[str, Any]] = []
         last: Key | None = None
         for key, record in self._iterate(collection, after, since):
-            if len(out) == limit:
+            if len(out) == limit:  # one more exists; it was not generated (records come lazily)
                 return out, last
-            out.append(record)
+            out.append(record())
             last = key
         return out, None
 
@@ -195,7 +196,8 @@ class Overlay:
 
     def _iterate(
         self, collection: str, after: Key, since: datetime | None
-    ) -> Iterator[tuple[Key, dict[str, Any]]]:
+    ) -> Iterator[tuple[Key, Callable[[], dict[str, Any]]]]:
+        """Keys in list order, each with a function that makes its record (so peeking is free)."""
         state = self._state[collection]
         size = self.dataset.size(collection)
         if after[0] == 0:
@@ -204,7 +206,7 @@ class Overlay:
                 with self._lock:
                     touched = self._is_touched(state, index)
                 if not touched:
-                    yield (0, index), self.dataset.record(collection, index)
+                    yield (0, index), partial(self.dataset.record, collection, index)
                 index += 1
             after = (1, 0)
         with self._lock:
@@ -214,7 +216,7 @@ class Overlay:
                 if seq > after[1] and self._changed_at(collection, rid, since)
             ]
         for seq, record in tail:
-            yield (1, seq), record
+            yield (1, seq), partial(dict, record)
 
     def _store(self, collection: str, kind: str, record: dict[str, Any], now: datetime) -> dict[str, Any]:
         col = self.dataset.collections[collection]
