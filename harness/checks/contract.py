@@ -36,14 +36,18 @@ def requests_conform(ctx: CheckContext) -> None:
             run_error=str(run.error) if run.error else None,
         )
     if bad:
-        kinds = Counter(f"{v['pointer']}: {v['message']}" for e in bad for v in _violations(e))
-        listing = "; ".join(f"{text} ({n}x)" for text, n in kinds.most_common(5))
         raise ctx.fail(
             f"{len(bad)} of {len(run.requests)} request(s) broke the contract, e.g. "
-            f"{describe(bad[0])}: {listing}",
+            f"{describe(bad[0])}: {_listing(bad)}",
             expected="every request valid against the contract (see each violation's pointer)",
             requests=bad,
         )
+
+
+def _listing(entries: list[dict]) -> str:
+    """The five commonest violations among log entries: `/query/limit: ... (4x); ...`."""
+    kinds = Counter(f"{v['pointer']}: {v['message']}" for e in entries for v in _violations(e))
+    return "; ".join(f"{text} ({n}x)" for text, n in kinds.most_common(5))
 
 
 def _violations(entry: dict) -> list[dict]:
@@ -158,11 +162,9 @@ def pushes_are_idempotent_and_valid(ctx: CheckContext) -> None:
         )
     invalid = [e for e in writes if _violations(e)]
     if invalid:
-        kinds = Counter(f"{v['pointer']}: {v['message']}" for e in invalid for v in _violations(e))
-        listing = "; ".join(f"{text} ({n}x)" for text, n in kinds.most_common(5))
         raise ctx.fail(
             f"{len(invalid)} of {len(writes)} push request(s) broke the contract, e.g. "
-            f"{describe(invalid[0])}: {listing}",
+            f"{describe(invalid[0])}: {_listing(invalid)}",
             expected="every push body valid against the contract's create schema",
             requests=invalid,
         )
