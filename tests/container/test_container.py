@@ -105,7 +105,14 @@ SCRIPT = textwrap.dedent(
 
 def start_session():
     proc = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", SCRIPT],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A session started in the background inherits an ignored SIGINT, and Python then never
+        # raises KeyboardInterrupt: give the child the SIGINT a terminal's Ctrl-C would meet.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     runtime_id = proc.stdout.readline().strip()
     assert runtime_id, proc.stderr.read() if proc.poll() is not None else "no id printed"
