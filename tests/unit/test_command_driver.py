@@ -5,6 +5,7 @@ import os
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,11 +21,18 @@ from harness.connectors.manifest import Manifest
 
 
 def connector(
-    tmp_path: Path, body: str, *, timeout: float = 20, command: tuple[str, ...] | None = None
+    tmp_path: Path,
+    body: str,
+    *,
+    timeout: float = 20,
+    command: tuple[str, ...] | None = None,
+    config: dict | None = None,
+    **manifest: Any,
 ) -> tuple[CommandConnector, Replica]:
+    """A command connector whose script is `body`; `manifest` adds fields (webhooks, ...)."""
     script = tmp_path / "conn.py"
     script.write_text("import json, sys, os, time\nargs = sys.argv[1:]\n" + textwrap.dedent(body))
-    manifest = Manifest(
+    described = Manifest(
         file=str(tmp_path / "connector.toml"),
         root=tmp_path,
         name="t",
@@ -32,9 +40,11 @@ def connector(
         scopes=(),
         streams=("contacts",),
         command=command or ("python3", "conn.py"),
+        **manifest,
     )
     replica = Replica()
-    return CommandConnector(manifest, {"base_url": "http://x", "page_size": 5}, replica, timeout), replica
+    settings = {"base_url": "http://x", "page_size": 5} if config is None else config
+    return CommandConnector(described, settings, replica, timeout), replica
 
 
 def test_messages_are_applied_to_the_sink_in_order(tmp_path):
@@ -188,21 +198,7 @@ ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 
 
 def serve_connector(tmp_path: Path, config: dict) -> tuple[CommandConnector, Replica]:
-    script = tmp_path / "conn.py"
-    script.write_text("import json, sys, os, time\nargs = sys.argv[1:]\n" + textwrap.dedent(SERVE))
-    manifest = Manifest(
-        file=str(tmp_path / "connector.toml"),
-        root=tmp_path,
-        name="t",
-        version="1",
-        scopes=(),
-        streams=("contacts",),
-        command=("python3", "conn.py"),
-        webhooks=("contact.created",),
-        webhook_path="/hooks",
-    )
-    replica = Replica()
-    return CommandConnector(manifest, config, replica, 20), replica
+    return connector(tmp_path, SERVE, config=config, webhooks=("contact.created",), webhook_path="/hooks")
 
 
 def test_webhooks_go_to_serve_and_its_messages_reach_the_sink_before_the_answer(tmp_path):
