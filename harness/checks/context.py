@@ -187,10 +187,11 @@ class CheckContext:
         *,
         check_first: bool = True,
         config: dict[str, Any] | None = None,
+        replica: Replica | None = None,
     ) -> Run:
         """Build the connector for a tenant (with `config` instead of the manifest's, if given),
-        run check() (optionally) and sync(state)."""
-        replica = self.replica()
+        run check() (optionally) and sync(state) into `replica` (a fresh one by default)."""
+        replica = replica if replica is not None else self.replica()
         run = Run(tenant, replica)
         if config is None:
             connector = self.connector(tenant, replica)

@@ -166,14 +166,7 @@ def _pages_of(ctx: CheckContext, stream: str, pages: float) -> int:
 
 def _run(ctx: CheckContext, tenant: TenantHandle, replica: Replica, state: Any) -> RunError | None:
     """One sync(state) into `replica` with a fresh connector instance; its error, if it failed."""
-    connector = ctx.connector(tenant, replica)
-    try:
-        connector.sync(state)
-    except (ConnectorFailed, ConnectorTimeout) as exc:
-        return exc
-    finally:
-        connector.close()
-    return None
+    return ctx.sync(tenant, state, check_first=False, replica=replica).error
 
 
 def _full_sync(
