@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-SANDBOXES = ("embedded", "container", "url:")
+SANDBOXES = ("embedded", "container")  # and url:http://host:port
 LEVELS = ("basic", "standard", "strict")
 
 
@@ -49,7 +49,12 @@ OPTIONS = (
         "FILE",
     ),
     Option(
-        "sandbox", "--sandbox", f"where the sandbox runs: {', '.join(SANDBOXES)} (default: embedded)", "KIND"
+        "sandbox",
+        "--sandbox",
+        "where the sandbox runs: embedded (in this process, the default), container (Docker; build the "
+        "image with `harness image build`) or url:http://host:port (one already running; its admin "
+        "token in HARNESS_ADMIN_TOKEN)",
+        "KIND",
     ),
     Option(
         "seed", "--seed", "seed for data, faults and property tests (default: random; always printed)", "N"
@@ -61,7 +66,11 @@ OPTIONS = (
         "IDS",
     ),
     Option(
-        "cert_level", "--cert-level", f"certification level: {', '.join(LEVELS)} (default: standard)", "LEVEL"
+        "cert_level",
+        "--cert-level",
+        f"certification level: {', '.join(LEVELS)} (default: standard); decides which checks run and "
+        "which the verdict requires",
+        "LEVEL",
     ),
     Option(
         "cert_report",
