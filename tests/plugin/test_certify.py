@@ -104,6 +104,12 @@ def test_bad_option_values_are_usage_errors(pytester: pytest.Pytester) -> None:
     seed = certify(pytester, f"--connector={EXAMPLE}", "--seed=abc")
     assert seed.ret == pytest.ExitCode.USAGE_ERROR
     seed.stderr.fnmatch_lines(["*--seed must be a whole number, got 'abc'"])
+    sandbox = certify(pytester, f"--connector={EXAMPLE}", "--sandbox=contaner")
+    assert sandbox.ret == pytest.ExitCode.USAGE_ERROR
+    sandbox.stderr.fnmatch_lines(["*--sandbox: 'contaner' is not one of *Did you mean 'container'?"])
+    address = certify(pytester, f"--connector={EXAMPLE}", "--sandbox=url:localhost:8765")
+    assert address.ret == pytest.ExitCode.USAGE_ERROR
+    address.stderr.fnmatch_lines(["*give the sandbox's address, e.g. url:http://127.0.0.1:8765"])
 
 
 def test_a_broken_manifest_names_the_file_key_and_fix(pytester: pytest.Pytester) -> None:
