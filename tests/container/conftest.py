@@ -7,7 +7,10 @@ lost its engine cannot pass by skipping.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -31,7 +34,9 @@ def container_runtime() -> None:
     pytest.skip(f"{reason}: {ENABLE}")
 
 
-@pytest.fixture(scope="module", params=["embedded", pytest.param("container", marks=pytest.mark.container)])
+@pytest.fixture(
+    scope="module", params=["embedded", "url", pytest.param("container", marks=pytest.mark.container)]
+)
 def sandbox(request, platform_contract):
     """A sandbox per runtime (one per module): the tests using it must pass on every one."""
     import harness.runtime
@@ -39,7 +44,46 @@ def sandbox(request, platform_contract):
     if request.param == "embedded":
         with harness.runtime.embedded(platform_contract) as handle:
             yield handle
+    elif request.param == "url":  # a sandbox another process serves, as a team's shared one
+        with served_sandbox() as (url, token):
+            runtime = harness.runtime.UrlSandbox(url, platform_contract, admin_token=token)
+            yield runtime.start()
+            runtime.stop()
     else:
         request.getfixturevalue("container_runtime")
         with harness.runtime.container(platform_contract) as handle:
             yield handle
+
+
+@contextlib.contextmanager
+def served_sandbox(*args: str):
+    """`harness sandbox serve` in a subprocess on a free port: (its URL, its admin token)."""
+    token = "url-runtime-token"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "sandbox",
+            "serve",
+            "--port",
+            "0",
+            "--admin-token",
+            token,
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = []
+        while not lines or lines[-1] != "ready":
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"harness sandbox serve did not start: {proc.stderr.read()}")
+            lines.append(line.strip())
+        yield next(line.split(": ", 1)[1] for line in lines if line.startswith("url: ")), token
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
