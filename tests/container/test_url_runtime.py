@@ -32,5 +32,5 @@ def test_a_sandbox_serving_another_contract_is_refused(platform_contract):
 
 
 def test_nothing_answering_is_a_clear_error(platform_contract):
-    with pytest.raises(SandboxError, match="no sandbox answers at http://127.0.0.1:9"):
+    with pytest.raises(SandboxError, match=r"no sandbox answers at http://127\.0\.0\.1:9"):
         UrlSandbox("http://127.0.0.1:9", platform_contract, admin_token="t").start()
