@@ -108,25 +108,30 @@ class CommandConnector:
 
     # -- serve ------------------------------------------------------------------------------------
 
+    def _spawn(self, argv: list[str], **options: Any) -> subprocess.Popen[Any]:
+        """Start the connector from its manifest's folder, in a process group of its own (so a
+        timeout can kill everything it started), stdout and stderr piped to the harness."""
+        try:
+            return subprocess.Popen(
+                argv,
+                cwd=self.manifest.root,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                **options,
+            )
+        except OSError as exc:
+            raise ConnectorLoadError(
+                f"{self.manifest.file}: cannot run {argv[0]!r}: {exc.strerror}"
+            ) from None
+
     def _start_server(self) -> None:
         self._serve_folder = tempfile.TemporaryDirectory(prefix="harness-serve-")
         config_file = Path(self._serve_folder.name) / "config.json"
         config_file.write_text(json.dumps(self.config))
         self._port = _free_port()
         argv = [*self.argv, "serve", "--config", str(config_file), "--port", str(self._port)]
-        try:
-            server = subprocess.Popen(
-                argv,
-                cwd=self.manifest.root,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise ConnectorLoadError(
-                f"{self.manifest.file}: cannot run {argv[0]!r}: {exc.strerror}"
-            ) from None
+        server = self._spawn(argv, stdin=subprocess.DEVNULL)
         self._server = server
         self._serve_failures, self._serve_eof = [], False
         self._serve_reader = threading.Thread(target=self._read_serve_stdout, args=(server,), daemon=True)
@@ -211,22 +216,7 @@ class CommandConnector:
                 argv += ["--state", str(state_file)]
             if stream is not None:
                 argv += ["--stream", stream]
-            try:
-                proc = subprocess.Popen(
-                    argv,
-                    cwd=self.manifest.root,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                    encoding="utf-8",
-                    errors="replace",
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                raise ConnectorLoadError(
-                    f"{self.manifest.file}: cannot run {argv[0]!r}: {exc.strerror}"
-                ) from None
+            proc = self._spawn(argv, stdin=subprocess.PIPE, text=True, encoding="utf-8", errors="replace")
             failures: list[BaseException] = []
             readers = [
                 threading.Thread(target=self._read_stdout, args=(proc, failures), daemon=True),
