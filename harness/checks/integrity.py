@@ -169,16 +169,32 @@ def _run(ctx: CheckContext, tenant: TenantHandle, replica: Replica, state: Any) 
     return ctx.sync(tenant, state, check_first=False, replica=replica).error
 
 
-def _full_sync(
-    ctx: CheckContext, tenant: TenantHandle, replica: Replica, what: str = "the full sync"
-) -> None:
-    error = _run(ctx, tenant, replica, None)
+def _sync_or_fail(
+    ctx: CheckContext,
+    tenant: TenantHandle,
+    replica: Replica,
+    state: Any,
+    what: str,
+    expected: str,
+    mark: int = 0,
+) -> list[dict[str, Any]]:
+    """sync(state) into `replica`; fail naming `what` if it did not complete. Returns the
+    request log from `mark` on."""
+    error = _run(ctx, tenant, replica, state)
+    log = tenant.requests(mark)
     if error is not None:
         raise ctx.fail(
             f"{what} did not complete: {error}",
-            expected="sync(None) returns normally",
-            requests=[e for e in tenant.requests() if e["status"] >= 400][-5:],
+            expected=expected,
+            requests=[e for e in log if e["status"] >= 400][-5:],
         )
+    return log
+
+
+def _full_sync(
+    ctx: CheckContext, tenant: TenantHandle, replica: Replica, what: str = "the full sync"
+) -> None:
+    _sync_or_fail(ctx, tenant, replica, None, what, "sync(None) returns normally")
     if replica.state is None:
         raise ctx.fail(
             f"{what} completed without a single checkpoint, so there is no state to sync incrementally from",
@@ -231,14 +247,15 @@ def incremental_sync_picks_up_changes(ctx: CheckContext) -> None:
     full_lists = _stream_lists(ctx, tenant.requests())
     state, mark, changes_mark = replica.state, _last_request(tenant), _last_change(tenant)
     made = {stream: _edit(ctx, tenant, stream) for stream in ctx.manifest.streams}
-    error = _run(ctx, tenant, replica, state)
-    log = tenant.requests(mark)
-    if error is not None:
-        raise ctx.fail(
-            f"the incremental sync from state {json.dumps(state)[:200]} did not complete: {error}",
-            expected="sync(state) returns normally",
-            requests=[e for e in log if e["status"] >= 400][-5:],
-        )
+    log = _sync_or_fail(
+        ctx,
+        tenant,
+        replica,
+        state,
+        f"the incremental sync from state {json.dumps(state)[:200]}",
+        "sync(state) returns normally",
+        mark,
+    )
     diffs = ctx.diff(tenant, replica)
     if diffs:
         raise ctx.fail(
@@ -297,13 +314,15 @@ def churn_during_paging_loses_nothing(ctx: CheckContext) -> None:
             requests=tenant.requests(),
         )
     mark = _last_request(tenant)
-    error = _run(ctx, tenant, replica, replica.state)
-    if error is not None:
-        raise ctx.fail(
-            f"the incremental sync after the full sync did not complete: {error}",
-            expected="sync(state) returns normally",
-            requests=[e for e in tenant.requests(mark) if e["status"] >= 400][-5:],
-        )
+    _sync_or_fail(
+        ctx,
+        tenant,
+        replica,
+        replica.state,
+        "the incremental sync after the full sync",
+        "sync(state) returns normally",
+        mark,
+    )
     diffs = ctx.diff(tenant, replica)
     if diffs:
         count = sum(len(ids) for ids in during.values())
@@ -360,14 +379,15 @@ def resume_after_crash_converges(ctx: CheckContext) -> None:
         )
     mark = _last_request(tenant)
     state, crashed_at = replica.state, len(replica.operations)
-    error = _run(ctx, tenant, replica, state)
-    resumed_log = tenant.requests(mark)
-    if error is not None:
-        raise ctx.fail(
-            f"the run resuming from the last checkpoint {json.dumps(state)[:200]} did not complete: {error}",
-            expected="sync(last checkpoint) returns normally",
-            requests=[e for e in resumed_log if e["status"] >= 400][-5:],
-        )
+    resumed_log = _sync_or_fail(
+        ctx,
+        tenant,
+        replica,
+        state,
+        f"the run resuming from the last checkpoint {json.dumps(state)[:200]}",
+        "sync(last checkpoint) returns normally",
+        mark,
+    )
     diffs = ctx.diff(tenant, replica)
     if diffs:
         raise ctx.fail(
