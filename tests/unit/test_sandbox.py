@@ -6,7 +6,6 @@ import json
 import time
 from datetime import datetime
 
-import httpx
 import pytest
 
 import harness.runtime
@@ -14,18 +13,6 @@ import harness.runtime
 PROBLEM = "application/problem+json"
 parse = datetime.fromisoformat
 SIZES = {"contacts": 250, "companies": 20, "deals": 10}
-
-
-@pytest.fixture(scope="module")
-def sandbox(platform_contract):
-    with harness.runtime.embedded(platform_contract) as handle:
-        yield handle
-
-
-@pytest.fixture(scope="module")
-def http():
-    with httpx.Client(timeout=10) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-import harness.runtime
 from harness.sandbox.audit import verify
 from harness.sandbox.limits import RateLimiter
 from harness.sandbox.webhooks import new_secret, sign, tamper
@@ -22,18 +21,6 @@ from harness.sandbox.webhooks import new_secret, sign, tamper
 PROBLEM = "application/problem+json"
 SIZES = {"contacts": 30, "companies": 5, "deals": 5}
 parse = datetime.fromisoformat
-
-
-@pytest.fixture(scope="module")
-def sandbox(platform_contract):
-    with harness.runtime.embedded(platform_contract) as handle:
-        yield handle
-
-
-@pytest.fixture(scope="module")
-def http():
-    with httpx.Client(timeout=10) as client:
-        yield client
 
 
 def new_tenant(sandbox, seed=1, **spec):
