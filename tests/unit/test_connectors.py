@@ -66,6 +66,14 @@ def test_module_and_class_spec_syncs_every_collection_it_can_read(platform_contr
         ('pushs = ["contacts"]\n', "connector", "did you mean 'pushes'?"),
         ('webhooks = ["contact.merged"]\n', "connector.webhooks", "'contact.merged'"),
         ('pushes = ["deals"]\n', "connector.pushes", "'deals'"),
+        ('[connector.fields]\ncontcts = ["email"]\n', "connector.fields", "did you mean 'contacts'?"),
+        (
+            '[connector.fields]\ndeals = ["amount"]\n',
+            "connector.fields",
+            "'deals', which is not one of its streams",
+        ),
+        ('[connector.fields]\ncontacts = ["emial"]\n', "connector.fields.contacts", "did you mean 'email'?"),
+        ('[connector.fields]\ncontacts = ["email", "email"]\n', "connector.fields.contacts", "non-unique"),
     ],
 )
 def test_manifest_mistakes_name_the_key_and_the_fix(tmp_path, platform_contract, extra, key, words):
@@ -146,3 +154,10 @@ def test_a_connector_that_cannot_be_imported_is_a_clear_error(tmp_path, platform
     (tmp_path / "demo_connector.py").write_text("class Other:\n    pass\n")
     with pytest.raises(ConnectorLoadError, match="has no 'Demo'"):
         PythonConnector(manifest, {}, Replica())
+
+
+def test_fields_load_per_stream(tmp_path, platform_contract):
+    path = write(tmp_path, GOOD + '[connector.fields]\ncontacts = ["email", "updated_at"]\n')
+    assert load_manifest(path, platform_contract).fields == {"contacts": ("email", "updated_at")}
+    path.write_text(GOOD)
+    assert load_manifest(path, platform_contract).fields == {}
