@@ -19,8 +19,8 @@ from faker import Faker
 from harness.contract import Collection, Contract
 from harness.synth.cache import RecordCache
 from harness.synth.errors import SynthError
-from harness.synth.generator import Builder, Compiler, Ctx, rfc3339
-from harness.synth.ids import IdCodec, codec_for
+from harness.synth.generator import Builder, Compiler, Ctx, Infinite, rfc3339
+from harness.synth.ids import Codec, codec_for_schema
 
 DEFAULT_CLOCK = datetime(2026, 1, 1, tzinfo=UTC)
 DEFAULT_WINDOW = timedelta(days=365)
@@ -60,10 +60,10 @@ class Dataset:
         # The locale's Generator itself, not the Faker proxy: every provider call skips a lookup.
         self._fake = Faker(locale, use_weighting=False)._factories[0]
         self._lock = threading.Lock()
-        self._codecs: dict[str, IdCodec | None] = {}
+        self._codecs: dict[str, Codec | None] = {}
         relations: dict[str, str] = {}
         for name, col in self.collections.items():
-            codec = codec_for(col.id_schema.get("pattern"), seed, name)
+            codec = codec_for_schema(col.id_schema, seed, name)
             self._codecs[name] = codec
             if codec is not None:
                 if self.sizes[name] > codec.capacity:
@@ -72,11 +72,15 @@ class Dataset:
                         f"{self.sizes[name]} {name} do not fit the id pattern (room for {codec.capacity})",
                         "ask for fewer",
                     )
-                relations[codec.prefix] = name
+                if codec.prefix:
+                    relations[codec.prefix] = name
+        self._time_kinds: dict[tuple[str, str], str] = {}
         self._builders: dict[str, Builder] = {}
         for name, col in self.collections.items():
             compiler = Compiler(contract, self._fake, relations, col.updated_field)
             self._builders[name] = compiler.compile(col.item_schema, col.item_schema_uri)
+        for name in self.collections:  # a schema whose every value is endless fails here, not mid-sync
+            self.make(name, 0)
 
     # -- identity -------------------------------------------------------------------------------
 
@@ -87,14 +91,13 @@ class Dataset:
         codec = self._codecs[collection]
         if codec is not None:
             return codec.encode(index)
-        kind = self.collections[collection].id_schema.get("type")
-        return index + 1 if kind == "integer" else f"{collection[:3]}_{index + 1}"
+        return f"{collection[:3]}_{index + 1}"
 
     def index_of(self, collection: str, record_id: Any) -> int | None:
         """The base index for an id, or None when the id is not one of the base records."""
         codec = self._codecs[collection]
         if codec is not None:
-            index = codec.decode(str(record_id))
+            index = codec.decode(record_id if isinstance(record_id, (int, str)) else str(record_id))
         else:
             text = str(record_id).rsplit("_", 1)[-1]
             index = int(text) - 1 if text.isdigit() else None
@@ -161,12 +164,52 @@ class Dataset:
                 self.sizes,
                 edge=self.edge,
             )
-            record = self._builders[collection](ctx)
+            try:
+                record = self._builders[collection](ctx)
+            except Infinite:
+                raise SynthError(
+                    col.item_schema_uri.partition("#")[2],
+                    "every value of this schema nests forever (a required field that is the schema itself)",
+                    "make the recursive field optional or nullable",
+                ) from None
         if isinstance(record, dict):
             record[col.id_field] = self.id_of(collection, index)
             if col.updated_field and col.updated_field in record:
-                record[col.updated_field] = rfc3339(updated)
+                record[col.updated_field] = self.stamp(collection, col.updated_field, updated)
         return record
+
+    def stamp(self, collection: str, name: str, moment: datetime) -> Any:
+        """A time as the field's schema wants it: RFC 3339, a date, or Unix seconds."""
+        kinds = self._time_kinds.get((collection, name))
+        if kinds is None:
+            kinds = self._field_kind(collection, name)
+            self._time_kinds[(collection, name)] = kinds
+        if kinds == "integer":
+            return int(moment.timestamp())
+        if kinds == "number":
+            return float(int(moment.timestamp()))
+        if kinds == "date":
+            return moment.date().isoformat()
+        return rfc3339(moment)
+
+    def _field_kind(self, collection: str, name: str) -> str:
+        col = self.collections[collection]
+        schema, uri = self.contract.deref(col.item_schema, col.item_schema_uri)
+        for part in [schema, *(schema.get("allOf") or [])] if isinstance(schema, dict) else []:
+            part, _ = self.contract.deref(part, uri)
+            prop = (part.get("properties") or {}).get(name) if isinstance(part, dict) else None
+            if prop is None:
+                continue
+            prop, _ = self.contract.deref(prop, uri)
+            kind = prop.get("type") if isinstance(prop, dict) else None
+            kinds = {kind} if isinstance(kind, str) else set(kind or [])
+            if "string" in kinds or not kinds:
+                return "date" if prop.get("format") == "date" else "date-time"
+            if "integer" in kinds:
+                return "integer"
+            if "number" in kinds:
+                return "number"
+        return "date-time"
 
     def records(self, collection: str, start: int = 0, stop: int | None = None) -> Iterator[dict[str, Any]]:
         stop = self.sizes[collection] if stop is None else min(stop, self.sizes[collection])

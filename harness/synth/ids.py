@@ -47,7 +47,8 @@ class IdCodec:
             chunks.append(self.alphabet[x % len(self.alphabet)])
         return self.prefix + "".join(reversed(chunks))
 
-    def decode(self, value: str) -> int | None:
+    def decode(self, value: object) -> int | None:
+        value = str(value)
         if not value.startswith(self.prefix) or len(value) != len(self.prefix) + self.length:
             return None
         x = 0
@@ -58,6 +59,84 @@ class IdCodec:
                 return None
             x = x * base + digit
         return ((x - self.offset) * pow(self.multiplier, -1, self.capacity)) % self.capacity
+
+
+@dataclass(frozen=True)
+class IntCodec:
+    """Integer ids: index + first (the schema's minimum, else 1)."""
+
+    first: int = 1
+    last: int | None = None
+    prefix: str = ""
+
+    @property
+    def capacity(self) -> int:
+        return (self.last - self.first + 1) if self.last is not None else 2**62
+
+    def encode(self, index: int) -> int:
+        return self.first + index
+
+    def decode(self, value: object) -> int | None:
+        if isinstance(value, bool):
+            return None
+        try:
+            number = int(str(value))
+        except ValueError:
+            return None
+        return number - self.first if number >= self.first else None
+
+
+@dataclass(frozen=True)
+class UuidCodec:
+    """uuid ids: a seeded version-4 uuid whose last 12 hex digits carry the (mixed) index."""
+
+    head: str  # the first 19 characters, "xxxxxxxx-xxxx-4xxx-"
+    multiplier: int
+    offset: int
+    prefix: str = ""
+
+    @property
+    def capacity(self) -> int:
+        return 2**60  # the variant nibble takes 2 bits of the 64 left
+
+    def encode(self, index: int) -> str:
+        x = (index * self.multiplier + self.offset) % self.capacity
+        tail = f"{(8 << 60) | x:016x}"
+        return f"{self.head}{tail[:4]}-{tail[4:]}"
+
+    def decode(self, value: object) -> int | None:
+        text = str(value).lower()
+        if len(text) != 36 or not text.startswith(self.head):
+            return None
+        try:
+            x = int(text[19:23] + text[24:], 16) & ((1 << 60) - 1)
+        except ValueError:
+            return None
+        return ((x - self.offset) * pow(self.multiplier, -1, self.capacity)) % self.capacity
+
+
+Codec = IdCodec | IntCodec | UuidCodec
+
+
+def codec_for_schema(schema: dict[str, object], seed: int, collection: str) -> Codec | None:
+    """The codec for an id field's schema: integers, uuids, `prefix[class]{n}` patterns; None
+    for any other string (the dataset then uses `<col>_<n>`)."""
+    kind = schema.get("type")
+    kinds = {kind} if isinstance(kind, str) else set(kind) if isinstance(kind, list) else set()
+    if kinds & {"integer", "number"} and "string" not in kinds:
+        low = schema.get("minimum")
+        first = int(low) if isinstance(low, (int, float)) and not isinstance(low, bool) and low > 1 else 1
+        high = schema.get("maximum")
+        last = int(high) if isinstance(high, (int, float)) and not isinstance(high, bool) else None
+        return IntCodec(first, last)
+    if schema.get("format") == "uuid" and not schema.get("pattern"):
+        mix = _hash(f"{seed}:{collection}:uuid")
+        raw = f"{mix:064x}"
+        head = f"{raw[:8]}-{raw[8:12]}-4{raw[12:15]}-"
+        multiplier = (mix >> 100) % 2**60 | 1
+        return UuidCodec(head, multiplier, (mix >> 40) % 2**60)
+    pattern = schema.get("pattern")
+    return codec_for(pattern if isinstance(pattern, str) else None, seed, collection)
 
 
 def codec_for(pattern: str | None, seed: int, collection: str) -> IdCodec | None:

@@ -25,7 +25,6 @@ from typing import Any
 
 from harness.synth.dataset import Dataset
 from harness.synth.errors import SynthError
-from harness.synth.generator import rfc3339
 
 Key = tuple[int, int]  # (0, base index) or (1, change sequence)
 START: Key = (0, -1)
@@ -140,7 +139,7 @@ class Overlay:
             now = self._tick()
             for name in CREATED_NAMES:
                 if name in record:
-                    record[name] = rfc3339(now)
+                    record[name] = self.dataset.stamp(collection, name, now)
             return self._store(collection, "created", record, now)
 
     def update(self, collection: str, record_id: Any, fields: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -223,7 +222,7 @@ class Overlay:
         state = self._state[collection]
         record_id = record[col.id_field]
         if col.updated_field and col.updated_field in record:
-            record[col.updated_field] = rfc3339(now)
+            record[col.updated_field] = self.dataset.stamp(collection, col.updated_field, now)
         state.live[record_id] = record
         state.order.pop(record_id, None)
         self._touch(collection, record_id)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from harness.contract import load
 from harness.synth import Dataset, SynthError, rfc3339
 from harness.synth.ids import codec_for
-from harness.synth.regex import UnsupportedPattern, compile_pattern, sample
+from harness.synth.regex import PatternSampler, UnsupportedPattern, compile_pattern, sample, translate
 from tests.conftest import ROOT
 
 PLATFORM_SIZES = {"contacts": 1000, "companies": 1000, "deals": 1000}
@@ -232,9 +232,25 @@ components:
             "{type: string, x-faker: {provider: no_such_provider}}",
             "/components/schemas/Thing/properties/value/x-faker",
         ),
-        ("{type: string, pattern: '^(?=a)a+$'}", "/components/schemas/Thing/properties/value"),
+        ("{type: string, pattern: '^(?=a)b$'}", "/components/schemas/Thing/properties/value"),
+        ("{type: string, pattern: '^[0-9]+$', maxLength: 0}", "/components/schemas/Thing/properties/value"),
+        ("{type: array, minItems: 3, maxItems: 1}", "/components/schemas/Thing/properties/value"),
+        ("{type: object, minProperties: 3, maxProperties: 1}", "/components/schemas/Thing/properties/value"),
+        (
+            "{type: integer, multipleOf: 7, minimum: 1, maximum: 6}",
+            "/components/schemas/Thing/properties/value",
+        ),
     ],
-    ids=["length-bounds", "number-bounds", "unknown-faker-provider", "lookahead-pattern"],
+    ids=[
+        "length-bounds",
+        "number-bounds",
+        "unknown-faker-provider",
+        "lookahead-never-matches",
+        "pattern-vs-length",
+        "item-bounds",
+        "property-bounds",
+        "no-multiple-in-range",
+    ],
 )
 def test_unsatisfiable_schemas_are_refused_with_their_pointer(tmp_path, value, pointer):
     path = tmp_path / "things.openapi.yaml"
@@ -278,7 +294,33 @@ def test_sampled_strings_match_their_pattern(pattern):
         assert re.fullmatch(pattern, value), value
 
 
-@pytest.mark.parametrize("pattern", [r"^(?=a)a+$", r"^(?!b)\w+$", r"^(a)\1$", r"^[a-"])
-def test_lookaround_backreferences_and_invalid_patterns_are_unsupported(pattern):
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"^(?=a)a+$",
+        r"^(?!b)\w+$",
+        r"^(a|b)\1$",
+        r"\Aab+\z",
+        r"\A[a-z]{2}\Z",
+        r"^(?<year>[0-9]{4})-\k<year>$",
+        r"^\p{L}+\d$",
+        r"^[\p{Lu}\p{N}]{3}$",
+        r"(?i)^abc$",
+        r"[a-z]{3}",
+        r"^(?:(?=.*\d)(?=.*[A-Z]).{8,})$",
+    ],
+)
+def test_lookarounds_backreferences_and_other_dialects_are_sampled(pattern):
+    sampler = PatternSampler(pattern)
+    python = re.compile(translate(pattern))
+    rng = random.Random(0)
+    for _ in range(100):
+        value = sampler(rng)
+        assert python.search(value), value
+        assert "\n" not in value
+
+
+@pytest.mark.parametrize("pattern", [r"^[a-", r"(unclosed"])
+def test_invalid_patterns_are_unsupported(pattern):
     with pytest.raises(UnsupportedPattern):
         compile_pattern(pattern)
