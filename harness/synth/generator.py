@@ -260,6 +260,10 @@ class Compiler:
             except Exception:  # the validator cannot judge it; keep the value
                 return True
 
+        # Last, the same values made minimal (only what is required): e.g. oneOf branches that
+        # differ only in `required` all match a value with every optional field.
+        fallbacks = [*fallbacks, *(_minimal(f) for f in [build, *fallbacks])]
+
         def checked(ctx: Ctx) -> Any:
             depth = ctx.depth
             value: Any = None
@@ -393,6 +397,8 @@ class Compiler:
 
     def _typed(self, schema: dict[str, Any], uri: str, name: str | None) -> Builder:
         kinds = schema.get("type")
+        if kinds == []:  # allOf parts (or a branch and its siblings) that share no type
+            return _impossible
         kinds = [kinds] if isinstance(kinds, str) else list(kinds or [])
         if not kinds:
             kinds = _infer_kinds(schema)
@@ -616,6 +622,11 @@ class Compiler:
         maker = self._formatted(fmt, schema, name) if fmt else None
         if maker is None and schema.get("contentEncoding") == "base64":
             maker = self._formatted("byte", schema, name)
+        if maker is not None and fmt == "time":
+            # RFC 3339 wants an offset (jsonschema-rs); `jsonschema`'s FormatChecker() wants none
+            # (its draft 3 `time`): the one the contract's validator takes.
+            pick = self._moment(name)
+            return self._check(lambda ctx: pick(ctx).strftime("%H:%M:%S"), uri, [maker])
         if maker is not None:
             if low == 0 and high is None:
                 return maker
@@ -742,11 +753,12 @@ class Compiler:
         build = _edgy(lambda ctx: ctx.rng.randint(low, high), lambda ctx: ctx.rng.choice((low, high)))
         if fmt in EPOCH_FORMATS or (fmt in (None, "int64", "int32") and name and EPOCH_NAMES.search(name)):
             pick = self._moment(name)
+            unbounded = "maximum" not in schema and "exclusiveMaximum" not in schema
             millis = fmt == "utc-millisec" or (name or "").lower().endswith(("ms", "millis"))
 
             def epoch(ctx: Ctx) -> int:
                 value = int(pick(ctx).timestamp() * (1000 if millis else 1))
-                return value if low <= value <= high else build(ctx)
+                return value if low <= value and (value <= high or unbounded) else build(ctx)
 
             return epoch
         return build
@@ -910,6 +922,18 @@ def _maybe_null(build: Builder) -> Builder:
         return None if ctx.rng.random() < ctx.null_share or ctx.depth >= DEPTH else build(ctx)
 
     return nullable
+
+
+def _minimal(build: Builder) -> Builder:
+    def minimal(ctx: Ctx) -> Any:
+        depth, budget = ctx.depth, ctx.budget
+        ctx.budget = 0
+        try:
+            return build(ctx)
+        finally:
+            ctx.depth, ctx.budget = depth, budget
+
+    return minimal
 
 
 def _discriminated(build: Builder, prop: str, value: str) -> Builder:
@@ -1106,8 +1130,7 @@ def _merge(a: dict[str, Any], b: dict[str, Any], b_uri: str | None) -> tuple[dic
                 both = mine & theirs
                 if ("number" in mine and "integer" in theirs) or ("number" in theirs and "integer" in mine):
                     both.add("integer")
-                out["type"] = sorted(both) if both else sorted(theirs)
-                exact = exact and bool(both)
+                out["type"] = sorted(both)  # [] when the parts share no type: no value at all
             else:
                 out["type"] = sorted(mine) if not isinstance(value, str) else value
         elif key in _MERGE_MIN and key in out and _num(value) is not None:
