@@ -443,9 +443,7 @@ class Compiler:
         if not values:
             if nullable:
                 return lambda ctx: None
-            raise SynthError(
-                _ptr(uri), "no value of the enum has the schema's type", "fix the enum or the type"
-            )
+            return _impossible  # no enum value has the schema's type: an optional field is left out
 
         def build(ctx: Ctx) -> Any:
             return ctx.rng.choice(values)
@@ -1024,7 +1022,10 @@ def _unique(values: list[Any]) -> list[Any]:
     seen: set[str] = set()
     out = []
     for value in values:
-        key = json.dumps(value, sort_keys=True, default=str) + _json_type(value)
+        if isinstance(value, (str, int, float, bool)) or value is None:  # the common case, cheaply
+            key = f"{type(value).__name__}:{value!r}"
+        else:
+            key = json.dumps(value, sort_keys=True, default=str) + _json_type(value)
         if key not in seen:
             seen.add(key)
             out.append(value)

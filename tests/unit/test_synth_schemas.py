@@ -98,7 +98,8 @@ components:
         at: {type: string, format: time}
         host: {type: string, format: hostname}
         email: {type: string, format: email, x-faker: {provider: company}}
-        tags: {type: array, uniqueItems: true, minItems: 3, maxItems: 3, items: {type: string, enum: [a, b, c]}}
+        tags:
+          {type: array, uniqueItems: true, minItems: 3, maxItems: 3, items: {type: string, enum: [a, b, c]}}
         labels:
           type: object
           minProperties: 2
@@ -107,7 +108,9 @@ components:
         secret: {type: string, writeOnly: true}
     Pet:
       oneOf: [{$ref: "#/components/schemas/Cat"}, {$ref: "#/components/schemas/Dog"}]
-      discriminator: {propertyName: pet_type, mapping: {cat: "#/components/schemas/Cat", dog: "#/components/schemas/Dog"}}
+      discriminator:
+        propertyName: pet_type
+        mapping: {cat: "#/components/schemas/Cat", dog: "#/components/schemas/Dog"}
     Cat:
       type: object
       required: [pet_type]
@@ -189,7 +192,8 @@ def test_a_required_field_that_is_its_own_schema_is_refused_with_the_pointer(tmp
     path.write_text(
         SHAPES.replace("required: [id, created, kind, children, pet]", "required: [id, loop]").replace(
             '        pet: {$ref: "#/components/schemas/Pet"}\n',
-            '        pet: {$ref: "#/components/schemas/Pet"}\n        loop: {$ref: "#/components/schemas/Node"}\n',
+            '        pet: {$ref: "#/components/schemas/Pet"}\n'
+            '        loop: {$ref: "#/components/schemas/Node"}\n',
         )
     )
     with pytest.raises(SynthError, match="nests forever") as info:
