@@ -76,8 +76,8 @@ class Dataset:
                     relations[codec.prefix] = name
         self._time_kinds: dict[tuple[str, str], str] = {}
         self._builders: dict[str, Builder] = {}
+        compiler = Compiler(contract, self._fake, relations, None)  # one memo for all collections
         for name, col in self.collections.items():
-            compiler = Compiler(contract, self._fake, relations, col.updated_field)
             self._builders[name] = compiler.compile(col.item_schema, col.item_schema_uri)
         for name in self.collections:  # a schema whose every value is endless fails here, not mid-sync
             self.make(name, 0)
@@ -163,6 +163,7 @@ class Dataset:
                 self.id_of,
                 self.sizes,
                 edge=self.edge,
+                updated_field=col.updated_field,
             )
             try:
                 record = self._builders[collection](ctx)

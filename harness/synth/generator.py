@@ -162,12 +162,14 @@ class Ctx:
     ids: Callable[[str, int], str]
     sizes: dict[str, int]
     edge: float = 0.0
+    updated_field: str | None = None  # the collection's updated-at field: it carries `updated`
     rng: random.Random = field(init=False)
     depth: int = field(default=0, init=False)
     budget: int = field(default=BUDGET, init=False)
 
     def __post_init__(self) -> None:
         self.rng = self.fake.random
+        self.depth, self.budget = 0, BUDGET
 
     @property
     def frontier(self) -> bool:
@@ -184,7 +186,18 @@ class Compiler:
         self.relations = relations  # id prefix -> collection name
         self.updated_field = updated_field
         self._memo: dict[tuple[str, str | None], Builder] = {}
+        self._refs: dict[tuple[str, str], tuple[Any, str]] = {}
         self._pending: dict[tuple[str, str | None], list[Builder]] = {}
+
+    def _deref(self, node: Any, uri: str) -> tuple[Any, str]:
+        """contract.deref, cached by (document, $ref): big specs follow the same refs 100,000s of times."""
+        if not isinstance(node, dict) or not isinstance(node.get("$ref"), str):
+            return node, uri
+        key = (uri.partition("#")[0], node["$ref"])
+        found = self._refs.get(key)
+        if found is None:
+            found = self._refs[key] = self.contract.deref(node, uri)
+        return found
 
     @functools.cached_property
     def words(self) -> tuple[str, ...]:
@@ -196,7 +209,9 @@ class Compiler:
     def compile(self, schema: Any, uri: str, name: str | None = None, *, variant: str = "") -> Builder:
         """A builder for the schema at `uri`; each (place, field name) is compiled once, so a
         recursive schema refers to itself instead of unrolling forever."""
-        schema, uri = self.contract.deref(schema, uri)
+        schema, uri = self._deref(schema, uri)
+        if isinstance(schema, dict) and ("properties" in schema or schema.get("type") == "object"):
+            name = None  # an object's fields are named by its own keys: compile it once, not per use
         key = (uri + variant, name)
         if not self._pending:  # a top-level call: distinct nested schemas may run deep
             with _deep_recursion():
@@ -297,7 +312,7 @@ class Compiler:
         exact = True
         parts = [({k: v for k, v in schema.items() if k != "allOf"}, uri)]
         for index, part in enumerate(schema.get("allOf") or []):
-            parts.append(self.contract.deref(part, f"{uri}/allOf/{index}"))
+            parts.append(self._deref(part, f"{uri}/allOf/{index}"))
         for part, part_uri in parts:
             if not isinstance(part, dict):
                 if part is False:
@@ -325,7 +340,7 @@ class Compiler:
         exact = True
         for index, branch in enumerate(schema[key]):
             branch_uri = f"{uri}/{key}/{index}"
-            resolved, resolved_uri = self.contract.deref(branch, branch_uri)
+            resolved, resolved_uri = self._deref(branch, branch_uri)
             if isinstance(resolved, dict) and resolved.get("type") == "null" and len(resolved) <= 3:
                 null = True
                 kinds.append({"null"})
@@ -456,7 +471,7 @@ class Compiler:
         fields: list[tuple[str, Builder, bool]] = []
         for key, value in props.items():
             sub_uri = f"{uri}/properties/{_esc(key)}"
-            resolved = self.contract.deref(value, sub_uri)[0]
+            resolved = self._deref(value, sub_uri)[0]
             if key not in required and isinstance(resolved, dict) and resolved.get("writeOnly"):
                 continue  # records are what the platform answers with: no write-only secrets
             fields.append((key, self.compile(value, sub_uri, key), key in required))
@@ -720,10 +735,8 @@ class Compiler:
         return sampler
 
     def _moment(self, name: str | None) -> Callable[[Ctx], datetime]:
-        updated_field = self.updated_field
-
         def pick(ctx: Ctx) -> datetime:
-            if name is not None and name == updated_field:
+            if name is not None and name == ctx.updated_field:
                 return ctx.updated
             if name in ("created_at", "created", "createdAt"):
                 return ctx.created
