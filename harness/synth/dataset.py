@@ -63,7 +63,10 @@ class Dataset:
         self._codecs: dict[str, Codec | None] = {}
         relations: dict[str, str] = {}
         for name, col in self.collections.items():
-            codec = codec_for_schema(col.id_schema, seed, name)
+            id_schema = col.id_schema
+            if not {"type", "pattern", "format"} & set(id_schema):  # e.g. an id declared in an allOf part
+                id_schema = self._field_schema(name, col.id_field) or id_schema
+            codec = codec_for_schema(id_schema, seed, name)
             self._codecs[name] = codec
             if codec is not None:
                 if self.sizes[name] > codec.capacity:
@@ -194,23 +197,30 @@ class Dataset:
         return rfc3339(moment)
 
     def _field_kind(self, collection: str, name: str) -> str:
+        prop = self._field_schema(collection, name)
+        kind = prop.get("type")
+        kinds = {kind} if isinstance(kind, str) else set(kind or [])
+        if "string" in kinds or not kinds:
+            return "date" if prop.get("format") == "date" else "date-time"
+        return "integer" if "integer" in kinds else "number" if "number" in kinds else "date-time"
+
+    def _field_schema(self, collection: str, name: str) -> dict[str, Any]:
+        """The schema of a top-level field of the item schema, looked for through allOf parts."""
         col = self.collections[collection]
-        schema, uri = self.contract.deref(col.item_schema, col.item_schema_uri)
-        for part in [schema, *(schema.get("allOf") or [])] if isinstance(schema, dict) else []:
-            part, _ = self.contract.deref(part, uri)
-            prop = (part.get("properties") or {}).get(name) if isinstance(part, dict) else None
-            if prop is None:
+        todo = [(col.item_schema, col.item_schema_uri)]
+        for _ in range(50):
+            if not todo:
+                break
+            node, uri = todo.pop(0)
+            node, uri = self.contract.deref(node, uri)
+            if not isinstance(node, dict):
                 continue
-            prop, _ = self.contract.deref(prop, uri)
-            kind = prop.get("type") if isinstance(prop, dict) else None
-            kinds = {kind} if isinstance(kind, str) else set(kind or [])
-            if "string" in kinds or not kinds:
-                return "date" if prop.get("format") == "date" else "date-time"
-            if "integer" in kinds:
-                return "integer"
-            if "number" in kinds:
-                return "number"
-        return "date-time"
+            prop = (node.get("properties") or {}).get(name)
+            if prop is not None:
+                found = self.contract.deref(prop, f"{uri}/properties/{name}")[0]
+                return found if isinstance(found, dict) else {}
+            todo += [(part, f"{uri}/allOf/{i}") for i, part in enumerate(node.get("allOf") or [])]
+        return {}
 
     def records(self, collection: str, start: int = 0, stop: int | None = None) -> Iterator[dict[str, Any]]:
         stop = self.sizes[collection] if stop is None else min(stop, self.sizes[collection])
