@@ -23,6 +23,18 @@ from harness.synth.generator import Builder, Compiler, Ctx, Infinite, rfc3339
 from harness.synth.ids import Codec, codec_for_schema
 
 DEFAULT_CLOCK = datetime(2026, 1, 1, tzinfo=UTC)
+_CTX_ARGS = (
+    "fake",
+    "index",
+    "created",
+    "updated",
+    "window_start",
+    "null_share",
+    "ids",
+    "sizes",
+    "edge",
+    "updated_field",
+)
 DEFAULT_WINDOW = timedelta(days=365)
 
 
@@ -169,7 +181,12 @@ class Dataset:
                 updated_field=col.updated_field,
             )
             try:
-                record = self._builders[collection](ctx)
+                try:
+                    record = self._builders[collection](ctx)
+                except Infinite:  # a required part no value satisfies: the best record there is
+                    self._fake.seed_instance(record_seed)
+                    ctx = Ctx(**{**{k: getattr(ctx, k) for k in _CTX_ARGS}, "lenient": True})
+                    record = self._builders[collection](ctx)
             except Infinite:
                 raise SynthError(
                     col.item_schema_uri.partition("#")[2],

@@ -18,7 +18,7 @@ from harness.contract import load
 from harness.contract.errors import ContractError
 from harness.contract.pointer import escape
 from harness.synth.errors import SynthError
-from harness.synth.generator import Compiler, Ctx
+from harness.synth.generator import Compiler, Ctx, Infinite
 
 CLOCK = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -103,6 +103,9 @@ def check_contract(path: Path, values_per_schema: int = 3, seed: int = 0, budget
         for n in range(values_per_schema):
             try:
                 value = build(ctx_for(fake, seed * 1000 + n))
+            except Infinite:  # no value satisfies the schema (e.g. `type: null` and a oneOf of strings)
+                tally.refused.append(f"{path.name}{pointer}: no value satisfies it")
+                break
             except Exception as exc:
                 tally.crashes.append(f"{path.name}{pointer}: {type(exc).__name__}: {str(exc)[:200]}")
                 break

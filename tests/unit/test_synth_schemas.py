@@ -211,3 +211,19 @@ def test_the_time_field_of_a_record_keeps_its_type_through_writes(shapes):
 
 def test_shapes_contract_text_is_what_the_test_says():
     assert "recursion by allOf" in textwrap.dedent(SHAPES)
+
+
+def test_a_required_field_no_value_satisfies_still_makes_a_tenant(tmp_path):
+    # Published specs have these (Vercel: `type: "null"` beside a oneOf of strings and numbers).
+    path = tmp_path / "never.openapi.yaml"
+    path.write_text(
+        SHAPES.replace("required: [id, created, kind, children, pet]", "required: [id, never]").replace(
+            '        pet: {$ref: "#/components/schemas/Pet"}\n',
+            '        pet: {$ref: "#/components/schemas/Pet"}\n'
+            "        never: {type: string, enum: [1, 2]}\n"
+            "        optional_never: {oneOf: [{type: string}, {type: number}], type: boolean}\n",
+        )
+    )
+    ds = Dataset(load(path, check=False), sizes={"nodes": 5})
+    records = list(ds.records("nodes"))
+    assert records and all(r["never"] is None and r.get("optional_never") is None for r in records)
