@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,7 +27,9 @@ from harness.connectors import (
     resolve_connector,
 )
 from harness.contract import Contract, load
-from harness.report import build_predicate, connector_sha256, file_sha256, load_private
+from harness.report import build_predicate, file_sha256, load_private
+from harness.report.digest import changed_inputs, code_digest
+from harness.report.mask import Masker, secrets_in
 from harness.runtime import Runtime, SandboxHandle, runtime_for
 
 
@@ -53,6 +57,12 @@ class CertificationSession:
         self.contract: Contract = load(cfg.contract)
         assert cfg.connector is not None
         self.manifest: Manifest = resolve_connector(cfg.connector, cfg.rootdir, self.contract)
+        # Nothing may write into the connector's tree while it is certified (compiled files
+        # included), so the digest taken now, before the first call, must still hold at the end.
+        sys.dont_write_bytecode = True
+        os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+        self.code_before = code_digest(self.manifest)
+        self.masker = Masker()
         self.started_at = datetime.now(UTC)
         self._check_waivers()
         self.signing_key = load_private(cfg.signing_key) if cfg.signing_key else None
@@ -108,7 +118,8 @@ class CertificationSession:
                 "version": manifest.version,
                 "spec": self.cfg.connector or "",
                 "manifest": manifest.file,
-                "digest": {"sha256": connector_sha256(manifest.file, manifest.root, manifest.python)},
+                "digest": {"sha256": self.code_before["sha256"]},
+                "inputs": self.code_before["inputs"],
             },
             contract={
                 "title": self.contract.title,
@@ -124,6 +135,7 @@ class CertificationSession:
             waivers=dict(manifest.waivers),
             replay=self.replay_command(),
             rootdir=str(self.cfg.rootdir),
+            code_changed=changed_inputs(self.code_before, code_digest(manifest)),
         )
 
     def required(self, check: Check) -> bool:
@@ -167,11 +179,20 @@ class CertificationSession:
                 f"the check did not finish within its time limit of "
                 f"{check.timeout:g} s (a connector call hung or looped)",
             )
-        result = self._result(check, error, time.perf_counter() - started)
+        for tenant in ctx.tenants:
+            self.masker.add(tenant.client_secret, *secrets_in(tenant.info))
+        result = self.mask(self._result(check, error, time.perf_counter() - started))
         for tenant in ctx.tenants:
             with contextlib.suppress(Exception):  # a tenant left behind does not change the verdict
                 tenant.delete()
         return result, error
+
+    def mask(self, result: CheckResult) -> CheckResult:
+        """The result with every credential and canary masked out of connector-controlled text."""
+        result.message = self.masker.text(result.message)
+        result.expected = self.masker.text(result.expected)
+        result.evidence = self.masker.value(result.evidence)
+        return result
 
     def _result(self, check: Check, error: BaseException | None, duration: float) -> CheckResult:
         base = dict(
