@@ -129,7 +129,7 @@ def run_gate(run: GateRun, folder: Path) -> tuple[int, Path, list[str]]:
     finally:
         _kill_group(proc.pid)
         reap_descendants()
-    return status, statement, argv[2:]
+    return status, statement, argv[1:]
 
 
 def _become_subreaper() -> None:

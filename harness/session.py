@@ -28,9 +28,11 @@ from harness.connectors import (
 )
 from harness.contract import Contract, load
 from harness.report import build_predicate, file_sha256, load_private
+from harness.report.certificate import audit_anchor
 from harness.report.digest import changed_inputs, code_digest
 from harness.report.mask import Masker, secrets_in
 from harness.runtime import Runtime, SandboxHandle, runtime_for
+from harness.runtime.handle import SandboxError
 
 
 @dataclass
@@ -46,6 +48,7 @@ class CheckResult:
     message: str = ""
     expected: str = ""
     evidence: dict[str, Any] = field(default_factory=dict)
+    audit: list[dict[str, Any]] = field(default_factory=list)  # each tenant's audit chain head
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -136,6 +139,7 @@ class CertificationSession:
             replay=self.replay_command(),
             rootdir=str(self.cfg.rootdir),
             code_changed=changed_inputs(self.code_before, code_digest(manifest)),
+            audit=audit_anchor(results),
         )
 
     def required(self, check: Check) -> bool:
@@ -181,11 +185,29 @@ class CertificationSession:
             )
         for tenant in ctx.tenants:
             self.masker.add(tenant.client_secret, *secrets_in(tenant.info))
+        heads, broken = self._audit_heads(ctx)
+        if broken and error is None:
+            error = RuntimeError(f"the sandbox's audit log does not verify: {broken[0]}")
         result = self.mask(self._result(check, error, time.perf_counter() - started))
+        result.audit = heads
         for tenant in ctx.tenants:
             with contextlib.suppress(Exception):  # a tenant left behind does not change the verdict
                 tenant.delete()
         return result, error
+
+    def _audit_heads(self, ctx: CheckContext) -> tuple[list[dict[str, Any]], list[str]]:
+        """Each tenant's audit chain head (what the certificate anchors) and any break in a chain."""
+        heads, broken = [], []
+        for tenant in ctx.tenants:
+            try:
+                audit = tenant.audit()
+            except SandboxError as exc:
+                if "-> 404" not in str(exc):  # a tenant the check deleted itself has no log to anchor
+                    broken.append(f"tenant {tenant.id}: {exc}")
+                continue
+            heads.append({"tenant": tenant.id, "key_id": audit["key_id"], **audit["head"]})
+            broken += [f"tenant {tenant.id}: {p}" for p in audit["problems"]]
+        return heads, broken
 
     def mask(self, result: CheckResult) -> CheckResult:
         """The result with every credential and canary masked out of connector-controlled text."""

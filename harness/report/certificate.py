@@ -7,6 +7,7 @@ every check's outcome with its evidence) and the verdict. Supply-chain tooling c
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from datetime import UTC, datetime
@@ -75,6 +76,18 @@ def build_predicate(
         "replay": replay,
         "rootdir": rootdir,
     }
+
+
+def audit_anchor(checks: list[dict[str, Any]]) -> dict[str, Any]:
+    """One digest over every check's audit chain heads, in check order: the certificate's anchor
+    for the sandbox's evidence (each head is also in its check)."""
+    outer = hashlib.sha256()
+    keys = set()
+    for check in checks:
+        for head in check.get("audit") or []:
+            keys.add(head["key_id"])
+            outer.update(f"{check['id']}\0{head['tenant']}\0{head['seq']}\0{head['hash']}\n".encode())
+    return {"key_ids": sorted(keys), "sha256": outer.hexdigest()}
 
 
 def statement(predicate: dict[str, Any]) -> dict[str, Any]:
