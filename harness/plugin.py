@@ -121,7 +121,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if cert is None or not item.nodeid.startswith("certification::"):
         return
     report = outcome.get_result()
-    mask = cert.masker.text
+    from harness.report.text import printable
+
+    def mask(text: str) -> str:
+        return printable(cert.masker.text(text))
+
     if report.longrepr is not None:
         if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
             path, line, reason = report.longrepr
