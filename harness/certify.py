@@ -195,6 +195,15 @@ def certify_command(
         write_json,
     )
 
+    folder = run.connector if run.connector.is_dir() else run.connector.parent
+    for path in (report, html, md, run.junitxml):
+        if path is not None and path.resolve().is_relative_to(folder.resolve()):
+            print(
+                f"harness certify: {path} is inside the connector's folder {folder}, whose every file is "
+                "part of the code digest; write the reports outside it (e.g. --report ../cert.json)",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
     for path in (report, html, md, run.junitxml):
         if path is not None:
             path.unlink(missing_ok=True)  # a run that writes nothing leaves nothing stale
