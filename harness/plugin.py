@@ -51,7 +51,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if cfg.cert_report is not None and workerinput is None:
         cfg.cert_report.unlink(missing_ok=True)  # a run that writes none never leaves a stale one
     try:
-        config.stash[SESSION_KEY] = CertificationSession(cfg)
+        from pathlib import Path
+
+        xml = getattr(config.option, "xmlpath", None)
+        config.stash[SESSION_KEY] = CertificationSession(cfg, Path(xml).absolute() if xml else None)
     except (ContractError, ManifestError, ConnectorLoadError, SigningError) as exc:
         raise pytest.UsageError(f"connector-harness: {exc}") from None
 

@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from harness.checks import LEVELS, REGISTRY, Check, CheckContext, CheckFailure, NotApplicable
@@ -55,8 +56,9 @@ class CheckResult:
 
 
 class CertificationSession:
-    def __init__(self, cfg: HarnessConfig) -> None:
+    def __init__(self, cfg: HarnessConfig, junitxml: Path | None = None) -> None:
         self.cfg = cfg
+        self.junitxml = junitxml
         self.contract: Contract = load(cfg.contract)
         assert cfg.connector is not None
         self.manifest: Manifest = resolve_connector(cfg.connector, cfg.rootdir, self.contract)
@@ -64,7 +66,7 @@ class CertificationSession:
         # included), so the digest taken now, before the first call, must still hold at the end.
         sys.dont_write_bytecode = True
         os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
-        self.code_before = code_digest(self.manifest)
+        self.code_before = code_digest(self.manifest, self.outputs())
         self.masker = Masker()
         self.started_at = datetime.now(UTC)
         self._check_waivers()
@@ -72,6 +74,12 @@ class CertificationSession:
         self._runtime: Runtime | None = None
         self._start_error: Exception | None = None
         self._lock = threading.Lock()
+
+    def outputs(self) -> list[Path]:
+        """The files this run writes itself: never part of the code digest."""
+        cfg = self.cfg
+        paths = [p for p in (cfg.cert_report, cfg.cert_html, cfg.cert_md, self.junitxml) if p is not None]
+        return [p.absolute() for p in paths]
 
     @property
     def sandbox(self) -> SandboxHandle:
@@ -138,7 +146,7 @@ class CertificationSession:
             waivers=dict(manifest.waivers),
             replay=self.replay_command(),
             rootdir=str(self.cfg.rootdir),
-            code_changed=changed_inputs(self.code_before, code_digest(manifest)),
+            code_changed=changed_inputs(self.code_before, code_digest(manifest, self.outputs())),
             audit=audit_anchor(results),
         )
 

@@ -97,11 +97,12 @@ def _connector_problems(doc: dict[str, Any], connector: str, contract: str | Non
         manifest = resolve_connector(connector, Path.cwd(), load(contract_file))
     except (ManifestError, ContractError) as exc:
         return [f"cannot read the connector at {connector}: {exc}"]
-    digest = code_digest(manifest)
+    recorded_inputs = predicate["connector"].get("inputs", [])
+    digest = code_digest(manifest, excluded={p["label"]: p.get("excluded", []) for p in recorded_inputs})
     subject = doc["subject"][0]["digest"]["sha256"]
     if digest["sha256"] == subject:
         return []
-    recorded = {p["label"]: p["sha256"] for p in predicate["connector"].get("inputs", [])}
+    recorded = {p["label"]: p["sha256"] for p in recorded_inputs}
     differ = [p["label"] for p in digest["inputs"] if recorded.get(p["label"]) != p["sha256"]]
     differ += [label for label in recorded if label not in {p["label"] for p in digest["inputs"]}]
     where = f" ({', '.join(differ)} differ)" if differ else ""

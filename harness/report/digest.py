@@ -9,6 +9,7 @@ the end, so a certificate never names code other than what ran under certificati
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from harness.connectors import Manifest
 
-SKIP_DIRS = {".git"}  # version-control metadata never runs; everything else may
+SKIP_DIRS = {".git", ".pytest_cache"}  # version control and pytest's cache never run; all else may
 
 
 def file_sha256(path: Path) -> str:
@@ -31,11 +32,14 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def tree_sha256(root: Path) -> str:
+def tree_sha256(root: Path, exclude: frozenset[str] = frozenset()) -> str:
     """One digest for a folder: each entry's relative path and content (a symlink: its target),
-    in a stable order; nothing skipped but `.git`."""
+    in a stable order; nothing skipped but `.git`, `.pytest_cache` and the relative paths in
+    `exclude` (the run's own reports, recorded in the certificate)."""
     outer = hashlib.sha256()
     for rel, kind, value in _entries(root):
+        if rel in exclude:
+            continue
         outer.update(f"{rel}\0{kind}\0{value}\n".encode())
     return outer.hexdigest()
 
@@ -106,12 +110,30 @@ def _executable(manifest: Manifest) -> Path | None:
     return Path(found).resolve() if found else None
 
 
-def code_digest(manifest: Manifest) -> dict[str, Any]:
-    """`{"sha256": ..., "inputs": [{"label", "path", "sha256"}]}` over everything that can run."""
+def code_digest(
+    manifest: Manifest,
+    outputs: list[Path] | tuple[Path, ...] = (),
+    excluded: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """`{"sha256": ..., "inputs": [{"label", "path", "sha256", "excluded"}]}` over everything that
+    can run. `outputs` (the run's own report files) are left out of any folder they fall in;
+    `excluded` (label -> relative paths, as a certificate records them) does the same later."""
     parts = []
     for label, path in code_inputs(manifest):
-        digest = tree_sha256(path) if path.exists() else hashlib.sha256(b"missing").hexdigest()
-        parts.append({"label": label, "path": str(path), "sha256": digest})
+        skip = set((excluded or {}).get(label, []))
+        for output in outputs:
+            with contextlib.suppress(ValueError):
+                skip.add(output.resolve().relative_to(path.resolve()).as_posix())
+        if path.is_dir():
+            digest = tree_sha256(path, frozenset(skip))
+        elif path.exists():
+            digest = tree_sha256(path)
+        else:
+            digest = hashlib.sha256(b"missing").hexdigest()
+        part: dict[str, Any] = {"label": label, "path": str(path), "sha256": digest}
+        if skip and path.is_dir():
+            part["excluded"] = sorted(skip)
+        parts.append(part)
     outer = hashlib.sha256()
     for part in parts:
         outer.update(f"{part['label']}\0{part['sha256']}\n".encode())
