@@ -69,7 +69,8 @@ def code_inputs(manifest: Manifest) -> list[tuple[str, Path]]:
     if Path(manifest.file).is_file():
         inputs.append(("manifest folder", manifest.root))
     elif manifest.python:
-        module = manifest.python.partition(":")[0]
+        # the top-level package: finding it imports nothing, and it holds every submodule
+        module = manifest.python.partition(":")[0].split(".")[0]
         origin = _module_origin(module, manifest.root)
         inputs.append((f"module {module}", origin.parent if origin.name == "__init__.py" else origin))
     for folder in manifest.python_path:
