@@ -112,6 +112,13 @@ def gate_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def judge_env(sandbox: str) -> dict[str, str]:
+    """A shared sandbox's admin token, for the judging pytest process only (the connector's
+    own process gets an allow-listed environment from its driver)."""
+    token = os.environ.get("HARNESS_ADMIN_TOKEN")
+    return {"HARNESS_ADMIN_TOKEN": token} if sandbox.startswith("url:") and token else {}
+
+
 def run_gate(run: GateRun, folder: Path) -> tuple[int, Path, list[str]]:
     """Run the certification in `folder`; its exit status, the statement path, and its argv."""
     ini = folder / "gate.ini"
@@ -210,8 +217,7 @@ def certify_command(
     if signing_key is not None and "-----BEGIN" not in signing_key and not Path(signing_key).is_file():
         print(f"harness certify: the signing key {signing_key} is not a file", file=sys.stderr)
         return EXIT_USAGE
-    if run.sandbox.startswith("url:") and os.environ.get("HARNESS_ADMIN_TOKEN"):
-        run.extra_env["HARNESS_ADMIN_TOKEN"] = os.environ["HARNESS_ADMIN_TOKEN"]
+    run.extra_env.update(judge_env(run.sandbox))
     with tempfile.TemporaryDirectory(prefix="harness-gate-") as tmp:
         status, statement_path, argv = run_gate(run, Path(tmp))
         if not statement_path.is_file():
@@ -315,4 +321,4 @@ def replay_command(
         ini = Path(tmp) / "gate.ini"
         ini.write_text("[pytest]\n", encoding="utf-8")
         argv = gate_argv(ini, Path(tmp), [*run.harness_options(Path(tmp) / "statement.json"), *extra])
-        return subprocess.call(argv, cwd=tmp, env=gate_env({}))
+        return subprocess.call(argv, cwd=tmp, env=gate_env(judge_env(run.sandbox)))
