@@ -67,41 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="base image with python3 and python3-venv (default: the Dockerfile's, python:3.11-slim)",
     )
     build.add_argument("--tag", metavar="T", help="image tag (default: the one --sandbox=container runs)")
-    cert = commands.add_parser("cert", help="certificates written by --cert-report")
-    cert_commands = cert.add_subparsers(dest="action", metavar="ACTION")
-    verify = cert_commands.add_parser(
-        "verify",
-        help="check a certificate's signature and schema; exit 1 on any tampering",
-        description="Checks the DSSE envelope's Ed25519 signature with the public key and the statement "
-        "against contracts/certificate.schema.json. An unsigned certificate never verifies as signed.",
-    )
-    verify.add_argument("file", help="the certificate (cert.json)")
-    verify.add_argument("--public-key", metavar="PEM", help="the signer's public key (from harness keygen)")
-    verify.add_argument("--allow-unsigned", action="store_true", help="only check the schema")
-    keygen = commands.add_parser("keygen", help="write an Ed25519 key pair for signing certificates")
-    keygen.add_argument("--out", default=".", metavar="DIR", help="folder for the .pem and .pub.pem files")
-    replay = commands.add_parser(
-        "replay",
-        help="re-run a certification from its certificate (same connector, contract, runtime, seed)",
-        description="Runs pytest again with the settings recorded in the certificate, from the folder "
-        "the original run started in. Extra arguments after -- go to pytest.",
-    )
-    replay.add_argument("file", help="the certificate (cert.json)")
-    replay.add_argument("--check", metavar="ID", help="re-run only this check, e.g. INT-03")
-    replay.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
+    _add_gate_commands(commands)
     args = parser.parse_args(argv)
-    if args.command == "cert" and args.action == "verify":
-        from harness.report.commands import verify_command
-
-        return verify_command(args.file, args.public_key, args.allow_unsigned)
-    if args.command == "keygen":
-        from harness.report.commands import keygen_command
-
-        return keygen_command(args.out)
-    if args.command == "replay":
-        from harness.report.commands import replay_command
-
-        return replay_command(args.file, args.check, args.pytest_args)
+    gate = _run_gate_command(args)
+    if gate is not None:
+        return gate
     if args.command == "contract" and args.action == "lint":
         from harness.lint import lint_command
 
@@ -122,6 +92,143 @@ def main(argv: Sequence[str] | None = None) -> int:
         return build_command(args.base_image, args.tag)
     parser.print_help(sys.stderr if args.command is None else sys.stdout)
     return 2
+
+
+def _add_gate_commands(commands: argparse._SubParsersAction) -> None:
+    """`certify`, `cert verify`, `keygen`, `replay`: the gate and its certificates."""
+    certify = commands.add_parser(
+        "certify",
+        help="the CI gate: certify a connector; exit 0 only if certified",
+        description="Runs the certification in a pytest subprocess that loads nothing from the connector's "
+        "tree (no conftest.py, ini file, pyproject section, addopts or plugin autoloading), then signs the "
+        "certificate in this process after every connector process has ended. Exit status: 0 certified, "
+        "1 not certified, 2 usage error, 3 incomplete, 4 no certificate (the run broke).",
+    )
+    certify.add_argument("connector", metavar="PATH", help="connector.toml or the folder holding it")
+    certify.add_argument(
+        "--contract", metavar="FILE", help="the platform contract (default: the bundled one)"
+    )
+    certify.add_argument("--level", default="standard", choices=("basic", "standard", "strict"))
+    certify.add_argument(
+        "--sandbox", default="embedded", metavar="KIND", help="embedded, container or url:..."
+    )
+    certify.add_argument("--seed", type=int, help="seed (default: random, recorded in the certificate)")
+    certify.add_argument("--checks", metavar="IDS", help="run only these (the verdict is then incomplete)")
+    certify.add_argument("--connector-timeout", type=float, metavar="S", help="seconds per connector call")
+    certify.add_argument(
+        "--report", default="cert.json", metavar="PATH", help="the certificate (default cert.json)"
+    )
+    certify.add_argument("--html", metavar="PATH", help="also write the HTML page")
+    certify.add_argument("--md", metavar="PATH", help="also write the Markdown summary")
+    certify.add_argument("--junitxml", metavar="PATH", help="also write JUnit XML")
+    certify.add_argument(
+        "--signing-key",
+        metavar="PEM",
+        default=os.environ.get("HARNESS_SIGNING_KEY") or None,
+        help="Ed25519 private key file (default: $HARNESS_SIGNING_KEY, a path or the PEM); "
+        "read only after the run ended; without one the certificate is unsigned",
+    )
+
+    cert = commands.add_parser("cert", help="certificates written by harness certify / --cert-report")
+    cert_commands = cert.add_subparsers(dest="action", metavar="ACTION")
+    verify = cert_commands.add_parser(
+        "verify",
+        help="check a certificate's signature, schema and the gate's requirements",
+        description="Checks the DSSE envelope's Ed25519 signature with the public key and the statement "
+        "against contracts/certificate.schema.json, then the gate options. Exit status: 0 valid and every "
+        "requirement met, 1 invalid (unreadable, schema, unsigned, bad signature), 2 usage error, "
+        "3 mismatched (other code, contract or a lower level), 4 not the required verdict.",
+    )
+    verify.add_argument("file", help="the certificate (cert.json)")
+    verify.add_argument("--public-key", metavar="PEM", help="the signer's public key (from harness keygen)")
+    verify.add_argument("--allow-unsigned", action="store_true", help="only check the schema")
+    verify.add_argument(
+        "--require-verdict",
+        choices=("certified", "not certified", "incomplete"),
+        help="exit 4 unless the verdict is this one (a gate gives certified)",
+    )
+    verify.add_argument(
+        "--require-level", choices=("basic", "standard", "strict"), help="at least this level"
+    )
+    verify.add_argument(
+        "--contract-digest", metavar="SHA256", help="the contract's sha256 it must be made against"
+    )
+    verify.add_argument("--contract", metavar="FILE", help="the contract file it must be made against")
+    verify.add_argument(
+        "--connector",
+        metavar="PATH",
+        help="recompute the subject digest over this connector; exit 3 if it differs",
+    )
+    verify.add_argument(
+        "--require-gate", action="store_true", help="exit 3 unless it was made by `harness certify`"
+    )
+
+    keygen = commands.add_parser("keygen", help="write an Ed25519 key pair for signing certificates")
+    keygen.add_argument("--out", default=".", metavar="DIR", help="folder for the .pem and .pub.pem files")
+
+    replay = commands.add_parser(
+        "replay",
+        help="re-run a certification from its certificate (same seed, level, runtime) on code you name",
+        description="Verifies the certificate's signature first, then re-runs it on the connector given "
+        "with --connector (which must have the certificate's digest), the way harness certify runs it. "
+        "Extra arguments after -- go to pytest. Exit status: pytest's, or 1 invalid, 2 usage, 3 mismatched.",
+    )
+    replay.add_argument("file", help="the certificate (cert.json)")
+    replay.add_argument("--public-key", metavar="PEM", help="the signer's public key (required)")
+    replay.add_argument("--connector", metavar="PATH", help="the connector to replay on (required)")
+    replay.add_argument("--contract", metavar="FILE", help="the contract (must have the recorded digest)")
+    replay.add_argument("--check", metavar="ID", help="re-run only this check, e.g. INT-03")
+    replay.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
+
+
+def _run_gate_command(args: argparse.Namespace) -> int | None:
+    if args.command == "certify":
+        from pathlib import Path
+
+        from harness.certify import GateRun, certify_command
+
+        run = GateRun(
+            connector=Path(args.connector).resolve(),
+            contract=Path(args.contract).resolve() if args.contract else None,
+            level=args.level,
+            sandbox=args.sandbox,
+            seed=args.seed,
+            checks=args.checks,
+            call_timeout=args.connector_timeout,
+            junitxml=Path(args.junitxml).resolve() if args.junitxml else None,
+        )
+        return certify_command(
+            run,
+            report=Path(args.report).resolve(),
+            html=Path(args.html).resolve() if args.html else None,
+            md=Path(args.md).resolve() if args.md else None,
+            signing_key=args.signing_key,
+        )
+    if args.command == "cert" and args.action == "verify":
+        from harness.report.commands import verify_command
+
+        return verify_command(
+            args.file,
+            args.public_key,
+            args.allow_unsigned,
+            require_verdict=args.require_verdict,
+            require_level=args.require_level,
+            contract_digest=args.contract_digest,
+            contract=args.contract,
+            connector=args.connector,
+            require_gate=args.require_gate,
+        )
+    if args.command == "keygen":
+        from harness.report.commands import keygen_command
+
+        return keygen_command(args.out)
+    if args.command == "replay":
+        from harness.certify import replay_command
+
+        return replay_command(
+            args.file, args.public_key, args.connector, args.contract, args.check, args.pytest_args
+        )
+    return None
 
 
 if __name__ == "__main__":

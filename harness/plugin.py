@@ -48,8 +48,13 @@ def pytest_configure(config: pytest.Config) -> None:
     from harness.session import CertificationSession
 
     check_names(cfg.checks, [c.id for c in REGISTRY.all()], list(PILLARS))
+    if cfg.cert_report is not None and workerinput is None:
+        cfg.cert_report.unlink(missing_ok=True)  # a run that writes none never leaves a stale one
     try:
-        config.stash[SESSION_KEY] = CertificationSession(cfg)
+        from pathlib import Path
+
+        xml = getattr(config.option, "xmlpath", None)
+        config.stash[SESSION_KEY] = CertificationSession(cfg, Path(xml).absolute() if xml else None)
     except (ContractError, ManifestError, ConnectorLoadError, SigningError) as exc:
         raise pytest.UsageError(f"connector-harness: {exc}") from None
 
@@ -108,6 +113,31 @@ def pytest_collection_modifyitems(
                 nodeid=f"certification::{check.pillar}::{check.id}",
             )
         )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Mask credentials and canaries in what the terminal and JUnit show of a check: its failure
+    text, skip/xfail reason and captured output all may quote the connector."""
+    outcome = yield
+    cert = item.config.stash.get(SESSION_KEY, None)
+    if cert is None or not item.nodeid.startswith("certification::"):
+        return
+    report = outcome.get_result()
+    from harness.report.text import printable
+
+    def mask(text: str) -> str:
+        return printable(cert.masker.text(text))
+
+    if report.longrepr is not None:
+        if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+            path, line, reason = report.longrepr
+            report.longrepr = (path, line, mask(str(reason)))
+        else:
+            report.longrepr = mask(str(report.longrepr))
+    if hasattr(report, "wasxfail"):
+        report.wasxfail = mask(report.wasxfail)
+    report.sections = [(title, mask(text)) for title, text in report.sections]
 
 
 class ResultCollector:

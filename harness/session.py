@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from harness.checks import LEVELS, REGISTRY, Check, CheckContext, CheckFailure, NotApplicable
@@ -25,8 +28,12 @@ from harness.connectors import (
     resolve_connector,
 )
 from harness.contract import Contract, load
-from harness.report import build_predicate, connector_sha256, file_sha256, load_private
+from harness.report import build_predicate, file_sha256, load_private
+from harness.report.certificate import audit_anchor
+from harness.report.digest import changed_inputs, code_digest
+from harness.report.mask import Masker, secrets_in
 from harness.runtime import Runtime, SandboxHandle, runtime_for
+from harness.runtime.handle import SandboxError
 
 
 @dataclass
@@ -42,23 +49,37 @@ class CheckResult:
     message: str = ""
     expected: str = ""
     evidence: dict[str, Any] = field(default_factory=dict)
+    audit: list[dict[str, Any]] = field(default_factory=list)  # each tenant's audit chain head
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
 class CertificationSession:
-    def __init__(self, cfg: HarnessConfig) -> None:
+    def __init__(self, cfg: HarnessConfig, junitxml: Path | None = None) -> None:
         self.cfg = cfg
+        self.junitxml = junitxml
         self.contract: Contract = load(cfg.contract)
         assert cfg.connector is not None
         self.manifest: Manifest = resolve_connector(cfg.connector, cfg.rootdir, self.contract)
+        # Nothing may write into the connector's tree while it is certified (compiled files
+        # included), so the digest taken now, before the first call, must still hold at the end.
+        sys.dont_write_bytecode = True
+        os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+        self.code_before = code_digest(self.manifest, self.outputs())
+        self.masker = Masker()
         self.started_at = datetime.now(UTC)
         self._check_waivers()
         self.signing_key = load_private(cfg.signing_key) if cfg.signing_key else None
         self._runtime: Runtime | None = None
         self._start_error: Exception | None = None
         self._lock = threading.Lock()
+
+    def outputs(self) -> list[Path]:
+        """The files this run writes itself: never part of the code digest."""
+        cfg = self.cfg
+        paths = [p for p in (cfg.cert_report, cfg.cert_html, cfg.cert_md, self.junitxml) if p is not None]
+        return [p.absolute() for p in paths]
 
     @property
     def sandbox(self) -> SandboxHandle:
@@ -108,7 +129,8 @@ class CertificationSession:
                 "version": manifest.version,
                 "spec": self.cfg.connector or "",
                 "manifest": manifest.file,
-                "digest": {"sha256": connector_sha256(manifest.file, manifest.root, manifest.python)},
+                "digest": {"sha256": self.code_before["sha256"]},
+                "inputs": self.code_before["inputs"],
             },
             contract={
                 "title": self.contract.title,
@@ -124,6 +146,8 @@ class CertificationSession:
             waivers=dict(manifest.waivers),
             replay=self.replay_command(),
             rootdir=str(self.cfg.rootdir),
+            code_changed=changed_inputs(self.code_before, code_digest(manifest, self.outputs())),
+            audit=audit_anchor(results),
         )
 
     def required(self, check: Check) -> bool:
@@ -167,11 +191,38 @@ class CertificationSession:
                 f"the check did not finish within its time limit of "
                 f"{check.timeout:g} s (a connector call hung or looped)",
             )
-        result = self._result(check, error, time.perf_counter() - started)
+        for tenant in ctx.tenants:
+            self.masker.add(tenant.client_secret, *secrets_in(tenant.info))
+        heads, broken = self._audit_heads(ctx)
+        if broken and error is None:
+            error = RuntimeError(f"the sandbox's audit log does not verify: {broken[0]}")
+        result = self.mask(self._result(check, error, time.perf_counter() - started))
+        result.audit = heads
         for tenant in ctx.tenants:
             with contextlib.suppress(Exception):  # a tenant left behind does not change the verdict
                 tenant.delete()
         return result, error
+
+    def _audit_heads(self, ctx: CheckContext) -> tuple[list[dict[str, Any]], list[str]]:
+        """Each tenant's audit chain head (what the certificate anchors) and any break in a chain."""
+        heads, broken = [], []
+        for tenant in ctx.tenants:
+            try:
+                audit = tenant.audit()
+            except SandboxError as exc:
+                if "-> 404" not in str(exc):  # a tenant the check deleted itself has no log to anchor
+                    broken.append(f"tenant {tenant.id}: {exc}")
+                continue
+            heads.append({"tenant": tenant.id, "key_id": audit["key_id"], **audit["head"]})
+            broken += [f"tenant {tenant.id}: {p}" for p in audit["problems"]]
+        return heads, broken
+
+    def mask(self, result: CheckResult) -> CheckResult:
+        """The result with every credential and canary masked out of connector-controlled text."""
+        result.message = self.masker.text(result.message)
+        result.expected = self.masker.text(result.expected)
+        result.evidence = self.masker.value(result.evidence)
+        return result
 
     def _result(self, check: Check, error: BaseException | None, duration: float) -> CheckResult:
         base = dict(

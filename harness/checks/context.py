@@ -130,13 +130,22 @@ class CheckContext:
         keep = {self.contract.collections[stream].id_field, *names}
         return {k: v for k, v in record.items() if k in keep}
 
-    def diff(self, tenant: TenantHandle, replica: Replica) -> list[StreamDiff]:
+    def diff(
+        self,
+        tenant: TenantHandle,
+        replica: Replica,
+        truth_by_stream: dict[str, dict[Any, dict[str, Any]]] | None = None,
+    ) -> list[StreamDiff]:
         """The streams whose replica differs from ground truth (empty when all match), both
-        sides cut to the fields the connector keeps (`expected`)."""
+        sides cut to the fields the connector keeps (`expected`). Ground truth is the platform's
+        records now, or `truth_by_stream` (stream -> id -> record) when the check built it."""
         out = []
         for stream in self.manifest.streams:
             col = self.contract.collections[stream]
-            truth = {r[col.id_field]: self.expected(stream, r) for r in tenant.records(stream)}
+            records = (
+                truth_by_stream[stream].values() if truth_by_stream is not None else tenant.records(stream)
+            )
+            truth = {r[col.id_field]: self.expected(stream, r) for r in records}
             rows = {i: self.expected(stream, r) for i, r in replica.rows.get(stream, {}).items()}
             diff = StreamDiff(stream, len(truth))
             diff.lost = [i for i in truth if i not in rows]

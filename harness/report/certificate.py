@@ -7,6 +7,7 @@ every check's outcome with its evidence) and the verdict. Supply-chain tooling c
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from datetime import UTC, datetime
@@ -23,9 +24,12 @@ PREDICATE_TYPE = "https://connector-harness.dev/certification/v1"
 FAILING = ("failed", "error")
 
 
-def verdict(checks: list[dict[str, Any]], required: set[str]) -> str:
-    """certified: every required check ran and none failed (unless waived); else why not."""
+def verdict(checks: list[dict[str, Any]], required: set[str], code_changed: list[str] | None = None) -> str:
+    """certified: every required check ran and none failed (unless waived), and the code that
+    ran is the code digested before the first call; else why not."""
     ran = {c["id"] for c in checks}
+    if code_changed:
+        return "not certified"
     if any(c["status"] in FAILING and c["required"] and not c.get("waived") for c in checks):
         return "not certified"
     if required - ran:
@@ -46,6 +50,8 @@ def build_predicate(
     waivers: dict[str, str],
     replay: str,
     rootdir: str,
+    code_changed: list[str] | None = None,
+    audit: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     counts = Counter(c["status"] for c in checks)
     summary = {s: counts.get(s, 0) for s in ("passed", "failed", "error", "not_applicable")}
@@ -63,10 +69,25 @@ def build_predicate(
         "not_run": sorted(required - {c["id"] for c in checks}),
         "summary": summary,
         "waivers": waivers,
-        "verdict": verdict(checks, required),
+        "verdict": verdict(checks, required, code_changed),
+        "code_changed": list(code_changed or []),
+        "audit": audit or {},
+        "gate": None,
         "replay": replay,
         "rootdir": rootdir,
     }
+
+
+def audit_anchor(checks: list[dict[str, Any]]) -> dict[str, Any]:
+    """One digest over every check's audit chain heads, in check order: the certificate's anchor
+    for the sandbox's evidence (each head is also in its check)."""
+    outer = hashlib.sha256()
+    keys = set()
+    for check in checks:
+        for head in check.get("audit") or []:
+            keys.add(head["key_id"])
+            outer.update(f"{check['id']}\0{head['tenant']}\0{head['seq']}\0{head['hash']}\n".encode())
+    return {"key_ids": sorted(keys), "sha256": outer.hexdigest()}
 
 
 def statement(predicate: dict[str, Any]) -> dict[str, Any]:

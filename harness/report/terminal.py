@@ -7,8 +7,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from harness.report.text import MARKS
+from harness.report.text import MARKS, printable
 
 STYLES = {"passed": "green", "failed": "bold red", "error": "bold red", "not_applicable": "dim"}
 
@@ -26,11 +27,14 @@ def summary_lines(
         status = check["status"]
         mark = MARKS[status] + (" waived" if check.get("waived") and status in ("failed", "error") else "")
         note = check["title"] if status == "passed" else (check["message"] or check["title"])
-        table.add_row(f"[{STYLES[status]}]{mark}[/]", check["id"], check["pillar"], note[:300])
+        table.add_row(  # connector text is a Text: never read as rich markup
+            Text(mark, style=STYLES[status]), check["id"], check["pillar"], Text(printable(note[:300]))
+        )
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False)
     console.print(
-        f"{connector['name']} {connector['version']} against {predicate['contract']['title']} "
+        f"{printable(connector['name'])} {printable(connector['version'])} "
+        f"against {predicate['contract']['title']} "
         f"({predicate['sandbox']} sandbox, seed {predicate['seed']}, level {predicate['cert_level']})",
         markup=False,
     )
@@ -43,7 +47,13 @@ def summary_lines(
         f"applicable, {s['waived']} waived -> [{style}]{verdict}[/]"
     )
     for check_id, reason in predicate["waivers"].items():
-        console.print(f"waiver {check_id}: {reason}", markup=False)
+        console.print(f"waiver {check_id}: {printable(reason)}", markup=False)
+    if predicate.get("code_changed"):
+        console.print(
+            f"the connector's code changed during the run: {', '.join(predicate['code_changed'])}",
+            markup=False,
+            style="bold red",
+        )
     if predicate["not_run"]:
         console.print(f"required but not run: {', '.join(predicate['not_run'])}", markup=False)
     if predicate["verdict"] != "certified":

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # keeps tab and newline
 
 MARKS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "not_applicable": "N/A"}
 
@@ -23,3 +26,8 @@ def request_line(entry: dict[str, Any]) -> str:
     if violations:
         text += "  [" + "; ".join(f"{v['pointer']}: {v['message']}" for v in violations[:3]) + "]"
     return text
+
+
+def printable(text: str) -> str:
+    """Connector text without control characters: no ANSI escapes that repaint a terminal."""
+    return CONTROL.sub("\N{REPLACEMENT CHARACTER}", text)

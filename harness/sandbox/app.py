@@ -29,6 +29,7 @@ from starlette.types import Receive, Scope, Send
 from harness.contract import Contract, Operation, validate_request, validate_response
 from harness.contract.collections import find_feed
 from harness.sandbox import auth
+from harness.sandbox.audit import acting
 from harness.sandbox.collections import (
     Feed,
     create_record,
@@ -206,9 +207,10 @@ class Sandbox:
         if handler is None:
             return problem(501, f"the sandbox does not implement {op} yet")
         key = call.headers.get("idempotency-key")
-        if key and call.method in IDEMPOTENT_METHODS:
-            return self._idempotent(call, op, principal.client_id or "", key, handler, path_params)
-        return handler(tenant, call.query, path_params, call.body)
+        with acting("api"):  # what the handler changes, the connector did (not ground truth)
+            if key and call.method in IDEMPOTENT_METHODS:
+                return self._idempotent(call, op, principal.client_id or "", key, handler, path_params)
+            return handler(tenant, call.query, path_params, call.body)
 
     def _rate_limited(self, tenant: Tenant, key: str) -> Response | None:
         decision = tenant.limiter.take(key)

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from harness.contract import Violation
-from harness.sandbox.audit import verify
+from harness.sandbox.audit import key_id, verify
 from harness.sandbox.faults import FaultError
 from harness.sandbox.problems import json_response, problem
 from harness.sandbox.tenants import DEFAULT_RATE
@@ -179,7 +179,7 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
             seed=_integer(spec, "seed", tenant.seed, 0, MAX_SEED),
             collections=collections or None,
         )
-        return json_response({"data": [_change(c) for c in made]})
+        return json_response({"data": [_change(c, tenant) for c in made]})
 
     async def faults(request: Request, tenant) -> Response:
         if request.method == "DELETE":
@@ -240,11 +240,18 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
 
     async def audit(request: Request, tenant) -> Response:
         entries = tenant.audit.entries()
-        return json_response({"data": entries, "problems": verify(entries)})
+        return json_response(
+            {
+                "data": entries,
+                "problems": verify(entries, tenant.audit.key),
+                "head": tenant.audit.head(),
+                "key_id": key_id(tenant.audit.key),
+            }
+        )
 
     async def changes(request: Request, tenant) -> Response:
         since = _query_integer(request, "since", 0, 0)
-        return json_response({"data": [_change(c) for c in tenant.data.changes_since(since)]})
+        return json_response({"data": [_change(c, tenant) for c in tenant.data.changes_since(since)]})
 
     def route(path: str, endpoint, methods: list[str], query: tuple[str, ...] = ()) -> Route:
         return Route(path, admin(with_tenant(endpoint), query), methods=methods)
@@ -368,11 +375,13 @@ def _record_id(tenant: Any, collection: str, raw: str) -> Any:
     return int(raw) if schema.get("type") == "integer" and raw.lstrip("-").isdigit() else raw
 
 
-def _change(change: Change) -> dict[str, Any]:
+def _change(change: Change, tenant: Any) -> dict[str, Any]:
     return {
         "seq": change.seq,
         "time": rfc3339(change.time),
         "type": change.type,
         "collection": change.collection,
         "id": change.id,
+        "by": tenant.change_by.get(change.seq, "harness"),
+        "record": change.record,
     }

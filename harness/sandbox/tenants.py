@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.contract import Contract
-from harness.sandbox.audit import AuditLog
+from harness.sandbox.audit import ACTOR, AuditLog, new_key
 from harness.sandbox.faults import Faults
 from harness.sandbox.idempotency import IdempotencyStore
 from harness.sandbox.limits import RateLimiter
@@ -65,6 +65,7 @@ class Tenant:
     audit: AuditLog = field(default_factory=AuditLog)
     idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
     faults: Faults = field(init=False)
+    change_by: dict[int, str] = field(default_factory=dict)  # change seq -> harness | api
 
     def __post_init__(self) -> None:
         self.faults = Faults(self.seed)
@@ -72,6 +73,7 @@ class Tenant:
         self.data.listeners.append(self.webhooks.on_change)
 
     def _changed(self, change: Change) -> None:
+        self.change_by[change.seq] = ACTOR.get()
         self.audit.record(f"record.{change.type}", collection=change.collection, id=change.id, seq=change.seq)
 
     def add_client(self, scopes: frozenset[str]) -> Client:
@@ -130,6 +132,7 @@ class Tenants:
         self.contract = contract
         self.executor = executor
         self.cache = RecordCache()  # generated records, shared by every tenant, bounded
+        self.audit_key = new_key()  # one per sandbox; never leaves it (see harness.sandbox.audit)
         self._by_id: dict[str, Tenant] = {}
         self._lock = threading.Lock()
 
@@ -157,6 +160,7 @@ class Tenants:
             token_ttl=token_ttl,
             limiter=RateLimiter(*rate_limit),
             webhooks=Dispatcher(self.executor, shapes.event_type, shapes.webhook_payload),
+            audit=AuditLog(self.audit_key),
         )
         client = tenant.add_client(frozenset(self.contract.scopes) if scopes is None else scopes)
         with self._lock:

@@ -25,7 +25,10 @@ def certify(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 
 def waived_manifest(folder: Path, waiver: str) -> Path:
-    manifest = folder / "connector.toml"
+    """A manifest in a folder of its own: pytester writes its stdout/stderr files into `folder`,
+    and the manifest's folder is part of the code digest that must hold during the run."""
+    (folder / "conn").mkdir(exist_ok=True)
+    manifest = folder / "conn" / "connector.toml"
     manifest.write_text(f"""
 [connector]
 name = "paged-once"
@@ -113,8 +116,33 @@ def test_signed_reports_verify_and_replay_reproduces_a_check(
     )
     assert ok.returncode == 0, ok.stderr
     assert "signature valid" in ok.stdout and "not certified" in ok.stdout
-    replay = harness("replay", "cert.json", "--check", "INT-01", cwd=pytester.path)
-    assert replay.returncode == 1
+    public = "keys/harness-signing.pub.pem"
+    replay = harness(
+        "replay",
+        "cert.json",
+        "--public-key",
+        public,
+        "--connector",
+        str(FLAWED),
+        "--check",
+        "INT-01",
+        cwd=pytester.path,
+    )
+    assert replay.returncode == 1, replay.stderr
     assert "--seed=5" in replay.stdout and "contacts: lost" in replay.stdout
-    unknown = harness("replay", "cert.json", "--check", "NOPE-01", cwd=pytester.path)
+    unknown = harness(
+        "replay",
+        "cert.json",
+        "--public-key",
+        public,
+        "--connector",
+        str(FLAWED),
+        "--check",
+        "NOPE-01",
+        cwd=pytester.path,
+    )
     assert unknown.returncode == 2 and "not a check of this certificate" in unknown.stderr
+    elsewhere = harness(
+        "replay", "cert.json", "--public-key", public, "--connector", str(EXAMPLE), cwd=pytester.path
+    )
+    assert elsewhere.returncode == 3 and "other code" in elsewhere.stderr

@@ -199,3 +199,38 @@ def test_html_and_markdown_carry_verdict_checks_evidence_and_replay():
     md = render_markdown(doc, signed=True)
     assert md.startswith("## ❌ acme-sync 1.0.0: not certified")
     assert "| FAIL | **CON-01**" in md and "signed" in md and "pytest --seed=7" in md
+
+
+def test_code_that_changed_during_the_run_is_never_certified():
+    checks = [check("A-01", "passed")]
+    assert verdict(checks, {"A-01"}, code_changed=["python_path ../shared"]) == "not certified"
+    doc = build_predicate(**{**predicate_args(checks), "code_changed": ["manifest folder"]})
+    assert doc["verdict"] == "not certified" and doc["code_changed"] == ["manifest folder"]
+    assert "code changed during the run: manifest folder" in render_markdown(doc, signed=False)
+
+
+def test_the_audit_anchor_changes_with_any_head():
+    from harness.report.certificate import audit_anchor
+
+    head = {"tenant": "ten_1", "key_id": "hmac-sha256:ab", "seq": 4, "hash": "c" * 64}
+    checks = [{**check("A-01", "passed"), "audit": [head]}]
+    anchor = audit_anchor(checks)
+    assert anchor["key_ids"] == ["hmac-sha256:ab"]
+    shorter = [{**checks[0], "audit": [{**head, "seq": 3}]}]
+    assert audit_anchor(shorter)["sha256"] != anchor["sha256"]
+
+
+def predicate_args(checks: list[dict]) -> dict:
+    return dict(
+        connector={"name": "a", "version": "1", "spec": "s", "manifest": "m", "digest": {"sha256": "a" * 64}},
+        contract={"title": "C", "file": "c", "digest": {"sha256": "b" * 64}},
+        sandbox="embedded",
+        seed=1,
+        cert_level="basic",
+        started_at=datetime.now(UTC),
+        checks=checks,
+        required={c["id"] for c in checks},
+        waivers={},
+        replay="pytest",
+        rootdir="/",
+    )
