@@ -74,8 +74,9 @@ def load(path: str | Path, *, check: bool = True) -> Contract:
     version = _version(file, doc)
     refs: list[tuple[str, str]] = []
     nullable: list[dict[str, Any]] = []
-    doc = normalise(doc, refs, nullable if version == "3.0" else None)
-    if check and (problems := structure_problems(doc, version)):
+    patterns: list[tuple[str, str]] = []
+    doc = normalise(doc, refs, nullable if version == "3.0" else None, patterns=patterns)
+    if check and (problems := structure_problems(doc, version) or pattern_problems(patterns)):
         raise ContractError(file, problems)
     for node in nullable:  # after the check: the OpenAPI 3.0 schema wants 3.0's own spelling
         _json_schema_nullable(node)
@@ -142,7 +143,10 @@ def structure_problems(doc: dict[str, Any], version: str) -> list[Problem]:
 
     schema = get_schema_content_v31() if version == "3.1" else get_schema_content_v30()
     try:
-        if jsonschema_rs.validator_for(schema).is_valid(doc):
+        # formats assert in draft 4 (OpenAPI 3.0's schema: e.g. `pattern` must be a regex) and
+        # only annotate in 2020-12 (3.1's), as in the Python validator below
+        formats = "draft-04" in str(schema.get("$schema"))
+        if jsonschema_rs.validator_for(schema, validate_formats=formats).is_valid(doc):
             return []
     except (ValueError, jsonschema_rs.ValidationError):  # pragma: no cover - the Python path decides
         pass
@@ -203,6 +207,23 @@ def _fix(error: ValidationError) -> str:
     return "see the OpenAPI specification for this object"
 
 
+def pattern_problems(patterns: list[tuple[str, str]]) -> list[Problem]:
+    """Every `pattern` must be a regex the validators (ECMA-262 dialect) can compile."""
+    import jsonschema_rs
+
+    is_regex = jsonschema_rs.validator_for({"format": "regex"}, validate_formats=True).is_valid
+    return [
+        Problem(
+            pointer,
+            f"pattern {_shorten(pattern, 80)!r} is not an ECMA-262 regular expression",
+            "write it in ECMA-262 syntax (`^`/`$` anchors, no possessive quantifiers or inline flags); "
+            "Python's `\\A`, `\\Z` and `(?P<name>...)` are translated already",
+        )
+        for pointer, pattern in patterns
+        if not is_regex(pattern)
+    ][:20]
+
+
 def ref_problems(
     doc: Any, uri: str, registry: Registry, refs: list[tuple[str, str]] | None = None
 ) -> list[Problem]:
@@ -261,7 +282,11 @@ def _retrieve(uri: str) -> Resource:
 
 
 def normalise(
-    node: Any, refs: list[tuple[str, str]], nullable: list[dict[str, Any]] | None, pointer: str = ""
+    node: Any,
+    refs: list[tuple[str, str]],
+    nullable: list[dict[str, Any]] | None,
+    pointer: str = "",
+    patterns: list[tuple[str, str]] | None = None,
 ) -> Any:
     """One walk over the document: a copy in the regex dialect validators speak, and notes.
 
@@ -272,21 +297,24 @@ def normalise(
       `nullable` (when given) for `_json_schema_nullable`, applied after the structure check.
     """
     if isinstance(node, list):
-        return [normalise(v, refs, nullable, f"{pointer}/{i}") for i, v in enumerate(node)]
+        return [normalise(v, refs, nullable, f"{pointer}/{i}", patterns) for i, v in enumerate(node)]
     if not isinstance(node, dict):
         return node
     out = {}
     for key, value in node.items():
         if isinstance(value, (dict, list)):
-            out[key] = normalise(value, refs, nullable, f"{pointer}/{escape(str(key))}")
+            out[key] = normalise(value, refs, nullable, f"{pointer}/{escape(str(key))}", patterns)
         else:
             out[key] = value
     ref = out.get("$ref")
     if isinstance(ref, str):
         refs.append((pointer, ref))
     pattern = out.get("pattern")
-    if isinstance(pattern, str) and "\\" in pattern:
-        out["pattern"] = ecma_pattern(pattern)
+    if isinstance(pattern, str):
+        if "\\" in pattern:
+            out["pattern"] = ecma_pattern(pattern)
+        if patterns is not None:
+            patterns.append((f"{pointer}/pattern", out["pattern"]))
     if nullable is not None and (
         "nullable" in out
         or isinstance(out.get("exclusiveMinimum"), bool)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from starlette.responses import Response
 
@@ -78,10 +78,12 @@ def list_records(
     }
     if pag.next_is_url:
         values["next"] = following if more else None
-    properties = _list_properties(data.dataset.contract, col)
+    contract = data.dataset.contract
+    values["url"] = _list_url(contract, col, path_params)
+    envelope = _envelope(contract, col)
     headers = {"Link": f'<{following}>; rel="next"'} if pag.link_header and more and following else None
     return json_response(
-        _page_body(col.data_field, pag.next_field, pag.has_more_field, values, properties), headers=headers
+        _page_body(col.data_field, pag.next_field, pag.has_more_field, values, envelope), headers=headers
     )
 
 
@@ -235,8 +237,11 @@ def _page_body(
     next_field: str | None,
     more_field: str | None,
     values: dict[str, Any],
-    properties: set[str],
+    envelope: Envelope,
 ) -> Any:
+    """The page in the list response's own envelope: the array, the paging fields, and every
+    other property it requires (a one-value enum such as Stripe's `object: list`, the list's own
+    `url`, an empty value of the right type for anything the sandbox cannot know)."""
     if data_field is None:
         return values["data"]
     body: dict[str, Any] = {data_field: values["data"]}
@@ -247,7 +252,9 @@ def _page_body(
         body[next_field] = values["next"]
     if more_field:
         body[more_field] = values["has_more"]
-    for name in properties - body.keys():
+    for name, schema in envelope.properties.items():
+        if name in body:
+            continue
         if name in TOTAL_NAMES:
             body[name] = values["total"]
         elif name in ("offset", "skip", "start"):
@@ -256,7 +263,40 @@ def _page_body(
             body[name] = values["page"]
         elif name in ("limit", "per_page", "page_size"):
             body[name] = values["limit"]
+        elif name in SELF_NAMES and "string" in schema_type(schema):
+            body[name] = values["url"]
+        elif name in envelope.required:
+            body[name] = _filler(schema)
     return body
+
+
+SELF_NAMES = ("url", "href", "self")
+
+
+def _filler(schema: dict[str, Any]) -> Any:
+    """A value for a required envelope field the sandbox has nothing for: its only allowed value,
+    its default, or the empty value of its type."""
+    if "const" in schema:
+        return schema["const"]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    if "default" in schema:
+        return schema["default"]
+    kinds = schema_type(schema)
+    for kind, empty in (("null", None), ("boolean", False), ("integer", 0), ("number", 0), ("string", "")):
+        if kind in kinds:
+            return empty
+    if "array" in kinds:
+        return []
+    return {}
+
+
+class Envelope:
+    """A list response's properties (resolved) and which are required."""
+
+    def __init__(self, properties: dict[str, dict[str, Any]], required: set[str]) -> None:
+        self.properties = properties
+        self.required = required
 
 
 def _ok_schema(contract: Contract, op: Any) -> dict[str, Any] | None:
@@ -266,12 +306,24 @@ def _ok_schema(contract: Contract, op: Any) -> dict[str, Any] | None:
     return schema if isinstance(schema, dict) else None
 
 
-def _list_properties(contract: Contract, col: Collection) -> set[str]:
-    cache = contract.__dict__.setdefault("_list_properties", {})
+def _envelope(contract: Contract, col: Collection) -> Envelope:
+    cache = contract.__dict__.setdefault("_list_envelopes", {})
     if col.name not in cache:
         schema = _ok_schema(contract, col.list_op) or {}
-        cache[col.name] = set(schema.get("properties", {}))
+        props = {}
+        for name, prop in (schema.get("properties") or {}).items():
+            resolved = contract.deref(prop, contract.uri)[0]
+            props[name] = resolved if isinstance(resolved, dict) else {}
+        cache[col.name] = Envelope(props, set(schema.get("required") or ()))
     return cache[col.name]
+
+
+def _list_url(contract: Contract, col: Collection, path_params: dict[str, str]) -> str:
+    """The list's own path under the API base (`/v1/customers`), for `url` fields of envelopes."""
+    path = col.list_op.path
+    for name, value in path_params.items():
+        path = path.replace("{" + name + "}", quote(str(value), safe=""))
+    return contract.base_path + path
 
 
 def _record_id(col: Collection, path_params: dict[str, str]) -> Any:
