@@ -54,6 +54,8 @@ OFFSET_NAMES = ("offset", "skip", "start", "startAt")
 PAGE_NAMES = ("page", "page_number", "pagenumber", "pageNumber")
 UPDATED_NAMES = ("updated_at", "modified_at", "updatedAt", "modifiedAt", "last_modified", "updated")
 NEXT_NAMES = (
+    "next_page_uri",
+    "next_page_url",
     "next_cursor",
     "nextCursor",
     "next_page_token",
@@ -68,7 +70,9 @@ NEXT_NAMES = (
 )
 MORE_NAMES = ("has_more", "hasMore", "has_next", "hasNext", "more")
 META_NAMES = ("_metadata", "metadata", "meta", "response_metadata", "pagination", "paging", "links", "_links")
-_PARAM = re.compile(r"^\{[^}]+\}$")
+_PARAM = re.compile(r"^\{[^}]+\}(\.\w+)?$")
+_ITEM = re.compile(r"^(?P<head>.*)/\{[^}/]+\}(?P<ext>\.(?:json|xml))?$")
+_EXT = re.compile(r"\.(json|xml)$")
 
 
 @dataclass(frozen=True)
@@ -147,18 +151,19 @@ class Collection:
 def infer_collections(contract: Contract) -> list[Collection]:
     ops = contract.operations
     by_key = {(op.method, op.path): op for op in ops}
-    items = {op.path.rstrip("/"): op for op in ops if op.method == "GET" and op.path.endswith("}")}
+    items: dict[str, Operation] = {}  # list path the item belongs to -> item GET
+    for op in ops:
+        found = _ITEM.match(op.path.rstrip("/")) if op.method == "GET" else None
+        if found:  # `/things/{id}` belongs to `/things`; Twilio's `/Calls/{Sid}.json` to `/Calls.json`
+            items.setdefault(found["head"] + (found["ext"] or ""), op)
     found = []
     for op in ops:
         hints = op.extensions.get("x-sandbox", {})
-        if (
-            op.method != "GET"
-            or op.path.endswith("}")
-            or hints.get("feed")
-            or hints.get("collection") is False
-        ):
+        if op.method != "GET" or _ITEM.match(op.path.rstrip("/")) or hints.get("feed"):
             continue
-        item_op = next((o for p, o in items.items() if p.rpartition("/")[0] == op.path.rstrip("/")), None)
+        if hints.get("collection") is False:
+            continue
+        item_op = items.get(op.path.rstrip("/"))
         if item_op is None:
             continue
         shape = _list_shape(contract, op)
@@ -180,13 +185,13 @@ def _collection(
     props = item_schema.get("properties", {})
     path_params = re.findall(r"\{([^}]+)\}", item_op.path)
     id_param = path_params[-1]
-    id_field = hints.get("id") or ("id" if "id" in props else id_param if id_param in props else "id")
+    id_field = hints.get("id") or _pick(("id", id_param, "sid", "gid", "uuid", "key"), props) or "id"
     if id_field in props:
         id_schema = contract.deref(props[id_field], item_uri)[0]
     else:
         param = next((p for p in item_op.parameters if p.location == "path" and p.name == id_param), None)
         id_schema = param.schema if param else {}
-    updated = hints.get("updated_at") or next((n for n in UPDATED_NAMES if n in props), None)
+    updated = hints.get("updated_at") or _pick(UPDATED_NAMES, props)
     create_op = by_key.get(("POST", op.path))
     update_op = (
         by_key.get(("PATCH", item_op.path))
@@ -262,7 +267,7 @@ def _replace(col: Collection, **changes: Any) -> Collection:
 def _literals(path: str) -> list[str]:
     """The non-parameter segments of a path, cleaned for a name (`/v1/accounts` -> v1, accounts)."""
     out = []
-    for segment in path.strip("/").split("/"):
+    for segment in _EXT.sub("", path.strip("/")).split("/"):
         if segment and not _PARAM.match(segment):
             out.append(re.sub(r"[^A-Za-z0-9_]+", "_", segment).strip("_") or "x")
     return out
@@ -348,10 +353,10 @@ def _pagination(
     body = shape[1] if shape else {}
     props = {n: contract.deref(p, contract.uri)[0] for n, p in body.get("properties", {}).items()}
     hint = hints.get("pagination", {})
-    limit = hint.get("limit") or next((n for n in LIMIT_NAMES if n in params), None)
+    limit = hint.get("limit") or _pick(LIMIT_NAMES, params)
     limit_schema = params[limit].schema if limit in params else {}
     link = _documents_link(op) or (data_field is None and bool(set(params) & {*PAGE_NAMES, *CURSOR_NAMES}))
-    more = hint.get("has_more") or next((n for n in MORE_NAMES if n in props), None)
+    more = hint.get("has_more") or _pick(MORE_NAMES, props)
     common = dict(
         limit_param=limit,
         default_limit=_int_or_none(limit_schema.get("default")),
@@ -360,26 +365,37 @@ def _pagination(
         has_more_field=more,
     )
     style = hint.get("style")
-    id_cursor = hint.get("after") or next((n for n in ID_CURSOR_NAMES if n in params), None)
+    id_cursor = hint.get("after") or _pick(ID_CURSOR_NAMES, params)
     if style == "id" or (style is None and id_cursor):
-        before = hint.get("before") or next((n for n in BEFORE_NAMES if n in params), None)
+        before = hint.get("before") or _pick(BEFORE_NAMES, params)
         return Pagination("id", cursor_param=id_cursor, before_param=before, **common)
-    cursor = hint.get("cursor") or next((n for n in CURSOR_NAMES if n in params), None)
+    cursor = hint.get("cursor") or _pick(CURSOR_NAMES, params)
     if style == "cursor" or (style is None and cursor):
         nxt, is_url = hint.get("next"), False
         if not nxt:
             nxt, is_url = _next_field(props, data_field)
         return Pagination("cursor", cursor_param=cursor, next_field=nxt, next_is_url=is_url, **common)
-    offset = hint.get("offset") or next((n for n in OFFSET_NAMES if n in params), None)
+    offset = hint.get("offset") or _pick(OFFSET_NAMES, params)
     if style == "offset" or (style is None and offset):
         return Pagination("offset", offset_param=offset, **common)
-    page = hint.get("page") or next((n for n in PAGE_NAMES if n in params), None)
+    page = hint.get("page") or _pick(PAGE_NAMES, params)
     if style == "page" or (style is None and page):
         nxt, is_url = _next_field(props, data_field)
         return Pagination(
             "page", page_param=page, next_field=nxt if is_url else None, next_is_url=is_url, **common
         )
     return Pagination("none", **common)
+
+
+def _pick(names: tuple[str, ...], available: Any) -> str | None:
+    """The first of `names` that `available` has, as it is spelled there: case and `_` do not
+    matter (`page_size`, `pageSize`, Twilio's `PageSize`)."""
+    spelled = {str(n).lower().replace("_", ""): n for n in available}
+    for name in names:
+        found = spelled.get(name.lower().replace("_", ""))
+        if found is not None:
+            return found
+    return None
 
 
 def _next_field(props: dict[str, Any], data_field: str | None) -> tuple[str | None, bool]:

@@ -76,7 +76,10 @@ def list_records(
         "page": page,
         "limit": limit,
     }
-    if pag.next_is_url:
+    if pag.next_is_url and pag.style == "cursor" and more and pag.cursor_param:
+        merged = {k: v[-1] for k, v in query.items() if v}
+        values["next"] = "?" + urlencode({**merged, pag.cursor_param: values["next"]})
+    elif pag.next_is_url:
         values["next"] = following if more else None
     contract = data.dataset.contract
     values["url"] = _list_url(contract, col, path_params)
