@@ -47,8 +47,8 @@ def lint_command(file: str) -> int:
     print("  operations: " + ", ".join(f"{roles[r]} {r}" for r in order if roles[r]))
     if roles["other"] or roles["singleton"] or roles["action"] or roles["sub-resource"]:
         print(
-            "  (operations outside collections get generated answers; mark a list the sandbox missed "
-            "with `x-sandbox: {collection: NAME}` on its GET, or `{collection: false}` to leave one out)"
+            "  (operations outside collections get generated answers; rename a collection with "
+            "`x-sandbox: {collection: NAME}` on its list GET, or leave one out with `{collection: false}`)"
         )
     return 1 if problems else 0
 
