@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from harness.contract.model import Operation
+from harness.contract.pointer import escape
 from harness.contract.schema import schema_type
 
 if TYPE_CHECKING:
@@ -300,6 +301,11 @@ def _is_item_of(path: str, list_path: str) -> bool:
     return head == list_path.rstrip("/") and tail.startswith("{") and tail.endswith("}")
 
 
+def list_ok_schema(contract: Contract, op: Operation) -> tuple[str, dict[str, Any]] | None:
+    """(URI, resolved schema) of the JSON body a list operation documents for success."""
+    return _ok_schema(contract, op)
+
+
 def _ok_schema(contract: Contract, op: Operation) -> tuple[str, dict[str, Any]] | None:
     for status in ("200", "2XX", "201", "206"):
         response = op.responses.get(status)
@@ -323,8 +329,7 @@ def _list_shape(contract: Contract, op: Operation) -> tuple[str | None, str, dic
         items, items_uri = contract.deref(schema.get("items", {}), f"{uri}/items")
         return (None, items_uri, items) if _is_record(items) else None
     arrays = []
-    for name, prop in schema.get("properties", {}).items():
-        resolved, prop_uri = contract.deref(prop, f"{uri}/properties/{name}")
+    for name, (resolved, prop_uri) in envelope_properties(contract, schema, uri).items():
         if isinstance(resolved, dict) and "array" in schema_type(resolved):
             items, items_uri = contract.deref(resolved.get("items", {}), f"{prop_uri}/items")
             if _is_record(items):
@@ -334,6 +339,31 @@ def _list_shape(contract: Contract, op: Operation) -> tuple[str | None, str, dic
     # several arrays: the one called like data, else the first (Stripe's `data`, Zoom's `users`)
     preferred = ("data", "items", "results", "records", "entries", "values", "elements")
     return next((a for a in arrays if a[0] in preferred), arrays[0] if arrays else None)
+
+
+def envelope_properties(contract: Contract, schema: Any, uri: str) -> dict[str, tuple[Any, str]]:
+    """A response object's properties, resolved, with those of its `allOf` parts merged in
+    (DigitalOcean's lists are `allOf: [{droplets}, {links}, {meta}]`): name -> (schema, URI)."""
+    out: dict[str, tuple[Any, str]] = {}
+    if not isinstance(schema, dict):
+        return out
+    for index, part in enumerate(schema.get("allOf") or ()):
+        resolved, part_uri = contract.deref(part, f"{uri}/allOf/{index}")
+        out.update(envelope_properties(contract, resolved, part_uri))
+    for name, prop in (schema.get("properties") or {}).items():
+        out[name] = contract.deref(prop, f"{uri}/properties/{escape(name)}")
+    return out
+
+
+def envelope_required(contract: Contract, schema: Any, uri: str) -> set[str]:
+    """The required properties of a response object, its `allOf` parts included."""
+    if not isinstance(schema, dict):
+        return set()
+    out = set(schema.get("required") or ())
+    for index, part in enumerate(schema.get("allOf") or ()):
+        resolved, part_uri = contract.deref(part, f"{uri}/allOf/{index}")
+        out |= envelope_required(contract, resolved, part_uri)
+    return out
 
 
 def _is_record(items: Any) -> bool:
@@ -351,7 +381,7 @@ def _pagination(
     params = {p.name: p for p in op.parameters if p.location == "query"}
     shape = _ok_schema(contract, op)
     body = shape[1] if shape else {}
-    props = {n: contract.deref(p, contract.uri)[0] for n, p in body.get("properties", {}).items()}
+    props = {n: p for n, (p, _) in envelope_properties(contract, body, shape[0]).items()} if shape else {}
     hint = hints.get("pagination", {})
     limit = hint.get("limit") or _pick(LIMIT_NAMES, params)
     limit_schema = params[limit].schema if limit in params else {}

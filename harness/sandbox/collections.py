@@ -11,6 +11,8 @@ from urllib.parse import quote, urlencode
 from starlette.responses import Response
 
 from harness.contract import Collection, Contract, Violation
+from harness.contract.collections import envelope_properties, envelope_required
+from harness.contract.collections import list_ok_schema as ok_schema
 from harness.contract.schema import schema_type
 from harness.sandbox import cursors
 from harness.sandbox.events import singular
@@ -312,12 +314,16 @@ def _ok_schema(contract: Contract, op: Any) -> dict[str, Any] | None:
 def _envelope(contract: Contract, col: Collection) -> Envelope:
     cache = contract.__dict__.setdefault("_list_envelopes", {})
     if col.name not in cache:
-        schema = _ok_schema(contract, col.list_op) or {}
-        props = {}
-        for name, prop in (schema.get("properties") or {}).items():
-            resolved = contract.deref(prop, contract.uri)[0]
-            props[name] = resolved if isinstance(resolved, dict) else {}
-        cache[col.name] = Envelope(props, set(schema.get("required") or ()))
+        found = ok_schema(contract, col.list_op)
+        if found is None:
+            cache[col.name] = Envelope({}, set())
+        else:
+            uri, schema = found
+            props = {
+                name: (resolved if isinstance(resolved, dict) else {})
+                for name, (resolved, _) in envelope_properties(contract, schema, uri).items()
+            }
+            cache[col.name] = Envelope(props, envelope_required(contract, schema, uri))
     return cache[col.name]
 
 

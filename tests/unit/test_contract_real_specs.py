@@ -66,3 +66,10 @@ def test_twilio_json_suffixed_paths_are_collections_with_their_own_paging_names(
     calls = twilio.collections["Calls"]
     assert calls.item_op.path.endswith("/Calls/{Sid}.json") and calls.id_field == "sid"
     assert (calls.pagination.cursor_param, calls.pagination.limit_param) == ("PageToken", "PageSize")
+
+
+def test_digitalocean_allof_envelopes_make_collections():
+    digitalocean = spec(DIRECTORY / "digitalocean.com.json")
+    droplets = digitalocean.collections["droplets"]
+    assert (droplets.data_field, droplets.pagination.style) == ("droplets", "page")
+    assert len(digitalocean.collections) > 30  # 8 when only top-level properties were read

@@ -142,3 +142,43 @@ def test_importing_the_contract_layer_defers_the_iri_grammar_until_an_iri_is_che
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "True", "False", "False"]
+
+
+ALLOF_ENVELOPE = """
+openapi: 3.0.3
+info: {title: allOf envelope, version: "1"}
+paths:
+  /v2/droplets:
+    get:
+      parameters:
+        - {name: page, in: query, schema: {type: integer}}
+        - {name: per_page, in: query, schema: {type: integer}}
+      responses:
+        "200":
+          description: ok
+          content:
+            application/json:
+              schema:
+                allOf:
+                  - {type: object, properties: {droplets: {type: array, items: {$ref: "#/components/schemas/D"}}}}
+                  - {type: object, required: [meta], properties: {meta: {type: object}}}
+  /v2/droplets/{droplet_id}:
+    get:
+      parameters: [{name: droplet_id, in: path, required: true, schema: {type: integer}}]
+      responses:
+        "200": {description: ok, content: {application/json: {schema: {$ref: "#/components/schemas/D"}}}}
+components:
+  schemas:
+    D: {type: object, properties: {id: {type: integer}}}
+"""
+
+
+def test_an_envelope_built_with_allof_is_read_through_its_parts(tmp_path):
+    path = tmp_path / "allof.yaml"
+    path.write_text(ALLOF_ENVELOPE)
+    droplets = load(path).collections["droplets"]  # shaped like DigitalOcean's lists
+    assert (droplets.data_field, droplets.pagination.style, droplets.id_schema["type"]) == (
+        "droplets",
+        "page",
+        "integer",
+    )
