@@ -160,7 +160,8 @@ paths:
             application/json:
               schema:
                 allOf:
-                  - {type: object, properties: {droplets: {type: array, items: {$ref: "#/components/schemas/D"}}}}
+                  - type: object
+                    properties: {droplets: {type: array, items: {$ref: "#/components/schemas/D"}}}
                   - {type: object, required: [meta], properties: {meta: {type: object}}}
   /v2/droplets/{droplet_id}:
     get:
