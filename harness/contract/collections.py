@@ -17,7 +17,7 @@ formats; `x-sandbox` hints on the item schema or the list operation say what can
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from harness.contract.model import Operation
@@ -255,14 +255,8 @@ def _named(contract: Contract, cols: list[Collection]) -> list[Collection]:
         named[index] = name
     out = []
     for index, col in enumerate(cols):
-        out.append(col if col.name == named[index] else _replace(col, name=named[index]))
+        out.append(col if col.name == named[index] else replace(col, name=named[index]))
     return out
-
-
-def _replace(col: Collection, **changes: Any) -> Collection:
-    from dataclasses import replace
-
-    return replace(col, **changes)
 
 
 def _literals(path: str) -> list[str]:
@@ -294,11 +288,6 @@ def documented_success(op: Operation) -> Written | None:
 def find_feed(contract: Contract) -> Operation | None:
     """The change-feed operation (`x-sandbox: {feed: true}`), if the contract has one."""
     return next((op for op in contract.operations if op.extensions.get("x-sandbox", {}).get("feed")), None)
-
-
-def _is_item_of(path: str, list_path: str) -> bool:
-    head, _, tail = path.rpartition("/")
-    return head == list_path.rstrip("/") and tail.startswith("{") and tail.endswith("}")
 
 
 def list_ok_schema(contract: Contract, op: Operation) -> tuple[str, dict[str, Any]] | None:
