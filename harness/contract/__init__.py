@@ -1,5 +1,11 @@
 """Read a platform's OpenAPI contract: operations, collections, scopes and validation."""
 
+from harness.contract.formats import defer_iri_grammar
+
+defer_iri_grammar()
+
+# ruff: noqa: E402 - the stand-in must be in place before jsonschema is first imported
+
 from harness.contract.collections import Collection, Pagination
 from harness.contract.errors import ContractError, Problem, Violation
 from harness.contract.loader import default_contract_path, load

@@ -1,31 +1,90 @@
 """Infer collections: a list operation and an item operation over one schema.
 
-`/things` + `/things/{id}` make the collection `things`. The id, updated-at and paging fields
-are inferred from names and formats; `x-sandbox` hints on the item schema or the list operation
-say what cannot be inferred.
+`/things` + `/things/{id}` make the collection `things`; `/networks/{networkId}/ssids` +
+`/networks/{networkId}/ssids/{number}` make `ssids`, a nested collection whose record is named
+by the last path parameter and scoped by the ones before it. Names come from the whole path:
+where two lists end in the same segment (`/v1/accounts`, `/v1/financial_connections/accounts`)
+the one with the shorter path keeps the bare name and the other is named by more of its path
+(`financial_connections_accounts`).
+
+Per collection the *shape* the contract documents is read too: which property of the list
+response holds the array and which carry the paging state, how the list pages (opaque cursor,
+record-id cursor, offset, page, `Link` header), and the status and body documented for
+create, update and delete. Ids, updated-at and paging fields are inferred from names and
+formats; `x-sandbox` hints on the item schema or the list operation say what cannot be.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from harness.contract.model import Operation
+from harness.contract.pointer import escape
 from harness.contract.schema import schema_type
 
 if TYPE_CHECKING:
     from harness.contract.model import Contract
 
-LIMIT_NAMES = ("limit", "per_page", "page_size", "pagesize", "count", "size")
-CURSOR_NAMES = ("cursor", "page_token", "pagetoken", "starting_after", "after", "next")
-OFFSET_NAMES = ("offset", "skip", "start")
-PAGE_NAMES = ("page", "page_number", "pagenumber")
+LIMIT_NAMES = (
+    "limit",
+    "per_page",
+    "page_size",
+    "pagesize",
+    "pageSize",
+    "count",
+    "size",
+    "maxResults",
+    "max_results",
+)
+CURSOR_NAMES = (
+    "cursor",
+    "page_token",
+    "pagetoken",
+    "pageToken",
+    "next_token",
+    "nextToken",
+    "after",
+    "next",
+    "marker",
+)
+ID_CURSOR_NAMES = ("starting_after", "startingAfter", "after_id")
+BEFORE_NAMES = ("ending_before", "endingBefore", "before_id")
+OFFSET_NAMES = ("offset", "skip", "start", "startAt")
+PAGE_NAMES = ("page", "page_number", "pagenumber", "pageNumber")
 UPDATED_NAMES = ("updated_at", "modified_at", "updatedAt", "modifiedAt", "last_modified", "updated")
+NEXT_NAMES = (
+    "next_page_uri",
+    "next_page_url",
+    "next_cursor",
+    "nextCursor",
+    "next_page_token",
+    "nextPageToken",
+    "next_token",
+    "nextToken",
+    "next",
+    "next_page",
+    "nextPage",
+    "cursor",
+    "next_url",
+)
+MORE_NAMES = ("has_more", "hasMore", "has_next", "hasNext", "more")
+META_NAMES = ("_metadata", "metadata", "meta", "response_metadata", "pagination", "paging", "links", "_links")
+_PARAM = re.compile(r"^\{[^}]+\}(\.\w+)?$")
+_ITEM = re.compile(r"^(?P<head>.*)/\{[^}/]+\}(?P<ext>\.(?:json|xml))?$")
+_EXT = re.compile(r"\.(json|xml)$")
 
 
 @dataclass(frozen=True)
 class Pagination:
-    """How a list operation pages: `cursor`, `offset`, `page` or `none`."""
+    """How a list operation pages.
+
+    `style` is `cursor` (an opaque token the server hands out), `id` (the id of the last record
+    seen: Stripe's `starting_after`), `offset`, `page` or `none`. `next_field` may be a dotted
+    path into the envelope (`_metadata.next`); `link_header` says the next page is (also)
+    announced in a `Link: <...>; rel="next"` header, as bare-array APIs such as GitHub do.
+    """
 
     style: str
     limit_param: str | None = None
@@ -36,6 +95,18 @@ class Pagination:
     offset_param: str | None = None
     page_param: str | None = None
     has_more_field: str | None = None
+    before_param: str | None = None
+    link_header: bool = False
+    next_is_url: bool = False
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a write operation documents for success: its status and the schema of its body."""
+
+    status: int
+    body_uri: str | None  # None: no body (e.g. 204)
+    media: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +125,9 @@ class Collection:
     create_op: Operation | None = None
     update_op: Operation | None = None
     delete_op: Operation | None = None
+    id_param: str = "id"  # the item path's parameter that names the record (its last one)
+    parent_params: tuple[str, ...] = ()  # the path parameters before it, which scope the record
+    writes: dict[str, Written] = field(default_factory=dict)  # "create" | "update" | "delete"
 
     @property
     def read_scopes(self) -> frozenset[str]:
@@ -63,49 +137,152 @@ class Collection:
     def id_prefix(self) -> str | None:
         """`con_` for ids with pattern `^con_...`; used for making and recognising ids."""
         pattern = str(self.id_schema.get("pattern", ""))
-        head = pattern.lstrip("^").split("[")[0].split("(")[0]
+        head = pattern.lstrip("^").split("[")[0].split("(")[0].split("\\")[0]
         return head or None
+
+    @property
+    def nested(self) -> bool:
+        return bool(self.parent_params)
+
+    def status_of(self, write: str, default: int) -> int:
+        found = self.writes.get(write)
+        return found.status if found else default
 
 
 def infer_collections(contract: Contract) -> list[Collection]:
     ops = contract.operations
     by_key = {(op.method, op.path): op for op in ops}
-    out = []
+    items: dict[str, Operation] = {}  # list path the item belongs to -> item GET
     for op in ops:
-        if op.method != "GET" or op.path.endswith("}") or op.extensions.get("x-sandbox", {}).get("feed"):
+        found = _ITEM.match(op.path.rstrip("/")) if op.method == "GET" else None
+        if found:  # `/things/{id}` belongs to `/things`; Twilio's `/Calls/{Sid}.json` to `/Calls.json`
+            items.setdefault(found["head"] + (found["ext"] or ""), op)
+    found = []
+    for op in ops:
+        hints = op.extensions.get("x-sandbox", {})
+        if op.method != "GET" or _ITEM.match(op.path.rstrip("/")) or hints.get("feed"):
             continue
-        item_op = next((o for o in ops if o.method == "GET" and _is_item_of(o.path, op.path)), None)
+        if hints.get("collection") is False:
+            continue
+        item_op = items.get(op.path.rstrip("/"))
         if item_op is None:
             continue
-        found = _list_shape(contract, op)
-        if found is None:
+        shape = _list_shape(contract, op)
+        if shape is None:
             continue
-        data_field, item_uri, item_schema = found
-        hints = {**item_schema.get("x-sandbox", {}), **op.extensions.get("x-sandbox", {})}
-        props = item_schema.get("properties", {})
-        id_param = item_op.path.rsplit("{", 1)[1].rstrip("}")
-        id_field = hints.get("id") or ("id" if "id" in props else id_param if id_param in props else "id")
-        updated = hints.get("updated_at") or next((n for n in UPDATED_NAMES if n in props), None)
-        name = hints.get("collection") or op.path.rstrip("/").rsplit("/", 1)[-1]
-        out.append(
-            Collection(
-                name=name,
-                list_op=op,
-                item_op=item_op,
-                item_schema_uri=item_uri,
-                item_schema=item_schema,
-                id_field=id_field,
-                id_schema=contract.deref(props.get(id_field, {}), item_uri)[0],
-                updated_field=updated,
-                data_field=data_field,
-                pagination=_pagination(contract, op, hints),
-                since_param=_since_param(op),
-                create_op=by_key.get(("POST", op.path)),
-                update_op=by_key.get(("PATCH", item_op.path)) or by_key.get(("PUT", item_op.path)),
-                delete_op=by_key.get(("DELETE", item_op.path)),
-            )
-        )
+        found.append(_collection(contract, op, item_op, shape, by_key))
+    return _named(contract, found)
+
+
+def _collection(
+    contract: Contract,
+    op: Operation,
+    item_op: Operation,
+    shape: tuple[str | None, str, dict[str, Any]],
+    by_key: dict[tuple[str, str], Operation],
+) -> Collection:
+    data_field, item_uri, item_schema = shape
+    hints = {**item_schema.get("x-sandbox", {}), **op.extensions.get("x-sandbox", {})}
+    props = item_schema.get("properties", {})
+    path_params = re.findall(r"\{([^}]+)\}", item_op.path)
+    id_param = path_params[-1]
+    id_field = hints.get("id") or _pick(("id", id_param, "sid", "gid", "uuid", "key"), props) or "id"
+    if id_field in props:
+        id_schema = contract.deref(props[id_field], item_uri)[0]
+    else:
+        param = next((p for p in item_op.parameters if p.location == "path" and p.name == id_param), None)
+        id_schema = param.schema if param else {}
+    updated = hints.get("updated_at") or _pick(UPDATED_NAMES, props)
+    create_op = by_key.get(("POST", op.path))
+    update_op = (
+        by_key.get(("PATCH", item_op.path))
+        or by_key.get(("PUT", item_op.path))
+        or by_key.get(("POST", item_op.path))
+    )
+    delete_op = by_key.get(("DELETE", item_op.path))
+    writes = {
+        kind: written
+        for kind, write_op in (("create", create_op), ("update", update_op), ("delete", delete_op))
+        if write_op is not None and (written := documented_success(write_op)) is not None
+    }
+    return Collection(
+        name=str(hints.get("collection") or ""),
+        list_op=op,
+        item_op=item_op,
+        item_schema_uri=item_uri,
+        item_schema=item_schema,
+        id_field=id_field,
+        id_schema=id_schema if isinstance(id_schema, dict) else {},
+        updated_field=updated,
+        data_field=data_field,
+        pagination=_pagination(contract, op, hints, data_field),
+        since_param=hints.get("since") or _since_param(op),
+        create_op=create_op,
+        update_op=update_op,
+        delete_op=delete_op,
+        id_param=id_param,
+        parent_params=tuple(path_params[:-1]),
+        writes=writes,
+    )
+
+
+def _named(contract: Contract, cols: list[Collection]) -> list[Collection]:
+    """Give each collection a unique name from its path; hints (`x-sandbox: {collection}`) win.
+
+    Shorter paths choose first, so `/v1/accounts` is `accounts` even when
+    `/v1/financial_connections/accounts` exists; the longer one takes more of its path.
+    """
+    taken = {c.name for c in cols if c.name}
+    named: dict[int, str] = {}
+    order = sorted(
+        range(len(cols)), key=lambda i: (cols[i].name == "", len(_literals(cols[i].list_op.path)), i)
+    )
+    for index in order:
+        col = cols[index]
+        if col.name:
+            named[index] = col.name
+            continue
+        segments = _literals(col.list_op.path) or ["root"]
+        name = None
+        for size in range(1, len(segments) + 1):
+            candidate = "_".join(segments[-size:])
+            if candidate not in taken:
+                name = candidate
+                break
+        if name is None:  # the same literal path twice (differently named parameters)
+            name = "_".join(segments) + f"_{index}"
+        taken.add(name)
+        named[index] = name
+    out = []
+    for index, col in enumerate(cols):
+        out.append(col if col.name == named[index] else replace(col, name=named[index]))
     return out
+
+
+def _literals(path: str) -> list[str]:
+    """The non-parameter segments of a path, cleaned for a name (`/v1/accounts` -> v1, accounts)."""
+    out = []
+    for segment in _EXT.sub("", path.strip("/")).split("/"):
+        if segment and not _PARAM.match(segment):
+            out.append(re.sub(r"[^A-Za-z0-9_]+", "_", segment).strip("_") or "x")
+    return out
+
+
+def documented_success(op: Operation) -> Written | None:
+    """The success an operation documents: its lowest 2xx (201 before 200 only if so written)."""
+    codes = sorted(s for s in op.responses if len(s) == 3 and s.startswith("2") and s.isdigit())
+    if not codes:
+        if "2XX" in op.responses:
+            codes = ["2XX"]
+        else:
+            return None
+    status = codes[0]
+    response = op.responses[status]
+    media, uri = next(
+        ((m, u) for m, u in response.media.items() if u and "json" in m),
+        next(iter(response.media.items()), (None, None)),
+    )
+    return Written(200 if status == "2XX" else int(status), uri, media)
 
 
 def find_feed(contract: Contract) -> Operation | None:
@@ -113,60 +290,165 @@ def find_feed(contract: Contract) -> Operation | None:
     return next((op for op in contract.operations if op.extensions.get("x-sandbox", {}).get("feed")), None)
 
 
-def _is_item_of(path: str, list_path: str) -> bool:
-    head, _, tail = path.rpartition("/")
-    return head == list_path.rstrip("/") and tail.startswith("{") and tail.endswith("}")
+def list_ok_schema(contract: Contract, op: Operation) -> tuple[str, dict[str, Any]] | None:
+    """(URI, resolved schema) of the JSON body a list operation documents for success."""
+    return _ok_schema(contract, op)
 
 
 def _ok_schema(contract: Contract, op: Operation) -> tuple[str, dict[str, Any]] | None:
-    for status in ("200", "2XX"):
+    for status in ("200", "2XX", "201", "206"):
         response = op.responses.get(status)
         if response:
             for media, uri in response.media.items():
                 if uri and "json" in media:
                     schema, real = contract.deref({"$ref": uri}, contract.uri)
-                    return real, schema
+                    if isinstance(schema, dict):
+                        return real, schema
     return None
 
 
 def _list_shape(contract: Contract, op: Operation) -> tuple[str | None, str, dict[str, Any]] | None:
+    """(array property or None for a bare array, item schema URI, item schema) of a list op."""
     found = _ok_schema(contract, op)
     if found is None:
         return None
     uri, schema = found
+    hint = op.extensions.get("x-sandbox", {}).get("data")
     if "array" in schema_type(schema):
         items, items_uri = contract.deref(schema.get("items", {}), f"{uri}/items")
-        return None, items_uri, items
-    for name, prop in schema.get("properties", {}).items():
-        resolved, prop_uri = contract.deref(prop, f"{uri}/properties/{name}")
-        if "array" in schema_type(resolved):
+        return (None, items_uri, items) if _is_record(items) else None
+    arrays = []
+    for name, (resolved, prop_uri) in envelope_properties(contract, schema, uri).items():
+        if isinstance(resolved, dict) and "array" in schema_type(resolved):
             items, items_uri = contract.deref(resolved.get("items", {}), f"{prop_uri}/items")
-            return name, items_uri, items
+            if _is_record(items):
+                arrays.append((name, items_uri, items))
+    if hint:
+        return next((a for a in arrays if a[0] == hint), None)
+    # several arrays: the one called like data, else the first (Stripe's `data`, Zoom's `users`)
+    preferred = ("data", "items", "results", "records", "entries", "values", "elements")
+    return next((a for a in arrays if a[0] in preferred), arrays[0] if arrays else None)
+
+
+def envelope_properties(contract: Contract, schema: Any, uri: str) -> dict[str, tuple[Any, str]]:
+    """A response object's properties, resolved, with those of its `allOf` parts merged in
+    (DigitalOcean's lists are `allOf: [{droplets}, {links}, {meta}]`): name -> (schema, URI)."""
+    out: dict[str, tuple[Any, str]] = {}
+    if not isinstance(schema, dict):
+        return out
+    for index, part in enumerate(schema.get("allOf") or ()):
+        resolved, part_uri = contract.deref(part, f"{uri}/allOf/{index}")
+        out.update(envelope_properties(contract, resolved, part_uri))
+    for name, prop in (schema.get("properties") or {}).items():
+        out[name] = contract.deref(prop, f"{uri}/properties/{escape(name)}")
+    return out
+
+
+def envelope_required(contract: Contract, schema: Any, uri: str) -> set[str]:
+    """The required properties of a response object, its `allOf` parts included."""
+    if not isinstance(schema, dict):
+        return set()
+    out = set(schema.get("required") or ())
+    for index, part in enumerate(schema.get("allOf") or ()):
+        resolved, part_uri = contract.deref(part, f"{uri}/allOf/{index}")
+        out |= envelope_required(contract, resolved, part_uri)
+    return out
+
+
+def _is_record(items: Any) -> bool:
+    """Items that are objects (records, polymorphic ones included), not strings or numbers."""
+    if not isinstance(items, dict):
+        return False
+    return "object" in schema_type(items) or any(
+        k in items for k in ("properties", "allOf", "anyOf", "oneOf")
+    )
+
+
+def _pagination(
+    contract: Contract, op: Operation, hints: dict[str, Any], data_field: str | None
+) -> Pagination:
+    params = {p.name: p for p in op.parameters if p.location == "query"}
+    shape = _ok_schema(contract, op)
+    body = shape[1] if shape else {}
+    props = {n: p for n, (p, _) in envelope_properties(contract, body, shape[0]).items()} if shape else {}
+    hint = hints.get("pagination", {})
+    limit = hint.get("limit") or _pick(LIMIT_NAMES, params)
+    limit_schema = params[limit].schema if limit in params else {}
+    link = _documents_link(op) or (data_field is None and bool(set(params) & {*PAGE_NAMES, *CURSOR_NAMES}))
+    more = hint.get("has_more") or _pick(MORE_NAMES, props)
+    common = dict(
+        limit_param=limit,
+        default_limit=_int_or_none(limit_schema.get("default")),
+        max_limit=_int_or_none(limit_schema.get("maximum")),
+        link_header=link,
+        has_more_field=more,
+    )
+    style = hint.get("style")
+    id_cursor = hint.get("after") or _pick(ID_CURSOR_NAMES, params)
+    if style == "id" or (style is None and id_cursor):
+        before = hint.get("before") or _pick(BEFORE_NAMES, params)
+        return Pagination("id", cursor_param=id_cursor, before_param=before, **common)
+    cursor = hint.get("cursor") or _pick(CURSOR_NAMES, params)
+    if style == "cursor" or (style is None and cursor):
+        nxt, is_url = hint.get("next"), False
+        if not nxt:
+            nxt, is_url = _next_field(props, data_field)
+        return Pagination("cursor", cursor_param=cursor, next_field=nxt, next_is_url=is_url, **common)
+    offset = hint.get("offset") or _pick(OFFSET_NAMES, params)
+    if style == "offset" or (style is None and offset):
+        return Pagination("offset", offset_param=offset, **common)
+    page = hint.get("page") or _pick(PAGE_NAMES, params)
+    if style == "page" or (style is None and page):
+        nxt, is_url = _next_field(props, data_field)
+        return Pagination(
+            "page", page_param=page, next_field=nxt if is_url else None, next_is_url=is_url, **common
+        )
+    return Pagination("none", **common)
+
+
+def _pick(names: tuple[str, ...], available: Any) -> str | None:
+    """The first of `names` that `available` has, as it is spelled there: case and `_` do not
+    matter (`page_size`, `pageSize`, Twilio's `PageSize`)."""
+    spelled = {str(n).lower().replace("_", ""): n for n in available}
+    for name in names:
+        found = spelled.get(name.lower().replace("_", ""))
+        if found is not None:
+            return found
     return None
 
 
-def _pagination(contract: Contract, op: Operation, hints: dict[str, Any]) -> Pagination:
-    params = {p.name: p for p in op.parameters if p.location == "query"}
-    shape = _ok_schema(contract, op)
-    props = shape[1].get("properties", {}) if shape else {}
-    hint = hints.get("pagination", {})
-    limit = hint.get("limit") or next((n for n in LIMIT_NAMES if n in params), None)
-    limit_schema = params[limit].schema if limit in params else {}
-    common = dict(
-        limit_param=limit, default_limit=limit_schema.get("default"), max_limit=limit_schema.get("maximum")
-    )
-    cursor = hint.get("cursor") or next((n for n in CURSOR_NAMES if n in params), None)
-    if cursor:
-        nxt = hint.get("next") or next((n for n in props if "cursor" in n or n.startswith("next")), None)
-        return Pagination("cursor", cursor_param=cursor, next_field=nxt, **common)
-    offset = hint.get("offset") or next((n for n in OFFSET_NAMES if n in params), None)
-    if offset:
-        return Pagination("offset", offset_param=offset, **common)
-    page = hint.get("page") or next((n for n in PAGE_NAMES if n in params), None)
-    if page:
-        more = hint.get("has_more") or next((n for n in props if "more" in n.lower()), None)
-        return Pagination("page", page_param=page, has_more_field=more, **common)
-    return Pagination("none", **common)
+def _next_field(props: dict[str, Any], data_field: str | None) -> tuple[str | None, bool]:
+    """The envelope field holding the next cursor or URL: top level or one level down
+    (`_metadata.next`, `response_metadata.next_cursor`); whether it is a URL."""
+
+    def pick(found: dict[str, Any]) -> str | None:
+        return next((n for n in NEXT_NAMES if n in found), None) or next(
+            (n for n in found if "cursor" in n.lower() or n.lower().startswith("next")), None
+        )
+
+    name = pick({n: p for n, p in props.items() if n != data_field})
+    if name:
+        return name, _is_url(props[name])
+    for meta in META_NAMES:
+        inner = props.get(meta)
+        if isinstance(inner, dict) and isinstance(inner.get("properties"), dict):
+            sub = pick(inner["properties"])
+            if sub:
+                return f"{meta}.{sub}", _is_url(inner["properties"][sub])
+    return None, False
+
+
+def _is_url(schema: Any) -> bool:
+    return isinstance(schema, dict) and schema.get("format") in ("uri", "url", "uri-reference")
+
+
+def _documents_link(op: Operation) -> bool:
+    response = op.responses.get("200")
+    return bool(response and "link" in response.headers)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _since_param(op: Operation) -> str | None:
@@ -174,3 +456,54 @@ def _since_param(op: Operation) -> str | None:
         if p.location == "query" and p.schema.get("format") == "date-time":
             return p.name
     return None
+
+
+def operation_roles(contract: Contract) -> dict[str, tuple[str, str | None]]:
+    """What each operation is, by operationId: (role, collection name or None).
+
+    Roles: `list`, `read`, `create`, `update`, `delete` of a collection; `action` (a POST under
+    a record, `POST /charges/{id}/capture`); `sub-resource` (any other call under a record,
+    `GET /accounts/{id}/balance`); `singleton` (one object at a fixed path, `/users/me`,
+    `/account`); `feed`; `other`.
+    """
+    out: dict[str, tuple[str, str | None]] = {}
+    items: dict[str, str] = {}
+    for col in contract.collections.values():
+        items[col.item_op.path.rstrip("/")] = col.name
+        out[col.list_op.operation_id] = ("list", col.name)
+        out[col.item_op.operation_id] = ("read", col.name)
+        for role, op in (("create", col.create_op), ("update", col.update_op), ("delete", col.delete_op)):
+            if op is not None:
+                out[op.operation_id] = (role, col.name)
+    feed = find_feed(contract)
+    if feed is not None:
+        out[feed.operation_id] = ("feed", None)
+    for op in contract.operations:
+        if op.operation_id in out:
+            continue
+        owner = next((items[p] for p in _prefixes(op.path) if p in items), None)
+        if owner is not None:
+            out[op.operation_id] = ("action" if op.method == "POST" else "sub-resource", owner)
+        elif (
+            op.method in ("GET", "PUT", "PATCH")
+            and not op.path.rstrip("/").endswith("}")
+            and _is_object(contract, op)
+        ):
+            out[op.operation_id] = ("singleton", None)
+        else:
+            out[op.operation_id] = ("other", None)
+    return out
+
+
+def _prefixes(path: str) -> list[str]:
+    parts = path.rstrip("/").split("/")
+    return ["/".join(parts[:n]) for n in range(len(parts) - 1, 1, -1)]
+
+
+def _is_object(contract: Contract, op: Operation) -> bool:
+    if op.method != "GET":
+        return any(
+            o.method == "GET" and o.path == op.path and _is_object(contract, o) for o in contract.operations
+        )
+    found = _ok_schema(contract, op)
+    return bool(found) and _list_shape(contract, op) is None and "array" not in schema_type(found[1])

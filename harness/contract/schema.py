@@ -7,6 +7,7 @@ Python `jsonschema` walk the value to explain every error with its pointer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -71,3 +72,28 @@ def schema_type(schema: dict[str, Any]) -> set[str]:
     if isinstance(kind, list):
         return set(kind)
     return set()
+
+
+# Python-only regex syntax and its ECMA-262 spelling; an escaped backslash (`\\A`) is left alone.
+_PYTHON_SYNTAX = re.compile(r"(?<!\\)((?:\\\\)*)(\\A|\\Z|\\z|\(\?P<|\(\?P=(\w+)\))")
+
+
+def ecma_pattern(pattern: str) -> str:
+    """A `pattern` in Python's regex dialect rewritten in ECMA-262 (JSON Schema's dialect).
+
+    Real specs (Linode's, written for Python servers) anchor with `\\A...\\Z` and name groups
+    `(?P<name>...)`; ECMA engines, jsonschema-rs among them, refuse both. The meaning is kept:
+    `\\A` is `^`, `\\Z` is `$` (no multiline flag, so `$` is the end), `(?P<n>` is `(?<n>`.
+    """
+
+    def swap(m: re.Match[str]) -> str:
+        token = m.group(2)
+        if token == r"\A":
+            return m.group(1) + "^"
+        if token in (r"\Z", r"\z"):
+            return m.group(1) + "$"
+        if token == "(?P<":
+            return m.group(1) + "(?<"
+        return m.group(1) + rf"\k<{m.group(3)}>"
+
+    return _PYTHON_SYNTAX.sub(swap, pattern)

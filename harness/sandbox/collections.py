@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from starlette.responses import Response
 
 from harness.contract import Collection, Contract, Violation
+from harness.contract.collections import envelope_properties, envelope_required
+from harness.contract.collections import list_ok_schema as ok_schema
+from harness.contract.schema import schema_type
 from harness.sandbox import cursors
 from harness.sandbox.events import singular
 from harness.sandbox.problems import json_response, problem
@@ -25,11 +29,18 @@ TOTAL_NAMES = ("total", "total_count", "count")
 def list_records(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
+    """One page in the documented shape: its envelope, paging fields and (where used) `Link`."""
     data = tenant.data
     pag = col.pagination
     limit = _int(query, pag.limit_param, pag.default_limit or 50)
+    if pag.max_limit:
+        limit = min(limit, pag.max_limit)
+    limit = max(limit, 1)
     since_text = _one(query, col.since_param)
-    since = datetime.fromisoformat(since_text) if since_text else None
+    try:
+        since = datetime.fromisoformat(since_text) if since_text else None
+    except ValueError as exc:
+        return _bad_cursor(col.since_param or "since", str(exc), "query")
     after = START
     if pag.style == "cursor" and _one(query, pag.cursor_param):
         try:
@@ -38,27 +49,63 @@ def list_records(
             since = datetime.fromisoformat(position["since"]) if position.get("since") else since
         except (cursors.InvalidCursor, KeyError, ValueError, TypeError, IndexError) as exc:
             return _bad_cursor(pag.cursor_param or "cursor", str(exc))
+    if pag.style == "id" and _one(query, pag.cursor_param):
+        record_id = _coerce_id(col, _one(query, pag.cursor_param) or "")
+        key = data.key_of(col.name, record_id)
+        if key is None:
+            return _bad_cursor(
+                pag.cursor_param or "starting_after", f"no {col.name} record with id {record_id!r}"
+            )
+        after = key
     offset = 0
     if pag.style == "offset":
-        offset = _int(query, pag.offset_param, 0)
+        offset = max(_int(query, pag.offset_param, 0), 0)
     elif pag.style == "page":
-        offset = (_int(query, pag.page_param, 1) - 1) * limit
+        offset = (max(_int(query, pag.page_param, 1), 1) - 1) * limit
     if offset:
         after = data.key_at(col.name, offset, since)
     records, last = data.page(col.name, after, limit, since)
     more = last is not None
     position = {"k": list(last) if last else None, "since": since.isoformat() if since else None}
+    page = _int(query, pag.page_param, 1) if pag.page_param else None
+    following = _following(pag, query, offset, limit, page)
     values = {
         "data": records,
         "next": cursors.encode(tenant.secret, col.name, position) if more else None,
         "has_more": more,
         "total": data.count(col.name, since),
         "offset": offset,
-        "page": _int(query, pag.page_param, 1) if pag.page_param else None,
+        "page": page,
         "limit": limit,
     }
-    properties = _list_properties(data.dataset.contract, col)
-    return json_response(_page_body(col.data_field, pag.next_field, pag.has_more_field, values, properties))
+    if pag.next_is_url and pag.style == "cursor" and more and pag.cursor_param:
+        merged = {k: v[-1] for k, v in query.items() if v}
+        values["next"] = "?" + urlencode({**merged, pag.cursor_param: values["next"]})
+    elif pag.next_is_url:
+        values["next"] = following if more else None
+    contract = data.dataset.contract
+    values["url"] = _list_url(contract, col, path_params)
+    envelope = _envelope(contract, col)
+    headers = {"Link": f'<{following}>; rel="next"'} if pag.link_header and more and following else None
+    return json_response(
+        _page_body(col.data_field, pag.next_field, pag.has_more_field, values, envelope), headers=headers
+    )
+
+
+def _following(pag: Any, query: Query, offset: int, limit: int, page: int | None) -> str | None:
+    """The next page as a relative URL (`?page=3&per_page=30`), for `Link` and next-URL fields."""
+    changes: dict[str, str] = {}
+    if pag.style == "page" and pag.page_param:
+        changes[pag.page_param] = str((page or 1) + 1)
+    elif pag.style == "offset" and pag.offset_param:
+        changes[pag.offset_param] = str(offset + limit)
+    else:
+        return None
+    if pag.limit_param:
+        changes[pag.limit_param] = str(limit)
+    merged = {k: v[-1] for k, v in query.items() if v}
+    merged.update(changes)
+    return "?" + urlencode(merged)
 
 
 def get_record(
@@ -74,27 +121,54 @@ def get_record(
 def create_record(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
-    record = tenant.data.create(col.name, json.loads(body))
-    return json_response(record, 201)
+    record = tenant.data.create(col.name, json.loads(body) if body else {})
+    return json_response(record, col.status_of("create", 201))
 
 
 def update_record(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
     record_id = _record_id(col, path_params)
-    record = tenant.data.update(col.name, record_id, json.loads(body))
+    record = tenant.data.update(col.name, record_id, json.loads(body) if body else {})
     if record is None:
         return problem(404, f"no {col.name} record with id {record_id!r}")
-    return json_response(record)
+    return json_response(record, col.status_of("update", 200))
 
 
 def delete_record(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
+    """Delete with the documented status; where a body is documented (Stripe's `deleted`
+    object, or the record itself) it is built from the record that was deleted."""
     record_id = _record_id(col, path_params)
-    if not tenant.data.delete(col.name, record_id):
+    record = tenant.data.get(col.name, record_id)
+    if record is None or not tenant.data.delete(col.name, record_id):
         return problem(404, f"no {col.name} record with id {record_id!r}")
-    return Response(status_code=204)
+    written = col.writes.get("delete")
+    status = written.status if written else 204
+    if written is None or written.body_uri is None or status == 204:
+        return Response(status_code=status)
+    contract = tenant.data.dataset.contract
+    schema = contract.deref({"$ref": written.body_uri}, contract.uri)[0]
+    return json_response(_deleted_body(contract, schema, record, col), status)
+
+
+def _deleted_body(contract: Contract, schema: Any, record: dict[str, Any], col: Collection) -> Any:
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    if not props:
+        return record
+    out: dict[str, Any] = {}
+    for name, prop in props.items():
+        resolved = contract.deref(prop, contract.uri)[0]
+        if name == "deleted":
+            out[name] = True
+        elif name == col.id_field or name == "id":
+            out[name] = record.get(col.id_field)
+        elif isinstance(resolved, dict) and "enum" in resolved and len(resolved["enum"]) == 1:
+            out[name] = resolved["enum"][0]
+        elif name in record:
+            out[name] = record[name]
+    return out
 
 
 class Feed:
@@ -168,16 +242,24 @@ def _page_body(
     next_field: str | None,
     more_field: str | None,
     values: dict[str, Any],
-    properties: set[str],
+    envelope: Envelope,
 ) -> Any:
+    """The page in the list response's own envelope: the array, the paging fields, and every
+    other property it requires (a one-value enum such as Stripe's `object: list`, the list's own
+    `url`, an empty value of the right type for anything the sandbox cannot know)."""
     if data_field is None:
         return values["data"]
     body: dict[str, Any] = {data_field: values["data"]}
-    if next_field:
+    if next_field and "." in next_field:  # `_metadata.next`: the cursor lives one level down
+        outer, inner = next_field.split(".", 1)
+        body[outer] = {inner: values["next"]}
+    elif next_field:
         body[next_field] = values["next"]
     if more_field:
         body[more_field] = values["has_more"]
-    for name in properties - body.keys():
+    for name, schema in envelope.properties.items():
+        if name in body:
+            continue
         if name in TOTAL_NAMES:
             body[name] = values["total"]
         elif name in ("offset", "skip", "start"):
@@ -186,7 +268,40 @@ def _page_body(
             body[name] = values["page"]
         elif name in ("limit", "per_page", "page_size"):
             body[name] = values["limit"]
+        elif name in SELF_NAMES and "string" in schema_type(schema):
+            body[name] = values["url"]
+        elif name in envelope.required:
+            body[name] = _filler(schema)
     return body
+
+
+SELF_NAMES = ("url", "href", "self")
+
+
+def _filler(schema: dict[str, Any]) -> Any:
+    """A value for a required envelope field the sandbox has nothing for: its only allowed value,
+    its default, or the empty value of its type."""
+    if "const" in schema:
+        return schema["const"]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    if "default" in schema:
+        return schema["default"]
+    kinds = schema_type(schema)
+    for kind, empty in (("null", None), ("boolean", False), ("integer", 0), ("number", 0), ("string", "")):
+        if kind in kinds:
+            return empty
+    if "array" in kinds:
+        return []
+    return {}
+
+
+class Envelope:
+    """A list response's properties (resolved) and which are required."""
+
+    def __init__(self, properties: dict[str, dict[str, Any]], required: set[str]) -> None:
+        self.properties = properties
+        self.required = required
 
 
 def _ok_schema(contract: Contract, op: Any) -> dict[str, Any] | None:
@@ -196,21 +311,45 @@ def _ok_schema(contract: Contract, op: Any) -> dict[str, Any] | None:
     return schema if isinstance(schema, dict) else None
 
 
-def _list_properties(contract: Contract, col: Collection) -> set[str]:
-    cache = contract.__dict__.setdefault("_list_properties", {})
+def _envelope(contract: Contract, col: Collection) -> Envelope:
+    cache = contract.__dict__.setdefault("_list_envelopes", {})
     if col.name not in cache:
-        schema = _ok_schema(contract, col.list_op) or {}
-        cache[col.name] = set(schema.get("properties", {}))
+        found = ok_schema(contract, col.list_op)
+        if found is None:
+            cache[col.name] = Envelope({}, set())
+        else:
+            uri, schema = found
+            props = {
+                name: (resolved if isinstance(resolved, dict) else {})
+                for name, (resolved, _) in envelope_properties(contract, schema, uri).items()
+            }
+            cache[col.name] = Envelope(props, envelope_required(contract, schema, uri))
     return cache[col.name]
 
 
+def _list_url(contract: Contract, col: Collection, path_params: dict[str, str]) -> str:
+    """The list's own path under the API base (`/v1/customers`), for `url` fields of envelopes."""
+    path = col.list_op.path
+    for name, value in path_params.items():
+        path = path.replace("{" + name + "}", quote(str(value), safe=""))
+    return contract.base_path + path
+
+
 def _record_id(col: Collection, path_params: dict[str, str]) -> Any:
-    raw = next(iter(path_params.values()))
-    return int(raw) if col.id_schema.get("type") == "integer" and raw.lstrip("-").isdigit() else raw
+    """The record's id from its own path parameter (the last one; parents only scope it)."""
+    raw = path_params.get(col.id_param)
+    if raw is None:
+        raw = list(path_params.values())[-1]
+    return _coerce_id(col, raw)
 
 
-def _bad_cursor(param: str, reason: str) -> Response:
-    return problem(400, reason, violations=[Violation(f"/query/{param}", reason)])
+def _coerce_id(col: Collection, raw: str) -> Any:
+    kinds = schema_type(col.id_schema)
+    return int(raw) if kinds & {"integer", "number"} and raw.lstrip("-").isdigit() else raw
+
+
+def _bad_cursor(param: str, reason: str, where: str = "query") -> Response:
+    return problem(400, reason, violations=[Violation(f"/{where}/{param}", reason)])
 
 
 def _one(query: Query, name: str | None) -> str | None:

@@ -114,6 +114,17 @@ class Overlay:
             return (1, ordered[remaining])
         return (1, 1 << 62)
 
+    def key_of(self, collection: str, record_id: Any) -> Key | None:
+        """The paging key of a live record (for id cursors such as `starting_after`), or None."""
+        state = self._state[collection]
+        with self._lock:
+            if record_id in state.order:
+                return (1, state.order[record_id]) if record_id in state.live else None
+            index = self.dataset.index_of(collection, record_id)
+            if index is None or self._is_touched(state, index):
+                return None
+        return (0, index)
+
     def changes_since(self, seq: int = 0, limit: int | None = None) -> list[Change]:
         with self._lock:
             start = bisect.bisect_right([c.seq for c in self.changes], seq)

