@@ -21,3 +21,20 @@ class ConnectorTimeout(RuntimeError):
     def __init__(self, call: str, seconds: float) -> None:
         self.call, self.seconds = call, seconds
         super().__init__(f"{call} did not finish within {seconds:g} s")
+
+
+class RemoteError(Exception):
+    """An exception raised in a connector's own process, known by its type name and message."""
+
+
+_remote_types: dict[str, type[RemoteError]] = {}
+
+
+def remote_error(reply: dict[str, object]) -> RemoteError:
+    """The worker's ERROR reply as an exception whose type is named like the connector's own
+    (a `ValueError` raised by the connector reads `ValueError: ...` in the report)."""
+    name = str(reply.get("error") or "Error")
+    if not name.isidentifier():
+        name = "Error"
+    cls = _remote_types.setdefault(name, type(name, (RemoteError,), {"__module__": "connector"}))
+    return cls(str(reply.get("message", "")))

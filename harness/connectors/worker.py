@@ -1,0 +1,203 @@
+"""The worker process a Python connector runs in: `python -m harness.connectors.worker`.
+
+The harness never imports a connector's code. It starts this module in the clean room
+(harness/connectors/cleanroom.py) and speaks JSON lines with it over the worker's stdin and
+stdout, which the worker keeps for the protocol only: the connector's own prints go to stderr.
+
+    harness -> worker   {"op": "load", "python": "pkg.mod:Cls", "path": [...]}
+                        {"op": "init", "config": {...}}
+                        {"op": "call", "name": "sync", "args": [state]}
+                        (also check, push, handle_webhook and close)
+    worker -> harness   {"type": "LOADED"} | {"type": "READY", "push": bool, "webhooks": bool}
+                        RECORD / DELETE / STATE / LOG lines, as a command connector prints them
+                        {"type": "EGRESS", "host": ..., "port": ..., "event": ...}
+                        {"type": "RESULT", "value": ..., "peak_kib": N}
+                        {"type": "ERROR", "error": "ValueError", "message": ..., "traceback": ...}
+                        {"type": "EXIT", "status": N, "traceback": ...}   (os._exit in the connector)
+
+Only the standard library is imported here, so a worker starts fast and its memory is the
+connector's. Connections to hosts other than the platform (the hosts of the config's URLs and
+loopback) are refused by an audit hook and reported as EGRESS, whatever client makes them.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import importlib
+import ipaddress
+import json
+import os
+import sys
+import threading
+import traceback
+from typing import Any
+from urllib.parse import urlsplit
+
+_send_lock = threading.Lock()
+_out: Any = None
+_allowed_hosts: set[str] = {"localhost"}
+_real_exit = os._exit
+
+
+def send(message: dict[str, Any]) -> None:
+    if message.get("type") in ("RESULT", "ERROR"):
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                stream.flush()
+    line = json.dumps(message, default=str, ensure_ascii=False)
+    with _send_lock:
+        _out.write(line + "\n")
+        _out.flush()
+
+
+class Sink:
+    """What the connector writes into: every call becomes a message to the harness's replica."""
+
+    def upsert(self, stream: str, record: dict[str, Any]) -> None:
+        send({"type": "RECORD", "stream": stream, "record": record})
+
+    def delete(self, stream: str, record_id: Any) -> None:
+        send({"type": "DELETE", "stream": stream, "id": record_id})
+
+    def checkpoint(self, state: Any) -> None:
+        send({"type": "STATE", "value": state})
+
+    def log(self, level: str, message: str, **fields: Any) -> None:
+        send({**fields, "type": "LOG", "level": level, "message": message})
+
+
+def _is_platform(host: Any) -> bool:
+    if not isinstance(host, str):
+        return True  # AF_UNIX paths and the like are not egress
+    if host in _allowed_hosts:
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event == "socket.connect":
+        address = args[1]
+        pair = isinstance(address, tuple) and len(address) >= 2
+        host, port = (address[0], address[1]) if pair else (None, None)
+    elif event == "socket.getaddrinfo":
+        host, port = args[0], args[1]
+        if isinstance(host, bytes):
+            host = host.decode("ascii", "replace")
+    else:
+        return
+    if host is None or _is_platform(host):
+        return
+    send({"type": "EGRESS", "host": host, "port": port, "event": event})
+    raise ConnectionRefusedError(f"egress to {host} is blocked under certification")
+
+
+def _exit(status: int = 0) -> None:
+    """os._exit as the connector sees it: say where it was called from, then exit."""
+    try:
+        send({"type": "EXIT", "status": status, "traceback": "".join(traceback.format_stack()[:-1])})
+    finally:
+        _real_exit(status)
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
+    return {
+        "type": "ERROR",
+        "error": type(exc).__name__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
+
+
+def _peak_kib() -> int:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _load(spec: dict[str, Any]) -> Any:
+    for folder in reversed(spec.get("path", [])):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    sys.path.extend(p for p in spec.get("more_path", []) if p not in sys.path)
+    module_name, _, attr = spec["python"].partition(":")
+    target: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            raise AttributeError(f"module {module_name!r} has no {attr!r}")
+        target = getattr(target, part)
+    if not callable(target):
+        raise TypeError(f"{spec['python']} is not a class")
+    return target
+
+
+def _call(instance: Any, name: str, args: list[Any]) -> Any:
+    if name == "handle_webhook":
+        headers, body = args
+        return int(instance.handle_webhook(headers, base64.b64decode(body)))
+    method = getattr(instance, name, None)
+    if name == "close" and not callable(method):
+        return None
+    if not callable(method):
+        raise AttributeError(f"the connector has no {name}()")
+    return method(*args)
+
+
+def serve(inp: Any) -> None:
+    cls = instance = None
+    for line in inp:
+        request = json.loads(line)
+        op = request["op"]
+        try:
+            if op == "load":
+                cls = _load(request)
+                send({"type": "LOADED"})
+            elif op == "init":
+                config = request["config"]
+                for value in config.values():
+                    if isinstance(value, str) and "://" in value:
+                        _allowed_hosts.add(urlsplit(value).hostname or "")
+                instance = cls(config, Sink())  # type: ignore[misc]
+                send(
+                    {
+                        "type": "READY",
+                        "push": callable(getattr(instance, "push", None)),
+                        "webhooks": callable(getattr(instance, "handle_webhook", None)),
+                    }
+                )
+            else:
+                value = _call(instance, request["name"], request.get("args", []))
+                send({"type": "RESULT", "value": value, "peak_kib": _peak_kib()})
+                if request["name"] == "close":
+                    break
+        except BaseException as exc:  # the connector's failure is evidence for the harness
+            send({**_error(exc), "phase": op})
+            if op == "load":
+                break
+    _real_exit(0)  # threads the connector left running end with the worker
+
+
+def main() -> None:
+    global _out
+    _out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    inp = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)  # the connector's prints land on stderr, the protocol channel stays clean
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    os.chdir(os.environ.get("HOME", "/"))
+    os._exit = _exit  # type: ignore[assignment]
+    sys.addaudithook(_audit)
+    serve(inp)
+
+
+if __name__ == "__main__":
+    main()
