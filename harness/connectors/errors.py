@@ -18,6 +18,8 @@ class ConnectorFailed(RuntimeError):
 class ConnectorTimeout(RuntimeError):
     """A connector call ran past its time limit (it may hang, or loop over the same page)."""
 
+    traceback_text = ""  # a hang has no traceback: the call was ended from outside
+
     def __init__(self, call: str, seconds: float) -> None:
         self.call, self.seconds = call, seconds
         super().__init__(f"{call} did not finish within {seconds:g} s")
