@@ -166,6 +166,7 @@ GROWTH_LIMIT_MIB = 8.0
 MEMORY_CALL_TIMEOUT = 60.0
 POLL_SECONDS = 0.025
 
+
 @check("PERF-02", pillar="performance", severity="medium", level="strict", timeout=120)
 def memory_stays_flat(ctx: CheckContext) -> None:
     """Streams records page by page: peak memory does not grow with the size of the account.

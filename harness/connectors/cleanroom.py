@@ -201,6 +201,15 @@ def kill_tree(root: int) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+def end_leftovers(root: int) -> None:
+    """After a call of a process that lives on (the Python worker): end everything it started,
+    and every orphan that came back to the harness, but not the process itself."""
+    for pid in descendants(root)[1:]:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    sweep_orphans()
+
+
 def sweep_orphans() -> list[int]:
     """Kill and reap the orphans that came back to the harness (we are their subreaper): our
     children in a session other than ours, that we did not start. Returns their pids."""

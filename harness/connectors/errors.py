@@ -12,7 +12,20 @@ class ConnectorFailed(RuntimeError):
 
     def __init__(self, call: str, error: BaseException, traceback_text: str = "") -> None:
         self.call, self.error, self.traceback_text = call, error, traceback_text
-        super().__init__(f"{call} raised {type(error).__name__}: {error}")
+        where = _where(traceback_text)
+        super().__init__(f"{call} raised {type(error).__name__}: {error}" + (f"\n  {where}" if where else ""))
+
+
+def _where(text: str) -> str:
+    """The line a report needs from a traceback or stderr tail: the innermost frame (file and
+    line) of a Python traceback, else the last lines the process wrote on stderr."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    frames = [line for line in lines if line.startswith('File "')]
+    if frames:
+        return f"at {frames[-1]}"
+    if lines:
+        return f"stderr: {' | '.join(lines[-3:])[:400]}"
+    return ""
 
 
 class ConnectorTimeout(RuntimeError):

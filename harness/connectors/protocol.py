@@ -41,7 +41,7 @@ def parse(line: str, number: int) -> dict[str, Any]:
     except json.JSONDecodeError:
         raise ProtocolError(f"stdout line {number} is not JSON: {line[:120]!r}") from None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-        raise ProtocolError(f"stdout line {number}: a message is a JSON object with a \"type\"")
+        raise ProtocolError(f'stdout line {number}: a message is a JSON object with a "type"')
     return message
 
 

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.connectors.cleanroom import MemoryWatch, Room, StderrTail
+from harness.connectors.cleanroom import MemoryWatch, Room, StderrTail, end_leftovers
 from harness.connectors.driver import Capabilities, Diagnostics
 from harness.connectors.errors import ConnectorFailed, ConnectorLoadError, ConnectorTimeout, remote_error
 from harness.connectors.manifest import Manifest
@@ -292,6 +292,7 @@ class PythonConnector:
         finally:
             if watch is not None:
                 self._peak_kib = max(self._peak_kib, watch.stop())
+            end_leftovers(worker.proc.pid)  # nothing a call started outlives it
 
     def _retire(self, worker: _Worker) -> None:
         worker.close()
