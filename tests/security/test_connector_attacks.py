@@ -309,7 +309,10 @@ def test_a_stderr_flood_keeps_only_a_bounded_tail(tmp_path):
     assert all(len(line) <= STDERR_LINE + len(" [cut]") for line in stderr)
 
 
-PROBE = "import harness.connectors.worker, sys; print(sorted(m for m in sys.modules if 'harness' in m))"
+PROBE = (
+    "import harness.connectors.worker, sys; "
+    "print(sorted(m for m in sys.modules if m.split('.')[0] == 'harness'))"
+)
 
 
 def test_the_worker_is_a_real_module(tmp_path):
