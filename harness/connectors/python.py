@@ -51,6 +51,7 @@ class _Worker:
     stderr: StderrTail
     egress: list[dict[str, Any]] = field(default_factory=list)
     loaded: dict[str, Any] | None = None
+    spawned: bool = False  # the connector started a process (or used ctypes) at some point
 
     @classmethod
     def start(cls, manifest: Manifest) -> _Worker:
@@ -87,6 +88,8 @@ class _Worker:
                 apply(message, sink, self.channel.number)
             elif kind == "EGRESS":
                 self.egress.append({k: message.get(k) for k in ("host", "port", "event")})
+            elif kind == "SPAWNED":
+                self.spawned = True
             elif kind == "EXIT":
                 exit_traceback = str(message.get("traceback", ""))
             else:
@@ -292,7 +295,8 @@ class PythonConnector:
         finally:
             if watch is not None:
                 self._peak_kib = max(self._peak_kib, watch.stop())
-            end_leftovers(worker.proc.pid)  # nothing a call started outlives it
+            if worker.spawned:
+                end_leftovers(worker.proc.pid)  # nothing a call started outlives it
 
     def _retire(self, worker: _Worker) -> None:
         worker.close()

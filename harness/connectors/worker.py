@@ -14,6 +14,7 @@ stdout, which the worker keeps for the protocol only: the connector's own prints
                         {"type": "RESULT", "value": ..., "peak_kib": N}
                         {"type": "ERROR", "error": "ValueError", "message": ..., "traceback": ...}
                         {"type": "EXIT", "status": N, "traceback": ...}   (os._exit in the connector)
+                        {"type": "SPAWNED", "event": ...}   (once: it started a process, or used ctypes)
 
 Only the standard library is imported here, so a worker starts fast and its memory is the
 connector's. Connections to hosts other than the platform (the hosts of the config's URLs and
@@ -78,7 +79,15 @@ def _is_platform(host: Any) -> bool:
         return False
 
 
+SPAWNS = ("os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.exec", "os.system", "subprocess.Popen")
+_spawned = False
+
+
 def _audit(event: str, args: tuple[Any, ...]) -> None:
+    global _spawned
+    if not _spawned and (event in SPAWNS or event.startswith("ctypes.")):
+        _spawned = True  # from now on the harness ends this worker's leftovers after every call
+        send({"type": "SPAWNED", "event": event})
     if event == "socket.connect":
         address = args[1]
         pair = isinstance(address, tuple) and len(address) >= 2
