@@ -326,3 +326,36 @@ def test_the_worker_is_a_real_module(tmp_path):
         check=True,
     )
     assert probe.stdout.strip() == "['harness', 'harness.connectors', 'harness.connectors.worker']"
+
+
+SHELL_CONNECTOR = """#!/bin/sh
+config="$3"
+if cat /proc/$PPID/environ >/dev/null 2>&1; then environ=read; else environ=denied; fi
+printf '{"type": "LOG", "level": "info", "message": "who", "uid": %s, "environ": "%s", "config": %s}\\n' \\
+  "$(id -u)" "$environ" "$(cat "$config")"
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a connector changes user only when the harness is root")
+def test_as_root_a_connector_reachable_by_nobody_runs_as_nobody_and_still_reads_its_config(tmp_path):
+    import pwd
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="harness-test-"))  # /tmp itself is world-searchable
+    try:
+        folder.chmod(0o755)
+        script = folder / "conn.sh"
+        script.write_text(SHELL_CONNECTOR)
+        script.chmod(0o755)
+        described = manifest(folder, command=("./conn.sh",))
+        connector = CommandConnector(described, {"base_url": "http://127.0.0.1:9"}, Replica(), 20)
+        connector.check()
+        connector.close()
+    finally:
+        import shutil
+
+        shutil.rmtree(folder)
+    seen = connector.sink.logs[0]
+    assert seen["uid"] == pwd.getpwnam("nobody").pw_uid
+    assert seen["config"] == {"base_url": "http://127.0.0.1:9"}  # its private config file is readable
+    assert seen["environ"] == "denied"
