@@ -209,6 +209,11 @@ def test_a_connector_that_cannot_be_imported_is_a_clear_error(tmp_path, platform
     (tmp_path / "demo_connector.py").write_text("class Other:\n    pass\n")
     with pytest.raises(ConnectorLoadError, match="has no 'Demo'"):
         PythonConnector(manifest, {}, Replica())
+    (tmp_path / "demo_connector.py").write_text("import os\nraise ImportError('no sdk')\n")
+    with pytest.raises(
+        ConnectorLoadError, match=r'ImportError: no sdk\) at File ".*demo_connector.py", line 2'
+    ):
+        PythonConnector(manifest, {}, Replica())
 
 
 def test_fields_load_per_stream(tmp_path, platform_contract):
