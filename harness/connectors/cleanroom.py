@@ -121,12 +121,12 @@ class Room:
     ) -> subprocess.Popen[Any]:
         """Start a connector process in the room: clean environment, no inherited descriptors,
         a session (and process group) of its own, stdout and stderr piped to the harness."""
+        options.setdefault("stdout", subprocess.PIPE)
+        options.setdefault("stderr", subprocess.PIPE)
         proc = subprocess.Popen(
             [*self.wrapper, *argv],
             cwd=cwd,
             env=environment(self.home, extra_env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
             close_fds=True,
             start_new_session=True,
             **options,
@@ -177,6 +177,15 @@ def _reachable(path: Path, user: pwd.struct_passwd) -> bool:
     except OSError:
         return False
     return bool(st.st_mode & 0o004)
+
+
+def gone(pid: int) -> bool:
+    """The process no longer runs (absent, or a zombie waiting for its parent)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in ("Z", "X")
 
 
 def descendants(root: int) -> list[int]:

@@ -6,8 +6,9 @@ reachable from it. A crash, `os._exit`, a leaked thread or a hang ends only the 
 fails with the connector's traceback (file and line), and the next call starts a fresh worker.
 
 Starting Python and importing the connector takes a fraction of a second, which a certification
-pays for every driver; a spare worker that has already imported the connector waits for the
-next driver, so building one costs a message, not a process start.
+would pay for every driver; instead one process per connector (the zygote) imports it once and
+forks a worker per driver, in a session of its own with a private HOME, so building a driver
+costs a fork, not an interpreter.
 """
 
 from __future__ import annotations
@@ -16,14 +17,27 @@ import atexit
 import base64
 import contextlib
 import json
+import os
+import select
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.connectors.cleanroom import MemoryWatch, Room, StderrTail, end_leftovers
+from harness.connectors.cleanroom import (
+    MemoryWatch,
+    Room,
+    StderrTail,
+    end_leftovers,
+    gone,
+    kill_tree,
+    sweep_orphans,
+)
 from harness.connectors.driver import Capabilities, Diagnostics
 from harness.connectors.errors import ConnectorFailed, ConnectorLoadError, ConnectorTimeout, remote_error
 from harness.connectors.manifest import Manifest
@@ -41,42 +55,100 @@ class _Ended(Exception):
         self.status, self.traceback_text = status, traceback_text
 
 
+class _Zygote:
+    """The process that has imported one connector and forks a worker per driver."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        assert manifest.python
+        paths = [str(manifest.root), *(str(manifest.root / p) for p in manifest.python_path)]
+        self.room = Room(readable=[sys.executable, manifest.root])
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.proc = self.room.popen(
+                [sys.executable, "-B", "-m", "harness.connectors.worker"],
+                cwd=self.room.home,
+                stdin=theirs.fileno(),
+                stdout=subprocess.DEVNULL,
+            )
+        finally:
+            theirs.close()
+        assert self.proc.stderr is not None
+        self.stderr = StderrTail(self.proc.stderr)
+        self.egress: list[dict[str, Any]] = []  # attempted while the connector was imported
+        self.lock = threading.Lock()
+        self.send({"op": "load", "python": manifest.python, "path": paths, "more_path": sys.path})
+        self.loaded: dict[str, Any] | None = None
+
+    def send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
+        socket.send_fds(self.sock, [json.dumps(message).encode()], fds or [])
+
+    def recv(self, deadline: float) -> dict[str, Any]:
+        while True:
+            ready, _, _ = select.select([self.sock], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise Deadline()
+            data = self.sock.recv(1 << 20)
+            if not data:
+                raise _Ended(None)
+            message = json.loads(data)
+            if message.get("type") == "EGRESS":
+                self.egress.append({k: message.get(k) for k in ("host", "port", "event")})
+            elif message.get("type") not in ("SPAWNED", "EXIT"):
+                return dict(message)
+
+    def load(self, deadline: float) -> dict[str, Any]:
+        if self.loaded is None:
+            self.loaded = self.recv(deadline)
+        return self.loaded
+
+    def fork(self, deadline: float) -> _Worker:
+        home = tempfile.mkdtemp(prefix="harness-room-")
+        if self.room.user is not None:
+            os.chown(home, self.room.user.pw_uid, self.room.user.pw_gid)
+        requests, replies, stderr = os.pipe(), os.pipe(), os.pipe()
+        with self.lock:
+            try:
+                self.send({"op": "fork", "home": home}, [requests[0], replies[1], stderr[1]])
+            finally:
+                for fd in (requests[0], replies[1], stderr[1]):
+                    os.close(fd)
+            reply = self.recv(deadline)
+        return _Worker(
+            pid=int(reply["pid"]),
+            home=home,
+            requests=os.fdopen(requests[1], "wb", buffering=0),
+            channel=Channel(replies[0]),
+            stderr=StderrTail(os.fdopen(stderr[0], "rb", buffering=0)),
+            egress=list(self.egress),
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        self.room.close()
+        self.sock.close()
+
+
 @dataclass
 class _Worker:
-    """One worker process in its clean room, with its protocol channel and stderr tail."""
+    """One forked worker in its own session, with its protocol channel and stderr tail."""
 
-    room: Room
-    proc: subprocess.Popen[bytes]
+    pid: int
+    home: str
+    requests: Any
     channel: Channel
     stderr: StderrTail
     egress: list[dict[str, Any]] = field(default_factory=list)
-    loaded: dict[str, Any] | None = None
     spawned: bool = False  # the connector started a process (or used ctypes) at some point
 
-    @classmethod
-    def start(cls, manifest: Manifest) -> _Worker:
-        assert manifest.python
-        paths = [str(manifest.root), *(str(manifest.root / p) for p in manifest.python_path)]
-        room = Room(readable=[sys.executable, manifest.root])
-        proc = room.popen(
-            [sys.executable, "-B", "-m", "harness.connectors.worker"], cwd=room.home, stdin=subprocess.PIPE
-        )
-        assert proc.stdout is not None and proc.stderr is not None
-        worker = cls(room, proc, Channel(proc.stdout.fileno()), StderrTail(proc.stderr))
-        worker.write({"op": "load", "python": manifest.python, "path": paths, "more_path": sys.path})
-        return worker
-
     def write(self, message: dict[str, Any]) -> None:
-        assert self.proc.stdin is not None
-        try:
-            self.proc.stdin.write((json.dumps(message, default=str) + "\n").encode())
-            self.proc.stdin.flush()
-        except (BrokenPipeError, ValueError):
-            pass  # the worker is gone; reading its channel says how
+        with contextlib.suppress(BrokenPipeError, ValueError, OSError):  # gone: reading says how
+            self.requests.write((json.dumps(message, default=str) + "\n").encode())
 
     def read(self, sink: Replica | None, deadline: float) -> dict[str, Any]:
-        """Apply sink messages until the reply (RESULT, ERROR, READY, LOADED) arrives."""
-        exit_traceback = ""
+        """Apply sink messages until the reply (RESULT, ERROR, READY) arrives."""
+        exit_message: dict[str, Any] = {}
         for line in self.channel.lines(deadline):
             if not line.strip():
                 continue
@@ -91,27 +163,32 @@ class _Worker:
             elif kind == "SPAWNED":
                 self.spawned = True
             elif kind == "EXIT":
-                exit_traceback = str(message.get("traceback", ""))
+                exit_message = message
             else:
                 return message
-        self.proc.wait(timeout=10)
-        self.stderr.join()
-        raise _Ended(self.proc.returncode, exit_traceback)
+        self.stderr.join(1)
+        raise _Ended(exit_message.get("status"), str(exit_message.get("traceback", "")))
 
     def alive(self) -> bool:
-        return self.proc.poll() is None and not self.channel.eof
+        return not self.channel.eof and not gone(self.pid)
 
     def close(self) -> None:
-        self.room.close()
+        kill_tree(self.pid)
+        sweep_orphans()
+        with contextlib.suppress(OSError):
+            self.requests.close()
+        with contextlib.suppress(OSError):
+            os.close(self.channel.fd)
         self.stderr.join(1)
+        shutil.rmtree(self.home, ignore_errors=True)
 
 
-_spares: dict[tuple[Any, ...], _Worker] = {}
-_spares_lock = threading.Lock()
+_zygotes: dict[tuple[Any, ...], _Zygote] = {}
+_zygotes_lock = threading.Lock()
 
 
 def _key(manifest: Manifest) -> tuple[Any, ...]:
-    """A spare serves drivers of the same connector while its folder is unchanged."""
+    """A zygote serves drivers of the same connector while its folder is unchanged."""
     try:
         changed = manifest.root.stat().st_mtime_ns
     except OSError:
@@ -119,27 +196,27 @@ def _key(manifest: Manifest) -> tuple[Any, ...]:
     return (manifest.file, str(manifest.root), manifest.python, manifest.python_path, changed)
 
 
-def _take(manifest: Manifest) -> _Worker:
-    """A worker that has imported the connector (or failed to); another spare starts meanwhile."""
-    with _spares_lock:
-        worker = _spares.pop(_key(manifest), None)
-        if worker is None or not worker.alive():
-            if worker is not None:
-                worker.close()
-            worker = _Worker.start(manifest)
-        _spares[_key(manifest)] = _Worker.start(manifest)
-    return worker
+def _zygote_for(manifest: Manifest) -> _Zygote:
+    """The running zygote of this connector, or a new one (a dead one, or one whose import
+    failed, is replaced: the connector may have been fixed since)."""
+    with _zygotes_lock:
+        zygote = _zygotes.get(_key(manifest))
+        if zygote is None or not zygote.alive():
+            if zygote is not None:
+                zygote.close()
+            zygote = _zygotes[_key(manifest)] = _Zygote(manifest)
+    return zygote
 
 
 @atexit.register
-def _close_spares() -> None:
-    with _spares_lock:
-        for worker in _spares.values():
-            worker.close()
-        _spares.clear()
+def _close_zygotes() -> None:
+    with _zygotes_lock:
+        for zygote in _zygotes.values():
+            zygote.close()
+        _zygotes.clear()
 
 
-def _load_error(manifest: Manifest, reply: dict[str, Any] | None, worker: _Worker) -> ConnectorLoadError:
+def _load_error(manifest: Manifest, reply: dict[str, Any] | None, worker: _Zygote) -> ConnectorLoadError:
     module_name = (manifest.python or "").partition(":")[0]
     if reply is None:
         detail = worker.stderr.text().strip().splitlines()
@@ -231,21 +308,22 @@ class PythonConnector:
 
     # -- the worker ---------------------------------------------------------------------------
 
-    def _start(self, fresh: bool = False) -> None:
-        worker = _Worker.start(self.manifest) if fresh else _take(self.manifest)
+    def _start(self) -> None:
+        zygote = _zygote_for(self.manifest)
         deadline = time.monotonic() + max(self.timeout, LOAD_TIMEOUT)
         try:
-            loaded = worker.loaded or worker.read(None, deadline)
-        except (_Ended, Deadline, ProtocolError):
-            self._retire(worker)
-            raise _load_error(self.manifest, None, worker) from None
-        if loaded["type"] != "LOADED" and not fresh:
-            self._retire(worker)  # a spare that failed may predate a fix: ask a fresh worker
-            return self._start(fresh=True)
+            loaded = zygote.load(deadline)
+        except (_Ended, Deadline, ValueError):
+            zygote.close()
+            raise _load_error(self.manifest, None, zygote) from None
         if loaded["type"] != "LOADED":
-            self._retire(worker)
-            raise _load_error(self.manifest, loaded, worker)
-        worker.loaded = loaded
+            zygote.close()  # the next driver starts a fresh one
+            raise _load_error(self.manifest, loaded, zygote)
+        try:
+            worker = zygote.fork(deadline)
+        except (_Ended, Deadline, OSError):
+            zygote.close()
+            raise _load_error(self.manifest, None, zygote) from None
         self._worker = worker
         label = f"{self.manifest.python}(config, sink)"
         worker.write({"op": "init", "config": self.config})
@@ -271,7 +349,7 @@ class PythonConnector:
 
     def _reply(self, worker: _Worker, label: str, timeout: float) -> dict[str, Any]:
         """The worker's answer to the last request; a hang, exit or flood ends the worker."""
-        watch = MemoryWatch(worker.proc.pid) if self.sample_memory else None
+        watch = MemoryWatch(worker.pid) if self.sample_memory else None
         try:
             return worker.read(self.sink, time.monotonic() + timeout)
         except Deadline:
@@ -280,10 +358,10 @@ class PythonConnector:
         except _Ended as ended:
             self._retire(worker)
             detail = ended.traceback_text or "\n".join(list(worker.stderr.lines)[-20:])
-            why = "called os._exit" if ended.traceback_text else "ended"
+            why = f"called os._exit (exit status {ended.status})" if ended.traceback_text else "ended"
             raise ConnectorFailed(
                 label,
-                RuntimeError(f"the connector's process {why} during the call (exit status {ended.status})"),
+                RuntimeError(f"the connector's process {why} during the call"),
                 detail,
             ) from None
         except ProtocolError as exc:  # a flood, or a sink message the replica refuses
@@ -296,7 +374,7 @@ class PythonConnector:
             if watch is not None:
                 self._peak_kib = max(self._peak_kib, watch.stop())
             if worker.spawned:
-                end_leftovers(worker.proc.pid)  # nothing a call started outlives it
+                end_leftovers(worker.pid)  # nothing a call started outlives it
 
     def _retire(self, worker: _Worker) -> None:
         worker.close()

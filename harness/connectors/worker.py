@@ -29,6 +29,8 @@ import importlib
 import ipaddress
 import json
 import os
+import signal
+import socket
 import sys
 import threading
 import traceback
@@ -85,7 +87,7 @@ _spawned = False
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     global _spawned
-    if not _spawned and (event in SPAWNS or event.startswith("ctypes.")):
+    if not _spawned and (event in SPAWNS or event.startswith("ctypes.")) and not isinstance(_out, _Control):
         _spawned = True  # from now on the harness ends this worker's leftovers after every call
         send({"type": "SPAWNED", "event": event})
     if event == "socket.connect":
@@ -160,21 +162,19 @@ def _call(instance: Any, name: str, args: list[Any]) -> Any:
     return method(*args)
 
 
-def serve(inp: Any) -> None:
-    cls = instance = None
+def serve(inp: Any, cls: Any) -> None:
+    """A worker's life: build the connector from its config, then answer calls until close."""
+    instance = None
     for line in inp:
         request = json.loads(line)
         op = request["op"]
         try:
-            if op == "load":
-                cls = _load(request)
-                send({"type": "LOADED"})
-            elif op == "init":
+            if op == "init":
                 config = request["config"]
                 for value in config.values():
                     if isinstance(value, str) and "://" in value:
                         _allowed_hosts.add(urlsplit(value).hostname or "")
-                instance = cls(config, Sink())  # type: ignore[misc]
+                instance = cls(config, Sink())
                 send(
                     {
                         "type": "READY",
@@ -189,23 +189,76 @@ def serve(inp: Any) -> None:
                     break
         except BaseException as exc:  # the connector's failure is evidence for the harness
             send({**_error(exc), "phase": op})
-            if op == "load":
-                break
     _real_exit(0)  # threads the connector left running end with the worker
 
 
+class _Control:
+    """The zygote's channel to the harness: one datagram a message (SOCK_SEQPACKET)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def write(self, line: str) -> None:
+        self.sock.send(line.encode())
+
+    def flush(self) -> None:
+        pass
+
+
+def zygote(control: socket.socket) -> None:
+    """Import the connector once, then fork a worker per driver: a fork costs milliseconds
+    where a fresh interpreter importing the connector costs a large part of a second.
+
+    A fork request carries three descriptors (the worker's requests, its replies, its stderr)
+    and the path of its private HOME; the worker gets a session of its own."""
+    global _out, _spawned
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked workers are reaped by the kernel
+    _out = _Control(control)
+    cls = None
+    while True:
+        data, fds, _flags, _addr = socket.recv_fds(control, 1 << 20, 3)
+        if not data:
+            _real_exit(0)  # the harness is gone
+        request = json.loads(data)
+        if request["op"] == "load":
+            try:
+                cls = _load(request)
+            except BaseException as exc:
+                send({**_error(exc), "phase": "load"})
+                _real_exit(0)
+            send({"type": "LOADED"})
+            continue
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            control.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            os.setsid()
+            requests, replies, stderr = fds
+            os.dup2(stderr, 1)
+            os.dup2(stderr, 2)
+            os.close(stderr)
+            os.environ["HOME"] = os.environ["TMPDIR"] = request["home"]
+            os.chdir(request["home"])
+            _spawned = False  # the zygote's own fork is not the connector's
+            _out = os.fdopen(replies, "w", encoding="utf-8")
+            serve(os.fdopen(requests, "r", encoding="utf-8"), cls)
+        for fd in fds:
+            os.close(fd)
+        send({"type": "FORKED", "pid": pid})
+
+
 def main() -> None:
-    global _out
-    _out = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    inp = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    control = socket.socket(fileno=os.dup(0))  # stdin is the harness's end of a socketpair
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
-    os.dup2(2, 1)  # the connector's prints land on stderr, the protocol channel stays clean
+    os.dup2(2, 1)  # the connector's prints land on stderr, the protocol channels stay clean
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     os.chdir(os.environ.get("HOME", "/"))
     os._exit = _exit  # type: ignore[assignment]
     sys.addaudithook(_audit)
-    serve(inp)
+    zygote(control)
 
 
 if __name__ == "__main__":

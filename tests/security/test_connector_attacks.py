@@ -137,7 +137,11 @@ class Evil:
         self.sink = sink
 
     def sync(self, state):
-        ppid = os.getppid()
+        ppid = os.getppid()  # the harness, or the process that forked this worker: its parent
+        with open(f"/proc/{ppid}/environ", "rb") as f:
+            if b"HARNESS_ADMIN_TOKEN" not in f.read():
+                with open(f"/proc/{ppid}/stat") as stat:
+                    ppid = int(stat.read().rpartition(")")[2].split()[1])
         outcome = {"ppid": ppid}
         for name in ("environ", "mem", "cmdline"):
             try:
@@ -182,7 +186,7 @@ def test_os_exit_in_sync_fails_the_call_with_where_it_was_called_and_the_harness
                 os._exit(0)
         """,
     )
-    with pytest.raises(ConnectorFailed, match=r"called os._exit during the call \(exit status 0\)") as info:
+    with pytest.raises(ConnectorFailed, match=r"called os._exit \(exit status 0\) during the call") as info:
         connector.sync(None)
     assert 'evil.py", line 12, in sync' in info.value.traceback_text
     assert 'evil.py", line 12, in sync' in str(info.value)  # the report's message says where
