@@ -238,7 +238,11 @@ def _processes() -> list[tuple[int, int, int]]:
         for name in os.listdir("/proc"):
             if name.isdigit():
                 with contextlib.suppress(OSError, ValueError, IndexError):
-                    fields = Path(f"/proc/{name}/stat").read_text().rpartition(")")[2].split()
+                    fd = os.open(f"/proc/{name}/stat", os.O_RDONLY)
+                    try:
+                        fields = os.read(fd, 1024).rpartition(b")")[2].split()
+                    finally:
+                        os.close(fd)
                     out.append((int(name), int(fields[1]), int(fields[3])))
     return out
 
@@ -318,16 +322,22 @@ class MemoryWatch:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
+    RESCAN_EVERY = 10  # polls between walks of /proc for new processes in the tree
+
     def _run(self) -> None:
+        tick = 0
         while True:
-            self.sample()
+            self.sample(rescan=tick % self.RESCAN_EVERY == 0)
+            tick += 1
             if self._done.wait(self.POLL_SECONDS):
+                self.sample(rescan=True)
                 return
 
-    def sample(self) -> None:
-        for pid in descendants(self.root):
-            key = (pid, started(pid))
-            self.peaks[key] = max(self.peaks.get(key, 0), high_water_kib(pid))
+    def sample(self, rescan: bool = True) -> None:
+        if rescan:
+            self._keys = [(pid, started(pid)) for pid in descendants(self.root)]
+        for key in getattr(self, "_keys", []):
+            self.peaks[key] = max(self.peaks.get(key, 0), high_water_kib(key[0]))
 
     def stop(self) -> int:
         """Stop sampling; the summed peak in KiB."""

@@ -20,6 +20,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -173,8 +174,12 @@ class _Worker:
         return not self.channel.eof and not gone(self.pid)
 
     def close(self) -> None:
-        kill_tree(self.pid)
-        sweep_orphans()
+        if self.spawned:
+            kill_tree(self.pid)
+            sweep_orphans()
+        else:  # it started no process: it is alone in its session and process group
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
         with contextlib.suppress(OSError):
             self.requests.close()
         with contextlib.suppress(OSError):
