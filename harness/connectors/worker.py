@@ -1,14 +1,21 @@
 """The worker process a Python connector runs in: `python -m harness.connectors.worker`.
 
-The harness never imports a connector's code. It starts this module in the clean room
-(harness/connectors/cleanroom.py) and speaks JSON lines with it over the worker's stdin and
-stdout, which the worker keeps for the protocol only: the connector's own prints go to stderr.
+The harness never imports a connector's code. It starts this module in the connector's clean
+room (harness/connectors/cleanroom.py) as a zygote: stdin is the harness's end of a
+SOCK_SEQPACKET socketpair, one datagram a message.
 
-    harness -> worker   {"op": "load", "python": "pkg.mod:Cls", "path": [...]}
-                        {"op": "init", "config": {...}}
+    harness -> zygote   {"op": "load", "python": "pkg.mod:Cls", "path": [...], "more_path": [...]}
+                        {"op": "fork", "home": DIR}  + three descriptors (requests, replies, stderr)
+    zygote -> harness   {"type": "LOADED"} | {"type": "ERROR", ...} | {"type": "FORKED", "pid": N}
+
+Each fork is one driver's worker, in a session of its own with HOME and TMPDIR set to DIR; it
+speaks JSON lines over the two pipes, and its stdout and stderr both go to the stderr pipe, so
+the connector's prints never mix with the protocol.
+
+    harness -> worker   {"op": "init", "config": {...}}
                         {"op": "call", "name": "sync", "args": [state]}
-                        (also check, push, handle_webhook and close)
-    worker -> harness   {"type": "LOADED"} | {"type": "READY", "push": bool, "webhooks": bool}
+                        (also check, push, handle_webhook with a base64 body, and close)
+    worker -> harness   {"type": "READY", "push": bool, "webhooks": bool}
                         RECORD / DELETE / STATE / LOG lines, as a command connector prints them
                         {"type": "EGRESS", "host": ..., "port": ..., "event": ...}
                         {"type": "RESULT", "value": ..., "peak_kib": N}
@@ -16,9 +23,9 @@ stdout, which the worker keeps for the protocol only: the connector's own prints
                         {"type": "EXIT", "status": N, "traceback": ...}   (os._exit in the connector)
                         {"type": "SPAWNED", "event": ...}   (once: it started a process, or used ctypes)
 
-Only the standard library is imported here, so a worker starts fast and its memory is the
-connector's. Connections to hosts other than the platform (the hosts of the config's URLs and
-loopback) are refused by an audit hook and reported as EGRESS, whatever client makes them.
+Only the standard library is imported here, so a worker's memory is the connector's.
+Connections to hosts other than the platform (the hosts of the config's URLs, and loopback)
+are refused by an audit hook and reported as EGRESS, whatever client makes them.
 """
 
 from __future__ import annotations
