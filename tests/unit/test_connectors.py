@@ -221,3 +221,37 @@ def test_fields_load_per_stream(tmp_path, platform_contract):
     assert load_manifest(path, platform_contract).fields == {"contacts": ("email", "updated_at")}
     path.write_text(GOOD)
     assert load_manifest(path, platform_contract).fields == {}
+
+
+def test_both_kinds_implement_the_driver_protocol(tmp_path, platform_contract):
+    from harness.connectors import CommandConnector, Driver
+    from harness.connectors.manifest import Manifest
+
+    python = demo(tmp_path, platform_contract)
+    command = CommandConnector(
+        Manifest(
+            file="c.toml", root=tmp_path, name="c", version="1", scopes=(), streams=(), command=("true",)
+        ),
+        {},
+        Replica(),
+    )
+    try:
+        assert isinstance(python, Driver) and isinstance(command, Driver)
+    finally:
+        python.close()
+        command.close()
+
+
+def test_checks_see_only_the_driver_protocol():
+    """No check branches on the kind of connector or reaches into a driver's internals."""
+    banned = (
+        "PythonConnector",
+        "CommandConnector",
+        "manifest.python",
+        "_stderr_text",
+        "PROBE",
+        "ASGITransport",
+    )
+    for path in sorted((ROOT / "harness" / "checks").glob("*.py")):
+        text = path.read_text()
+        assert not [word for word in banned if word in text], path.name
