@@ -7,21 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checks.failures import CheckFailure, Evidence
-from harness.connectors import (
-    CommandConnector,
-    ConnectorFailed,
-    ConnectorTimeout,
-    Manifest,
-    PythonConnector,
-    Replica,
-    driver_for,
-)
+from harness.connectors import ConnectorFailed, ConnectorTimeout, Driver, Manifest, Replica, driver_for
 from harness.contract import Contract
 from harness.runtime import SandboxHandle, TenantHandle
 
 RunError = ConnectorFailed | ConnectorTimeout
 REVOKED_CALL_TIMEOUT = 10.0  # seconds a connector may take to give up on revoked credentials
-Driver = PythonConnector | CommandConnector
+__all__ = ["CheckContext", "Driver", "Run", "RunError", "StreamDiff", "describe", "summarize"]
 
 
 @dataclass
@@ -31,6 +23,7 @@ class Run:
     tenant: TenantHandle
     replica: Replica
     error: RunError | None = None
+    egress: list[dict[str, Any]] | None = None  # refused outbound connections; None: not observable
     _requests: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
@@ -213,6 +206,7 @@ class CheckContext:
         except (ConnectorFailed, ConnectorTimeout) as exc:
             run.error = exc
         finally:
+            run.egress = connector.egress()
             connector.close()
         return run
 

@@ -11,7 +11,7 @@ from typing import Any
 from harness.checks.context import CheckContext, RunError
 from harness.checks.failures import NotApplicable
 from harness.checks.registry import check
-from harness.connectors import CommandConnector, ConnectorFailed, ConnectorTimeout
+from harness.connectors import ConnectorFailed, ConnectorTimeout, Driver
 from harness.contract.schema import schema_type
 from harness.runtime import TenantHandle
 
@@ -187,16 +187,15 @@ def _canary_value(ctx: CheckContext, prop: Any, uri: str, canary: str, depth: in
     return None
 
 
-def _places(replica: Any, connector: Any, error: RunError | None) -> list[tuple[str, str]]:
+def _places(replica: Any, connector: Driver, error: RunError | None) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     out += [(f"log #{i}", _text(entry)) for i, entry in enumerate(replica.logs, 1)]
     for stream, rows in replica.rows.items():
         out += [(f"record {stream}/{rid}", _text(row)) for rid, row in rows.items()]
     out += [(f"checkpoint #{i}", _text(state)) for i, state in enumerate(replica.checkpoints, 1)]
     if error is not None:
-        out.append(("error", f"{error}\n{getattr(error, 'traceback_text', '')}"))
-    if isinstance(connector, CommandConnector):
-        out += [(f"stderr line {i}", line) for i, line in enumerate(connector.stderr, 1)]
+        out.append(("error", f"{error}\n{error.traceback_text}"))
+    out += [(f"stderr line {i}", line) for i, line in enumerate(connector.diagnostics().stderr, 1)]
     return out
 
 

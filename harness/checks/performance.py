@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import math
-import os
-import signal
 import statistics
-import subprocess
-import sys
-import tempfile
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +14,6 @@ from harness.checks.context import CheckContext, describe
 from harness.checks.failures import NotApplicable
 from harness.checks.registry import check
 from harness.connectors import ConnectorFailed, ConnectorTimeout, driver_for
-from harness.connectors.command import resolve_command
 
 RATE, BURST = 20.0, 20  # the tenant's rate limit: requests per second, and the bucket's size
 BUDGET_PAGES = 30  # list pages at the contract's largest page size (more at any smaller one)
@@ -60,9 +51,7 @@ def uses_rate_budget(ctx: CheckContext) -> None:
         connector.sync(None)
     except (ConnectorFailed, ConnectorTimeout) as exc:
         error = exc
-    ended = time.time()
-    if isinstance(error, ConnectorTimeout):
-        tenant.revoke(tenant.client_id)  # a Python connector's thread keeps going: make it stop
+    ended = time.time()  # a call that ran out of time was ended with its whole process tree
     connector.close()
     token = ctx.contract.token_operation
     api = [
@@ -177,41 +166,6 @@ GROWTH_LIMIT_MIB = 8.0
 MEMORY_CALL_TIMEOUT = 60.0
 POLL_SECONDS = 0.025
 
-# A Python connector is measured in a process of its own (the sandbox shares this one), built
-# with a sink that counts and forgets: the replica would hold every record by design.
-PROBE = r"""
-import importlib, json, sys
-spec = json.load(open(sys.argv[1]))
-sys.path[:0] = spec["path"]
-sys.path.extend(p for p in spec["more_path"] if p not in sys.path)
-module, _, attr = spec["python"].partition(":")
-target = importlib.import_module(module)
-for part in attr.split("."):
-    target = getattr(target, part)
-
-class CountingSink:
-    records = 0
-    def upsert(self, stream, record):
-        self.records += 1
-    def delete(self, stream, record_id):
-        pass
-    def checkpoint(self, state):
-        pass
-    def log(self, level, message, **fields):
-        pass
-
-sink = CountingSink()
-connector = target(spec["config"], sink)
-try:
-    connector.sync(None)
-finally:
-    close = getattr(connector, "close", None)
-    if callable(close):
-        close()
-status = open("/proc/self/status").read().split("VmHWM:")[1].split()[0]
-print(json.dumps({"records": sink.records, "peak_kib": int(status)}), flush=True)
-"""
-
 
 @check("PERF-02", pillar="performance", severity="medium", level="strict", timeout=120)
 def memory_stays_flat(ctx: CheckContext) -> None:
@@ -226,9 +180,9 @@ def memory_stays_flat(ctx: CheckContext) -> None:
 
     12,000 rather than 100,000 records keeps the check within seconds (the sandbox makes about
     20,000 records a second, and the 60 s budget covers the whole catalogue) while holding them
-    all still costs a Python connector several times the bound. Python connectors run in a
-    process of their own for this check (the sandbox shares the harness's), with a sink that
-    counts records and keeps none; command connectors are watched through /proc while they run.
+    all still costs a Python connector several times the bound. Every connector runs in
+    processes of its own (a Python connector in its worker, whose sink hands each record to the
+    harness and keeps none), watched through /proc while the sync runs.
     """
     if not Path("/proc/self/status").is_file():
         raise NotApplicable("peak memory is read from /proc/<pid>/status, which this platform does not have")
@@ -265,119 +219,48 @@ class _MemoryRun:
     stderr: str = ""
 
 
+class _CountingSink:
+    """A sink that counts the records it is given and keeps none of them."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.logs: list[dict[str, Any]] = []
+
+    def upsert(self, stream: str, record: dict[str, Any]) -> None:
+        self.records += 1
+
+    def delete(self, stream: str, record_id: Any) -> None:
+        pass
+
+    def checkpoint(self, state: Any) -> None:
+        pass
+
+    def log(self, level: str, message: str, **fields: Any) -> None:
+        self.logs.append({})
+
+
 def _memory_run(ctx: CheckContext, sizes: dict[str, int], purpose: str) -> _MemoryRun:
-    """Run one sync in a child process, watching its peak memory; the tenant is deleted after."""
+    """Run one sync with the driver sampling its processes' peak memory; the tenant is deleted after."""
     tenant = ctx.tenant(sizes, purpose=purpose)
+    out = _MemoryRun()
     try:
-        config = ctx.config(tenant)
-        with tempfile.TemporaryDirectory(prefix="harness-") as folder:
-            spec_file = Path(folder) / "spec.json"
-            if ctx.manifest.python:
-                paths = [
-                    str(ctx.manifest.root),
-                    *(str(ctx.manifest.root / p) for p in ctx.manifest.python_path),
-                ]
-                spec = {"python": ctx.manifest.python, "path": paths, "more_path": sys.path, "config": config}
-                spec_file.write_text(json.dumps(spec))
-                argv = [sys.executable, "-c", PROBE, str(spec_file)]
-            else:
-                spec_file.write_text(json.dumps(config))
-                argv = [*resolve_command(ctx.manifest), "sync", "--config", str(spec_file)]
-            return _watch(argv, ctx.manifest.root, counts_records=not ctx.manifest.python)
+        replica = _CountingSink()  # the replica would hold every record by design
+        connector = driver_for(ctx.manifest, ctx.config(tenant), replica, MEMORY_CALL_TIMEOUT)  # type: ignore[arg-type]
+        connector.sample_memory = True
+        try:
+            connector.sync(None)
+        except ConnectorTimeout:
+            out.problem = f"it did not finish within {MEMORY_CALL_TIMEOUT:g} s"
+        except ConnectorFailed as exc:
+            out.problem = str(exc)
+        finally:
+            diagnostics = connector.diagnostics()
+            connector.close()
+        out.peak_kib = diagnostics.peak_kib
+        out.records = replica.records
+        out.stderr = "\n".join(diagnostics.stderr)
+        return out
     finally:
         with contextlib.suppress(Exception):
             tenant.delete()
         ctx.tenants.remove(tenant)
-
-
-def _watch(argv: list[str], cwd: Path, *, counts_records: bool) -> _MemoryRun:
-    out = _MemoryRun()
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        start_new_session=True,
-    )
-    stderr: deque[str] = deque(maxlen=50)
-    reported: dict[str, int] = {}  # a Python connector's probe reports its own high-water mark
-
-    def read_stdout() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if counts_records:
-                if '"RECORD"' in line:
-                    with contextlib.suppress(ValueError):
-                        if json.loads(line).get("type") == "RECORD":
-                            out.records += 1
-            elif line.startswith("{"):
-                with contextlib.suppress(ValueError, AttributeError, KeyError):
-                    report = json.loads(line)
-                    out.records, reported["peak_kib"] = int(report["records"]), int(report["peak_kib"])
-
-    def read_stderr() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            stderr.append(line.rstrip("\n"))
-
-    readers = [threading.Thread(target=f, daemon=True) for f in (read_stdout, read_stderr)]
-    for reader in readers:
-        reader.start()
-    peaks: dict[tuple[int, str], int] = {}  # (pid, start time): a reused pid is another process
-    deadline = time.monotonic() + MEMORY_CALL_TIMEOUT
-    while proc.poll() is None:
-        for pid in _descendants(proc.pid):
-            key = (pid, _started(pid))
-            peaks[key] = max(peaks.get(key, 0), _high_water_kib(pid))
-        if time.monotonic() > deadline:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-            out.problem = f"it did not finish within {MEMORY_CALL_TIMEOUT:g} s"
-            break
-        time.sleep(POLL_SECONDS)
-    for reader in readers:
-        reader.join(timeout=5)
-    out.peak_kib = reported.get("peak_kib") or sum(peaks.values())
-    out.stderr = "\n".join(stderr)
-    if not out.problem and proc.returncode != 0:
-        tail = stderr[-1] if stderr else "no output on stderr"
-        out.problem = f"it exited with status {proc.returncode} ({tail})"
-    return out
-
-
-def _descendants(root: int) -> list[int]:
-    """The connector's process and every process it started (by parent pid, as /proc has them)."""
-    children: dict[int, list[int]] = {}
-    with contextlib.suppress(OSError):
-        for name in os.listdir("/proc"):
-            if name.isdigit():
-                with contextlib.suppress(OSError, ValueError, IndexError):
-                    stat = Path(f"/proc/{name}/stat").read_text()
-                    children.setdefault(int(stat.rpartition(")")[2].split()[1]), []).append(int(name))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
-
-
-def _started(pid: int) -> str:
-    """When the process started (clock ticks after boot): with the pid, it names one process."""
-    with contextlib.suppress(OSError, IndexError):
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19]
-    return ""
-
-
-def _high_water_kib(pid: int) -> int:
-    """VmHWM: the most resident memory the process has had so far, in KiB (0 once it is gone)."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0

@@ -17,7 +17,7 @@ import httpx
 from harness.checks.context import REVOKED_CALL_TIMEOUT, CheckContext, Driver, RunError
 from harness.checks.failures import NotApplicable
 from harness.checks.registry import check
-from harness.connectors import CommandConnector, ConnectorFailed, ConnectorTimeout, PythonConnector
+from harness.connectors import ConnectorFailed, ConnectorTimeout
 from harness.runtime import TenantHandle
 
 RECORDS = 30  # per stream: one page, the point is the paths a secret can travel, not volume
@@ -29,13 +29,13 @@ def no_secret_leaks(ctx: CheckContext) -> None:
     """No credential appears in its logs, records, checkpoints, errors, output or request URLs.
 
     The connector gets a client secret, a webhook signing secret and, from the token endpoint,
-    access tokens. It runs `check()`, a full and an incremental sync, (Python connectors) a valid
-    and a forged webhook delivery, and then, with its client revoked, a sync that fails. None of
-    these secrets may appear in what it logs (`sink.log`, LOG lines), the records and checkpoints
-    it stores, the text and traceback of its errors, a command connector's stderr, or the paths
-    and query strings of its requests: all of these end up in log aggregators, tickets and
-    screenshots. Tokens are recognized by the shape of the tokens
-    the platform issues. Not observed: a Python connector's own prints and `logging` records.
+    access tokens. It runs `check()`, a full and an incremental sync, a valid and a forged
+    webhook delivery (when it declares webhooks), and then, with its client revoked, a sync that
+    fails. None of these secrets may appear in what it logs (`sink.log`, LOG lines), the records
+    and checkpoints it stores, the text and traceback of its errors, its stderr (a Python
+    connector's prints and `logging` records included), or the paths and query strings of its
+    requests: all of these end up in log aggregators, tickets and screenshots. Tokens are
+    recognized by the shape of the tokens the platform issues.
     """
     tenant = ctx.tenant({stream: RECORDS for stream in ctx.manifest.streams}, purpose="leaks")
     webhook_secret = _webhook_secret(ctx.seed_for("webhook-secret"))
@@ -47,7 +47,7 @@ def no_secret_leaks(ctx: CheckContext) -> None:
         _attempt(errors, "check()", connector.check)
         _attempt(errors, "sync(None)", connector.sync, None)
         _attempt(errors, "sync(state)", connector.sync, replica.state)
-        if ctx.manifest.webhooks and isinstance(connector, PythonConnector):
+        if ctx.manifest.webhooks:
             _deliver_webhooks(ctx, tenant, connector, webhook_secret, errors)
         tenant.revoke(tenant.client_id)  # from here on every call fails: the error paths
         connector.timeout = min(connector.timeout, REVOKED_CALL_TIMEOUT)  # AUTH-04 judges retry storms
@@ -87,41 +87,41 @@ def no_secret_leaks(ctx: CheckContext) -> None:
 def no_egress(ctx: CheckContext) -> None:
     """Talks to no host but the platform: no telemetry, analytics or third-party calls.
 
-    Customer data and credentials must go nowhere but the platform's API. While the connector
-    runs a full sync, an incremental sync and a failing run (its client revoked), the embedded
-    sandbox routes every httpx request made in the harness process: requests to the platform
-    (and other loopback addresses) pass, any other is recorded and answered with a connection
-    error, so nothing actually leaves. Only httpx traffic is observed: requests made with other
-    clients (requests, urllib) are not seen, and a command connector runs in its own process, so
-    for it this check is not applicable; neither is it on runtimes that cannot observe egress.
+    Customer data and credentials must go nowhere but the platform's API. The connector runs
+    `check()`, a full sync, an incremental sync and a failing run (its client revoked). A Python
+    connector's worker process refuses every connection (and name lookup) to a host other than
+    the platform's and loopback, whatever HTTP client makes it, and reports it: nothing actually
+    leaves. A command connector's process makes its own connections, which the harness cannot
+    see: for it this check is not applicable.
     """
-    if ctx.manifest.python is None:
-        raise NotApplicable(
-            "a command connector runs in its own process; egress is recorded only for httpx "
-            "requests made inside the harness process (embedded runtime), so its traffic cannot be seen"
-        )
-    if ctx.sandbox.egress() is None:
-        raise NotApplicable(
-            f"the {ctx.sandbox.kind} runtime cannot observe outbound traffic; egress is recorded "
-            "by the embedded runtime (--sandbox=embedded), for httpx clients"
-        )
     tenant = ctx.tenant({stream: RECORDS for stream in ctx.manifest.streams}, purpose="egress")
-    with ctx.sandbox.recording_egress():
-        run = ctx.sync(tenant)
-        incremental = ctx.sync(tenant, run.replica.state, check_first=False)
+    replica = ctx.replica()
+    connector = ctx.connector(tenant, replica)
+    errors: list[tuple[str, RunError]] = []
+    try:
+        if not connector.capabilities.observes_egress:
+            raise NotApplicable(
+                "this connector runs as its own command, whose outbound connections the harness "
+                "cannot observe (only a Python connector's worker reports them)"
+            )
+        _attempt(errors, "check()", connector.check)
+        _attempt(errors, "sync(None)", connector.sync, None)
+        _attempt(errors, "sync(state)", connector.sync, replica.state)
         tenant.revoke(tenant.client_id)
-        ctx.call_timeout = min(ctx.call_timeout, REVOKED_CALL_TIMEOUT)  # AUTH-04 judges retry storms
-        failing = ctx.sync(tenant, run.replica.state, check_first=False)
-    egress = ctx.sandbox.egress() or []
+        connector.timeout = min(connector.timeout, REVOKED_CALL_TIMEOUT)  # AUTH-04 judges retry storms
+        _attempt(errors, "sync(state) after revocation", connector.sync, replica.state)
+        egress = connector.egress() or []
+    finally:
+        connector.close()
     if egress:
-        hosts = sorted({e["host"] for e in egress})
+        hosts = sorted({str(e["host"]) for e in egress})
         first = egress[0]
         raise ctx.fail(
-            f"sent {len(egress)} request(s) to host(s) other than the platform: {', '.join(hosts)} "
-            f"(e.g. {first['method']} {first['url']}); every one was blocked",
-            expected=f"requests only to the platform ({tenant.base_url.split('/t/')[0]})",
+            f"made {len(egress)} connection attempt(s) to host(s) other than the platform: "
+            f"{', '.join(hosts)} (e.g. {first['host']} port {first['port']}); every one was refused",
+            expected=f"connections only to the platform ({tenant.base_url.split('/t/')[0]})",
             egress=egress[:10],
-            run_errors=[str(r.error) for r in (run, incremental, failing) if r.error is not None],
+            run_errors=[f"{call}: {exc}" for call, exc in errors],
         )
 
 
@@ -196,7 +196,7 @@ def _token_shape(ctx: CheckContext, tenant: TenantHandle) -> re.Pattern[str] | N
 def _deliver_webhooks(
     ctx: CheckContext,
     tenant: TenantHandle,
-    connector: PythonConnector,
+    connector: Driver,
     secret: str,
     errors: list[tuple[str, RunError]],
 ) -> None:
@@ -236,10 +236,9 @@ def _places(
         out.append((f"checkpoint #{i}", _text(state)))
     for call, exc in errors:
         out.append((f"the error of {call}", str(exc)))
-        out.append((f"the traceback of {call}", getattr(exc, "traceback_text", "") or ""))
-    if isinstance(connector, CommandConnector):
-        for i, line in enumerate(connector.stderr, 1):
-            out.append((f"stderr line {i}", line))
+        out.append((f"the traceback of {call}", exc.traceback_text))
+    for i, line in enumerate(connector.diagnostics().stderr, 1):
+        out.append((f"stderr line {i}", line))
     for entry in tenant.requests():
         query = "&".join(f"{k}={v}" for k, vs in entry.get("query", {}).items() for v in vs)
         out.append(

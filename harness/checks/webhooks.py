@@ -8,7 +8,6 @@ its config (`webhook_secret`).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import hashlib
@@ -19,8 +18,6 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-
-import httpx
 
 from harness.checks.context import CheckContext, Driver
 from harness.checks.failures import NotApplicable
@@ -381,7 +378,7 @@ def webhook_endpoint_survives_fuzzing(ctx: CheckContext) -> None:
             what = _description(case)
             raise Crash(f"{outcome} on {how} whose body was {shown!r}{f' ({what})' if what else ''}")
 
-    sender = _asgi_sender(wh, path) if ctx.manifest.python is not None else _http_sender(wh)
+    sender = _sender(wh)
     started = time.monotonic()
     try:
         fuzz()
@@ -482,64 +479,16 @@ def _webhook_openapi(ctx: CheckContext, events: list[Event], path: str) -> dict[
     }
 
 
-def _asgi_sender(wh: Delivery, path: str) -> Any:
-    """A Python connector's handle_webhook behind a tiny ASGI app, called in this process."""
-    crashes: list[str] = []
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        assert scope["type"] == "http"
-        chunks = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        if scope["path"] != path or scope["method"] != "POST":
-            status = 404 if scope["path"] != path else 405
-        else:
-            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-            outcome = wh.send(headers, b"".join(chunks))
-            if isinstance(outcome, str):
-                crashes.append(outcome)
-                status = 500
-            else:
-                status = outcome
-        await send({"type": "http.response.start", "status": status, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-    transport = httpx.ASGITransport(app=app)
+def _sender(wh: Delivery) -> Any:
+    """Deliveries through the driver: "" when answered below 500, else what went wrong."""
 
     def deliver(headers: dict[str, str], payload: bytes) -> str:
-        async def post() -> httpx.Response:
-            async with httpx.AsyncClient(transport=transport, base_url="http://connector") as client:
-                return await client.post(path, content=payload, headers=headers)
-
-        crashes.clear()
-        status = asyncio.run(post()).status_code
-        if crashes:
-            return crashes[0]
-        return f"answered {status}" if status >= 500 else ""
-
-    return deliver
-
-
-def _http_sender(wh: Delivery) -> Any:
-    """A command connector's own endpoint (`CMD serve`), over HTTP on loopback."""
-    url = wh.connector.webhook_url()  # type: ignore[union-attr]  (a CommandConnector here)
-
-    def deliver(headers: dict[str, str], payload: bytes) -> str:
-        try:
-            status = httpx.post(
-                url, content=payload, headers=headers, timeout=wh.ctx.call_timeout
-            ).status_code
-        except httpx.TimeoutException:
-            return f"hung (no answer within {wh.ctx.call_timeout:.0f} s)"
-        except httpx.HTTPError as exc:
-            stderr = wh.connector._stderr_text().strip().splitlines()  # type: ignore[union-attr]
-            return f"crashed ({type(exc).__name__}: {exc}{'; stderr: ' + stderr[-1] if stderr else ''})"
-        if status >= 500:
-            stderr = wh.connector._stderr_text().strip().splitlines()  # type: ignore[union-attr]
-            return f"answered {status}" + (f" (stderr: {stderr[-1]})" if stderr else "")
+        outcome = wh.send(headers, payload)
+        if isinstance(outcome, str):
+            return outcome
+        if outcome >= 500:
+            stderr = wh.connector.diagnostics().stderr
+            return f"answered {outcome}" + (f" (stderr: {stderr[-1]})" if stderr else "")
         return ""
 
     return deliver

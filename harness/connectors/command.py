@@ -15,11 +15,10 @@ import contextlib
 import json
 import os
 import select
-import signal
+import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import deque
@@ -29,17 +28,16 @@ from typing import Any
 
 import httpx
 
+from harness.connectors.cleanroom import MemoryWatch, Room, StderrTail
+from harness.connectors.driver import Capabilities, Diagnostics
 from harness.connectors.errors import ConnectorFailed, ConnectorLoadError, ConnectorTimeout
 from harness.connectors.manifest import Manifest
+from harness.connectors.protocol import Channel, Deadline, OutputLimit, ProtocolError, apply, parse
 from harness.connectors.replica import Replica
 
-MAX_LINE = 16 << 20  # one message; a connector that floods without newlines is cut off here
-STDERR_TAIL = 200  # lines kept for the report
 SERVE_START = 15.0  # seconds `CMD serve` gets to start listening
 
-
-class ProtocolError(ValueError):
-    """A line on stdout that is not a message of the connector protocol."""
+__all__ = ["CommandConnector", "ProtocolError", "resolve_command"]
 
 
 class CommandConnector:
@@ -49,15 +47,27 @@ class CommandConnector:
         if not manifest.command:
             raise ConnectorLoadError(f"{manifest.file}: no command to run")
         self.manifest, self.config, self.sink, self.timeout = manifest, config, sink, timeout
+        self.sample_memory = False
         self.argv = resolve_command(manifest)
-        self.stderr: deque[str] = deque(maxlen=STDERR_TAIL)
+        self.room = Room(readable=[Path(self.argv[0]), manifest.root])
+        self.stderr: deque[str] = deque(maxlen=200)
+        self._peak_kib = 0
         self._server: subprocess.Popen[bytes] | None = None  # `CMD serve`, started on the first webhook
-        self._serve_folder: tempfile.TemporaryDirectory[str] | None = None
         self._serve_reader: threading.Thread | None = None
+        self._serve_tail: StderrTail | None = None
         self._serve_failures: list[BaseException] = []
         self._serve_lock = threading.Lock()
         self._serve_eof = False
         self._port = 0
+
+    # -- the Driver protocol ------------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the manifest declares: the harness cannot ask a command before running it."""
+        return Capabilities(
+            push=bool(self.manifest.pushes), webhooks=bool(self.manifest.webhooks), observes_egress=False
+        )
 
     def check(self) -> None:
         self._run("check")
@@ -89,6 +99,14 @@ class CommandConnector:
             raise ConnectorFailed("serve", self._serve_failures[0], self._stderr_text())
         return response.status_code
 
+    def diagnostics(self) -> Diagnostics:
+        lines = [*self.stderr, *(self._serve_tail.lines if self._serve_tail else ())]
+        return Diagnostics(stderr=tuple(lines[-200:]), peak_kib=self._peak_kib)
+
+    def egress(self) -> list[dict[str, Any]] | None:
+        """A command's own process makes its own connections: the harness cannot see them."""
+        return None
+
     def webhook_url(self) -> str:
         """Where `CMD serve` takes deliveries; starts the server on first use."""
         if self._server is None:
@@ -96,39 +114,33 @@ class CommandConnector:
         return f"http://127.0.0.1:{self._port}{self.manifest.webhook_path}"
 
     def close(self) -> None:
-        """Stop `CMD serve` if it runs; nothing else stays running between calls."""
+        """Stop `CMD serve` and everything any call left running; remove the clean room."""
         server, self._server = self._server, None
         if server is not None:
-            _kill(server)
+            self.room.kill(server)
             if self._serve_reader is not None:
                 self._serve_reader.join(timeout=5)
-        if self._serve_folder is not None:
-            self._serve_folder.cleanup()
-            self._serve_folder = None
+        self.room.close()
 
-    # -- serve ------------------------------------------------------------------------------------
+    # -- processes ------------------------------------------------------------------------------
 
     def _spawn(self, argv: list[str], **options: Any) -> subprocess.Popen[Any]:
-        """Start the connector from its manifest's folder, in a process group of its own (so a
-        timeout can kill everything it started), stdout and stderr piped to the harness."""
-        try:
-            return subprocess.Popen(
-                argv,
-                cwd=self.manifest.root,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-                **options,
+        """Start the connector in its clean room, from its manifest's folder (so it reaches its
+        own files by relative path), in a session of its own."""
+        if shutil.which(argv[0], path=os.environ.get("PATH")) is None:
+            raise ConnectorLoadError(
+                f"{self.manifest.file}: cannot run {argv[0]!r}: no such executable (a path starting with "
+                f"./ resolves from {self.manifest.root}; anything else is looked up on PATH)"
             )
+        try:
+            return self.room.popen(argv, cwd=self.manifest.root, **options)
         except OSError as exc:
             raise ConnectorLoadError(
                 f"{self.manifest.file}: cannot run {argv[0]!r}: {exc.strerror}"
             ) from None
 
     def _start_server(self) -> None:
-        self._serve_folder = tempfile.TemporaryDirectory(prefix="harness-serve-")
-        config_file = Path(self._serve_folder.name) / "config.json"
-        config_file.write_text(json.dumps(self.config))
+        config_file = self.room.private_file("serve-config.json", json.dumps(self.config))
         self._port = _free_port()
         argv = [*self.argv, "serve", "--config", str(config_file), "--port", str(self._port)]
         server = self._spawn(argv, stdin=subprocess.DEVNULL)
@@ -136,11 +148,12 @@ class CommandConnector:
         self._serve_failures, self._serve_eof = [], False
         self._serve_reader = threading.Thread(target=self._read_serve_stdout, args=(server,), daemon=True)
         self._serve_reader.start()
-        threading.Thread(target=self._read_serve_stderr, args=(server,), daemon=True).start()
+        self._serve_tail = StderrTail(server.stderr)
         deadline = time.monotonic() + min(self.timeout, SERVE_START)
         while True:
             if server.poll() is not None:
                 self._drain()
+                self._serve_tail.join()
                 self._server = None
                 raise ConnectorFailed(
                     "serve",
@@ -159,36 +172,34 @@ class CommandConnector:
     def _read_serve_stdout(self, server: subprocess.Popen[bytes]) -> None:
         """Apply the server's messages as they arrive; reading and applying happen under one lock."""
         assert server.stdout is not None
-        fd, pending, number = server.stdout.fileno(), b"", 0
+        fd = server.stdout.fileno()
+        channel = Channel(fd)
         while True:
             ready, _, _ = select.select([fd], [], [], 0.1)
             if not ready:
                 continue
             with self._serve_lock:
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
+                try:
+                    for line in channel.lines(time.monotonic()):
+                        if line.strip() and not self._serve_failures:
+                            apply(parse(line, channel.number), self.sink, channel.number)
+                except Deadline:
+                    continue
+                except OutputLimit as exc:
+                    self._serve_failures.append(exc)
+                    self.room.kill(server)
                     self._serve_eof = True
                     return
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for raw in lines:
-                    number += 1
-                    line = raw.decode("utf-8", "replace")
-                    if not line.strip() or self._serve_failures:
-                        continue
-                    try:
-                        self._apply(line + "\n", number)
-                    except Exception as exc:  # protocol and sink errors fail the next call
+                except Exception as exc:  # protocol and sink errors fail the next call
+                    if not self._serve_failures:
                         self._serve_failures.append(exc)
-                if len(pending) > MAX_LINE and not self._serve_failures:
-                    self._serve_failures.append(
-                        ProtocolError(f"stdout line {number + 1} is longer than {MAX_LINE} bytes")
-                    )
-
-    def _read_serve_stderr(self, server: subprocess.Popen[bytes]) -> None:
-        assert server.stderr is not None
-        for line in server.stderr:
-            self.stderr.append(line.decode("utf-8", "replace").rstrip("\n"))
+                    if channel.eof:
+                        self._serve_eof = True
+                        return
+                    continue
+                if channel.eof:
+                    self._serve_eof = True
+                    return
 
     def _drain(self) -> None:
         """Wait (bounded) until everything the server has printed so far is applied to the sink."""
@@ -205,93 +216,77 @@ class CommandConnector:
     def _run(
         self, verb: str, *, state: Any = None, stream: str | None = None, stdin: str | None = None
     ) -> None:
-        call = f"{verb}"
-        with tempfile.TemporaryDirectory(prefix="harness-") as folder:
-            config_file = Path(folder) / "config.json"
-            config_file.write_text(json.dumps(self.config))
-            argv = [*self.argv, verb, "--config", str(config_file)]
-            if state is not None:
-                state_file = Path(folder) / "state.json"
-                state_file.write_text(json.dumps(state))
-                argv += ["--state", str(state_file)]
-            if stream is not None:
-                argv += ["--stream", stream]
-            proc = self._spawn(argv, stdin=subprocess.PIPE, text=True, encoding="utf-8", errors="replace")
-            failures: list[BaseException] = []
-            readers = [
-                threading.Thread(target=self._read_stdout, args=(proc, failures), daemon=True),
-                threading.Thread(target=self._read_stderr, args=(proc,), daemon=True),
-            ]
-            for reader in readers:
-                reader.start()
-            try:
-                if proc.stdin is not None:
-                    try:
-                        proc.stdin.write(stdin or "")
-                        proc.stdin.close()
-                    except BrokenPipeError:
-                        pass
-                proc.wait(timeout=self.timeout)
-            except subprocess.TimeoutExpired:
-                _kill(proc)
-                raise ConnectorTimeout(
-                    f"{' '.join(self.manifest.command or ())} {call}", self.timeout
-                ) from None
-            for reader in readers:
-                reader.join(timeout=5)
-        if failures:
-            raise ConnectorFailed(call, failures[0], self._stderr_text())
+        """One call: the command in its clean room, its stdout applied to the sink as it comes,
+        under the time limit; a flood, garbage or a non-zero exit fails the call."""
+        config_file = self.room.private_file("config.json", json.dumps(self.config))
+        argv = [*self.argv, verb, "--config", str(config_file)]
+        if state is not None:
+            state_file = self.room.private_file("state.json", json.dumps(state))
+            argv += ["--state", str(state_file)]
+        if stream is not None:
+            argv += ["--stream", stream]
+        proc = self._spawn(argv, stdin=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stdin is not None
+        tail = StderrTail(proc.stderr)
+        feeder = threading.Thread(target=_feed, args=(proc.stdin, (stdin or "").encode()), daemon=True)
+        feeder.start()
+        watch = MemoryWatch(proc.pid) if self.sample_memory else None
+        channel = Channel(proc.stdout.fileno())
+        failure: BaseException | None = None
+        try:
+            self._consume(proc, channel, time.monotonic() + self.timeout)
+        except Deadline:
+            self.room.kill(proc)
+            self._keep(tail)
+            raise ConnectorTimeout(f"{' '.join(self.manifest.command or ())} {verb}", self.timeout) from None
+        except Exception as exc:  # protocol errors, floods and sink errors all fail the call
+            failure = exc
+        finally:
+            if watch is not None:
+                self._peak_kib = max(self._peak_kib, watch.stop())
+            self.room.kill(proc)  # the call is over: nothing it started outlives it
+        self._keep(tail)
+        if failure is not None:
+            raise ConnectorFailed(verb, failure, self._stderr_text())
         if proc.returncode != 0:
             raise ConnectorFailed(
-                call, RuntimeError(f"exited with status {proc.returncode}"), self._stderr_text()
+                verb, RuntimeError(f"exited with status {proc.returncode}"), self._stderr_text()
             )
 
-    def _read_stdout(self, proc: subprocess.Popen[str], failures: list[BaseException]) -> None:
-        assert proc.stdout is not None
-        number = 0
+    def _consume(self, proc: subprocess.Popen[bytes], channel: Channel, end: float) -> None:
+        """Apply stdout until it closes, or until the process has exited and what it printed is
+        read (a grandchild holding stdout open does not keep the call alive); Deadline at `end`."""
+        exited = False
         while True:
-            line = proc.stdout.readline(MAX_LINE)
-            if not line:
-                return
-            number += 1
-            if not line.strip():
-                continue
             try:
-                self._apply(line, number)
-            except Exception as exc:  # protocol errors and sink errors both fail the call
-                failures.append(exc)
-                _kill(proc)
+                for line in channel.lines(min(end, time.monotonic() + (0.05 if exited else 0.2))):
+                    if line.strip():
+                        apply(parse(line, channel.number), self.sink, channel.number)
+                proc.wait(timeout=max(0.0, end - time.monotonic()) + 0.01)
                 return
+            except subprocess.TimeoutExpired:
+                raise Deadline() from None
+            except Deadline:
+                if exited:
+                    return
+                if proc.poll() is not None:
+                    exited = True  # read what is already there, then stop
+                elif time.monotonic() >= end:
+                    raise
 
-    def _read_stderr(self, proc: subprocess.Popen[str]) -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            self.stderr.append(line.rstrip("\n"))
-
-    def _apply(self, line: str, number: int) -> None:
-        if not line.endswith("\n") and len(line) >= MAX_LINE:
-            raise ProtocolError(f"stdout line {number} is longer than {MAX_LINE} bytes")
-        try:
-            message = json.loads(line)
-        except json.JSONDecodeError:
-            raise ProtocolError(f"stdout line {number} is not JSON: {line[:120]!r}") from None
-        kind = message.get("type") if isinstance(message, dict) else None
-        if kind == "RECORD":
-            self.sink.upsert(_field(message, "stream", number), _field(message, "record", number))
-        elif kind == "DELETE":
-            self.sink.delete(_field(message, "stream", number), _field(message, "id", number))
-        elif kind == "STATE":
-            self.sink.checkpoint(_field(message, "value", number))
-        elif kind == "LOG":
-            extra = {k: v for k, v in message.items() if k not in ("type", "level", "message")}
-            self.sink.log(str(message.get("level", "info")), str(message.get("message", "")), **extra)
-        else:
-            raise ProtocolError(
-                f"stdout line {number}: unknown message type {kind!r}; expected RECORD, DELETE, STATE or LOG"
-            )
+    def _keep(self, tail: StderrTail) -> None:
+        tail.join()
+        self.stderr.extend(tail.lines)
 
     def _stderr_text(self) -> str:
-        return "\n".join(self.stderr)
+        lines = [*self.stderr, *(self._serve_tail.lines if self._serve_tail else ())]
+        return "\n".join(lines[-200:])
+
+
+def _feed(stdin: Any, data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError, OSError, ValueError):
+        stdin.write(data)
+        stdin.close()
 
 
 def resolve_command(manifest: Manifest) -> list[str]:
@@ -305,19 +300,7 @@ def resolve_command(manifest: Manifest) -> list[str]:
     return [first, *rest]
 
 
-def _field(message: dict[str, Any], name: str, number: int) -> Any:
-    if name not in message:
-        raise ProtocolError(f"stdout line {number}: a {message['type']} message needs {name!r}")
-    return message[name]
-
-
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _kill(proc: subprocess.Popen[Any]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)

@@ -117,6 +117,14 @@ def test_a_failing_exit_quotes_stderr(tmp_path):
     with pytest.raises(ConnectorFailed, match="exited with status 3") as info:
         driver.check()
     assert "token endpoint said 401" in info.value.traceback_text
+    assert "stderr: token endpoint said 401" in str(info.value)  # what the report shows
+
+
+def test_a_python_command_that_crashes_says_where(tmp_path):
+    driver, _ = connector(tmp_path, "raise KeyError('cursor')\n")
+    with pytest.raises(ConnectorFailed) as info:
+        driver.sync(None)
+    assert 'conn.py", line 3, in <module>' in str(info.value)
 
 
 def test_a_hanging_connector_is_killed_with_its_children(tmp_path):

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from harness.connectors import (
     load_manifest,
     resolve_connector,
 )
-from harness.connectors.python import PythonConnector, call_with_timeout
+from harness.connectors.python import PythonConnector
 from tests.conftest import ROOT
 
 EXAMPLE = ROOT / "examples" / "acme_sync"
@@ -133,17 +132,73 @@ def test_replica_copies_what_it_is_given_and_refuses_garbage():
         replica.upsert("contacts", {"name": "no id"})
 
 
-def test_calls_run_under_a_time_limit_and_failures_keep_their_traceback():
-    with pytest.raises(ConnectorTimeout, match=r"hang\(\) did not finish within 0.2 s"):
-        call_with_timeout("hang()", time.sleep, 5, timeout=0.2)
+WORKER_DEMO = """
+import os, sys, time
 
-    def boom() -> None:
-        raise ValueError("bad page")
+class Demo:
+    def __init__(self, config, sink):
+        self.config, self.sink = config, sink
 
+    def check(self):
+        print("a print goes to stderr")
+
+    def sync(self, state):
+        how = self.config.get("how")
+        if how == "hang":
+            time.sleep(30)
+        if how == "raise":
+            raise ValueError("bad page")
+        for i in range(3):
+            self.sink.upsert("contacts", {"id": f"c{i}", "pid": os.getpid()})
+        self.sink.checkpoint({"page": 3})
+        self.sink.log("info", "synced", records=3)
+
+    def handle_webhook(self, headers, body):
+        self.sink.log("info", "got", body=body.hex(), header=headers.get("webhook-id"))
+        return 204
+"""
+
+
+def demo(tmp_path: Path, platform_contract, how: str = "", timeout: float = 30) -> PythonConnector:
+    (tmp_path / "demo_connector.py").write_text(WORKER_DEMO)
+    manifest = load_manifest(write(tmp_path, GOOD), platform_contract)
+    return PythonConnector(manifest, {"how": how}, Replica(), timeout)
+
+
+def test_a_python_connector_runs_in_a_worker_process_and_its_sink_calls_reach_the_replica(
+    tmp_path, platform_contract
+):
+    import os
+
+    connector = demo(tmp_path, platform_contract)
+    try:
+        connector.check()
+        connector.sync(None)
+        assert connector.handle_webhook({"webhook-id": "msg_1"}, b"\xffbody") == 204
+        assert connector.capabilities.webhooks and not connector.capabilities.push
+        rows = connector.sink.rows["contacts"]
+        assert sorted(rows) == ["c0", "c1", "c2"]
+        assert {r["pid"] for r in rows.values()} != {os.getpid()}  # not this process
+        assert connector.sink.state == {"page": 3}
+        assert connector.sink.logs[0] == {"level": "info", "message": "synced", "records": 3}
+        assert connector.sink.logs[1]["header"] == "msg_1" and connector.sink.logs[1]["body"] == "ff626f6479"
+        assert "a print goes to stderr" in connector.diagnostics().stderr
+    finally:
+        connector.close()
+
+
+def test_calls_run_under_a_time_limit_and_failures_keep_their_traceback(tmp_path, platform_contract):
+    hanging = demo(tmp_path, platform_contract, "hang", timeout=0.5)
+    with pytest.raises(ConnectorTimeout, match=r"sync\(state\) did not finish within 0.5 s"):
+        hanging.sync(None)
+    hanging.close()
+    raising = demo(tmp_path, platform_contract, "raise")
     with pytest.raises(ConnectorFailed) as info:
-        call_with_timeout("sync(state)", boom, timeout=5)
+        raising.sync(None)
+    raising.close()
     assert "ValueError: bad page" in str(info.value)
-    assert "raise ValueError" in info.value.traceback_text
+    assert 'demo_connector.py", line 16, in sync' in info.value.traceback_text
+    assert 'raise ValueError("bad page")' in info.value.traceback_text
 
 
 def test_a_connector_that_cannot_be_imported_is_a_clear_error(tmp_path, platform_contract):
@@ -154,6 +209,11 @@ def test_a_connector_that_cannot_be_imported_is_a_clear_error(tmp_path, platform
     (tmp_path / "demo_connector.py").write_text("class Other:\n    pass\n")
     with pytest.raises(ConnectorLoadError, match="has no 'Demo'"):
         PythonConnector(manifest, {}, Replica())
+    (tmp_path / "demo_connector.py").write_text("import os\nraise ImportError('no sdk')\n")
+    with pytest.raises(
+        ConnectorLoadError, match=r'ImportError: no sdk\) at File ".*demo_connector.py", line 2'
+    ):
+        PythonConnector(manifest, {}, Replica())
 
 
 def test_fields_load_per_stream(tmp_path, platform_contract):
@@ -161,3 +221,37 @@ def test_fields_load_per_stream(tmp_path, platform_contract):
     assert load_manifest(path, platform_contract).fields == {"contacts": ("email", "updated_at")}
     path.write_text(GOOD)
     assert load_manifest(path, platform_contract).fields == {}
+
+
+def test_both_kinds_implement_the_driver_protocol(tmp_path, platform_contract):
+    from harness.connectors import CommandConnector, Driver
+    from harness.connectors.manifest import Manifest
+
+    python = demo(tmp_path, platform_contract)
+    command = CommandConnector(
+        Manifest(
+            file="c.toml", root=tmp_path, name="c", version="1", scopes=(), streams=(), command=("true",)
+        ),
+        {},
+        Replica(),
+    )
+    try:
+        assert isinstance(python, Driver) and isinstance(command, Driver)
+    finally:
+        python.close()
+        command.close()
+
+
+def test_checks_see_only_the_driver_protocol():
+    """No check branches on the kind of connector or reaches into a driver's internals."""
+    banned = (
+        "PythonConnector",
+        "CommandConnector",
+        "manifest.python",
+        "_stderr_text",
+        "PROBE",
+        "ASGITransport",
+    )
+    for path in sorted((ROOT / "harness" / "checks").glob("*.py")):
+        text = path.read_text()
+        assert not [word for word in banned if word in text], path.name

@@ -32,3 +32,70 @@ def test_a_runtime_without_a_recorder_says_it_cannot_observe_egress():
             assert observed is False
     finally:
         handle.close()
+
+
+EGRESS_CONNECTOR = """
+import socket, urllib.request
+
+class Phones:
+    def __init__(self, config, sink):
+        self.config, self.sink = config, sink
+
+    def sync(self, state):
+        outcomes = {}
+        for name, attempt in (
+            ("ip", lambda: socket.create_connection(("203.0.113.7", 443), timeout=2)),
+            ("name", lambda: urllib.request.urlopen("http://telemetry.example.com/ping", timeout=2)),
+            ("loopback", lambda: socket.create_connection(("127.0.0.1", 9), timeout=2)),
+        ):
+            try:
+                attempt()
+                outcomes[name] = "connected"
+            except OSError as exc:
+                outcomes[name] = str(exc)
+        self.sink.log("info", "tried", **outcomes)
+"""
+
+
+def test_a_python_worker_refuses_and_reports_connections_to_other_hosts(tmp_path):
+    from harness.connectors import PythonConnector, Replica
+    from harness.connectors.manifest import Manifest
+
+    (tmp_path / "phones.py").write_text(EGRESS_CONNECTOR)
+    described = Manifest(
+        file=str(tmp_path / "connector.toml"),
+        root=tmp_path,
+        name="phones",
+        version="1",
+        scopes=(),
+        streams=("contacts",),
+        python="phones:Phones",
+    )
+    connector = PythonConnector(described, {"base_url": "http://127.0.0.1:9/t/x"}, Replica(), 20)
+    assert connector.capabilities.observes_egress
+    connector.sync(None)
+    egress = connector.egress()
+    connector.close()
+    tried = connector.sink.logs[0]
+    assert "egress to 203.0.113.7 is blocked" in tried["ip"]
+    assert "egress to telemetry.example.com is blocked" in tried["name"]
+    assert "blocked" not in tried["loopback"]  # the platform's side of the machine is reachable
+    assert {(e["host"], e["port"]) for e in egress} == {("203.0.113.7", 443), ("telemetry.example.com", 80)}
+
+
+def test_a_command_connector_says_its_egress_cannot_be_observed(tmp_path):
+    from harness.connectors import CommandConnector, Replica
+    from harness.connectors.manifest import Manifest
+
+    described = Manifest(
+        file=str(tmp_path / "connector.toml"),
+        root=tmp_path,
+        name="cmd",
+        version="1",
+        scopes=(),
+        streams=("contacts",),
+        command=("true",),
+    )
+    connector = CommandConnector(described, {}, Replica(), 20)
+    assert connector.egress() is None and not connector.capabilities.observes_egress
+    connector.close()
