@@ -44,14 +44,36 @@ def pytest_configure(config: pytest.Config) -> None:
     from harness.checks import PILLARS, REGISTRY
     from harness.connectors import ConnectorLoadError, ManifestError
     from harness.contract import ContractError
+    from harness.preflight import SetupError, check_connector
     from harness.report import SigningError
     from harness.session import CertificationSession
 
     check_names(cfg.checks, [c.id for c in REGISTRY.all()], list(PILLARS))
     try:
-        config.stash[SESSION_KEY] = CertificationSession(cfg)
-    except (ContractError, ManifestError, ConnectorLoadError, SigningError) as exc:
+        session = CertificationSession(cfg)
+        check_connector(session.manifest)
+    except (ContractError, ManifestError, ConnectorLoadError, SigningError, SetupError) as exc:
         raise pytest.UsageError(f"connector-harness: {exc}") from None
+    config.stash[SESSION_KEY] = session
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start the sandbox before any check: a runtime that cannot start is one usage error, not one
+    failure per check. The xdist controller runs no check, so only its workers start one."""
+    config = session.config
+    cert = config.stash.get(SESSION_KEY, None)
+    if cert is None or config.option.collectonly or config.pluginmanager.has_plugin("dsession"):
+        return
+    try:
+        cert.sandbox  # noqa: B018 -- starting it is the point
+    except Exception as exc:
+        cert.close()
+        raise pytest.UsageError(f"connector-harness: the {cfg_kind(cert)} sandbox did not start: {exc}") from None
+
+
+def cfg_kind(cert: Any) -> str:
+    kind = cert.cfg.sandbox
+    return "url" if kind.startswith("url:") else kind
 
 
 @pytest.hookimpl(optionalhook=True)
