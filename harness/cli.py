@@ -122,7 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from harness.scaffold import ScaffoldError, scaffold
 
         try:
-            written = scaffold(Path(args.dir), kind=args.kind or "python", contract=args.contract, name=args.name)
+            written = scaffold(
+                Path(args.dir), kind=args.kind or "python", contract=args.contract, name=args.name
+            )
         except ScaffoldError as exc:
             init.error(str(exc))
         for path in written:

@@ -68,12 +68,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         cert.sandbox  # noqa: B018 -- starting it is the point
     except Exception as exc:
         cert.close()
-        raise pytest.UsageError(f"connector-harness: the {cfg_kind(cert)} sandbox did not start: {exc}") from None
-
-
-def cfg_kind(cert: Any) -> str:
-    kind = cert.cfg.sandbox
-    return "url" if kind.startswith("url:") else kind
+        kind = cert.cfg.sandbox.partition(":")[0]
+        raise pytest.UsageError(f"connector-harness: the {kind} sandbox did not start: {exc}") from None
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import difflib
 import random
 import threading
-from dataclasses import asdict, dataclass, field, fields
 from collections.abc import Collection
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 BEFORE = ("latency", "status", "expire_token")  # act before the request is handled

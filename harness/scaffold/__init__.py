@@ -24,7 +24,9 @@ class ScaffoldError(ValueError):
     """What stops a scaffold, with the fix."""
 
 
-def scaffold(target: Path, *, kind: str = "python", contract: str | None = None, name: str | None = None) -> list[Path]:
+def scaffold(
+    target: Path, *, kind: str = "python", contract: str | None = None, name: str | None = None
+) -> list[Path]:
     """Write a connector for `contract` into `target` (absent or empty); returns the files written."""
     if kind not in ("python", "command"):
         raise ScaffoldError(f"kind {kind!r}: use python or command")
@@ -40,6 +42,12 @@ def scaffold(target: Path, *, kind: str = "python", contract: str | None = None,
     if not module.isidentifier():
         module = f"connector_{module}"
     streams, feed, scopes = _streams(platform), _feed(platform), _scopes(platform)
+    if not streams and platform.collections:
+        styles = sorted({f"{n} ({c.pagination.style})" for n, c in platform.collections.items()})
+        raise ScaffoldError(
+            f"{contract_path}: the scaffold pages with cursors only, and no collection pages that way: "
+            f"{', '.join(styles)}; write the connector by hand from docs/connector-protocol.md"
+        )
     if not streams:
         raise ScaffoldError(
             f"{contract_path}: the contract has no collection (a list path /things with an item path "
