@@ -175,7 +175,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     paths = [str(p) for p in (cfg.cert_report, cfg.cert_html, cfg.cert_md) if p is not None]
     writer = terminalreporter._tw
     terminalreporter.section("connector certification")
-    for line in summary_lines(predicate, paths, color=writer.hasmarkup, width=max(writer.fullwidth, 80)):
+    tty = writer.hasmarkup or getattr(writer._file, "isatty", lambda: False)()
+    width = max(writer.fullwidth, 80)
+    lines = summary_lines(predicate, paths, color=writer.hasmarkup, width=width, terminal=tty)
+    for line in lines:
         terminalreporter.write_line(line)
 
 

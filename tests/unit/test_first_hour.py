@@ -132,3 +132,46 @@ def test_without_connector_the_plugin_imports_nothing_heavy(tmp_path):
         m for m in modules if m.split(".")[0] in {"jsonschema", "rfc3987_syntax"} or m.startswith(HEAVY)
     ]
     assert loaded == []
+
+
+def _predicate(message: str) -> dict:
+    checks = [
+        {"id": "AUTH-01", "pillar": "auth", "status": "passed", "title": "Gets its token.", "message": ""},
+        {"id": "DATA-01", "pillar": "data", "status": "failed", "title": "Minimal.", "message": message},
+    ]
+    return {
+        "connector": {"name": "acme-sync", "version": "1.0.0"},
+        "contract": {"title": "Acme"},
+        "sandbox": "embedded",
+        "seed": 5,
+        "cert_level": "standard",
+        "checks": checks,
+        "summary": {"passed": 1, "failed": 1, "error": 0, "not_applicable": 0, "waived": 0},
+        "verdict": "not certified",
+        "waivers": {},
+        "not_run": [],
+        "replay": "pytest --connector=x --seed=5",
+    }
+
+
+LONG = "it stored fields it does not declare under [connector.fields]: " + ", ".join(
+    f"field_{i} [bold]x[/bold]" for i in range(40)
+)
+
+
+def test_off_a_terminal_the_summary_is_one_whole_line_per_check_with_markup_kept_as_text():
+    from harness.report import summary_lines
+
+    lines = summary_lines(_predicate(LONG + "\n(second line)"), [], width=80, terminal=False)
+    data01 = [line for line in lines if "DATA-01" in line]
+    assert len(data01) == 1  # one line, not wrapped at 80 columns
+    assert data01[0].startswith("FAIL")
+    assert data01[0].endswith(LONG + " (second line)")  # nothing cut, brackets printed as is
+    assert any(line.startswith("PASS") and "AUTH-01" in line for line in lines)
+
+
+def test_on_a_terminal_bracketed_text_is_not_eaten_as_markup():
+    from harness.report import summary_lines
+
+    text = "\n".join(summary_lines(_predicate("keep only [connector.fields]"), [], width=200))
+    assert "[connector.fields]" in text
