@@ -55,6 +55,20 @@ def pytest_configure(config: pytest.Config) -> None:
     except (ContractError, ManifestError, ConnectorLoadError, SigningError, SetupError) as exc:
         raise pytest.UsageError(f"connector-harness: {exc}") from None
     config.stash[SESSION_KEY] = session
+    _private_hypothesis_home(config)
+
+
+def _private_hypothesis_home(config: pytest.Config) -> None:
+    """Hypothesis keeps caches (constants, unicode data) under ./.hypothesis; a certification writes
+    nothing into the working directory but its reports, so they go to a temp folder removed at exit."""
+    import shutil
+    import tempfile
+
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    home = tempfile.mkdtemp(prefix="harness-hypothesis-")
+    set_hypothesis_home_dir(home)
+    config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

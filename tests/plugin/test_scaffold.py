@@ -46,3 +46,24 @@ def test_a_scaffolded_connector_is_certified_at_basic_level(pytester: pytest.Pyt
         "WH-02": "not_applicable",
         "SEC-01": "passed",
     }, json.dumps(statuses)
+
+
+def test_a_certification_writes_nothing_but_its_reports(pytester: pytest.Pytester) -> None:
+    """Hypothesis-driven checks (INT-05, RES-04) leave no .hypothesis folder in the working directory."""
+    from tests.conftest import ROOT
+
+    before = set(pytester.path.iterdir())
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        f"--connector={ROOT / 'examples' / 'acme_sync'}",
+        "--cert-level=strict",
+        "--checks=INT-05,RES-04",
+        "--seed=3",
+        "--cert-report=cert.json",
+        timeout=300,
+    )
+    result.assert_outcomes(passed=2)
+    new = {p.name for p in set(pytester.path.iterdir()) - before}  # less pytester's capture and basetemp:
+    pytester_own = {"stdout", "stderr"} | {n for n in new if n.startswith("runpytest-")}
+    assert new - pytester_own == {"cert.json"}
