@@ -14,7 +14,7 @@ from harness.checks import REGISTRY
 from harness.runtime.handle import SandboxError
 from harness.sandbox.faults import FaultError, FaultRule
 from harness.scaffold import ScaffoldError, scaffold
-from tests.conftest import CONTRACTS
+from tests.conftest import CONTRACTS, ROOT
 
 
 def harness(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -175,3 +175,25 @@ def test_on_a_terminal_bracketed_text_is_not_eaten_as_markup():
 
     text = "\n".join(summary_lines(_predicate("keep only [connector.fields]"), [], width=200))
     assert "[connector.fields]" in text
+
+
+def test_every_check_has_a_fix_and_its_docs_section_says_the_same():
+    import re
+
+    from harness.report.fixes import FIXES
+
+    assert set(FIXES) == {c.id for c in REGISTRY.all()}
+    docs = (ROOT / "docs" / "connector-protocol.md").read_text()
+    for check_id, text in FIXES.items():
+        section = re.search(rf"^### {check_id}\n\n(.+?)\n", docs, re.M)
+        assert section and section.group(1) == text, check_id
+
+
+def test_the_html_report_says_what_to_change_for_each_failed_check_and_links_its_docs():
+    from harness.report import render_html
+    from tests.unit.test_certificate import check, predicate
+
+    page = render_html(predicate([check("AUTH-01", "passed"), check("CON-01", "failed")]), signed=False)
+    assert page.count("what to change:") == 1
+    assert "href='docs/connector-protocol.md#con-01'" in page
+    assert "Send only requests the contract allows" in page
