@@ -22,10 +22,10 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}
 td,th{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #e3e6ea;vertical-align:top}
 .status{font-weight:700;white-space:nowrap}.passed{color:#0b7a28}.failed,.error{color:#b31515}
 .not_applicable{color:#6b7280}.meta{color:#4b5563}code,pre{font:13px/1.4 ui-monospace,monospace}
-pre{background:#f4f6f8;padding:.6rem;overflow:auto;border-radius:.3rem}
+pre{background:#f4f6f8;padding:.6rem;border-radius:.3rem;white-space:pre-wrap;overflow-wrap:anywhere}
 details summary{cursor:pointer;color:#1f4fbf}
 .duration{white-space:nowrap;text-align:right}.fix{margin:.4rem 0;padding:.4rem .6rem;background:#eef4ff;
-border-radius:.3rem}td{overflow-wrap:anywhere}
+border-radius:.3rem}td,.meta,p{overflow-wrap:anywhere}
 @media (max-width:40rem){body{margin:1rem auto;font-size:14px}td,th{padding:.3rem .25rem}}
 """
 
