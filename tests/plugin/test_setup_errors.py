@@ -56,3 +56,20 @@ def test_a_url_runtime_without_its_admin_token(pytester: pytest.Pytester, monkey
     monkeypatch.delenv("HARNESS_ADMIN_TOKEN", raising=False)
     result = run(pytester, f"--connector={EXAMPLE}", "--sandbox=url:http://127.0.0.1:9")
     assert_one_usage_error(result, "HARNESS_ADMIN_TOKEN")
+
+
+def test_a_container_runtime_without_a_docker_engine(pytester: pytest.Pytester, monkeypatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")  # nothing listens there
+    result = run(pytester, f"--connector={EXAMPLE}", "--sandbox=container")
+    assert_one_usage_error(result, "the container sandbox did not start", "no Docker engine answers")
+
+
+def test_a_missing_container_image(pytester: pytest.Pytester, monkeypatch) -> None:
+    docker = pytest.importorskip("docker")
+    try:
+        docker.from_env().ping()
+    except Exception:
+        pytest.skip("needs a Docker engine")
+    monkeypatch.setenv("HARNESS_IMAGE", "connector-harness-sandbox:no-such-tag")
+    result = run(pytester, f"--connector={EXAMPLE}", "--sandbox=container")
+    assert_one_usage_error(result, "the container sandbox did not start")
