@@ -1,4 +1,4 @@
-"""The `harness` command: `contract lint`, `sandbox serve`, `image build`."""
+"""The `harness` command: init, checks, certify, cert verify, replay, keygen, contract lint, sandbox serve, image."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -14,7 +15,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="connector-harness: certify connectors against a sandboxed platform API.",
         epilog="Certification itself runs under pytest: pytest --connector=PATH",
     )
+    from harness import __version__
+
+    parser.add_argument("--version", action="version", version=f"connector-harness {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    init = commands.add_parser(
+        "init",
+        help="scaffold a connector for a contract (certifies at basic level as generated)",
+        description="Write connector.toml, the connector, a README and a CI workflow into DIR. The "
+        "generated connector syncs every collection of the contract and passes the basic level; "
+        "TODO comments name the checks of the higher levels and where to build for them.",
+    )
+    kind = init.add_mutually_exclusive_group()
+    kind.add_argument("--python", dest="kind", action="store_const", const="python", help="a Python class")
+    kind.add_argument(
+        "--command", dest="kind", action="store_const", const="command", help="a command speaking JSON lines"
+    )
+    init.add_argument("--contract", metavar="FILE", help="the platform contract (default: the bundled one)")
+    init.add_argument("--name", help="the connector's name (default: the folder's name)")
+    init.add_argument("dir", metavar="DIR", help="the folder to create (must be empty or absent)")
+    checks = commands.add_parser("checks", help="list the certification checks")
+    checks.add_argument(
+        "--level",
+        choices=("basic", "standard", "strict"),
+        default="strict",
+        help="only the checks up to this level (default: strict, every check)",
+    )
     contract = commands.add_parser("contract", help="work with OpenAPI contracts")
     contract_commands = contract.add_subparsers(dest="action", metavar="ACTION")
     lint = contract_commands.add_parser(
@@ -40,7 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="OpenAPI contract (default: $HARNESS_CONTRACT, else the bundled reference)",
     )
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks a free one)")
+    serve.add_argument(
+        "--port", type=_port, default=8765, help="port, 0..65535 (default: 8765; 0 picks a free one)"
+    )
     serve.add_argument(
         "--admin-token",
         metavar="TOKEN",
@@ -72,6 +100,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     gate = _run_gate_command(args)
     if gate is not None:
         return gate
+    if args.command == "init":
+        from harness.scaffold import ScaffoldError, scaffold
+
+        try:
+            written = scaffold(
+                Path(args.dir), kind=args.kind or "python", contract=args.contract, name=args.name
+            )
+        except ScaffoldError as exc:
+            init.error(str(exc))
+        for path in written:
+            print(f"wrote {path}")
+        print(f"next: pytest --connector={args.dir} --cert-level=basic")
+        return 0
+    if args.command == "checks":
+        return _list_checks(args.level)
     if args.command == "contract" and args.action == "lint":
         from harness.lint import lint_command
 
@@ -229,6 +272,27 @@ def _run_gate_command(args: argparse.Namespace) -> int | None:
             args.file, args.public_key, args.connector, args.contract, args.check, args.pytest_args
         )
     return None
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0..65535)") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number: use 0..65535 (0 picks a free one)")
+    return port
+
+
+def _list_checks(level: str) -> int:
+    from harness.checks import REGISTRY
+
+    rows = [(c.id, c.level, c.pillar, c.title) for c in REGISTRY.select(None, level)]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    print(f"{'id':<{widths[0]}}  {'level':<{widths[1]}}  {'pillar':<{widths[2]}}  title")
+    for row in rows:
+        print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}")
+    return 0
 
 
 if __name__ == "__main__":

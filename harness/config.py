@@ -7,6 +7,7 @@ is allowed and, for near misses, what was probably meant.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import random
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ OPTIONS = (
 @dataclass(frozen=True)
 class HarnessConfig:
     connector: str | None
-    contract: Path
+    contract_file: Path | None  # None: the bundled reference contract
     contract_given: bool
     sandbox: str
     seed: int
@@ -113,6 +114,15 @@ class HarnessConfig:
     @property
     def active(self) -> bool:
         return self.connector is not None
+
+    @property
+    def contract(self) -> Path:
+        """The contract file; finding the bundled one imports the contract layer, so only on demand."""
+        if self.contract_file is not None:
+            return self.contract_file
+        from harness.contract import default_contract_path
+
+        return default_contract_path()
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -157,24 +167,15 @@ def resolve(config: pytest.Config) -> HarnessConfig:
         seed = int(raw["seed"]) if seed_given else random.SystemRandom().randrange(2**31)
     except ValueError:
         raise pytest.UsageError(f"--seed must be a whole number, got {raw['seed']!r}") from None
-    try:
-        timeout = float(raw["call_timeout"] or 60)
-    except ValueError:
-        raise pytest.UsageError(
-            f"--connector-timeout must be a number of seconds, got {raw['call_timeout']!r}"
-        ) from None
+    timeout = _timeout(raw["call_timeout"])
     contract = Path(raw["contract"]) if raw["contract"] else None
     if contract is not None and not contract.is_absolute():
         contract = rootdir / contract
-    if contract is None:
-        from harness.contract import default_contract_path
-
-        contract = default_contract_path()
     report, html, md = (Path(raw[k]) if raw[k] else None for k in ("cert_report", "cert_html", "cert_md"))
     checks = tuple(c.strip() for c in (raw["checks"] or "").split(",") if c.strip())
     return HarnessConfig(
         connector=raw["connector"],
-        contract=contract,
+        contract_file=contract,
         contract_given=raw["contract"] is not None,
         sandbox=sandbox,
         seed=seed,
@@ -188,6 +189,21 @@ def resolve(config: pytest.Config) -> HarnessConfig:
         call_timeout=timeout,
         rootdir=rootdir,
     )
+
+
+def _timeout(raw: str | None) -> float:
+    """Seconds one connector call may take: a positive, finite number."""
+    if raw is None:
+        return 60.0
+    try:
+        timeout = float(raw)
+    except ValueError:
+        timeout = math.nan
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise pytest.UsageError(
+            f"--connector-timeout must be a positive number of seconds (e.g. 60), got {raw!r}"
+        )
+    return timeout
 
 
 def check_names(names: tuple[str, ...], ids: list[str], pillars: list[str]) -> None:

@@ -44,6 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from harness.checks import PILLARS, REGISTRY
     from harness.connectors import ConnectorLoadError, ManifestError
     from harness.contract import ContractError
+    from harness.preflight import SetupError, check_connector
     from harness.report import SigningError
     from harness.session import CertificationSession
 
@@ -54,9 +55,40 @@ def pytest_configure(config: pytest.Config) -> None:
         from pathlib import Path
 
         xml = getattr(config.option, "xmlpath", None)
-        config.stash[SESSION_KEY] = CertificationSession(cfg, Path(xml).absolute() if xml else None)
-    except (ContractError, ManifestError, ConnectorLoadError, SigningError) as exc:
+        session = CertificationSession(cfg, Path(xml).absolute() if xml else None)
+        check_connector(session.manifest)
+    except (ContractError, ManifestError, ConnectorLoadError, SigningError, SetupError) as exc:
         raise pytest.UsageError(f"connector-harness: {exc}") from None
+    config.stash[SESSION_KEY] = session
+    _private_hypothesis_home(config)
+
+
+def _private_hypothesis_home(config: pytest.Config) -> None:
+    """Hypothesis keeps caches (constants, unicode data) under ./.hypothesis; a certification writes
+    nothing into the working directory but its reports, so they go to a temp folder removed at exit."""
+    import shutil
+    import tempfile
+
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    home = tempfile.mkdtemp(prefix="harness-hypothesis-")
+    set_hypothesis_home_dir(home)
+    config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start the sandbox before any check: a runtime that cannot start is one usage error, not one
+    failure per check. The xdist controller runs no check, so only its workers start one."""
+    config = session.config
+    cert = config.stash.get(SESSION_KEY, None)
+    if cert is None or config.option.collectonly or config.pluginmanager.has_plugin("dsession"):
+        return
+    try:
+        cert.sandbox  # noqa: B018 -- starting it is the point
+    except Exception as exc:
+        cert.close()
+        kind = cert.cfg.sandbox.partition(":")[0]
+        raise pytest.UsageError(f"connector-harness: the {kind} sandbox did not start: {exc}") from None
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -187,7 +219,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     paths = [str(p) for p in (cfg.cert_report, cfg.cert_html, cfg.cert_md) if p is not None]
     writer = terminalreporter._tw
     terminalreporter.section("connector certification")
-    for line in summary_lines(predicate, paths, color=writer.hasmarkup, width=max(writer.fullwidth, 80)):
+    tty = writer.hasmarkup or getattr(writer._file, "isatty", lambda: False)()
+    width = max(writer.fullwidth, 80)
+    lines = summary_lines(predicate, paths, color=writer.hasmarkup, width=width, terminal=tty)
+    for line in lines:
         terminalreporter.write_line(line)
 
 

@@ -7,6 +7,7 @@ import json
 from html import escape
 from typing import Any
 
+from harness.report.fixes import docs_anchor, fix_for
 from harness.report.text import MARKS, by_pillar, request_line
 
 STYLE = """
@@ -21,8 +22,11 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}
 td,th{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #e3e6ea;vertical-align:top}
 .status{font-weight:700;white-space:nowrap}.passed{color:#0b7a28}.failed,.error{color:#b31515}
 .not_applicable{color:#6b7280}.meta{color:#4b5563}code,pre{font:13px/1.4 ui-monospace,monospace}
-pre{background:#f4f6f8;padding:.6rem;overflow:auto;border-radius:.3rem}
+pre{background:#f4f6f8;padding:.6rem;border-radius:.3rem;white-space:pre-wrap;overflow-wrap:anywhere}
 details summary{cursor:pointer;color:#1f4fbf}
+.duration{white-space:nowrap;text-align:right}.fix{margin:.4rem 0;padding:.4rem .6rem;background:#eef4ff;
+border-radius:.3rem}td,.meta,p{overflow-wrap:anywhere}
+@media (max-width:40rem){body{margin:1rem auto;font-size:14px}td,th{padding:.3rem .25rem}}
 """
 
 
@@ -68,6 +72,10 @@ def _row(check: dict[str, Any]) -> str:
         cell += f"<br>{escape(check['message'])}"
     if check.get("waived"):
         cell += f"<br><i>waiver: {escape(check['waived'])}</i>"
+    fix = fix_for(check["id"])
+    if status in ("failed", "error") and fix:
+        link = escape(docs_anchor(check["id"]), quote=True)
+        cell += f"<p class='fix'><b>what to change:</b> {escape(fix)} <a href='{link}'>docs</a></p>"
     evidence = check.get("evidence") or {}
     if status in ("failed", "error") and (
         evidence.get("requests") or evidence.get("details") or check["expected"]
@@ -83,7 +91,7 @@ def _row(check: dict[str, Any]) -> str:
         cell += f"<details><summary>evidence</summary>{body}</details>"
     return (
         f"<tr><td class='status {status}'>{escape(mark)}</td><td>{cell}</td>"
-        f"<td class='meta'>{check['duration']:.1f} s</td></tr>"
+        f"<td class='meta duration'>{check['duration']:.1f}&nbsp;s</td></tr>"
     )
 
 

@@ -1,4 +1,9 @@
-"""The certification summary at the end of a pytest run: a table per pillar and the verdict."""
+"""The certification summary at the end of a pytest run: a table per pillar and the verdict.
+
+On a terminal it is a rich table fitted to the width; elsewhere (CI logs, pipes) one line per
+check, nothing wrapped or cut, so a log keeps every message whole and greppable. Messages are
+text, never markup: `[connector.fields]` prints as is.
+"""
 
 from __future__ import annotations
 
@@ -15,22 +20,34 @@ STYLES = {"passed": "green", "failed": "bold red", "error": "bold red", "not_app
 
 
 def summary_lines(
-    predicate: dict[str, Any], paths: list[str], *, color: bool = False, width: int = 100
+    predicate: dict[str, Any],
+    paths: list[str],
+    *,
+    color: bool = False,
+    width: int = 100,
+    terminal: bool = True,
 ) -> list[str]:
+    """The summary's lines; `terminal=False` gives one unwrapped line per check."""
     connector = predicate["connector"]
-    table = Table(title=None, box=None, show_header=True, header_style="bold", pad_edge=False)
-    table.add_column("status", no_wrap=True)
-    table.add_column("check", no_wrap=True)
-    table.add_column("pillar", no_wrap=True)
-    table.add_column("", overflow="fold")
+    rows = []
     for check in predicate["checks"]:
         status = check["status"]
         mark = MARKS[status] + (" waived" if check.get("waived") and status in ("failed", "error") else "")
         note = check["title"] if status == "passed" else (check["message"] or check["title"])
-        table.add_row(  # connector text is a Text: never read as rich markup
-            Text(mark, style=STYLES[status]), check["id"], check["pillar"], Text(printable(note[:300]))
-        )
+        rows.append((status, mark, check["id"], check["pillar"], printable(note)))
     buffer = io.StringIO()
+    if terminal:
+        table: Table | None = Table(
+            title=None, box=None, show_header=True, header_style="bold", pad_edge=False
+        )
+        table.add_column("status", no_wrap=True)
+        table.add_column("check", no_wrap=True)
+        table.add_column("pillar", no_wrap=True)
+        table.add_column("", overflow="fold")
+        for status, mark, check_id, pillar, note in rows:
+            table.add_row(Text(mark, style=STYLES[status]), check_id, pillar, Text(note[:300]))
+    else:
+        table, width = None, 1 << 16  # nothing wraps; every line is printed whole
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False)
     console.print(
         f"{printable(connector['name'])} {printable(connector['version'])} "
@@ -38,7 +55,17 @@ def summary_lines(
         f"({predicate['sandbox']} sandbox, seed {predicate['seed']}, level {predicate['cert_level']})",
         markup=False,
     )
-    console.print(table)
+    if table is not None:
+        console.print(table)
+    else:
+        marks = max([6, *(len(r[1]) for r in rows)])
+        ids = max([5, *(len(r[2]) for r in rows)])
+        pillars = max([6, *(len(r[3]) for r in rows)])
+        console.print(f"{'status':<{marks}}  {'check':<{ids}}  pillar", markup=False)
+        for status, mark, check_id, pillar, note in rows:
+            line = Text(f"{mark:<{marks}}", style=STYLES[status])
+            line.append(f"  {check_id:<{ids}}  {pillar:<{pillars}}  {' '.join(note.split())}")
+            console.print(line, soft_wrap=True)
     s = predicate["summary"]
     verdict = predicate["verdict"].upper()
     style = {"CERTIFIED": "bold green", "NOT CERTIFIED": "bold red"}.get(verdict, "bold yellow")

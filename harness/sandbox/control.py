@@ -196,7 +196,7 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
         if not isinstance(specs, list):
             raise Invalid("/body/rules", "rules is an array of fault rules")
         try:
-            rules = tenant.faults.set(specs)
+            rules = tenant.faults.set(specs, [op.operation_id for op in sandbox.contract.operations])
         except FaultError as exc:
             return problem(422, str(exc))
         tenant.audit.record("faults.set", rules=[r.to_dict() for r in rules])

@@ -7,8 +7,10 @@ requests fire the same faults.
 
 from __future__ import annotations
 
+import difflib
 import random
 import threading
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -58,7 +60,9 @@ class FaultRule:
     fired: int = field(default=0, init=False)
 
     @classmethod
-    def parse(cls, spec: Any, index: int) -> FaultRule:
+    def parse(cls, spec: Any, index: int, operations: Collection[str] | None = None) -> FaultRule:
+        """One rule from its JSON; with `operations` (the contract's operation ids) a rule for an
+        operation the contract does not have is an error, since it would never fire."""
         if not isinstance(spec, dict):
             raise FaultError(f"rules[{index}] must be an object")
         known = {f.name for f in fields(cls) if f.init}
@@ -83,6 +87,13 @@ class FaultRule:
             )
         if not 0 <= rule.churn <= MAX_CHURN:
             raise FaultError(f"rules[{index}].churn is 0..{MAX_CHURN}")
+        if operations is not None and rule.operation != "*" and rule.operation not in operations:
+            close = difflib.get_close_matches(rule.operation, list(operations), n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]!r}?" if close else "use an operationId of the contract, or '*'"
+            raise FaultError(
+                f"rules[{index}].operation {rule.operation!r} is not an operation of the contract, so the "
+                f"rule would never fire; {hint}"
+            )
         return rule
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,8 +107,8 @@ class Faults:
         self._seed = seed
         self._lock = threading.Lock()
 
-    def set(self, specs: list[Any]) -> list[FaultRule]:
-        rules = [FaultRule.parse(spec, i) for i, spec in enumerate(specs)]
+    def set(self, specs: list[Any], operations: Collection[str] | None = None) -> list[FaultRule]:
+        rules = [FaultRule.parse(spec, i, operations) for i, spec in enumerate(specs)]
         with self._lock:
             self.rules = rules
             self._rng = random.Random(self._seed)

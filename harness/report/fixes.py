@@ -1,0 +1,54 @@
+"""What to change when a check fails: one sentence per check, for the HTML report and the docs.
+
+docs/connector-protocol.md ("How to fix a failed check") has the same sentence under a heading
+per check id, which is where the report links; tests/unit/test_first_hour.py keeps them equal.
+"""
+
+from __future__ import annotations
+
+DOCS_URL = "docs/connector-protocol.md"  # relative to the connector-harness repository
+
+FIXES: dict[str, str] = {
+    "AUTH-01": "Get the token from token_url with client credentials and send it only as "
+    "`Authorization: Bearer <token>`, never in a query string or a body.",
+    "AUTH-02": "Ask only for the scopes of the operations you call: trim `scopes` in connector.toml.",
+    "AUTH-03": "Fetch a new token before `expires_in` runs out, and once more when a call answers 401.",
+    "AUTH-04": "When the token endpoint or the API refuses your credentials, raise an error; do not retry.",
+    "CON-01": "Send only requests the contract allows: check the JSON pointer of each violation "
+    "(a limit above the maximum, an unknown parameter, a bad body).",
+    "CON-02": "Store records as the platform sent them: keep nulls and types as they are.",
+    "CON-03": "Send an Idempotency-Key with every write and a body valid against the contract.",
+    "INT-01": "Follow the next cursor until it ends and store each record once, with every field.",
+    "INT-02": "Save a checkpoint at the end of a sync and, from it, read only the changes since "
+    "(the change feed, or the since parameter), deletions included.",
+    "INT-03": "Take the feed position before you start paging, so changes made while you page "
+    "come in with the next incremental sync.",
+    "INT-04": "Checkpoint after storing each page (stream and cursor) and resume from that checkpoint.",
+    "INT-05": "Apply every change of the feed in order, and keep the last one for each record.",
+    "INT-06": "Keep the same Idempotency-Key when you retry a write.",
+    "RES-01": "On a 429 wait the Retry-After seconds, then retry; do not retry sooner.",
+    "RES-02": "Retry 5xx responses, dropped connections and cut-off bodies with exponential backoff.",
+    "RES-03": "On a 4xx that retrying cannot fix (400, 403, 404, 422), stop with an error.",
+    "RES-04": "Handle every schema-valid value: nulls, empty pages, extreme strings and numbers.",
+    "WH-01": "Verify the Standard Webhooks signature with webhook_secret, apply the event, answer 2xx.",
+    "WH-02": "Answer 4xx, and change nothing, for a bad or missing signature, id or timestamp, "
+    "or a timestamp more than a few minutes off.",
+    "WH-03": "Remember the webhook-ids you applied and apply a redelivered one no more.",
+    "WH-04": "Answer any malformed delivery with a 4xx: never crash, never answer 5xx.",
+    "SEC-01": "Never log, store, print or put in a URL a credential: "
+    "log that a token was issued, not the token.",
+    "SEC-02": "Call no host but base_url and token_url: remove telemetry and third-party calls.",
+    "SEC-03": "Keep TLS certificate verification on.",
+    "DATA-01": "Keep only the fields listed under [connector.fields] (and the id) for each stream.",
+    "PERF-01": "Pace requests to the rate limit: use most of the budget, without running into 429s.",
+    "PERF-02": "Store records page by page instead of holding the whole account in memory.",
+}
+
+
+def fix_for(check_id: str) -> str | None:
+    return FIXES.get(check_id)
+
+
+def docs_anchor(check_id: str) -> str:
+    """The link to the check's section of the protocol reference."""
+    return f"{DOCS_URL}#{check_id.lower()}"

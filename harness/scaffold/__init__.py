@@ -1,0 +1,148 @@
+"""`harness init`: a connector scaffold for a contract, generated from what harness.contract infers.
+
+The templates (package data, templates/*.tmpl) hold a connector that passes the basic level as
+generated; the contract fills in its streams (list path, paging, id pattern), the change feed
+and the scopes those need, so the scaffold fits the vendor's API, not only the bundled one.
+"""
+
+from __future__ import annotations
+
+import json
+import pprint
+import re
+from importlib import resources
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from harness import __version__
+from harness.contract import Contract, ContractError, default_contract_path, load
+from harness.contract.collections import find_feed
+
+
+class ScaffoldError(ValueError):
+    """What stops a scaffold, with the fix."""
+
+
+def scaffold(
+    target: Path, *, kind: str = "python", contract: str | None = None, name: str | None = None
+) -> list[Path]:
+    """Write a connector for `contract` into `target` (absent or empty); returns the files written."""
+    if kind not in ("python", "command"):
+        raise ScaffoldError(f"kind {kind!r}: use python or command")
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise ScaffoldError(f"{target} exists and is not an empty folder; pick a new DIR")
+    contract_path = Path(contract) if contract else default_contract_path()
+    try:
+        platform = load(contract_path)
+    except ContractError as exc:
+        raise ScaffoldError(str(exc)) from None
+    name = name or re.sub(r"[^a-z0-9-]+", "-", target.resolve().name.lower()).strip("-") or "my-connector"
+    module = re.sub(r"\W", "_", name.replace("-", "_"))
+    if not module.isidentifier():
+        module = f"connector_{module}"
+    streams, feed, scopes = _streams(platform), _feed(platform), _scopes(platform)
+    if not streams and platform.collections:
+        styles = sorted({f"{n} ({c.pagination.style})" for n, c in platform.collections.items()})
+        raise ScaffoldError(
+            f"{contract_path}: the scaffold pages with cursors only, and no collection pages that way: "
+            f"{', '.join(styles)}; write the connector by hand from docs/connector-protocol.md"
+        )
+    if not streams:
+        raise ScaffoldError(
+            f"{contract_path}: the contract has no collection (a list path /things with an item path "
+            f"/things/{{id}}) to sync; `harness contract lint {contract_path}` says which hint closes the gap"
+        )
+    values = {
+        "name": name,
+        "module": module,
+        "title": platform.title,
+        "streams": pprint.pformat(streams, indent=4, width=100, sort_dicts=False),
+        "feed": pprint.pformat(feed, indent=4, width=100, sort_dicts=False),
+        "version": __version__,
+        "first_stream": next(iter(streams)),
+    }
+    entry = f'python = "{module}:Connector"' if kind == "python" else 'command = ["python", "cli.py"]'
+    manifest = _render(
+        "connector.toml.tmpl",
+        values,
+        entry=entry,
+        scopes=json.dumps(scopes),
+        streams=json.dumps(list(streams)),
+    )
+    if contract:
+        manifest += f"\n# certified against {contract_path}: pass --contract={contract_path.resolve()}\n"
+    files = {
+        "connector.toml": manifest,
+        f"{module}.py": _render("connector.py.tmpl", values),
+        ".github/workflows/certify.yml": _render("certify.yml.tmpl", values),
+    }
+    if kind == "command":
+        files["cli.py"] = _render("cli.py.tmpl", values)
+    written = []
+    for relative, text in files.items():
+        path = target / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def _render(template: str, values: dict[str, Any], **more: Any) -> str:
+    text = resources.files(__package__).joinpath("templates", template).read_text(encoding="utf-8")
+    return Template(text).substitute(values, **more)
+
+
+def _paging(pagination: Any) -> dict[str, Any]:
+    return {
+        "limit_param": pagination.limit_param,
+        "max_limit": pagination.max_limit,
+        "cursor_param": pagination.cursor_param,
+        "next_field": pagination.next_field,
+    }
+
+
+def _streams(platform: Contract) -> dict[str, dict[str, Any]]:
+    """Every cursor-paged collection: where to list it and how to tell its ids apart."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, col in platform.collections.items():
+        if col.pagination.style != "cursor":
+            continue  # TODO in the scaffold's future: offset and page-number paging
+        out[name] = {
+            "path": col.list_op.path,
+            "data_field": col.data_field,
+            **_paging(col.pagination),
+            "since_param": col.since_param,
+            "id_pattern": col.id_schema.get("pattern"),
+        }
+    return out
+
+
+def _feed(platform: Contract) -> dict[str, Any] | None:
+    op = find_feed(platform)
+    if op is None:
+        return None
+    params = {p.name for p in op.parameters}
+    return {
+        "path": op.path,
+        "data_field": "data",
+        "limit_param": "limit" if "limit" in params else None,
+        "max_limit": next((p.schema.get("maximum") for p in op.parameters if p.name == "limit"), None),
+        "cursor_param": "cursor" if "cursor" in params else None,
+        "next_field": "next_cursor",
+    }
+
+
+def _scopes(platform: Contract) -> list[str]:
+    """The read scopes its operations need: the list operations and the feed (least privilege)."""
+    ops = [col.list_op for col in platform.collections.values() if col.pagination.style == "cursor"]
+    feed = find_feed(platform)
+    if feed is not None:
+        ops.append(feed)
+    scopes: list[str] = []
+    for op in ops:
+        for requirement in op.security[:1]:
+            for scope in (s for names in requirement.values() for s in names):
+                if scope not in scopes:
+                    scopes.append(scope)
+    return scopes
