@@ -1,4 +1,4 @@
-"""The `harness` command: init, checks, certify, cert verify, replay, keygen, contract lint, sandbox serve, image."""
+"""The `harness` command: init, checks, certify, cert, replay, keygen, contract lint, sandbox, image."""
 
 from __future__ import annotations
 
