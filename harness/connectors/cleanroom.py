@@ -210,6 +210,17 @@ def kill_tree(root: int) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+def await_gone(pid: int, timeout: float = 5.0) -> bool:
+    """SIGKILL is delivered asynchronously: wait (bounded) until `pid` has really ended, so a
+    closed driver never leaves a connector process running behind its caller's back."""
+    deadline = time.monotonic() + timeout
+    while not gone(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
 def end_leftovers(root: int) -> None:
     """After a call of a process that lives on (the Python worker): end everything it started,
     and every orphan that came back to the harness, but not the process itself."""

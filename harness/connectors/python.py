@@ -34,6 +34,7 @@ from harness.connectors.cleanroom import (
     MemoryWatch,
     Room,
     StderrTail,
+    await_gone,
     end_leftovers,
     gone,
     kill_tree,
@@ -180,6 +181,7 @@ class _Worker:
         else:  # it started no process: it is alone in its session and process group
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signal.SIGKILL)
+        await_gone(self.pid)
         with contextlib.suppress(OSError):
             self.requests.close()
         with contextlib.suppress(OSError):
