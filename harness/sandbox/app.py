@@ -39,6 +39,7 @@ from harness.sandbox.collections import (
 )
 from harness.sandbox.control import control_routes
 from harness.sandbox.faults import FaultRule
+from harness.sandbox.generated import Responder, request_seed
 from harness.sandbox.idempotency import Stored
 from harness.sandbox.limits import Decision
 from harness.sandbox.problems import PROBLEM_JSON, conform_error, problem
@@ -63,6 +64,7 @@ class Sandbox:
         self.tenants = Tenants(contract, self.executor)
         self.token_path = contract.token_path
         self.handlers = self._handlers()
+        self.responder = Responder(contract)
         self.app = Starlette(
             routes=[
                 Mount("/_sandbox", routes=control_routes(self)),
@@ -145,7 +147,9 @@ class Sandbox:
         if response is None:
             response = self._authorized(call, op, match.path_params, violations)
         if response.media_type == PROBLEM_JSON:
-            response = conform_error(self.contract, op, response)
+            response = conform_error(self.contract, op, response, self.responder, call.seed)
+        if not any(rule.kind in ("status", "status_after") for rule in fired):
+            response, call.entry.repair = self.responder.conform(op, response, call.seed, call.method)
         call.entry.response_violations = [
             {"pointer": v.pointer, "message": v.message}
             for v in validate_response(
@@ -179,7 +183,8 @@ class Sandbox:
                 response = Response(cut, response.status_code, headers=headers)
             elif rule.kind == "status_after":  # the write is applied, but the client is told it failed
                 failed = problem(rule.status, f"injected fault: {rule.status} after the request was applied")
-                response = conform_error(self.contract, self.contract.operation(call.entry.operation), failed)
+                op = self.contract.operation(call.entry.operation)
+                response = conform_error(self.contract, op, failed, self.responder, call.seed)
             elif rule.kind == "drop":
                 response = _Dropped(response)
         return response
@@ -204,11 +209,19 @@ class Sandbox:
             return problem(400, f"the request breaks the contract of {op}", violations=violations)
         handler = self.handlers.get(op.operation_id)
         if handler is None:
-            return problem(501, f"the sandbox does not implement {op} yet")
+            handler = self._generated(op, call)
         key = call.headers.get("idempotency-key")
         if key and call.method in IDEMPOTENT_METHODS:
             return self._idempotent(call, op, principal.client_id or "", key, handler, path_params)
         return handler(tenant, call.query, path_params, call.body)
+
+    def _generated(self, op: Operation, call: _Call) -> Handler:
+        """No state behind this operation: a documented answer generated from its schemas."""
+
+        def handler(tenant: Tenant, query: Any, path_params: Any, body: Any) -> Response:
+            return self.responder.generate(op, call.seed, call.method)
+
+        return handler
 
     def _rate_limited(self, tenant: Tenant, key: str) -> Response | None:
         decision = tenant.limiter.take(key)
@@ -263,6 +276,8 @@ class _Call:
     ) -> None:
         self.tenant, self.entry, self.method, self.path = tenant, entry, method, path
         self.query, self.headers, self.body = query, headers, body
+        query_text = "&".join(f"{k}={v}" for k in sorted(query) for v in query[k])
+        self.seed = request_seed(tenant.seed, method, path, query_text, digest(body or b""))
 
 
 class InjectedDrop(ConnectionAbortedError):
