@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
 from harness.contract import Contract, Operation, validate_request, validate_response
@@ -65,13 +65,37 @@ class Sandbox:
         self.token_path = contract.token_path
         self.handlers = self._handlers()
         self.responder = Responder(contract)
-        self.app = Starlette(
-            routes=[
-                Mount("/_sandbox", routes=control_routes(self)),
-                Route("/t/{tenant}/{rest:path}", self.serve, methods=METHODS),
-            ],
+        self.control = Starlette(
+            routes=[Mount("/_sandbox", routes=control_routes(self))],
             exception_handlers={HTTPException: _http_problem},
         )
+
+        self.app = _Asgi(self._route)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Route API calls by hand: `/t/{tenant}/...`, or `/...` on a host named for a tenant
+        (`<tenant>.localhost`, for clients that can set only host and port). A path template's
+        regex would miss paths with control characters and answer Starlette's own 404."""
+        if scope["type"] == "http":
+            path: str = scope.get("path", "")
+            tenant_id, rest = None, None
+            if path.startswith("/t/"):
+                tenant_id, _, rest = path[3:].partition("/")
+            elif not path.startswith("/_sandbox"):
+                host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+                label = host.partition(":")[0].partition(".")[0]
+                if label and self.tenants.get(label) is not None:
+                    tenant_id, rest = label, path.lstrip("/")
+            if tenant_id is not None and rest is not None:
+                scope = {**scope, "path_params": {"tenant": tenant_id, "rest": rest}}
+                request = Request(scope, receive)
+                if request.method not in METHODS:
+                    response = problem(405, f"{request.method} is not a method this API serves")
+                else:
+                    response = await self.serve(request)
+                await response(scope, receive, send)
+                return
+        await self.control(scope, receive, send)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -259,6 +283,16 @@ class Sandbox:
                 Stored(fingerprint, response.status_code, bytes(response.body), response.media_type),
             )
         return response
+
+
+class _Asgi:
+    """An ASGI 3 callable (clients detect the style by an `async def __call__`)."""
+
+    def __init__(self, route: Callable[[Scope, Receive, Send], Any]) -> None:
+        self.route = route
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.route(scope, receive, send)
 
 
 class _Call:
