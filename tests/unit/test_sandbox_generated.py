@@ -1,0 +1,219 @@
+"""Operations with no state behind them get a documented, conforming answer (never a 501), errors
+take the contract's own error schema, and credentials are accepted as SDKs really send them."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from starlette.testclient import TestClient
+
+from harness.contract import load, validate_response
+from harness.sandbox import Sandbox
+from harness.sandbox.generated import Responder
+
+CONTRACT = {
+    "openapi": "3.1.0",
+    "info": {"title": "Odd API", "version": "1"},
+    "servers": [{"url": "https://api.example.com/v2"}],
+    "security": [{"key": []}, {"basic": []}],
+    "components": {
+        "securitySchemes": {
+            "key": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+            "basic": {"type": "http", "scheme": "basic"},
+        },
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {
+                    "error": {
+                        "type": "object",
+                        "required": ["message", "type"],
+                        "properties": {
+                            "message": {"type": "string"},
+                            "type": {"type": "string", "enum": ["invalid_request_error", "api_error"]},
+                        },
+                    }
+                },
+            },
+            "Status": {
+                "type": "object",
+                "required": ["ok", "count", "since"],
+                "additionalProperties": False,
+                "properties": {
+                    "ok": {"type": "boolean"},
+                    "count": {"type": "integer", "minimum": 3, "maximum": 9},
+                    "since": {"type": "integer", "format": "int64"},
+                },
+            },
+        },
+    },
+    "paths": {
+        "/status": {
+            "get": {
+                "operationId": "status",
+                "responses": {
+                    "200": {
+                        "description": "ok",
+                        "headers": {"X-Count": {"required": True, "schema": {"type": "integer"}}},
+                        "content": {
+                            "application/scim+json": {"schema": {"$ref": "#/components/schemas/Status"}}
+                        },
+                    },
+                    "default": {
+                        "description": "error",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
+                },
+            }
+        },
+        "/actions/{name}/run": {
+            "post": {
+                "operationId": "run",
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"202": {"description": "accepted"}},
+            }
+        },
+        "/report": {
+            "get": {
+                "operationId": "report",
+                "responses": {
+                    "200": {"description": "csv", "content": {"text/csv": {"schema": {"type": "string"}}}}
+                },
+            }
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def contract(tmp_path_factory):
+    path = tmp_path_factory.mktemp("odd") / "odd.json"
+    path.write_text(json.dumps(CONTRACT))
+    return load(path)
+
+
+@pytest.fixture(scope="module")
+def client(contract):
+    sandbox = Sandbox(contract, admin_token="adm")
+    with TestClient(sandbox.app) as http:
+        created = http.post("/_sandbox/tenants", json={"seed": 7}, headers={"Authorization": "Bearer adm"})
+        assert created.status_code == 201
+        yield http, created.json(), sandbox
+
+
+def _tenant_path(created, path):
+    return f"/t/{created['id']}/v2{path}"
+
+
+def test_an_operation_outside_any_collection_answers_its_documented_status_type_and_headers(client, contract):
+    http, created, _ = client
+    response = http.get(_tenant_path(created, "/status"), headers={"X-Api-Key": created["client_secret"]})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/scim+json")
+    assert int(response.headers["x-count"]) == int(response.headers["x-count"])
+    body = response.json()
+    assert set(body) == {"ok", "count", "since"} and 3 <= body["count"] <= 9
+    found = validate_response(
+        contract, contract.operation("status"), 200, dict(response.headers), response.content
+    )
+    assert found == []
+
+
+def test_the_exact_documented_code_and_no_body_where_none_is_documented(client):
+    http, created, _ = client
+    response = http.post(
+        _tenant_path(created, "/actions/x/run"), headers={"X-Api-Key": created["client_secret"]}
+    )
+    assert response.status_code == 202 and response.content == b""
+
+
+def test_a_text_response_is_sent_as_its_documented_text_type(client):
+    http, created, _ = client
+    response = http.get(_tenant_path(created, "/report"), headers={"X-Api-Key": created["client_secret"]})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+
+
+def test_generated_answers_are_deterministic_per_tenant_seed_and_request(client):
+    http, created, _ = client
+    headers = {"X-Api-Key": created["client_secret"]}
+    first = http.get(_tenant_path(created, "/status"), headers=headers).json()
+    assert http.get(_tenant_path(created, "/status"), headers=headers).json() == first
+
+
+def test_a_wrong_credential_is_a_401_in_the_contracts_own_error_schema(client, contract):
+    http, created, _ = client
+    response = http.get(_tenant_path(created, "/status"), headers={"X-Api-Key": "wrong ключ".encode()})
+    assert response.status_code == 401
+    body = response.json()
+    assert body["error"]["type"] in ("invalid_request_error", "api_error")
+    assert "API key" in body["error"]["message"] or "basic" in body["error"]["message"]
+    found = validate_response(
+        contract, contract.operation("status"), 401, dict(response.headers), response.content
+    )
+    assert found == []
+
+
+@pytest.mark.parametrize("prefix", ["Bearer ", "Token ", ""])
+def test_a_header_api_key_is_accepted_with_the_prefixes_sdks_send(client, prefix):
+    http, created, _ = client
+    response = http.get(
+        _tenant_path(created, "/status"), headers={"X-Api-Key": prefix + created["client_secret"]}
+    )
+    assert response.status_code == 200
+
+
+def test_a_secret_sent_as_the_basic_user_with_no_password_is_accepted(client):
+    http, created, _ = client
+    basic = base64.b64encode(f"{created['client_secret']}:".encode()).decode()
+    response = http.get(_tenant_path(created, "/status"), headers={"Authorization": f"Basic {basic}"})
+    assert response.status_code == 200
+    wrong = base64.b64encode(b"sk_wrong:").decode()
+    assert (
+        http.get(_tenant_path(created, "/status"), headers={"Authorization": f"Basic {wrong}"}).status_code
+        == 401
+    )
+
+
+def test_the_api_is_served_at_the_root_of_a_host_named_for_the_tenant(client):
+    http, created, _ = client
+    response = http.get(
+        "/v2/status",
+        headers={"Host": f"{created['id']}.localhost", "X-Api-Key": created["client_secret"]},
+    )
+    assert response.status_code == 200 and "count" in response.json()
+
+
+def test_a_path_with_control_characters_reaches_the_api_not_a_router_404(client):
+    http, created, _ = client
+    response = http.post(
+        _tenant_path(created, "/actions/a%0Ab/run"), headers={"X-Api-Key": created["client_secret"]}
+    )
+    assert response.status_code == 202
+
+
+def test_a_stateful_answer_that_breaks_its_schema_is_repaired_before_it_is_sent(contract):
+    from starlette.responses import Response
+
+    responder = Responder(contract)
+    op = contract.operation("status")
+    broken = Response(json.dumps({"ok": "yes", "count": 42, "extra": 1}), 201, media_type="application/json")
+    fixed, kind = responder.conform(op, broken, seed=3)
+    assert kind in ("repaired", "regenerated") and fixed.status_code == 200
+    assert validate_response(contract, op, fixed.status_code, dict(fixed.headers), bytes(fixed.body)) == []
+    body = json.loads(bytes(fixed.body))
+    assert isinstance(body["ok"], bool) and 3 <= body["count"] <= 9 and "extra" not in body
+
+
+def test_the_request_log_counts_repaired_answers(client):
+    http, created, _ = client
+    http.get(_tenant_path(created, "/status"), headers={"X-Api-Key": created["client_secret"]})
+    log = http.get(f"/_sandbox/tenants/{created['id']}/requests", headers={"Authorization": "Bearer adm"})
+    entries = log.json()
+    entries = entries["data"]
+    assert all("repair" in e for e in entries)
+    assert all(e["response_violations"] == [] for e in entries)
