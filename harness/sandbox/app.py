@@ -10,6 +10,7 @@ recorded in the tenant's request log.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 import time
@@ -27,6 +28,7 @@ from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
 from harness.contract import Contract, Operation, validate_request, validate_response
+from harness.contract.bodies import form_value
 from harness.contract.collections import find_feed
 from harness.sandbox import auth
 from harness.sandbox.collections import (
@@ -234,10 +236,24 @@ class Sandbox:
         handler = self.handlers.get(op.operation_id)
         if handler is None:
             handler = self._generated(op, call)
+        call.body = self._as_json(op, call)
         key = call.headers.get("idempotency-key")
         if key and call.method in IDEMPOTENT_METHODS:
             return self._idempotent(call, op, principal.client_id or "", key, handler, path_params)
         return handler(tenant, call.query, path_params, call.body)
+
+    def _as_json(self, op: Operation, call: _Call) -> bytes | None:
+        """Stateful handlers read JSON: a (validated) form body is handed on as the JSON value
+        its schema describes, nested bracket keys folded (`metadata[key]`, `items[0][price]`)."""
+        media = call.headers.get("content-type", "").split(";")[0].strip().lower()
+        if not call.body or media != FORM:
+            return call.body
+        schema_uri = op.body_media.get(FORM)
+        try:
+            value = form_value(self.contract, call.body.decode("utf-8"), schema_uri)
+        except (UnicodeDecodeError, ValueError):
+            return call.body
+        return json.dumps(value).encode()
 
     def _generated(self, op: Operation, call: _Call) -> Handler:
         """No state behind this operation: a documented answer generated from its schemas."""

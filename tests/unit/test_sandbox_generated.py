@@ -13,6 +13,7 @@ from harness.contract import load, validate_response
 from harness.sandbox import Sandbox
 from harness.sandbox.generated import Responder
 
+TEXT = {"type": "string"}
 CONTRACT = {
     "openapi": "3.1.0",
     "info": {"title": "Odd API", "version": "1"},
@@ -217,3 +218,44 @@ def test_the_request_log_counts_repaired_answers(client):
     entries = entries["data"]
     assert all("repair" in e for e in entries)
     assert all(e["response_violations"] == [] for e in entries)
+
+
+def test_a_form_body_with_bracket_keys_validates_against_the_nested_schema(tmp_path):
+    from harness.contract import validate_request
+
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "Form API", "version": "1"},
+        "paths": {
+            "/charges": {
+                "post": {
+                    "operationId": "charge",
+                    "requestBody": {
+                        "content": {
+                            "application/x-www-form-urlencoded": {
+                                "schema": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "amount": {"type": "integer"},
+                                        "metadata": {"type": "object", "additionalProperties": TEXT},
+                                        "expand": {"type": "array", "items": TEXT},
+                                    },
+                                }
+                            }
+                        }
+                    },
+                    "responses": {"200": {"description": "ok"}},
+                }
+            }
+        },
+    }
+    path = tmp_path / "form.json"
+    path.write_text(json.dumps(doc))
+    form = load(path)
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    good = b"amount=100&metadata%5Border%5D=7&expand%5B%5D=customer"
+    assert validate_request(form, "POST", "/charges", {}, headers, good)[1] == []
+    bad = b"amount=lots&metadata%5Border%5D=7"
+    found = validate_request(form, "POST", "/charges", {}, headers, bad)[1]
+    assert [v.pointer for v in found] == ["/body/amount"]
