@@ -8,6 +8,8 @@ so the flat pairs are folded into objects and arrays and each leaf read as its s
 from __future__ import annotations
 
 import re
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -148,3 +150,27 @@ def coerce_text(raw: str, kinds: list[str]) -> Any:
     if "null" in kinds and raw == "" and "string" not in kinds:
         return None
     return raw
+
+
+def multipart_value(content_type: str, body: bytes) -> dict[str, Any]:
+    """A multipart/form-data body as an object: text parts as strings, files as their names
+    (ValueError when it has no boundary)."""
+    if "boundary=" not in content_type:
+        raise ValueError("the multipart body's content type names no boundary")
+    message = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
+    pairs: list[tuple[str, str]] = []
+    for part in message.iter_parts() if message.is_multipart() else []:
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            continue
+        filename = part.get_filename()
+        payload = part.get_payload(decode=True) or b""
+        text = (
+            filename
+            if filename is not None
+            else payload.decode(part.get_content_charset() or "utf-8", "replace")
+        )
+        pairs.append((str(name), str(text)))
+    return nest(pairs)

@@ -28,7 +28,7 @@ from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
 from harness.contract import Contract, Operation, validate_request, validate_response
-from harness.contract.bodies import form_value
+from harness.contract.bodies import form_value, multipart_value
 from harness.contract.collections import find_feed
 from harness.sandbox import auth
 from harness.sandbox.collections import (
@@ -240,19 +240,34 @@ class Sandbox:
         key = call.headers.get("idempotency-key")
         if key and call.method in IDEMPOTENT_METHODS:
             return self._idempotent(call, op, principal.client_id or "", key, handler, path_params)
-        return handler(tenant, call.query, path_params, call.body)
+        return self._safely(op, call, handler, path_params)
+
+    def _safely(self, op: Operation, call: _Call, handler: Handler, path_params: dict[str, str]) -> Response:
+        """A handler that fails on an input nobody foresaw answers a generated, documented
+        response (logged), never a 500."""
+        try:
+            return handler(call.tenant, call.query, path_params, call.body)
+        except Exception:
+            logging.getLogger("harness.sandbox").exception("handler for %s failed; answering generated", op)
+            call.entry.auth["handler_failed"] = True
+            return self.responder.generate(op, call.seed, call.method)
 
     def _as_json(self, op: Operation, call: _Call) -> bytes | None:
         """Stateful handlers read JSON: a (validated) form body is handed on as the JSON value
         its schema describes, nested bracket keys folded (`metadata[key]`, `items[0][price]`)."""
         media = call.headers.get("content-type", "").split(";")[0].strip().lower()
-        if not call.body or media != FORM:
-            return call.body
-        schema_uri = op.body_media.get(FORM)
+        if not call.body:
+            return b"{}" if call.method in ("POST", "PUT", "PATCH") else call.body
         try:
-            value = form_value(self.contract, call.body.decode("utf-8"), schema_uri)
+            if media == FORM:
+                value = form_value(self.contract, call.body.decode("utf-8"), op.body_media.get(FORM))
+            elif media == "multipart/form-data":
+                value = multipart_value(call.headers.get("content-type", ""), call.body)
+            else:
+                json.loads(call.body)
+                return call.body
         except (UnicodeDecodeError, ValueError):
-            return call.body
+            return b"{}"
         return json.dumps(value).encode()
 
     def _generated(self, op: Operation, call: _Call) -> Handler:
@@ -290,7 +305,7 @@ class Sandbox:
             return Response(
                 seen.body, seen.status, media_type=seen.media_type, headers={"Idempotent-Replayed": "true"}
             )
-        response = handler(call.tenant, call.query, path_params, call.body)
+        response = self._safely(op, call, handler, path_params)
         if response.status_code < 500:
             store.remember(
                 client,

@@ -31,3 +31,16 @@ def test_a_plain_key_given_twice_is_a_list_and_odd_keys_stay_as_they_are():
 def test_a_malformed_form_body_is_a_value_error_not_a_crash():
     with pytest.raises(ValueError):
         parse_form("a=%ZZ&&=")
+
+
+def test_a_multipart_body_becomes_an_object_of_its_fields_and_file_names():
+    from harness.contract.bodies import multipart_value
+
+    body = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="parent"\r\n\r\n12345\r\n'
+        b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+        b"Content-Type: image/png\r\n\r\n\x89PNG\r\n--XyZ--\r\n"
+    )
+    assert multipart_value("multipart/form-data; boundary=XyZ", body) == {"parent": "12345", "file": "a.png"}
+    with pytest.raises(ValueError):
+        multipart_value("multipart/form-data", body)

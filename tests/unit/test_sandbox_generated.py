@@ -259,3 +259,17 @@ def test_a_form_body_with_bracket_keys_validates_against_the_nested_schema(tmp_p
     bad = b"amount=lots&metadata%5Border%5D=7"
     found = validate_request(form, "POST", "/charges", {}, headers, bad)[1]
     assert [v.pointer for v in found] == ["/body/amount"]
+
+
+def test_a_handler_that_fails_answers_a_documented_response_not_a_500(client):
+    http, created, sandbox = client
+
+    def broken(*args):
+        raise ValueError("a handler bug")
+
+    sandbox.handlers["status"] = broken
+    try:
+        response = http.get(_tenant_path(created, "/status"), headers={"X-Api-Key": created["client_secret"]})
+    finally:
+        del sandbox.handlers["status"]
+    assert response.status_code == 200 and set(response.json()) == {"ok", "count", "since"}
