@@ -269,3 +269,24 @@ def _cookie(headers: dict[str, str], name: str) -> str | None:
 def _one(form: dict[str, list[str]], key: str) -> str | None:
     values = form.get(key)
     return values[-1] if values else None
+
+
+def credentials(contract: Contract, client: Client) -> list[dict[str, str]]:
+    """Which credential goes where, for each security scheme the contract declares."""
+    out = []
+    for name, scheme in contract.security_schemes.items():
+        kind = str(scheme.get("type", ""))
+        http = str(scheme.get("scheme", "")).lower()
+        if kind == "apiKey" and scheme.get("in") in ("header", "query", "cookie"):
+            where, field, value = str(scheme["in"]), str(scheme.get("name", "")), client.client_secret
+        elif kind == "http" and http == "basic":
+            pair = base64.b64encode(f"{client.client_id}:{client.client_secret}".encode()).decode()
+            where, field, value = "header", "Authorization", f"Basic {pair}"
+        elif kind == "http":
+            where, field, value = "header", "Authorization", f"Bearer {client.client_secret}"
+        elif kind in ("oauth2", "openIdConnect"):
+            where, field, value = "header", "Authorization", "Bearer <access_token from token_url>"
+        else:
+            continue
+        out.append({"scheme": name, "type": kind, "in": where, "name": field, "value": value})
+    return out

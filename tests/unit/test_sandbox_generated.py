@@ -273,3 +273,18 @@ def test_a_handler_that_fails_answers_a_documented_response_not_a_500(client):
     finally:
         del sandbox.handlers["status"]
     assert response.status_code == 200 and set(response.json()) == {"ok", "count", "since"}
+
+
+def test_tenant_creation_says_which_credential_goes_where_for_every_scheme(client):
+    _, created, _ = client
+    by_scheme = {c["scheme"]: c for c in created["credentials"]}
+    assert by_scheme["key"] == {
+        "scheme": "key",
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Api-Key",
+        "value": created["client_secret"],
+    }
+    basic = base64.b64decode(by_scheme["basic"]["value"].removeprefix("Basic ")).decode()
+    assert basic == f"{created['client_id']}:{created['client_secret']}"
+    assert created["host_url"].startswith(f"http://{created['id']}.localhost")
