@@ -191,6 +191,8 @@ def parse_body(media_type: str, body: bytes) -> Any:
             raise ValueError(
                 f"the body is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
             ) from None
+        except RecursionError:
+            raise ValueError("the JSON body is nested too deeply to read") from None
     if media_type == "application/x-www-form-urlencoded":
         try:
             text = body.decode("utf-8")

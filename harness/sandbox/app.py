@@ -262,7 +262,7 @@ class Sandbox:
             else:
                 json.loads(call.body)
                 return call.body
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             return b"{}"
         return json.dumps(value).encode()
 

@@ -288,3 +288,26 @@ def test_tenant_creation_says_which_credential_goes_where_for_every_scheme(clien
     basic = base64.b64decode(by_scheme["basic"]["value"].removeprefix("Basic ")).decode()
     assert basic == f"{created['client_id']}:{created['client_secret']}"
     assert created["host_url"].startswith(f"http://{created['id']}.localhost")
+
+
+def test_a_json_body_nested_deeper_than_the_parser_goes_is_a_clean_400_not_a_500(tmp_path):
+    from harness.contract import validate_request
+
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "Deep", "version": "1"},
+        "paths": {
+            "/things": {
+                "post": {
+                    "requestBody": {"content": {"application/json": {"schema": {}}}},
+                    "responses": {"200": {"description": "ok"}},
+                }
+            }
+        },
+    }
+    path = tmp_path / "deep.json"
+    path.write_text(json.dumps(doc))
+    deep = load(path)
+    body = b"[" * 200_000 + b"]" * 200_000
+    found = validate_request(deep, "POST", "/things", {}, {"content-type": "application/json"}, body)[1]
+    assert [v.pointer for v in found] == ["/body"] and "nested too deeply" in found[0].message
