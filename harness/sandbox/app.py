@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlparse
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -65,6 +65,7 @@ class Sandbox:
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="harness-webhooks")
         self.tenants = Tenants(contract, self.executor)
         self.token_path = contract.token_path
+        self.oauth_paths = oauth_paths(contract)
         self.handlers = self._handlers()
         self.responder = Responder(contract)
         self.control = Starlette(
@@ -123,6 +124,8 @@ class Sandbox:
             return problem(404, f"no tenant {request.path_params['tenant']!r} in this sandbox")
         path = "/" + request.path_params["rest"]
         base = self.contract.base_path
+        if path in self.oauth_paths and not path.startswith(base + "/"):
+            base = ""  # a token URL outside the API's base path (or on another host): its path
         if base and not (path == base or path.startswith(base + "/")):
             return problem(404, f"this API is served under {base}")
         api_path = path[len(base) :] or "/"
@@ -150,6 +153,15 @@ class Sandbox:
     async def _respond(self, call: _Call) -> Response:
         if call.body is None:
             return problem(413, f"the body is larger than the limit of {MAX_BODY} bytes")
+        if (
+            call.method == "POST"
+            and call.path in self.oauth_paths
+            and self.contract.router.match("POST", call.path) is None
+        ):  # the contract's token endpoint is not one of its paths: serve it anyway
+            form = _form(call.headers, call.body) or {}
+            client_id = form.get("client_id", ["anonymous"])[-1]
+            limited = self._rate_limited(call.tenant, f"token:{client_id}")
+            return limited or auth.issue_token(call.tenant, form, call.headers)
         match, violations = validate_request(
             self.contract, call.method, call.path, call.query, call.headers, call.body
         )
@@ -394,6 +406,27 @@ def _form(headers: dict[str, str], body: bytes | None) -> dict[str, list[str]] |
         return parse_qs(body.decode("utf-8"), keep_blank_values=True)
     except (UnicodeDecodeError, ValueError):
         return {}
+
+
+def oauth_paths(contract: Contract) -> frozenset[str]:
+    """The paths of every OAuth2 flow's token and refresh URL, as given and relative to the
+    API base: the sandbox serves them wherever the contract puts them."""
+    found: set[str] = set()
+    base = contract.base_path
+    for scheme in contract.security_schemes.values():
+        if not isinstance(scheme, dict) or scheme.get("type") != "oauth2":
+            continue
+        for flow in (scheme.get("flows") or {}).values():
+            for key in ("tokenUrl", "refreshUrl"):
+                url = flow.get(key) if isinstance(flow, dict) else None
+                if not isinstance(url, str) or not url:
+                    continue
+                path = urlparse(url).path or "/"
+                path = path if path.startswith("/") else "/" + path
+                found.add(path)
+                if base and path.startswith(base + "/"):
+                    found.add(path[len(base) :])
+    return frozenset(found)
 
 
 def create_app(contract: Contract, admin_token: str | None = None) -> Sandbox:

@@ -311,3 +311,31 @@ def test_a_json_body_nested_deeper_than_the_parser_goes_is_a_clean_400_not_a_500
     body = b"[" * 200_000 + b"]" * 200_000
     found = validate_request(deep, "POST", "/things", {}, {"content-type": "application/json"}, body)[1]
     assert [v.pointer for v in found] == ["/body"] and "nested too deeply" in found[0].message
+
+
+def test_a_token_url_outside_the_contracts_paths_and_host_is_served_and_its_token_works(tmp_path):
+    doc = json.loads(json.dumps(CONTRACT))
+    doc["components"]["securitySchemes"] = {
+        "oauth": {
+            "type": "oauth2",
+            "flows": {
+                "clientCredentials": {"tokenUrl": "https://auth.example.com/oauth2/token", "scopes": {}}
+            },
+        }
+    }
+    doc["security"] = [{"oauth": []}]
+    path = tmp_path / "oauth.json"
+    path.write_text(json.dumps(doc))
+    with TestClient(Sandbox(load(path), admin_token="adm").app) as http:
+        created = http.post("/_sandbox/tenants", json={}, headers={"Authorization": "Bearer adm"}).json()
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": created["client_id"],
+            "client_secret": created["client_secret"],
+        }
+        token = http.post(f"/t/{created['id']}/oauth2/token", data=form)
+        assert token.status_code == 200
+        bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        assert http.get(_tenant_path(created, "/status"), headers=bearer).status_code == 200
+        wrong = {"Authorization": "Bearer at_wrong"}
+        assert http.get(_tenant_path(created, "/status"), headers=wrong).status_code == 401
