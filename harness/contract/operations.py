@@ -93,7 +93,6 @@ def _responses(contract: Contract, raw: dict[str, Any], pointer: str) -> dict[st
             header, header_uri = contract.deref(header_node, f"{uri}/headers{join(name)}")
             schema_uri = f"{header_uri}/schema" if "schema" in header else None
             headers[name.lower()] = (bool(header.get("required")), schema_uri)
-        out[str(status).upper()] = Response(
-            str(status).upper(), _media(response.get("content") or {}, uri), headers
-        )
+        key = "default" if str(status).lower() == "default" else str(status).upper()  # 4xx -> 4XX
+        out[key] = Response(key, _media(response.get("content") or {}, uri), headers)
     return out

@@ -10,8 +10,8 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qs
 
+from harness.contract.bodies import coerce, nest, parse_form
 from harness.contract.errors import Violation
 from harness.contract.model import Contract, Operation, Parameter
 from harness.contract.pointer import join
@@ -173,13 +173,7 @@ def _parsed_body(
     if schema_uri is None or value is _UNPARSED:
         return []
     if media_type == "application/x-www-form-urlencoded":
-        schema = contract.deref({"$ref": schema_uri}, contract.uri)[0]
-        props = schema.get("properties", {}) if isinstance(schema, dict) else {}
-        value = {
-            k: (v if "array" in schema_type(_plain(contract, props.get(k, {}))) else v[-1])
-            for k, v in value.items()
-        }
-        value = {k: _coerce(v, _plain(contract, props.get(k, {}))) for k, v in value.items()}
+        value = coerce(contract, nest(value), {"$ref": schema_uri}, contract.uri)
     return _schema(contract, schema_uri, value, where)
 
 
@@ -197,13 +191,15 @@ def parse_body(media_type: str, body: bytes) -> Any:
             raise ValueError(
                 f"the body is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
             ) from None
+        except RecursionError:
+            raise ValueError("the JSON body is nested too deeply to read") from None
     if media_type == "application/x-www-form-urlencoded":
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise ValueError("the form body is not valid UTF-8") from None
         try:
-            return parse_qs(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
+            return parse_form(text)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ValueError(f"the form body is malformed: {exc}") from None
     return _UNPARSED

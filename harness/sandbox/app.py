@@ -10,6 +10,7 @@ recorded in the tenant's request log.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 import time
@@ -17,16 +18,17 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlparse
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
 from harness.contract import Contract, Operation, validate_request, validate_response
+from harness.contract.bodies import form_value, multipart_value
 from harness.contract.collections import find_feed
 from harness.sandbox import auth
 from harness.sandbox.audit import acting
@@ -40,6 +42,7 @@ from harness.sandbox.collections import (
 )
 from harness.sandbox.control import control_routes
 from harness.sandbox.faults import FaultRule
+from harness.sandbox.generated import Responder, request_seed
 from harness.sandbox.idempotency import Stored
 from harness.sandbox.limits import Decision
 from harness.sandbox.problems import PROBLEM_JSON, conform_error, problem
@@ -63,14 +66,36 @@ class Sandbox:
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="harness-webhooks")
         self.tenants = Tenants(contract, self.executor)
         self.token_path = contract.token_path
+        self.oauth_paths = oauth_paths(contract)
         self.handlers = self._handlers()
-        self.app = Starlette(
-            routes=[
-                Mount("/_sandbox", routes=control_routes(self)),
-                Route("/t/{tenant}/{rest:path}", self.serve, methods=METHODS),
-            ],
+        self.responder = Responder(contract)
+        self.control = Starlette(
+            routes=[Mount("/_sandbox", routes=control_routes(self))],
             exception_handlers={HTTPException: _http_problem},
         )
+
+        self.app = _Asgi(self._route)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Route API calls by hand: `/t/{tenant}/...`, or `/...` on a host named for a tenant
+        (`<tenant>.localhost`, for clients that can set only host and port). A path template's
+        regex would miss paths with control characters and answer Starlette's own 404."""
+        if scope["type"] == "http":
+            path: str = scope.get("path", "")
+            tenant_id, rest = None, None
+            if path.startswith("/t/"):
+                tenant_id, _, rest = path[3:].partition("/")
+            elif not path.startswith("/_sandbox"):
+                host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+                label = host.partition(":")[0].partition(".")[0]
+                if label and self.tenants.get(label) is not None:
+                    tenant_id, rest = label, path.lstrip("/")
+            if tenant_id is not None and rest is not None:
+                scope = {**scope, "path_params": {"tenant": tenant_id, "rest": rest}}
+                response = await self.serve(Request(scope, receive))  # any method: 405 lists Allow
+                await response(scope, receive, send)
+                return
+        await self.control(scope, receive, send)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -100,6 +125,8 @@ class Sandbox:
             return problem(404, f"no tenant {request.path_params['tenant']!r} in this sandbox")
         path = "/" + request.path_params["rest"]
         base = self.contract.base_path
+        if path in self.oauth_paths and not path.startswith(base + "/"):
+            base = ""  # a token URL outside the API's base path (or on another host): its path
         if base and not (path == base or path.startswith(base + "/")):
             return problem(404, f"this API is served under {base}")
         api_path = path[len(base) :] or "/"
@@ -127,6 +154,15 @@ class Sandbox:
     async def _respond(self, call: _Call) -> Response:
         if call.body is None:
             return problem(413, f"the body is larger than the limit of {MAX_BODY} bytes")
+        if (
+            call.method == "POST"
+            and call.path in self.oauth_paths
+            and self.contract.router.match("POST", call.path) is None
+        ):  # the contract's token endpoint is not one of its paths: serve it anyway
+            form = _form(call.headers, call.body) or {}
+            client_id = form.get("client_id", ["anonymous"])[-1]
+            limited = self._rate_limited(call.tenant, f"token:{client_id}")
+            return limited or auth.issue_token(call.tenant, form, call.headers)
         match, violations = validate_request(
             self.contract, call.method, call.path, call.query, call.headers, call.body
         )
@@ -146,7 +182,9 @@ class Sandbox:
         if response is None:
             response = self._authorized(call, op, match.path_params, violations)
         if response.media_type == PROBLEM_JSON:
-            response = conform_error(self.contract, op, response)
+            response = conform_error(self.contract, op, response, self.responder, call.seed)
+        if not any(rule.kind in ("status", "status_after") for rule in fired):
+            response, call.entry.repair = self.responder.conform(op, response, call.seed, call.method)
         call.entry.response_violations = [
             {"pointer": v.pointer, "message": v.message}
             for v in validate_response(
@@ -180,7 +218,8 @@ class Sandbox:
                 response = Response(cut, response.status_code, headers=headers)
             elif rule.kind == "status_after":  # the write is applied, but the client is told it failed
                 failed = problem(rule.status, f"injected fault: {rule.status} after the request was applied")
-                response = conform_error(self.contract, self.contract.operation(call.entry.operation), failed)
+                op = self.contract.operation(call.entry.operation)
+                response = conform_error(self.contract, op, failed, self.responder, call.seed)
             elif rule.kind == "drop":
                 response = _Dropped(response)
         return response
@@ -205,12 +244,49 @@ class Sandbox:
             return problem(400, f"the request breaks the contract of {op}", violations=violations)
         handler = self.handlers.get(op.operation_id)
         if handler is None:
-            return problem(501, f"the sandbox does not implement {op} yet")
+            handler = self._generated(op, call)
+        call.body = self._as_json(op, call)
         key = call.headers.get("idempotency-key")
         with acting("api"):  # what the handler changes, the connector did (not ground truth)
             if key and call.method in IDEMPOTENT_METHODS:
                 return self._idempotent(call, op, principal.client_id or "", key, handler, path_params)
-            return handler(tenant, call.query, path_params, call.body)
+            return self._safely(op, call, handler, path_params)
+
+    def _safely(self, op: Operation, call: _Call, handler: Handler, path_params: dict[str, str]) -> Response:
+        """A handler that fails on an input nobody foresaw answers a generated, documented
+        response (logged), never a 500."""
+        try:
+            return handler(call.tenant, call.query, path_params, call.body)
+        except Exception:
+            logging.getLogger("harness.sandbox").exception("handler for %s failed; answering generated", op)
+            call.entry.auth["handler_failed"] = True
+            return self.responder.generate(op, call.seed, call.method)
+
+    def _as_json(self, op: Operation, call: _Call) -> bytes | None:
+        """Stateful handlers read JSON: a (validated) form body is handed on as the JSON value
+        its schema describes, nested bracket keys folded (`metadata[key]`, `items[0][price]`)."""
+        media = call.headers.get("content-type", "").split(";")[0].strip().lower()
+        if not call.body:
+            return b"{}" if call.method in ("POST", "PUT", "PATCH") else call.body
+        try:
+            if media == FORM:
+                value = form_value(self.contract, call.body.decode("utf-8"), op.body_media.get(FORM))
+            elif media == "multipart/form-data":
+                value = multipart_value(call.headers.get("content-type", ""), call.body)
+            else:
+                json.loads(call.body)
+                return call.body
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            return b"{}"
+        return json.dumps(value).encode()
+
+    def _generated(self, op: Operation, call: _Call) -> Handler:
+        """No state behind this operation: a documented answer generated from its schemas."""
+
+        def handler(tenant: Tenant, query: Any, path_params: Any, body: Any) -> Response:
+            return self.responder.generate(op, call.seed, call.method)
+
+        return handler
 
     def _rate_limited(self, tenant: Tenant, key: str) -> Response | None:
         decision = tenant.limiter.take(key)
@@ -239,7 +315,7 @@ class Sandbox:
             return Response(
                 seen.body, seen.status, media_type=seen.media_type, headers={"Idempotent-Replayed": "true"}
             )
-        response = handler(call.tenant, call.query, path_params, call.body)
+        response = self._safely(op, call, handler, path_params)
         if response.status_code < 500:
             store.remember(
                 client,
@@ -248,6 +324,16 @@ class Sandbox:
                 Stored(fingerprint, response.status_code, bytes(response.body), response.media_type),
             )
         return response
+
+
+class _Asgi:
+    """An ASGI 3 callable (clients detect the style by an `async def __call__`)."""
+
+    def __init__(self, route: Callable[[Scope, Receive, Send], Any]) -> None:
+        self.route = route
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.route(scope, receive, send)
 
 
 class _Call:
@@ -265,6 +351,8 @@ class _Call:
     ) -> None:
         self.tenant, self.entry, self.method, self.path = tenant, entry, method, path
         self.query, self.headers, self.body = query, headers, body
+        query_text = "&".join(f"{k}={v}" for k in sorted(query) for v in query[k])
+        self.seed = request_seed(tenant.seed, method, path, query_text, digest(body or b""))
 
 
 class InjectedDrop(ConnectionAbortedError):
@@ -320,6 +408,27 @@ def _form(headers: dict[str, str], body: bytes | None) -> dict[str, list[str]] |
         return parse_qs(body.decode("utf-8"), keep_blank_values=True)
     except (UnicodeDecodeError, ValueError):
         return {}
+
+
+def oauth_paths(contract: Contract) -> frozenset[str]:
+    """The paths of every OAuth2 flow's token and refresh URL, as given and relative to the
+    API base: the sandbox serves them wherever the contract puts them."""
+    found: set[str] = set()
+    base = contract.base_path
+    for scheme in contract.security_schemes.values():
+        if not isinstance(scheme, dict) or scheme.get("type") != "oauth2":
+            continue
+        for flow in (scheme.get("flows") or {}).values():
+            for key in ("tokenUrl", "refreshUrl"):
+                url = flow.get(key) if isinstance(flow, dict) else None
+                if not isinstance(url, str) or not url:
+                    continue
+                path = urlparse(url).path or "/"
+                path = path if path.startswith("/") else "/" + path
+                found.add(path)
+                if base and path.startswith(base + "/"):
+                    found.add(path[len(base) :])
+    return frozenset(found)
 
 
 def create_app(contract: Contract, admin_token: str | None = None) -> Sandbox:

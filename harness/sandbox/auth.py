@@ -126,12 +126,17 @@ def _check_scheme(
 ) -> Response | None:
     kind = scheme.get("type")
     if kind == "oauth2" or (kind == "http" and str(scheme.get("scheme", "")).lower() == "bearer"):
-        return _check_bearer(tenant, op, headers, principal)
+        return _check_bearer(tenant, op, headers, principal, oauth2=kind == "oauth2")
     if kind == "http" and str(scheme.get("scheme", "")).lower() == "basic":
         creds = _basic(headers.get("authorization", ""))
         client = tenant.clients.get(creds[0]) if creds else None
-        if client and not client.revoked and hmac.compare_digest(client.client_secret, creds[1]):
+        if client and not client.revoked and _same(client.client_secret, creds[1]):
             principal.credential, principal.client_id = "header", client.client_id
+            return None
+        # SDKs that authenticate with one secret (Stripe) send it as the user with no password.
+        by_secret = _client_by_secret(tenant, creds[0]) if creds else None
+        if by_secret is not None:
+            principal.credential, principal.client_id = "header", by_secret.client_id
             return None
         principal.error = "invalid_credentials"
         return problem(
@@ -147,6 +152,8 @@ def _check_scheme(
             "query": (query.get(name) or [None])[-1],
         }.get(where)
         client = _client_by_secret(tenant, value)
+        if client is None and where == "header" and value:
+            client = _client_by_secret(tenant, _unprefixed(value))
         if client is not None:
             principal.credential, principal.client_id = where, client.client_id
             return None
@@ -165,7 +172,7 @@ def _check_scheme(
 
 
 def _check_bearer(
-    tenant: Tenant, op: Operation, headers: dict[str, str], principal: Principal
+    tenant: Tenant, op: Operation, headers: dict[str, str], principal: Principal, *, oauth2: bool = True
 ) -> Response | None:
     scheme, _, value = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
@@ -173,6 +180,10 @@ def _check_bearer(
         return _bearer_refusal(401, None, "send Authorization: Bearer <token> from the token endpoint")
     token = tenant.tokens.get(value.strip())
     principal.credential = "header"
+    static = _client_by_secret(tenant, value.strip()) if token is None and not oauth2 else None
+    if static is not None:  # an HTTP bearer scheme with no token endpoint: the secret is the token
+        principal.client_id = static.client_id
+        return None
     if token is None:
         principal.error = "unknown_token"
         return _bearer_refusal(401, "invalid_token", "the token is not one this platform issued")
@@ -216,9 +227,23 @@ def _client_by_secret(tenant: Tenant, value: str | None) -> Client | None:
     if not value:
         return None
     for client in tenant.clients.values():
-        if not client.revoked and hmac.compare_digest(client.client_secret, value):
+        if not client.revoked and _same(client.client_secret, value):
             return client
     return None
+
+
+def _same(secret: str, presented: str) -> bool:
+    """Constant-time comparison that takes any text (compare_digest refuses non-ASCII str)."""
+    return hmac.compare_digest(secret.encode("utf-8"), presented.encode("utf-8", "surrogatepass"))
+
+
+KEY_PREFIXES = ("bearer", "token", "key", "api-key", "apikey", "basic")
+
+
+def _unprefixed(value: str) -> str:
+    """An API key as SDKs really send it in a header: `Bearer <key>`, `Token <key>`, or bare."""
+    prefix, sep, rest = value.strip().partition(" ")
+    return rest.strip() if sep and prefix.lower().rstrip(":") in KEY_PREFIXES else value
 
 
 def _basic(header: str) -> tuple[str, str] | None:
@@ -244,3 +269,24 @@ def _cookie(headers: dict[str, str], name: str) -> str | None:
 def _one(form: dict[str, list[str]], key: str) -> str | None:
     values = form.get(key)
     return values[-1] if values else None
+
+
+def credentials(contract: Contract, client: Client) -> list[dict[str, str]]:
+    """Which credential goes where, for each security scheme the contract declares."""
+    out = []
+    for name, scheme in contract.security_schemes.items():
+        kind = str(scheme.get("type", ""))
+        http = str(scheme.get("scheme", "")).lower()
+        if kind == "apiKey" and scheme.get("in") in ("header", "query", "cookie"):
+            where, field, value = str(scheme["in"]), str(scheme.get("name", "")), client.client_secret
+        elif kind == "http" and http == "basic":
+            pair = base64.b64encode(f"{client.client_id}:{client.client_secret}".encode()).decode()
+            where, field, value = "header", "Authorization", f"Basic {pair}"
+        elif kind == "http":
+            where, field, value = "header", "Authorization", f"Bearer {client.client_secret}"
+        elif kind in ("oauth2", "openIdConnect"):
+            where, field, value = "header", "Authorization", "Bearer <access_token from token_url>"
+        else:
+            continue
+        out.append({"scheme": name, "type": kind, "in": where, "name": field, "value": value})
+    return out

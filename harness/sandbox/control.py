@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from harness.contract import Violation
+from harness.sandbox import auth
 from harness.sandbox.audit import key_id, verify
 from harness.sandbox.faults import FaultError
 from harness.sandbox.problems import json_response, problem
@@ -97,6 +98,9 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
                 "client_id": client.client_id,
                 "client_secret": client.client_secret,
                 "scopes": sorted(client.scopes),
+                "host_url": f"{request.url.scheme}://{tenant.id}.localhost:{request.url.port or 80}"
+                + sandbox.contract.base_path,
+                "credentials": auth.credentials(sandbox.contract, client),
             },
             201,
         )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
 
 from harness.contract import Contract, Operation, Violation
+
+if TYPE_CHECKING:
+    from harness.sandbox.generated import Responder
 
 PROBLEM_JSON = "application/problem+json"
 TITLES = {
@@ -65,11 +68,19 @@ TEXT_NAMES = ("message", "detail", "error_description", "description", "msg")
 STATUS_NAMES = ("status", "status_code", "statusCode")
 
 
-def conform_error(contract: Contract, op: Operation, response: Response) -> Response:
+def conform_error(
+    contract: Contract,
+    op: Operation,
+    response: Response,
+    responder: Responder | None = None,
+    seed: int = 0,
+) -> Response:
     """Reshape a problem+json error into the error body the operation documents, if it differs.
 
-    Contracts that predate RFC 9457 document their own error shape (`{code, message}`); the
-    sandbox must answer in that shape to stay contract-true.
+    Contracts that predate RFC 9457 document their own error shape (`{code, message}`, Stripe's
+    `{error: {type, message}}`); the sandbox must answer in that shape to stay contract-true.
+    With a responder the body is generated from the documented schema and its message-, code-
+    and status-like fields (at any depth) carry the error; without one, only the top level is built.
     """
     spec = op.response_for(response.status_code)
     if spec is None or not spec.media or PROBLEM_JSON in spec.media:
@@ -77,8 +88,17 @@ def conform_error(contract: Contract, op: Operation, response: Response) -> Resp
     media, schema_uri = next(((m, u) for m, u in spec.media.items() if "json" in m), (None, None))
     if media is None:
         return response
-    schema = contract.deref({"$ref": schema_uri}, contract.uri)[0] if schema_uri else {}
     problem_body = json.loads(bytes(response.body))
+    headers = {k: v for k, v in response.headers.items() if k not in ("content-type", "content-length")}
+    if responder is not None and schema_uri:
+        generated, ok = responder.values.value(schema_uri, seed)
+        if ok:
+            validator = contract.validator(schema_uri)
+            _fill(generated, problem_body, response.status_code, validator.is_valid, generated)
+            return Response(
+                json.dumps(generated), status_code=response.status_code, media_type=media, headers=headers
+            )
+    schema = contract.deref({"$ref": schema_uri}, contract.uri)[0] if schema_uri else {}
     values = {
         "code": problem_body["title"].lower().replace(" ", "_"),
         "text": problem_body.get("detail", ""),
@@ -96,5 +116,35 @@ def conform_error(contract: Contract, op: Operation, response: Response) -> Resp
             body[name] = response.status_code if kind in ("integer", None) else str(response.status_code)
         elif name in (schema.get("required") or []):
             body[name] = response.status_code if kind == "integer" else values["text"]
-    headers = {k: v for k, v in response.headers.items() if k not in ("content-type", "content-length")}
     return Response(json.dumps(body), status_code=response.status_code, media_type=media, headers=headers)
+
+
+def _fill(
+    node: Any, problem_body: dict[str, Any], status: int, valid: Any, root: Any, depth: int = 0
+) -> None:
+    """Write the error's text, code and status into a generated error body, keeping it valid."""
+    if depth > 3 or not isinstance(node, dict):
+        return
+    code = problem_body["title"].lower().replace(" ", "_")
+    text = problem_body.get("detail", "")
+    for name in list(node):
+        old = node[name]
+        if isinstance(old, dict):
+            _fill(old, problem_body, status, valid, root, depth + 1)
+            continue
+        lowered = name.lower()
+        if lowered in TEXT_NAMES or lowered == "title":
+            candidates: list[Any] = [text if lowered != "title" else problem_body["title"]]
+        elif name in CODE_NAMES or lowered == "type":
+            candidates = [code, status, str(status)]
+        elif name in STATUS_NAMES:
+            candidates = [status, str(status)]
+        else:
+            continue
+        for candidate in candidates:
+            if type(candidate) is not type(old):
+                continue
+            node[name] = candidate
+            if valid(root):
+                break
+            node[name] = old

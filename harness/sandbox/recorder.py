@@ -59,6 +59,7 @@ class RequestRecord:
     latency_ms: float = 0.0
     violations: list[dict[str, str]] = field(default_factory=list)
     response_violations: list[dict[str, str]] = field(default_factory=list)
+    repair: str = ""  # "repaired" / "regenerated": the answer was fixed to conform before it was sent
     auth: dict[str, Any] = field(default_factory=dict)
     faults: list[str] = field(default_factory=list)
 

@@ -1,0 +1,341 @@
+"""Operations with no state behind them get a documented, conforming answer (never a 501), errors
+take the contract's own error schema, and credentials are accepted as SDKs really send them."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from starlette.testclient import TestClient
+
+from harness.contract import load, validate_response
+from harness.sandbox import Sandbox
+from harness.sandbox.generated import Responder
+
+TEXT = {"type": "string"}
+CONTRACT = {
+    "openapi": "3.1.0",
+    "info": {"title": "Odd API", "version": "1"},
+    "servers": [{"url": "https://api.example.com/v2"}],
+    "security": [{"key": []}, {"basic": []}],
+    "components": {
+        "securitySchemes": {
+            "key": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+            "basic": {"type": "http", "scheme": "basic"},
+        },
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {
+                    "error": {
+                        "type": "object",
+                        "required": ["message", "type"],
+                        "properties": {
+                            "message": {"type": "string"},
+                            "type": {"type": "string", "enum": ["invalid_request_error", "api_error"]},
+                        },
+                    }
+                },
+            },
+            "Status": {
+                "type": "object",
+                "required": ["ok", "count", "since"],
+                "additionalProperties": False,
+                "properties": {
+                    "ok": {"type": "boolean"},
+                    "count": {"type": "integer", "minimum": 3, "maximum": 9},
+                    "since": {"type": "integer", "format": "int64"},
+                },
+            },
+        },
+    },
+    "paths": {
+        "/status": {
+            "get": {
+                "operationId": "status",
+                "responses": {
+                    "200": {
+                        "description": "ok",
+                        "headers": {"X-Count": {"required": True, "schema": {"type": "integer"}}},
+                        "content": {
+                            "application/scim+json": {"schema": {"$ref": "#/components/schemas/Status"}}
+                        },
+                    },
+                    "default": {
+                        "description": "error",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
+                },
+            }
+        },
+        "/actions/{name}/run": {
+            "post": {
+                "operationId": "run",
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"202": {"description": "accepted"}},
+            }
+        },
+        "/report": {
+            "get": {
+                "operationId": "report",
+                "responses": {
+                    "200": {"description": "csv", "content": {"text/csv": {"schema": {"type": "string"}}}}
+                },
+            }
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def contract(tmp_path_factory):
+    path = tmp_path_factory.mktemp("odd") / "odd.json"
+    path.write_text(json.dumps(CONTRACT))
+    return load(path)
+
+
+@pytest.fixture(scope="module")
+def client(contract):
+    sandbox = Sandbox(contract, admin_token="adm")
+    with TestClient(sandbox.app) as http:
+        created = http.post("/_sandbox/tenants", json={"seed": 7}, headers={"Authorization": "Bearer adm"})
+        assert created.status_code == 201
+        yield http, created.json(), sandbox
+
+
+def _tenant_path(created, path):
+    return f"/t/{created['id']}/v2{path}"
+
+
+def test_an_operation_outside_any_collection_answers_its_documented_status_type_and_headers(client, contract):
+    http, created, _ = client
+    response = http.get(_tenant_path(created, "/status"), headers={"X-Api-Key": created["client_secret"]})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/scim+json")
+    assert int(response.headers["x-count"]) == int(response.headers["x-count"])
+    body = response.json()
+    assert set(body) == {"ok", "count", "since"} and 3 <= body["count"] <= 9
+    found = validate_response(
+        contract, contract.operation("status"), 200, dict(response.headers), response.content
+    )
+    assert found == []
+
+
+def test_the_exact_documented_code_and_no_body_where_none_is_documented(client):
+    http, created, _ = client
+    response = http.post(
+        _tenant_path(created, "/actions/x/run"), headers={"X-Api-Key": created["client_secret"]}
+    )
+    assert response.status_code == 202 and response.content == b""
+
+
+def test_a_text_response_is_sent_as_its_documented_text_type(client):
+    http, created, _ = client
+    response = http.get(_tenant_path(created, "/report"), headers={"X-Api-Key": created["client_secret"]})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+
+
+def test_generated_answers_are_deterministic_per_tenant_seed_and_request(client):
+    http, created, _ = client
+    headers = {"X-Api-Key": created["client_secret"]}
+    first = http.get(_tenant_path(created, "/status"), headers=headers).json()
+    assert http.get(_tenant_path(created, "/status"), headers=headers).json() == first
+
+
+def test_a_wrong_credential_is_a_401_in_the_contracts_own_error_schema(client, contract):
+    http, created, _ = client
+    response = http.get(_tenant_path(created, "/status"), headers={"X-Api-Key": "wrong ключ".encode()})
+    assert response.status_code == 401
+    body = response.json()
+    assert body["error"]["type"] in ("invalid_request_error", "api_error")
+    assert "API key" in body["error"]["message"] or "basic" in body["error"]["message"]
+    found = validate_response(
+        contract, contract.operation("status"), 401, dict(response.headers), response.content
+    )
+    assert found == []
+
+
+@pytest.mark.parametrize("prefix", ["Bearer ", "Token ", ""])
+def test_a_header_api_key_is_accepted_with_the_prefixes_sdks_send(client, prefix):
+    http, created, _ = client
+    response = http.get(
+        _tenant_path(created, "/status"), headers={"X-Api-Key": prefix + created["client_secret"]}
+    )
+    assert response.status_code == 200
+
+
+def test_a_secret_sent_as_the_basic_user_with_no_password_is_accepted(client):
+    http, created, _ = client
+    basic = base64.b64encode(f"{created['client_secret']}:".encode()).decode()
+    response = http.get(_tenant_path(created, "/status"), headers={"Authorization": f"Basic {basic}"})
+    assert response.status_code == 200
+    wrong = base64.b64encode(b"sk_wrong:").decode()
+    assert (
+        http.get(_tenant_path(created, "/status"), headers={"Authorization": f"Basic {wrong}"}).status_code
+        == 401
+    )
+
+
+def test_the_api_is_served_at_the_root_of_a_host_named_for_the_tenant(client):
+    http, created, _ = client
+    response = http.get(
+        "/v2/status",
+        headers={"Host": f"{created['id']}.localhost", "X-Api-Key": created["client_secret"]},
+    )
+    assert response.status_code == 200 and "count" in response.json()
+
+
+def test_a_path_with_control_characters_reaches_the_api_not_a_router_404(client):
+    http, created, _ = client
+    response = http.post(
+        _tenant_path(created, "/actions/a%0Ab/run"), headers={"X-Api-Key": created["client_secret"]}
+    )
+    assert response.status_code == 202
+
+
+def test_a_stateful_answer_that_breaks_its_schema_is_repaired_before_it_is_sent(contract):
+    from starlette.responses import Response
+
+    responder = Responder(contract)
+    op = contract.operation("status")
+    broken = Response(json.dumps({"ok": "yes", "count": 42, "extra": 1}), 201, media_type="application/json")
+    fixed, kind = responder.conform(op, broken, seed=3)
+    assert kind in ("repaired", "regenerated") and fixed.status_code == 200
+    assert validate_response(contract, op, fixed.status_code, dict(fixed.headers), bytes(fixed.body)) == []
+    body = json.loads(bytes(fixed.body))
+    assert isinstance(body["ok"], bool) and 3 <= body["count"] <= 9 and "extra" not in body
+
+
+def test_the_request_log_counts_repaired_answers(client):
+    http, created, _ = client
+    http.get(_tenant_path(created, "/status"), headers={"X-Api-Key": created["client_secret"]})
+    log = http.get(f"/_sandbox/tenants/{created['id']}/requests", headers={"Authorization": "Bearer adm"})
+    entries = log.json()
+    entries = entries["data"]
+    assert all("repair" in e for e in entries)
+    assert all(e["response_violations"] == [] for e in entries)
+
+
+def test_a_form_body_with_bracket_keys_validates_against_the_nested_schema(tmp_path):
+    from harness.contract import validate_request
+
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "Form API", "version": "1"},
+        "paths": {
+            "/charges": {
+                "post": {
+                    "operationId": "charge",
+                    "requestBody": {
+                        "content": {
+                            "application/x-www-form-urlencoded": {
+                                "schema": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "amount": {"type": "integer"},
+                                        "metadata": {"type": "object", "additionalProperties": TEXT},
+                                        "expand": {"type": "array", "items": TEXT},
+                                    },
+                                }
+                            }
+                        }
+                    },
+                    "responses": {"200": {"description": "ok"}},
+                }
+            }
+        },
+    }
+    path = tmp_path / "form.json"
+    path.write_text(json.dumps(doc))
+    form = load(path)
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    good = b"amount=100&metadata%5Border%5D=7&expand%5B%5D=customer"
+    assert validate_request(form, "POST", "/charges", {}, headers, good)[1] == []
+    bad = b"amount=lots&metadata%5Border%5D=7"
+    found = validate_request(form, "POST", "/charges", {}, headers, bad)[1]
+    assert [v.pointer for v in found] == ["/body/amount"]
+
+
+def test_a_handler_that_fails_answers_a_documented_response_not_a_500(client):
+    http, created, sandbox = client
+
+    def broken(*args):
+        raise ValueError("a handler bug")
+
+    sandbox.handlers["status"] = broken
+    try:
+        response = http.get(_tenant_path(created, "/status"), headers={"X-Api-Key": created["client_secret"]})
+    finally:
+        del sandbox.handlers["status"]
+    assert response.status_code == 200 and set(response.json()) == {"ok", "count", "since"}
+
+
+def test_tenant_creation_says_which_credential_goes_where_for_every_scheme(client):
+    _, created, _ = client
+    by_scheme = {c["scheme"]: c for c in created["credentials"]}
+    assert by_scheme["key"] == {
+        "scheme": "key",
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Api-Key",
+        "value": created["client_secret"],
+    }
+    basic = base64.b64decode(by_scheme["basic"]["value"].removeprefix("Basic ")).decode()
+    assert basic == f"{created['client_id']}:{created['client_secret']}"
+    assert created["host_url"].startswith(f"http://{created['id']}.localhost")
+
+
+def test_a_json_body_nested_deeper_than_the_parser_goes_is_a_clean_400_not_a_500(tmp_path):
+    from harness.contract import validate_request
+
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "Deep", "version": "1"},
+        "paths": {
+            "/things": {
+                "post": {
+                    "requestBody": {"content": {"application/json": {"schema": {}}}},
+                    "responses": {"200": {"description": "ok"}},
+                }
+            }
+        },
+    }
+    path = tmp_path / "deep.json"
+    path.write_text(json.dumps(doc))
+    deep = load(path)
+    body = b"[" * 200_000 + b"]" * 200_000
+    found = validate_request(deep, "POST", "/things", {}, {"content-type": "application/json"}, body)[1]
+    assert [v.pointer for v in found] == ["/body"] and "nested too deeply" in found[0].message
+
+
+def test_a_token_url_outside_the_contracts_paths_and_host_is_served_and_its_token_works(tmp_path):
+    doc = json.loads(json.dumps(CONTRACT))
+    doc["components"]["securitySchemes"] = {
+        "oauth": {
+            "type": "oauth2",
+            "flows": {
+                "clientCredentials": {"tokenUrl": "https://auth.example.com/oauth2/token", "scopes": {}}
+            },
+        }
+    }
+    doc["security"] = [{"oauth": []}]
+    path = tmp_path / "oauth.json"
+    path.write_text(json.dumps(doc))
+    with TestClient(Sandbox(load(path), admin_token="adm").app) as http:
+        created = http.post("/_sandbox/tenants", json={}, headers={"Authorization": "Bearer adm"}).json()
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": created["client_id"],
+            "client_secret": created["client_secret"],
+        }
+        token = http.post(f"/t/{created['id']}/oauth2/token", data=form)
+        assert token.status_code == 200
+        bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        assert http.get(_tenant_path(created, "/status"), headers=bearer).status_code == 200
+        wrong = {"Authorization": "Bearer at_wrong"}
+        assert http.get(_tenant_path(created, "/status"), headers=wrong).status_code == 401
