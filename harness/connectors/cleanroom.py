@@ -205,9 +205,12 @@ def kill_tree(root: int) -> None:
     """SIGKILL the process group of `root` and every descendant, leaf processes included."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(root, signal.SIGKILL)
-    for pid in descendants(root):
+    pids = descendants(root)
+    for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
+    for pid in pids:
+        await_gone(pid)
 
 
 def await_gone(pid: int, timeout: float = 5.0) -> bool:
@@ -224,9 +227,12 @@ def await_gone(pid: int, timeout: float = 5.0) -> bool:
 def end_leftovers(root: int) -> None:
     """After a call of a process that lives on (the Python worker): end everything it started,
     and every orphan that came back to the harness, but not the process itself."""
-    for pid in descendants(root)[1:]:
+    pids = descendants(root)[1:]
+    for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
+    for pid in pids:
+        await_gone(pid)
     sweep_orphans()
 
 
