@@ -61,7 +61,10 @@ def package_dir(package: str, version: str, cache: Path | None = None) -> Path:
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
         done = subprocess.run(
             ["npm", "pack", f"{package}@{version}", "--silent", "--pack-destination", tmp],
-            capture_output=True, text=True, timeout=NPM_TIMEOUT, check=False,
+            capture_output=True,
+            text=True,
+            timeout=NPM_TIMEOUT,
+            check=False,
         )
         tarballs = list(Path(tmp).glob("*.tgz"))
         if done.returncode != 0 or not tarballs:

@@ -43,7 +43,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import corpus  # noqa: E402
+import corpus
 
 CONFORMANCE = (
     "status_code_conformance",
@@ -184,7 +184,7 @@ def parse_events(path: Path, result: Result, examples: int = 3) -> None:
             event = json.loads(line)
         except ValueError:
             continue
-        (kind, body), = event.items() if isinstance(event, dict) and len(event) == 1 else (("", {}),)
+        ((kind, body),) = event.items() if isinstance(event, dict) and len(event) == 1 else (("", {}),)
         if "Error" in kind and "timeout" in json.dumps(body).lower():
             result.hangs += 1
         if kind != "ScenarioFinished" or not isinstance(body, dict):
@@ -235,8 +235,20 @@ def run_spec(spec: corpus.Spec, max_examples: int, time_limit: float, seed: int)
     port = _free_port()
     begin = time.monotonic()
     server = subprocess.Popen(
-        [*_harness(), "sandbox", "serve", "--contract", str(path), "--port", str(port), "--admin-token", ADMIN],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            *_harness(),
+            "sandbox",
+            "serve",
+            "--contract",
+            str(path),
+            "--port",
+            str(port),
+            "--admin-token",
+            ADMIN,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "HARNESS_SEED": str(seed)},
     )
     ready = threading.Event()
@@ -256,14 +268,18 @@ def run_spec(spec: corpus.Spec, max_examples: int, time_limit: float, seed: int)
         if not ready.is_set():
             server.kill()
             err = (server.communicate(timeout=10)[1] or "").strip()
-            result.start_error = (err.splitlines()[-1] if err else f"not ready in {START_TIMEOUT:.0f} s")[:300]
+            result.start_error = (err.splitlines()[-1] if err else f"not ready in {START_TIMEOUT:.0f} s")[
+                :300
+            ]
             return result
         result.started, result.load_s = True, time.monotonic() - begin
         control = f"http://127.0.0.1:{port}/_sandbox"
         try:
             answer = httpx.post(
-                f"{control}/tenants", json={"rate_limit": GENEROUS},
-                headers={"Authorization": f"Bearer {ADMIN}"}, timeout=60,
+                f"{control}/tenants",
+                json={"rate_limit": GENEROUS},
+                headers={"Authorization": f"Bearer {ADMIN}"},
+                timeout=60,
             )
         except httpx.HTTPError as exc:
             result.tenant_error = f"{type(exc).__name__}: {exc}"
@@ -277,10 +293,27 @@ def run_spec(spec: corpus.Spec, max_examples: int, time_limit: float, seed: int)
         with tempfile.TemporaryDirectory() as tmp:
             events = Path(tmp) / "events.ndjson"
             command = [
-                _st(), "run", str(path), "--url", tenant["base_url"], "--checks", "all",
-                "--max-examples", str(max_examples), "--seed", str(seed), "--request-timeout", "10",
-                "--workers", "1", "--report", "ndjson", "--report-ndjson-path", str(events),
-                "--no-color", *cred_args,
+                _st(),
+                "run",
+                str(path),
+                "--url",
+                tenant["base_url"],
+                "--checks",
+                "all",
+                "--max-examples",
+                str(max_examples),
+                "--seed",
+                str(seed),
+                "--request-timeout",
+                "10",
+                "--workers",
+                "1",
+                "--report",
+                "ndjson",
+                "--report-ndjson-path",
+                str(events),
+                "--no-color",
+                *cred_args,
             ]
             started = time.monotonic()
             try:

@@ -84,8 +84,11 @@ def test_wrong_or_missing_credentials_are_refused_where_the_contract_needs_them(
             if not _operation(contract, method, sub).security:
                 continue
             answer = httpx.request(
-                method, tenant.base_url + sub, params=query,
-                headers={"Authorization": "Bearer wrong-token"}, timeout=10,
+                method,
+                tenant.base_url + sub,
+                params=query,
+                headers={"Authorization": "Bearer wrong-token"},
+                timeout=10,
             )
             assert answer.status_code == 401, (method, sub, answer.text[:200])
             checked += 1
@@ -102,7 +105,9 @@ SERVED_GAP = {
 
 
 def _served(path: Path) -> pytest.param:
-    return pytest.param(path, id=path.stem, marks=pytest.mark.xfail(strict=True, reason=SERVED_GAP[path.name]))
+    return pytest.param(
+        path, id=path.stem, marks=pytest.mark.xfail(strict=True, reason=SERVED_GAP[path.name])
+    )
 
 
 @pytest.mark.parametrize("path", [_served(p) for p in FILES])
@@ -117,8 +122,10 @@ def test_a_valid_request_gets_a_documented_conforming_2xx(path: Path):
             headers = {}
             if op.security and tenant.token_url:
                 token = httpx.post(
-                    tenant.token_url, data={"grant_type": "client_credentials"},
-                    auth=(tenant.client_id, tenant.client_secret), timeout=10,
+                    tenant.token_url,
+                    data={"grant_type": "client_credentials"},
+                    auth=(tenant.client_id, tenant.client_secret),
+                    timeout=10,
                 ).json()["access_token"]
                 headers["Authorization"] = f"Bearer {token}"
             answer = httpx.request(method, tenant.base_url + sub, params=query, headers=headers, timeout=10)
