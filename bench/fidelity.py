@@ -220,7 +220,10 @@ def parse_events(path: Path, result: Result, examples: int = 3) -> None:
                 if name in CONFORMANCE:
                     nonconf.add(label)
                 if name in (*CONFORMANCE, "not_a_server_error"):
-                    bucket = result.failures.setdefault(name, {}).setdefault(reason(message), [])
+                    why = reason(message)
+                    if name in ("status_code_conformance", "not_a_server_error"):
+                        why = f"{why} [{status}]"  # 501 (not served) and 500 (a bug) apart
+                    bucket = result.failures.setdefault(name, {}).setdefault(why, [])
                     if len(bucket) < examples:
                         bucket.append({"operation": label, "status": str(status), "message": message[:400]})
                     else:

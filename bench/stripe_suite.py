@@ -91,6 +91,7 @@ def run_suite(root: Path, port: int, extra: list[str], time_limit: float) -> dic
             "no:cacheprovider",
             "-o",
             "addopts=",
+            "--continue-on-collection-errors",
             "--rootdir",
             str(root),
             f"--junitxml={junit}",
