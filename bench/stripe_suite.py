@@ -166,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         dependent = {t for t, o in offline.items() if o.startswith("skipped:") and "stripe-mock" in o}
         online = run_suite(root, port, extra, args.time_limit)
         passed = sum(online.get(t) == "passed" for t in dependent)
+        if not online:
+            print(
+                "  no outcomes from the run against the sandbox (it hit the time limit); use -k for a subset"
+            )
         print(f"  suite: {len(offline)} tests, {len(dependent)} mock-dependent")
         share = passed / len(dependent) if dependent else 0.0
         print(
