@@ -7,9 +7,10 @@ sdist on the package registry, so it is fetched with pip (`pip download --no-bin
 bench/corpus.py.
 
 "Mock-dependent" tests are the ones the suite itself skips under `--nomock` (they use its
-`http_client_mock` fixture, which sends real requests to the mock and inspects them). The
-script runs the suite twice (once `--nomock` to learn that set, once against the sandbox) and
-prints the share of the mock-dependent tests that pass. Target: 90% (stripe-mock: about 100%).
+`http_client_mock` fixture) and that do not pass against a server answering 404 to everything
+(many of them stub the HTTP client and never need the mock's answers). The script runs the
+suite three times (`--nomock`, against that blank server, against the sandbox) and prints the
+share of the mock-dependent tests that pass. Target: 90% (stripe-mock: about 100%).
 Bounded: each pytest run has a time limit; only 127.0.0.1.
 
     python bench/stripe_suite.py [--time-limit S] [-k EXPR]
@@ -18,11 +19,13 @@ Bounded: each pytest run has a time limit; only 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import http.server
 import os
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
 from importlib import metadata
@@ -73,6 +76,25 @@ def suite_dir(version: str) -> Path:
             raise RuntimeError(f"the stripe {version} sdist has no tests/conftest.py")
         unpacked.rename(target)
     return target
+
+
+class _NotFound(http.server.BaseHTTPRequestHandler):
+    """A server that knows nothing: every request is a 404. Tests that pass against it do not
+    depend on the mock's answers (they stub the HTTP client), so they are not counted."""
+
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        body = b'{"error": {"message": "not found", "type": "invalid_request_error"}}'
+        self.send_response(404)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
 
 
 def run_suite(root: Path, port: int, extra: list[str], time_limit: float) -> dict[str, str]:
@@ -163,7 +185,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"  GET /v1/customers at the port's root with the suite's key: {root_answer.status_code}")
         offline = run_suite(root, port, ["--nomock", *extra], args.time_limit)
-        dependent = {t for t, o in offline.items() if o.startswith("skipped:") and "stripe-mock" in o}
+        uses_mock = {t for t, o in offline.items() if o.startswith("skipped:") and "stripe-mock" in o}
+        blank = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
+        threading.Thread(target=blank.serve_forever, daemon=True).start()
+        try:
+            against_nothing = run_suite(root, blank.server_address[1], extra, args.time_limit)
+        finally:
+            blank.shutdown()
+        dependent = {t for t in uses_mock if against_nothing.get(t) != "passed"}
+        print(
+            f"  {len(uses_mock)} tests use the mock fixture; {len(uses_mock) - len(dependent)} of them "
+            "pass against a server answering 404 to everything, so they do not depend on it"
+        )
         online = run_suite(root, port, extra, args.time_limit)
         passed = sum(online.get(t) == "passed" for t in dependent)
         if not online:
