@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv test certify lint bench matrix clean
+.PHONY: help venv test certify lint bench matrix fidelity clean
 
 help:
 	@echo "make certify  certify examples/acme_sync on the embedded sandbox (writes cert.json)"
@@ -13,6 +13,7 @@ help:
 	@echo "make lint     ruff"
 	@echo "make bench    run the benchmarks in bench/ (prints numbers, asserts nothing)"
 	@echo "make matrix   every flawed connector against the whole catalogue (slow)"
+	@echo "make fidelity schemathesis --checks all against the sandbox on 40 real published specs (slow; FIDELITY_ARGS=...)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +37,9 @@ matrix: $(STAMP)
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+fidelity: $(STAMP)
+	$(BIN)/python bench/fidelity.py $(FIDELITY_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build wheelhouse *.egg-info cert.json
