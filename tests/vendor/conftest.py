@@ -8,9 +8,6 @@ strict xfails naming the gap (issue 12).
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +15,7 @@ import pytest
 
 import harness.runtime
 from harness.contract import load
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "corpus.py"
-
-
-def _corpus():
-    spec = importlib.util.spec_from_file_location("fidelity_corpus", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+from tests.published import published
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -39,9 +27,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="module")
 def vendor_sandbox(request) -> Any:
     """(tenant or the tenant-creation error, contract) for the module's VENDOR corpus name."""
-    if shutil.which("npm") is None:
-        pytest.skip("npm is needed to fetch the vendor's published spec")
-    path = _corpus().fetch_named(request.module.VENDOR)
+    path = published(request.module.VENDOR)
     contract = load(path)
     with harness.runtime.embedded(contract) as sandbox:
         try:
