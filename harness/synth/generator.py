@@ -337,6 +337,7 @@ class Compiler:
         builders: list[Builder] = []
         costs: list[int] = []
         kinds: list[set[str] | None] = []
+        props: list[dict[str, Any]] = []  # each branch's properties, resolved: to tell branches apart
         null = False
         exact = True
         for index, branch in enumerate(schema[key]):
@@ -363,6 +364,7 @@ class Compiler:
             builders.append(build)
             costs.append(_cost(resolved))
             kinds.append(_kinds(resolved))
+            props.append(self._properties(resolved, resolved_uri))
         if not builders:
             return lambda ctx: None
         order = sorted(range(len(builders)), key=lambda i: costs[i])
@@ -393,7 +395,17 @@ class Compiler:
         )
         if exact and (key == "anyOf" or disjoint):
             return choose
-        return self._check(choose, uri, cheapest)
+        separated = [_separated(build, i, props) for i, build in enumerate(builders)]
+        return self._check(choose, uri, [*cheapest, *separated])
+
+    def _properties(self, schema: Any, uri: str) -> dict[str, Any]:
+        """A branch's properties with their schemas resolved one level (their `type`, `enum`)."""
+        if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
+            return {}
+        out = {}
+        for prop, sub in schema["properties"].items():
+            out[prop] = self._deref(sub, f"{uri}/properties/{prop}")[0]
+        return out
 
     def _not(self, schema: dict[str, Any], uri: str, name: str | None) -> Builder:
         rest = {k: v for k, v in schema.items() if k != "not"}
@@ -936,6 +948,49 @@ def _maybe_null(build: Builder) -> Builder:
         return None if ctx.rng.random() < ctx.null_share or ctx.depth >= DEPTH else build(ctx)
 
     return nullable
+
+
+def _separated(build: Builder, index: int, props: list[dict[str, Any]]) -> Builder:
+    """oneOf branches that overlap (every property optional, extra ones allowed) all match one
+    value; this one makes branch `index` and gives each property that only another branch
+    declares a value of the wrong type for it, so that exactly one branch still matches."""
+    own = props[index]
+
+    def separated(ctx: Ctx) -> Any:
+        value = build(ctx)
+        if not isinstance(value, dict):
+            return value
+        value = dict(value)
+        for other, theirs in enumerate(props):
+            if other == index:
+                continue
+            for prop, sub in theirs.items():
+                if prop in own or prop in value:
+                    continue
+                wrong = _wrong_type(sub)
+                if wrong is not _NO_VALUE:
+                    value[prop] = wrong
+                    break
+        return value
+
+    return separated
+
+
+_NO_VALUE = object()
+
+
+def _wrong_type(schema: Any) -> Any:
+    """A value that `schema` refuses by its type alone, or _NO_VALUE when it has no type."""
+    if not isinstance(schema, dict):
+        return _NO_VALUE
+    kinds = schema.get("type")
+    kinds = {kinds} if isinstance(kinds, str) else set(kinds or [])
+    if not kinds or schema.get("nullable") is True:
+        return _NO_VALUE
+    for candidate, accepted_by in ((0, {"integer", "number"}), ("0", {"string"}), ([], {"array"})):
+        if not kinds & accepted_by:
+            return candidate
+    return _NO_VALUE
 
 
 def _minimal(build: Builder) -> Builder:
