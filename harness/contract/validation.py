@@ -7,11 +7,10 @@ are findings like any other, each with a pointer into the message and a readable
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from harness.contract.bodies import coerce, nest, parse_form
+from harness.contract.bodies import coerce, coerce_text, nest, parse_form
 from harness.contract.errors import Violation
 from harness.contract.model import Contract, Operation, Parameter
 from harness.contract.pointer import join
@@ -19,8 +18,6 @@ from harness.contract.routing import Match
 from harness.contract.schema import schema_type
 
 Query = Mapping[str, list[str]]
-_INT = re.compile(r"^-?\d+$")
-_NUM = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
 
 
 def validate_request(
@@ -238,16 +235,7 @@ def _coerce(raw: Any, schema: dict[str, Any]) -> Any:
     if isinstance(raw, list):
         items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
         return [_coerce(v, items) for v in raw]
-    kinds = schema_type(schema)
-    if "integer" in kinds and _INT.match(raw):
-        return int(raw)
-    if "number" in kinds and _NUM.match(raw):
-        return float(raw) if any(c in raw for c in ".eE") else int(raw)
-    if "boolean" in kinds and raw in ("true", "false"):
-        return raw == "true"
-    if "null" in kinds and raw == "" and "string" not in kinds:
-        return None
-    return raw
+    return coerce_text(raw, schema_type(schema))
 
 
 def _cookies(header: str) -> dict[str, str]:
