@@ -1,11 +1,16 @@
 """Wall time of `make certify`'s run: the whole strict catalogue on both reference connectors.
 
 Prints seconds per connector (target from issue 8: under 60 s on this 2-core machine for
-examples/acme_sync) and the slowest checks. Asserts nothing.
+examples/acme_sync) and the slowest checks. With `--baseline REV` the same runs are made on a
+git worktree of REV in the same invocation, alternating, and the ratio is printed: the anchor of
+issue 13 (certification wall time within 1.5x of the in-process connectors, 5a52296). Asserts
+nothing.
 """
 
 from __future__ import annotations
 
+import argparse
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -15,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def certify(connector: str) -> tuple[float, list[tuple[float, str]]]:
+def certify(connector: str, root: Path = ROOT) -> tuple[float, list[tuple[float, str]]]:
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "cert.json"
         started = time.perf_counter()
@@ -32,7 +37,7 @@ def certify(connector: str) -> tuple[float, list[tuple[float, str]]]:
                 "--seed=1",
                 f"--cert-report={report}",
             ],
-            cwd=ROOT,
+            cwd=root,
             capture_output=True,
             text=True,
             timeout=900,
@@ -45,12 +50,47 @@ def certify(connector: str) -> tuple[float, list[tuple[float, str]]]:
     return wall, sorted(((c["duration"], c["id"]) for c in checks), reverse=True)
 
 
+def worktree(rev: str, folder: Path) -> Path:
+    """A checkout of REV to run the baseline from (its own `harness`, imported from the cwd)."""
+    path = folder / "baseline"
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), rev],
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
 def main() -> None:
-    for connector in ("examples/acme_sync", "examples/acme_sync_cli"):
-        wall, durations = certify(connector)
-        slowest = ", ".join(f"{check} {seconds:.1f} s" for seconds, check in durations[:5])
-        target = "  (target < 60 s)" if connector == "examples/acme_sync" else ""
-        print(f"{connector:<24} whole strict catalogue: {wall:5.1f} s wall{target}; slowest: {slowest}")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", metavar="REV", help="also run REV and print the ratio")
+    parser.add_argument("--rounds", type=int, default=1, help="alternating runs per side")
+    args = parser.parse_args()
+    connectors = ("examples/acme_sync", "examples/acme_sync_cli")
+    if not args.baseline:
+        for connector in connectors:
+            wall, durations = certify(connector)
+            slowest = ", ".join(f"{check} {seconds:.1f} s" for seconds, check in durations[:5])
+            target = "  (target < 60 s)" if connector == "examples/acme_sync" else ""
+            print(f"{connector:<24} whole strict catalogue: {wall:5.1f} s wall{target}; slowest: {slowest}")
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        base = worktree(args.baseline, Path(folder))
+        try:
+            for connector in connectors:
+                ours, theirs = [], []
+                for _ in range(args.rounds):
+                    theirs.append(certify(connector, base)[0])
+                    ours.append(certify(connector, ROOT)[0])
+                now, then = statistics.median(ours), statistics.median(theirs)
+                print(
+                    f"{connector:<24} now {now:5.1f} s, {args.baseline[:7]} {then:5.1f} s, "
+                    f"ratio {now / then:.2f}x (target <= 1.5x)"
+                )
+        finally:
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], capture_output=True
+            )
 
 
 if __name__ == "__main__":
