@@ -10,6 +10,7 @@ nothing.
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -20,9 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def certify(connector: str, root: Path = ROOT) -> tuple[float, list[tuple[float, str]]]:
+def certify(connector: str, root: Path = ROOT) -> tuple[float, list[tuple[float, str]], float]:
+    """Wall seconds, per-check durations and CPU seconds of the whole process tree."""
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "cert.json"
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run(
             [
@@ -43,11 +46,13 @@ def certify(connector: str, root: Path = ROOT) -> tuple[float, list[tuple[float,
             timeout=900,
         )
         wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         sys.path.insert(0, str(ROOT))
         from harness.report import read_certificate
 
         checks = read_certificate(report)[1]["predicate"]["checks"]
-    return wall, sorted(((c["duration"], c["id"]) for c in checks), reverse=True)
+    return wall, sorted(((c["duration"], c["id"]) for c in checks), reverse=True), cpu
 
 
 def worktree(rev: str, folder: Path) -> Path:
@@ -69,23 +74,32 @@ def main() -> None:
     connectors = ("examples/acme_sync", "examples/acme_sync_cli")
     if not args.baseline:
         for connector in connectors:
-            wall, durations = certify(connector)
+            wall, durations, cpu = certify(connector)
             slowest = ", ".join(f"{check} {seconds:.1f} s" for seconds, check in durations[:5])
             target = "  (target < 60 s)" if connector == "examples/acme_sync" else ""
-            print(f"{connector:<24} whole strict catalogue: {wall:5.1f} s wall{target}; slowest: {slowest}")
+            print(
+                f"{connector:<24} whole strict catalogue: {wall:5.1f} s wall, {cpu:5.1f} s CPU{target}; "
+                f"slowest: {slowest}"
+            )
         return
     with tempfile.TemporaryDirectory() as folder:
         base = worktree(args.baseline, Path(folder))
         try:
             for connector in connectors:
-                ours, theirs = [], []
+                ours, theirs, ours_cpu, theirs_cpu = [], [], [], []
                 for _ in range(args.rounds):
-                    theirs.append(certify(connector, base)[0])
-                    ours.append(certify(connector, ROOT)[0])
+                    wall, _, cpu = certify(connector, base)
+                    theirs.append(wall)
+                    theirs_cpu.append(cpu)
+                    wall, _, cpu = certify(connector, ROOT)
+                    ours.append(wall)
+                    ours_cpu.append(cpu)
                 now, then = statistics.median(ours), statistics.median(theirs)
+                cpu_now, cpu_then = statistics.median(ours_cpu), statistics.median(theirs_cpu)
                 print(
                     f"{connector:<24} now {now:5.1f} s, {args.baseline[:7]} {then:5.1f} s, "
-                    f"ratio {now / then:.2f}x (target <= 1.5x)"
+                    f"ratio {now / then:.2f}x (target <= 1.5x); CPU {cpu_now:.1f} s vs "
+                    f"{cpu_then:.1f} s, ratio {cpu_now / cpu_then:.2f}x (wall is fair only when idle)"
                 )
         finally:
             subprocess.run(
