@@ -27,6 +27,7 @@ import uvicorn
 from harness.contract import Contract
 from harness.runtime.handle import SandboxHandle
 from harness.sandbox import Sandbox
+from harness.sandbox.store import Store
 
 START_TIMEOUT = 10.0
 
@@ -92,9 +93,14 @@ def public_url(url: httpx.URL) -> str:
 
 class EmbeddedSandbox:
     def __init__(
-        self, contract: Contract, admin_token: str | None = None, host: str = "127.0.0.1", port: int = 0
+        self,
+        contract: Contract,
+        admin_token: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        store: Store | None = None,
     ) -> None:
-        self.sandbox = Sandbox(contract, admin_token)
+        self.sandbox = Sandbox(contract, admin_token, store)  # tenants in memory unless a store is given
         self.host, self.port = host, port
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -160,8 +166,10 @@ class EmbeddedSandbox:
 
 
 @contextlib.contextmanager
-def embedded(contract: Contract, admin_token: str | None = None) -> Iterator[SandboxHandle]:
-    runtime = EmbeddedSandbox(contract, admin_token)
+def embedded(
+    contract: Contract, admin_token: str | None = None, store: Store | None = None
+) -> Iterator[SandboxHandle]:
+    runtime = EmbeddedSandbox(contract, admin_token, store=store)
     try:
         yield runtime.start()
     finally:
