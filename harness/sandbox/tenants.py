@@ -108,7 +108,7 @@ class Tenant:
     idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
     faults: Faults | None = None
     change_by: MutableMapping[int, str] = field(default_factory=dict)
-    expires_at: float = 0.0
+    expires_at: float = float("inf")  # when its TTL ends (time.time())
     spec: TenantSpec | None = None
     _secrets: Callable[[], Container[str]] | None = None
 
@@ -176,7 +176,7 @@ class Tenant:
             "sizes": dict(self.data.dataset.sizes),
             "clock": rfc3339(self.data.clock),
             "changes": len(self.data.changes),
-            "expires_at": rfc3339_seconds(self.expires_at) if self.expires_at else None,
+            "expires_at": rfc3339_seconds(self.expires_at) if self.expires_at < float("inf") else None,
         }
 
 

@@ -7,6 +7,7 @@ sandbox's own classes, so an in-memory request pays nothing for the store interf
 from __future__ import annotations
 
 import threading
+from time import time as now
 from typing import TYPE_CHECKING, Any
 
 from harness.sandbox.audit import AuditLog, new_key
@@ -60,12 +61,12 @@ class MemoryStore:
             self._by_id[spec.id] = tenant
         return tenant
 
-    def get(self, tenant_id: str, build: Any) -> Tenant | None:
+    def get(self, tenant_id: str, build: Any = None) -> Tenant | None:
         tenant = self._by_id.get(tenant_id)
-        if tenant is not None and tenant.expires_at and tenant.expires_at <= _now():
-            self.delete(tenant_id)
-            return None
-        return tenant
+        if tenant is None or tenant.expires_at > now():  # the hot path: one lookup, one clock read
+            return tenant
+        self.delete(tenant_id)
+        return None
 
     def delete(self, tenant_id: str) -> bool:
         with self._lock:
@@ -87,9 +88,3 @@ class MemoryStore:
 
     def close(self) -> None:
         pass
-
-
-def _now() -> float:
-    import time
-
-    return time.time()
