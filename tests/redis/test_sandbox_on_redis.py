@@ -7,4 +7,4 @@ from tests.unit.test_sandbox import tenant as _tenant  # noqa: F401
 
 def test_the_tenants_of_these_tests_live_in_redis(sandbox, redis_server, tenant):
     with redis_server.client() as client:
-        assert client.hget(f"hs:{{{tenant.id}}}:meta", "spec") is not None
+        assert client.get(f"hs:{{{tenant.id}}}:meta") is not None

@@ -3,7 +3,8 @@
 Every key of a tenant carries its id as a hash tag (`hs:{ten_x}:...`), so one tenant lives on one
 node of a Redis Cluster. What each part keeps:
 
-    meta       hash    the TenantSpec (seed, profile, sizes, TTLs, cursor secret, owner)
+    meta       string  the TenantSpec as JSON (seed, profile, sizes, TTLs, cursor secret, owner);
+                       the registry `hs:tenants` (by expiry) says whether the tenant is alive
     log        list    the change log, one JSON change per entry (seq = index + 1); with `clock`
                        it *is* the overlay: each process replays it over the virtual base data
     clients    hash    client id -> client (secret, scopes, revoked)
@@ -70,6 +71,10 @@ LOCK_TIMEOUT = 10.0
 CACHE_SIZE = 50_000  # tenant objects kept per process; an evicted one is rebuilt from Redis
 
 
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
 def prefix(tenant_id: str) -> str:
     return f"{ROOT}{{{tenant_id}}}:"
 
@@ -87,6 +92,7 @@ class RedisStore:
         self._lock = threading.Lock()
         self._reserve = self.r.register_script(RESERVE)
         self._bucket = self.r.register_script(BUCKET)
+        self._guarded = self.r.register_script(GUARDED)
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -105,7 +111,7 @@ class RedisStore:
         meta = prefix(spec.id) + "meta"
         done = self._reserve(
             keys=[owner_key(spec.owner), TENANTS, meta],
-            args=[spec.id, spec.expires_at, -1 if quota is None else quota, json.dumps(spec.to_dict())],
+            args=[spec.id, spec.expires_at, -1 if quota is None else quota, _compact(spec.to_dict())],
         )
         return bool(done)
 
@@ -117,7 +123,7 @@ class RedisStore:
     def get(self, tenant_id: str, build: Any) -> Tenant | None:
         if not isinstance(tenant_id, str) or "}" in tenant_id or "{" in tenant_id:
             return None
-        expires = self.r.hget(prefix(tenant_id) + "meta", "expires_at")
+        expires = self.r.zscore(TENANTS, tenant_id)
         if expires is None:
             with self._lock:
                 self._cache.pop(tenant_id, None)
@@ -130,7 +136,7 @@ class RedisStore:
             if tenant is not None:
                 self._cache.move_to_end(tenant_id)
                 return tenant
-        raw = self.r.hget(prefix(tenant_id) + "meta", "spec")
+        raw = self.r.get(prefix(tenant_id) + "meta")
         if raw is None:
             return None
         from harness.sandbox.tenants import TenantSpec
@@ -147,7 +153,7 @@ class RedisStore:
         pipe = self.r.pipeline(transaction=False)
         pipe.smembers(p + "toks")
         pipe.smembers(p + "rlkeys")
-        pipe.hget(p + "meta", "spec")
+        pipe.get(p + "meta")
         tokens, buckets, raw = pipe.execute()
         owner = json.loads(raw).get("owner", "") if raw else ""
         keys = [p + name for name in FIXED]
@@ -187,19 +193,24 @@ class RedisStore:
         clients = RedisClients(self.r, p)
         tokens = RedisTokens(self.r, p, spec.token_ttl)
         webhooks = RedisDispatcher(
-            self.r, p, tenants.executor, tenants.shapes.event_type, tenants.shapes.webhook_payload
+            self.r,
+            p,
+            self._guarded,
+            tenants.executor,
+            tenants.shapes.event_type,
+            tenants.shapes.webhook_payload,
         )
 
         def secrets() -> Container[str]:
             return LazySecrets(self.r, p)
 
         return Parts(
-            data=RedisOverlay(dataset, self.r, p, change_by),
+            data=RedisOverlay(dataset, self.r, p, change_by, self._guarded),
             limiter=RedisRateLimiter(spec.rate, spec.burst, self.r, p, self._bucket),
             webhooks=webhooks,
             clients=clients,
             tokens=tokens,
-            requests=RedisRequestLog(self.r, p),
+            requests=RedisRequestLog(self.r, p, self._guarded),
             audit=RedisAuditLog(self.audit_key, self.r, p),
             idempotency=RedisIdempotency(self.r, p),
             faults=RedisFaults(spec.seed, self.r, p),  # type: ignore[arg-type]
@@ -214,13 +225,24 @@ local quota = tonumber(ARGV[3])
 if quota >= 0 and redis.call('SCARD', KEYS[1]) >= quota then return 0 end
 redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-redis.call('HSET', KEYS[3], 'spec', ARGV[4], 'expires_at', ARGV[2])
+redis.call('SET', KEYS[3], ARGV[4])
 return 1
+"""
+
+# Append or count only while the tenant exists: a request still in flight when its tenant is
+# deleted must not bring any of its keys back.
+GUARDED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if ARGV[1] == 'incr' then return redis.call('INCR', KEYS[2]) end
+local n = redis.call('RPUSH', KEYS[2], ARGV[2])
+if ARGV[3] then redis.call('SET', KEYS[3], ARGV[3]) end
+return n
 """
 
 # A token bucket, refilled continuously, by Redis's clock: one budget however many replicas spend it.
 BUCKET = """
 local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+if redis.call('EXISTS', KEYS[3]) == 0 then return {1, tostring(burst)} end  -- a deleted tenant
 local now = tonumber(ARGV[3])
 if now < 0 then
   local t = redis.call('TIME')
@@ -249,7 +271,7 @@ class RedisRateLimiter(RateLimiter):
 
     def take(self, key: str, now: float | None = None) -> Decision:
         allowed, left = self._script(
-            keys=[self._p + "rl:" + key, self._p + "rlkeys"],
+            keys=[self._p + "rl:" + key, self._p + "rlkeys", self._p + "meta"],
             args=[self.rate, self.burst, -1 if now is None else now],
         )
         return self.decide(bool(allowed), float(left))
@@ -259,8 +281,11 @@ class RedisOverlay(Overlay):
     """The overlay, with its change log in Redis: reads first replay what other processes
     appended; writes hold the tenant's lock while they replay, change and append."""
 
-    def __init__(self, dataset: Dataset, r: redis.Redis, p: str, change_by: dict[int, str]) -> None:
+    def __init__(
+        self, dataset: Dataset, r: redis.Redis, p: str, change_by: dict[int, str], guarded: Any
+    ) -> None:
         super().__init__(dataset)
+        self._guarded, self._meta = guarded, p + "meta"
         self._r, self._log_key, self._clock_key, self._lock_key = r, p + "log", p + "clock", p + "lock"
         self._base_clock = dataset.clock
         self._writer = threading.local()
@@ -330,10 +355,10 @@ class RedisOverlay(Overlay):
             "i": record_id,
             "r": record,
         }
-        pipe = self._r.pipeline(transaction=True)
-        pipe.rpush(self._log_key, json.dumps({**entry, "by": by}, separators=(",", ":"), default=str))
-        pipe.set(self._clock_key, self._offset())
-        pipe.execute()  # durable before anyone is told: audit and webhooks follow the log
+        self._guarded(  # durable before anyone is told: audit and webhooks follow the log
+            keys=[self._meta, self._log_key, self._clock_key],
+            args=["rpush", _compact({**entry, "by": by}), self._offset()],
+        )
         self.changes.append(change)
         self.change_by[change.seq] = by
         for listener in self.listeners:
@@ -517,15 +542,16 @@ class LazySecrets:
 
 
 class RedisRequestLog(RequestLog):
-    def __init__(self, r: redis.Redis, p: str) -> None:
+    def __init__(self, r: redis.Redis, p: str, guarded: Any) -> None:
         super().__init__()
-        self._r, self._key, self._seq_key = r, p + "req", p + "reqseq"
+        self._r, self._key, self._seq_key, self._meta = r, p + "req", p + "reqseq", p + "meta"
+        self._guarded = guarded
 
     def append(self, entry: RequestRecord) -> None:
-        self._r.rpush(self._key, json.dumps(entry.to_dict(), separators=(",", ":"), default=str))
+        self._guarded(keys=[self._meta, self._key], args=["rpush", _compact(entry.to_dict())])
 
     def next_seq(self) -> int:
-        return int(self._r.incr(self._seq_key))
+        return int(self._guarded(keys=[self._meta, self._seq_key], args=["incr"]) or 0)
 
     def since(self, seq: int = 0) -> list[RequestRecord]:
         entries = (RequestRecord(**json.loads(raw)) for raw in self._r.lrange(self._key, 0, -1))
@@ -540,14 +566,17 @@ class RedisAuditLog(AuditLog):
 
     def __init__(self, key: bytes, r: redis.Redis, p: str) -> None:
         super().__init__(key)
-        self._r, self._list = r, p + "audit"
+        self._r, self._list, self._meta = r, p + "audit", p + "meta"
 
     def record(self, action: str, **details: Any) -> dict[str, Any]:
         by = ACTOR.get()
         with self._r.pipeline(transaction=True) as pipe:
             while True:
                 try:
-                    pipe.watch(self._list)
+                    pipe.watch(self._list, self._meta)
+                    if not pipe.exists(self._meta):  # the tenant was deleted meanwhile
+                        pipe.reset()
+                        return {}
                     length = pipe.llen(self._list)
                     last = pipe.lindex(self._list, -1)
                     entry = {
@@ -658,9 +687,15 @@ class RedisFaults:
 
 
 class RedisDispatcher(Dispatcher):
-    def __init__(self, r: redis.Redis, p: str, *args: Any) -> None:
+    def __init__(self, r: redis.Redis, p: str, guarded: Any, *args: Any) -> None:
         super().__init__(*args)
-        self._r, self._subs, self._log = r, p + "subs", p + "deliv"
+        self._r, self._subs, self._log, self._meta, self._guarded = (
+            r,
+            p + "subs",
+            p + "deliv",
+            p + "meta",
+            guarded,
+        )
 
     @property
     def subscriptions(self) -> list[Subscription]:
@@ -679,4 +714,4 @@ class RedisDispatcher(Dispatcher):
         return [json.loads(raw) for raw in self._r.lrange(self._log, 0, -1)]
 
     def _record(self, entry: dict[str, Any]) -> None:
-        self._r.rpush(self._log, json.dumps(entry, separators=(",", ":")))
+        self._guarded(keys=[self._meta, self._log], args=["rpush", _compact(entry)])
