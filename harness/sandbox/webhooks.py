@@ -151,36 +151,44 @@ class Dispatcher:
             self._deliveries.append(entry)
 
     def attempt(self, sub: Subscription, headers: dict[str, str], payload: bytes, attempt: int) -> bool:
-        """One delivery attempt, logged; True when it is final (a 2xx, or a 4xx that is not "later")."""
-        status, error = 0, None
-        try:
-            if sub.target is not None:
-                status = int(sub.target(dict(headers), payload))
-            else:
-                assert sub.url is not None
-                response = httpx.post(
-                    sub.url,
-                    content=payload,
-                    timeout=10,
-                    headers={**headers, "content-type": "application/json"},
-                )
-                status = response.status_code
-        except Exception as exc:  # the receiver's failure is logged, never raised into the sandbox
-            error = f"{type(exc).__name__}: {exc}"
-        self._record(
-            {
-                "subscription": sub.id,
-                "message": headers["webhook-id"],
-                "attempt": attempt,
-                "status": status,
-                "error": error,
-                "time": round(time.time(), 3),
-            }
-        )
-        return 200 <= status < 300 or (400 <= status < 500 and status not in RETRY_4XX)
+        return attempt_once(sub, headers, payload, attempt, self._record)
 
     def _deliver(self, sub: Subscription, headers: dict[str, str], payload: bytes) -> None:
         for attempt in range(1, self.attempts + 1):
             if self.attempt(sub, headers, payload, attempt) or attempt == self.attempts:
                 return
             time.sleep(self.backoff * 2 ** (attempt - 1))
+
+
+def attempt_once(
+    sub: Subscription,
+    headers: dict[str, str],
+    payload: bytes,
+    attempt: int,
+    record: Callable[[dict[str, Any]], None],
+) -> bool:
+    """One delivery attempt, logged with `record`; True when it is final (a 2xx, or a 4xx that
+    is not "try again later")."""
+    status, error = 0, None
+    try:
+        if sub.target is not None:
+            status = int(sub.target(dict(headers), payload))
+        else:
+            assert sub.url is not None
+            response = httpx.post(
+                sub.url, content=payload, timeout=10, headers={**headers, "content-type": "application/json"}
+            )
+            status = response.status_code
+    except Exception as exc:  # the receiver's failure is logged, never raised into the sandbox
+        error = f"{type(exc).__name__}: {exc}"
+    record(
+        {
+            "subscription": sub.id,
+            "message": headers["webhook-id"],
+            "attempt": attempt,
+            "status": status,
+            "error": error,
+            "time": round(time.time(), 3),
+        }
+    )
+    return 200 <= status < 300 or (400 <= status < 500 and status not in RETRY_4XX)

@@ -15,7 +15,9 @@ IDLE_TENANT_REDIS_BUDGET = 2 * 1024  # issue 18: Redis memory per idle tenant un
 @pytest.fixture
 def store(redis_server):
     redis_server.flush()
-    return RedisStore(redis_server.client())
+    store = RedisStore(redis_server.client())
+    yield store
+    store.close()
 
 
 @pytest.fixture

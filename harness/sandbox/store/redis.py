@@ -14,7 +14,7 @@ node of a Redis Cluster. What each part keeps:
     req        list    the request log; `reqseq` numbers requests on arrival
     audit      list    the audit chain (appended under WATCH, so two replicas never fork it)
     idem       hash    Idempotency-Key -> the first response
-    subs       list    webhook subscriptions; `deliv` the delivery log (see webhooks_queue)
+    subs       list    webhook subscriptions; `deliv` the delivery log (deliveries: store.queue)
 
 Writes to the overlay take a short per-tenant lock, replay what other processes wrote, then
 append; a process killed mid-write leaves the log as it was before or after the change.
@@ -40,6 +40,7 @@ from harness.sandbox.faults import FaultRule, Faults
 from harness.sandbox.idempotency import IdempotencyStore, Stored
 from harness.sandbox.limits import Decision, RateLimiter
 from harness.sandbox.recorder import RequestLog, RequestRecord
+from harness.sandbox.store.queue import DeliveryQueue
 from harness.sandbox.webhooks import Dispatcher, Subscription
 from harness.synth import Change, Dataset, Overlay
 
@@ -84,7 +85,7 @@ def owner_key(owner: str) -> str:
 
 
 class RedisStore:
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, *, delivery_workers: int = 2) -> None:
         self.r = client
         self.r.set(AUDIT_KEY, new_key(), nx=True)  # one chain key for every replica of the service
         self.audit_key: bytes = self.r.get(AUDIT_KEY)  # type: ignore[assignment]
@@ -93,6 +94,8 @@ class RedisStore:
         self._reserve = self.r.register_script(RESERVE)
         self._bucket = self.r.register_script(BUCKET)
         self._guarded = self.r.register_script(GUARDED)
+        self.queue = DeliveryQueue(self.r, self._guarded, delivery_workers)
+        self.queue.start()
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -175,6 +178,7 @@ class RedisStore:
         return int(self.r.zcard(TENANTS))
 
     def close(self) -> None:
+        self.queue.stop()
         self.r.close()
 
     def _remember(self, tenant: Tenant) -> None:
@@ -196,6 +200,7 @@ class RedisStore:
             self.r,
             p,
             self._guarded,
+            self.queue,
             tenants.executor,
             tenants.shapes.event_type,
             tenants.shapes.webhook_payload,
@@ -687,8 +692,12 @@ class RedisFaults:
 
 
 class RedisDispatcher(Dispatcher):
-    def __init__(self, r: redis.Redis, p: str, guarded: Any, *args: Any) -> None:
+    """Subscriptions and the delivery log in Redis; deliveries go through the shared queue."""
+
+    def __init__(self, r: redis.Redis, p: str, guarded: Any, queue: DeliveryQueue, *args: Any) -> None:
         super().__init__(*args)
+        self._queue = queue
+        self._p = p
         self._r, self._subs, self._log, self._meta, self._guarded = (
             r,
             p + "subs",
@@ -712,6 +721,9 @@ class RedisDispatcher(Dispatcher):
 
     def log(self) -> list[dict[str, Any]]:
         return [json.loads(raw) for raw in self._r.lrange(self._log, 0, -1)]
+
+    def enqueue(self, sub: Subscription, headers: dict[str, str], payload: bytes) -> None:
+        self._queue.enqueue(self._p, sub, headers, payload, attempts=self.attempts, backoff=self.backoff)
 
     def _record(self, entry: dict[str, Any]) -> None:
         self._guarded(keys=[self._meta, self._log], args=["rpush", _compact(entry)])
