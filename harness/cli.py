@@ -94,6 +94,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a tenant is deleted this long after it was made (default: a week; a tenant's own ttl wins)",
     )
     serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=os.environ.get("HARNESS_WORKERS") or "1",
+        metavar="N",
+        help="worker processes on one port (default: $HARNESS_WORKERS, else 1); more than one needs "
+        "--store redis://..., since each worker is its own process",
+    )
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # set for workers
+    serve.add_argument(
         "--tenant-quota",
         type=_positive,
         metavar="N",
@@ -156,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             store=args.store,
             tenant_ttl=args.tenant_ttl,
             tenant_quota=args.tenant_quota,
+            workers=args.workers,
+            reuse_port=args.reuse_port,
         )
     if args.command == "image" and args.action == "build":
         from harness.image import build_command

@@ -23,14 +23,32 @@ def serve_command(
     store: str | None = None,
     tenant_ttl: int | None = None,
     tenant_quota: int | None = None,
+    workers: int = 1,
+    reuse_port: bool = False,
 ) -> int:
+    if workers > 1:
+        from harness.serve_workers import supervise
+
+        return supervise(
+            workers,
+            contract=contract_file,
+            host=host,
+            port=port,
+            admin_token=admin_token,
+            seed=seed,
+            store=store,
+            tenant_ttl=tenant_ttl,
+            tenant_quota=tenant_quota,
+        )
     try:
         contract = load(contract_file or default_contract_path())
         tenants = open_store(store)
     except (ContractError, StoreError) as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return 1
-    runtime = EmbeddedSandbox(contract, admin_token, host=host, port=port, store=tenants)
+    runtime = EmbeddedSandbox(
+        contract, admin_token, host=host, port=port, store=tenants, reuse_port=reuse_port
+    )
     if seed is not None:
         runtime.sandbox.default_seed = seed
     if tenant_ttl is not None:
