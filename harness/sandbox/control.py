@@ -66,9 +66,11 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
         return guarded
 
     async def health(request: Request) -> Response:
-        return json_response(
-            {"status": "ok", "tenants": len(sandbox.tenants), "contract": sandbox.contract.title}
-        )
+        try:
+            count = len(sandbox.tenants)
+        except Exception as exc:  # a store that cannot answer: not ready (readiness probes look here)
+            return problem(503, f"the tenant store cannot be reached: {type(exc).__name__}")
+        return json_response({"status": "ok", "tenants": count, "contract": sandbox.contract.title})
 
     async def create_tenant(request: Request) -> Response:
         spec = await _json_object(request)

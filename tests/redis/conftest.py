@@ -44,13 +44,20 @@ class RedisServer:
 
         return redis.Redis(host="127.0.0.1", port=self.port)
 
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
     def flush(self) -> None:
         with self.client() as client:
             client.flushall()
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
+def start_redis(workdir) -> RedisServer:
+    """A redis-server on a free port, its files in `workdir`; fails (or skips, outside CI) without one."""
     binary = shutil.which("redis-server")
     if binary is None:
         message = "redis-server is not installed (apt-get install redis-server)"
@@ -58,7 +65,6 @@ def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
             pytest.fail(message)
         pytest.skip(message)
     port = _free_port()
-    workdir = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(
         [
             binary,
@@ -72,8 +78,6 @@ def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
             "",
             "--appendonly",
             "no",
-            "--protected-mode",
-            "yes",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -84,20 +88,21 @@ def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
         try:
             with server.client() as client:
                 client.ping()
-            break
+            return server
         except Exception:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 pytest.fail(f"redis-server did not start on port {port}")
             time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
+    server = start_redis(tmp_path_factory.mktemp("redis"))
     try:
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        server.stop()
 
 
 @pytest.fixture(scope="module")
