@@ -67,6 +67,7 @@ FIXED = (
     "subs",
     "deliv",
 )
+SHORTEST_SECRET = 8  # whsec_ and two characters; generated tokens and client secrets are far longer
 TOKEN_GRACE = 86400  # an expired token is still known (answered "expired", not "unknown") for a day
 LOCK_TIMEOUT = 10.0
 CACHE_SIZE = 50_000  # tenant objects kept per process; an evicted one is rebuilt from Redis
@@ -533,6 +534,8 @@ class LazySecrets:
         self._values: set[str] | None = None
 
     def __contains__(self, value: object) -> bool:
+        if not isinstance(value, str) or len(value) < SHORTEST_SECRET:
+            return False  # `limit=50` needs no round trip: no credential is that short
         if self._values is None:
             pipe = self._r.pipeline(transaction=False)
             pipe.smembers(self._p + "toks")
