@@ -119,14 +119,16 @@ def test_a_failing_delivery_is_retried_once_per_attempt_with_backoff(replicas, r
 
 
 def test_a_delivery_survives_the_replica_that_was_making_it(redis_server, receiver):
-    doomed = start_replica(redis_server.url)
+    # a database of its own: no other replica's worker may take the job
+    alone = redis_server.url.rsplit("/", 1)[0] + "/1"
+    doomed = start_replica(alone)
     tenant, headers = setup_tenant(doomed, receiver, "/kill")
     Receiver.victim = doomed.proc.pid
     successor = None
     try:
         new_contact(doomed, tenant, headers)
         until(lambda: doomed.proc.poll() is not None)  # killed while its attempt was under way
-        successor = start_replica(redis_server.url)  # the restarted replica takes the job over
+        successor = start_replica(alone)  # the restarted replica takes the job over
         log = until(lambda: deliveries(successor, tenant), timeout=60)
         assert [(d["attempt"], d["status"]) for d in log] == [(1, 204)]
         assert len(Receiver.seen[log[0]["message"]]) == 2  # the cut attempt, and the one made again
