@@ -10,6 +10,9 @@
 #   HARNESS_CONTRACT     contract file inside the container (default: the bundled reference; mount yours)
 #   HARNESS_SEED         seed for tenants created without one
 #   HARNESS_ADMIN_TOKEN  bearer token for the control API (default: generated, printed in the log)
+#   HARNESS_STORE        where tenants live: memory (default) or redis://host:port/db, shared by replicas
+#   HARNESS_WORKERS      sandbox processes in the container, one per core (more than 1 needs HARNESS_STORE)
+# A shared service (Redis + replicas + load balancer, or Kubernetes): see deploy/ and the README.
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 

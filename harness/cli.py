@@ -80,6 +80,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=int,
         help="seed for tenants created without one (default: $HARNESS_SEED, else 0)",
     )
+    serve.add_argument(
+        "--store",
+        metavar="URL",
+        default=os.environ.get("HARNESS_STORE") or None,
+        help="where tenants live: memory (default), or redis://host:port/db so many replicas share them "
+        "(default: $HARNESS_STORE)",
+    )
+    serve.add_argument(
+        "--tenant-ttl",
+        type=_positive,
+        metavar="SECONDS",
+        help="a tenant is deleted this long after it was made (default: a week; a tenant's own ttl wins)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=os.environ.get("HARNESS_WORKERS") or "1",
+        metavar="N",
+        help="worker processes on one port (default: $HARNESS_WORKERS, else 1); more than one needs "
+        "--store redis://..., since each worker is its own process",
+    )
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # set for workers
+    serve.add_argument(
+        "--tenant-quota",
+        type=_positive,
+        metavar="N",
+        help="how many tenants one admin token may hold at once (default: no limit)",
+    )
 
     image = commands.add_parser("image", help="the sandbox's container image")
     image_commands = image.add_subparsers(dest="action", metavar="ACTION")
@@ -128,7 +156,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seed = int(os.environ["HARNESS_SEED"])
             except ValueError:
                 serve.error(f"HARNESS_SEED must be an integer, not {os.environ['HARNESS_SEED']!r}")
-        return serve_command(args.contract, args.host, args.port, args.admin_token, seed)
+        return serve_command(
+            args.contract,
+            args.host,
+            args.port,
+            args.admin_token,
+            seed,
+            store=args.store,
+            tenant_ttl=args.tenant_ttl,
+            tenant_quota=args.tenant_quota,
+            workers=args.workers,
+            reuse_port=args.reuse_port,
+        )
     if args.command == "image" and args.action == "build":
         from harness.image import build_command
 
@@ -282,6 +321,12 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a port number: use 0..65535 (0 picks a free one)")
     return port
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
 
 
 def _list_checks(level: str) -> int:

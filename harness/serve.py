@@ -10,19 +10,50 @@ import threading
 
 from harness.contract import ContractError, default_contract_path, load
 from harness.runtime import EmbeddedSandbox
+from harness.sandbox.store import StoreError, open_store
 
 
 def serve_command(
-    contract_file: str | None, host: str, port: int, admin_token: str | None, seed: int | None
+    contract_file: str | None,
+    host: str,
+    port: int,
+    admin_token: str | None,
+    seed: int | None,
+    *,
+    store: str | None = None,
+    tenant_ttl: int | None = None,
+    tenant_quota: int | None = None,
+    workers: int = 1,
+    reuse_port: bool = False,
 ) -> int:
+    if workers > 1:
+        from harness.serve_workers import supervise
+
+        return supervise(
+            workers,
+            contract=contract_file,
+            host=host,
+            port=port,
+            admin_token=admin_token,
+            seed=seed,
+            store=store,
+            tenant_ttl=tenant_ttl,
+            tenant_quota=tenant_quota,
+        )
     try:
         contract = load(contract_file or default_contract_path())
-    except ContractError as exc:
+        tenants = open_store(store)
+    except (ContractError, StoreError) as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return 1
-    runtime = EmbeddedSandbox(contract, admin_token, host=host, port=port)
+    runtime = EmbeddedSandbox(
+        contract, admin_token, host=host, port=port, store=tenants, reuse_port=reuse_port
+    )
     if seed is not None:
         runtime.sandbox.default_seed = seed
+    if tenant_ttl is not None:
+        runtime.sandbox.tenants.tenant_ttl = tenant_ttl
+    runtime.sandbox.tenants.quota = tenant_quota
     try:
         handle = runtime.start()
     except RuntimeError as exc:
@@ -36,6 +67,7 @@ def serve_command(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     print(f"sandbox: {contract.title} ({contract.file})")
+    print(f"store: {store or 'memory'}")
     print(f"url: {handle.base_url}")
     print(f"admin token: {handle.admin_token}")
     print(f"control API: {handle.base_url}/_sandbox (Authorization: Bearer <admin token>)")

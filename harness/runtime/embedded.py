@@ -27,6 +27,7 @@ import uvicorn
 from harness.contract import Contract
 from harness.runtime.handle import SandboxHandle
 from harness.sandbox import Sandbox
+from harness.sandbox.store import Store
 
 START_TIMEOUT = 10.0
 
@@ -92,10 +93,17 @@ def public_url(url: httpx.URL) -> str:
 
 class EmbeddedSandbox:
     def __init__(
-        self, contract: Contract, admin_token: str | None = None, host: str = "127.0.0.1", port: int = 0
+        self,
+        contract: Contract,
+        admin_token: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        store: Store | None = None,
+        reuse_port: bool = False,
     ) -> None:
-        self.sandbox = Sandbox(contract, admin_token)
+        self.sandbox = Sandbox(contract, admin_token, store)  # tenants in memory unless a store is given
         self.host, self.port = host, port
+        self.reuse_port = reuse_port  # several worker processes on one port (the kernel spreads connections)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -106,6 +114,8 @@ class EmbeddedSandbox:
         # and with Nagle on every keep-alive response waits ~40 ms for a delayed ACK.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if self.reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
             sock.bind((self.host, self.port))
         except OSError as exc:
@@ -160,8 +170,10 @@ class EmbeddedSandbox:
 
 
 @contextlib.contextmanager
-def embedded(contract: Contract, admin_token: str | None = None) -> Iterator[SandboxHandle]:
-    runtime = EmbeddedSandbox(contract, admin_token)
+def embedded(
+    contract: Contract, admin_token: str | None = None, store: Store | None = None
+) -> Iterator[SandboxHandle]:
+    runtime = EmbeddedSandbox(contract, admin_token, store=store)
     try:
         yield runtime.start()
     finally:

@@ -47,6 +47,7 @@ from harness.sandbox.idempotency import Stored
 from harness.sandbox.limits import Decision
 from harness.sandbox.problems import PROBLEM_JSON, conform_error, problem
 from harness.sandbox.recorder import RequestRecord, digest, mask_headers, mask_query
+from harness.sandbox.store import Store
 from harness.sandbox.tenants import Tenant, Tenants
 
 Handler = Callable[[Tenant, dict[str, list[str]], dict[str, str], bytes], Response]
@@ -59,12 +60,14 @@ IDEMPOTENT_METHODS = ("POST", "PATCH")
 class Sandbox:
     """One contract, many tenants. `app` is the ASGI application to serve."""
 
-    def __init__(self, contract: Contract, admin_token: str | None = None) -> None:
+    def __init__(
+        self, contract: Contract, admin_token: str | None = None, store: Store | None = None
+    ) -> None:
         self.contract = contract
         self.admin_token = admin_token or secrets.token_urlsafe(24)
         self.default_seed = 0  # for tenants created without a seed (`harness sandbox serve --seed`)
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="harness-webhooks")
-        self.tenants = Tenants(contract, self.executor)
+        self.tenants = Tenants(contract, self.executor, store)  # in memory unless a store is given
         self.token_path = contract.token_path
         self.oauth_paths = oauth_paths(contract)
         self.handlers = self._handlers()
@@ -99,6 +102,7 @@ class Sandbox:
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.tenants.store.close()
 
     def _handlers(self) -> dict[str, Handler]:
         """The handler for each operation the sandbox implements, by operationId."""
@@ -199,8 +203,7 @@ class Sandbox:
                 await asyncio.sleep(rule.latency_ms / 1000)
             elif rule.kind == "expire_token":
                 presented = call.headers.get("authorization", "").partition(" ")[2].strip()
-                if presented in call.tenant.tokens:
-                    call.tenant.tokens[presented].expires_at = time.time() - 1
+                call.tenant.expire_token(presented)
             elif rule.kind == "status":
                 limiter = call.tenant.limiter
                 refused = Decision(False, 0, rule.retry_after, rule.retry_after)
@@ -431,5 +434,5 @@ def oauth_paths(contract: Contract) -> frozenset[str]:
     return frozenset(found)
 
 
-def create_app(contract: Contract, admin_token: str | None = None) -> Sandbox:
-    return Sandbox(contract, admin_token)
+def create_app(contract: Contract, admin_token: str | None = None, store: Store | None = None) -> Sandbox:
+    return Sandbox(contract, admin_token, store)

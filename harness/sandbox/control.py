@@ -21,7 +21,7 @@ from harness.sandbox import auth
 from harness.sandbox.audit import key_id, verify
 from harness.sandbox.faults import FaultError
 from harness.sandbox.problems import json_response, problem
-from harness.sandbox.tenants import DEFAULT_RATE
+from harness.sandbox.tenants import DEFAULT_RATE, QuotaExceeded
 from harness.synth import Change, SynthError, rfc3339
 
 if TYPE_CHECKING:
@@ -66,15 +66,17 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
         return guarded
 
     async def health(request: Request) -> Response:
-        return json_response(
-            {"status": "ok", "tenants": len(sandbox.tenants), "contract": sandbox.contract.title}
-        )
+        try:
+            count = len(sandbox.tenants)
+        except Exception as exc:  # a store that cannot answer: not ready (readiness probes look here)
+            return problem(503, f"the tenant store cannot be reached: {type(exc).__name__}")
+        return json_response({"status": "ok", "tenants": count, "contract": sandbox.contract.title})
 
     async def create_tenant(request: Request) -> Response:
         spec = await _json_object(request)
         if isinstance(spec, Response):
             return spec
-        _only(spec, "seed", "profile", "sizes", "token_ttl", "scopes", "rate_limit")
+        _only(spec, "seed", "profile", "sizes", "token_ttl", "scopes", "rate_limit", "ttl")
         sizes = _object(spec, "sizes")
         scopes = _strings(spec, "scopes") if "scopes" in spec else None
         try:
@@ -85,9 +87,13 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
                 token_ttl=_integer(spec, "token_ttl", 3600, 1, MAX_TTL),
                 scopes=frozenset(scopes) if scopes is not None else None,
                 rate_limit=_rate_limit(spec),
+                ttl=_integer(spec, "ttl", sandbox.tenants.tenant_ttl, 1, MAX_TTL) if "ttl" in spec else None,
+                owner=key_id(sandbox.admin_token.encode()),
             )
         except SynthError as exc:
             return problem(422, str(exc))
+        except QuotaExceeded as exc:
+            return problem(429, f"{exc}; delete one first (DELETE /_sandbox/tenants/{{id}})")
         base = str(request.base_url).rstrip("/") + f"/t/{tenant.id}" + sandbox.contract.base_path
         token_url = base + sandbox.token_path if sandbox.token_path else None
         return json_response(

@@ -103,7 +103,7 @@ class FaultRule:
 class Faults:
     def __init__(self, seed: int) -> None:
         self.rules: list[FaultRule] = []
-        self._rng = random.Random(seed)
+        self._rng: random.Random | None = None  # made with the first rules: an idle tenant holds none
         self._seed = seed
         self._lock = threading.Lock()
 
@@ -127,7 +127,7 @@ class Faults:
                 rule.seen += 1
                 if rule.seen <= rule.after or (rule.times is not None and rule.fired >= rule.times):
                     continue
-                if rule.probability < 1 and self._rng.random() >= rule.probability:
+                if rule.probability < 1 and self._rng is not None and self._rng.random() >= rule.probability:
                     continue
                 rule.fired += 1
                 out.append(rule)

@@ -44,6 +44,10 @@ class RateLimiter:
             if allowed:
                 tokens -= 1
             self._buckets[key] = (tokens, now)
+        return self.decide(allowed, tokens)
+
+    def decide(self, allowed: bool, tokens: float) -> Decision:
+        """The answer for a bucket left with `tokens` (wherever the bucket is kept)."""
         retry = 0 if allowed else max(1, math.ceil((1 - tokens) / self.rate))
         reset = math.ceil((self.burst - tokens) / self.rate)
         return Decision(allowed, int(tokens), retry, reset)

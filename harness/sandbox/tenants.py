@@ -1,17 +1,22 @@
 """Tenants: isolated worlds inside one sandbox, each with its own data, clients, limits, faults
-and logs. Nothing is shared between two tenants but the contract."""
+and logs. Nothing is shared between two tenants but the contract.
+
+What a tenant *is* lives in a store (`harness.sandbox.store`): in this process's memory by
+default, or in Redis so that many sandbox processes serve the same tenants. A `Tenant` is the
+same object either way; only its parts (overlay, clients, tokens, ...) are backed differently.
+"""
 
 from __future__ import annotations
 
 import secrets
-import threading
 import time
+from collections.abc import Callable, Container, MutableMapping
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from harness.contract import Contract
-from harness.sandbox.audit import ACTOR, AuditLog, new_key
+from harness.sandbox.audit import ACTOR, AuditLog
 from harness.sandbox.faults import Faults
 from harness.sandbox.idempotency import IdempotencyStore
 from harness.sandbox.limits import RateLimiter
@@ -21,6 +26,7 @@ from harness.synth import Change, Dataset, Overlay, RecordCache, rfc3339
 from harness.synth import profile as get_profile
 
 DEFAULT_RATE = (100.0, 200)  # requests per second per client, burst
+DEFAULT_TENANT_TTL = 7 * 86400  # a tenant nobody deletes is gone after a week
 
 
 @dataclass
@@ -49,6 +55,42 @@ class Token:
         return "tok_" + self.value[-6:]
 
 
+@dataclass(frozen=True)
+class TenantSpec:
+    """What a tenant is made from: everything else about it is derived or is its state."""
+
+    id: str
+    seed: int
+    profile: str
+    sizes: dict[str, int] | None
+    token_ttl: int
+    rate: float
+    burst: int
+    secret: str  # hex; keys the tenant's cursors
+    expires_at: float
+    owner: str = ""  # which API key created it (for quotas)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Parts:
+    """A tenant's state, as one store backs it."""
+
+    data: Overlay
+    limiter: RateLimiter
+    webhooks: Dispatcher
+    clients: MutableMapping[str, Client]
+    tokens: MutableMapping[str, Token]
+    requests: RequestLog
+    audit: AuditLog
+    idempotency: IdempotencyStore
+    faults: Faults
+    change_by: MutableMapping[int, str]  # change seq -> harness | api
+    secrets: Callable[[], Container[str]] | None = None  # a store's faster answer to Tenant.secrets
+
+
 @dataclass
 class Tenant:
     id: str
@@ -59,16 +101,20 @@ class Tenant:
     limiter: RateLimiter
     webhooks: Dispatcher
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
-    clients: dict[str, Client] = field(default_factory=dict)
-    tokens: dict[str, Token] = field(default_factory=dict)
+    clients: MutableMapping[str, Client] = field(default_factory=dict)
+    tokens: MutableMapping[str, Token] = field(default_factory=dict)
     requests: RequestLog = field(default_factory=RequestLog)
     audit: AuditLog = field(default_factory=AuditLog)
     idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
-    faults: Faults = field(init=False)
-    change_by: dict[int, str] = field(default_factory=dict)  # change seq -> harness | api
+    faults: Faults | None = None
+    change_by: MutableMapping[int, str] = field(default_factory=dict)
+    expires_at: float = float("inf")  # when its TTL ends (time.time())
+    spec: TenantSpec | None = None
+    _secrets: Callable[[], Container[str]] | None = None
 
     def __post_init__(self) -> None:
-        self.faults = Faults(self.seed)
+        if self.faults is None:
+            self.faults = Faults(self.seed)
         self.data.listeners.append(self._changed)
         self.data.listeners.append(self.webhooks.on_change)
 
@@ -92,20 +138,28 @@ class Tenant:
         )
         return token
 
+    def expire_token(self, value: str) -> None:
+        """Make a token expired now (the `expire_token` fault); written back so every replica sees it."""
+        token = self.tokens.get(value)
+        if token is not None:
+            self.tokens[value] = replace(token, expires_at=time.time() - 1)
+
     def revoke(self, client_id: str | None = None) -> int:
         """Revoke one client (and its tokens), or every token of the tenant; returns how many tokens."""
         if client_id is not None:
-            self.clients[client_id].revoked = True
+            self.clients[client_id] = replace(self.clients[client_id], revoked=True)
         count = 0
-        for token in self.tokens.values():
+        for value, token in list(self.tokens.items()):
             if client_id in (None, token.client_id) and not token.revoked:
-                token.revoked = True
+                self.tokens[value] = replace(token, revoked=True)
                 count += 1
         self.audit.record("credentials.revoked", client_id=client_id, tokens=count)
         return count
 
-    def secrets(self) -> set[str]:
+    def secrets(self) -> Container[str]:
         """Every credential value of this tenant, so the recorder can mask them wherever they appear."""
+        if self._secrets is not None:
+            return self._secrets()
         return {
             *self.tokens,
             *(c.client_secret for c in self.clients.values()),
@@ -122,19 +176,44 @@ class Tenant:
             "sizes": dict(self.data.dataset.sizes),
             "clock": rfc3339(self.data.clock),
             "changes": len(self.data.changes),
+            "expires_at": rfc3339_seconds(self.expires_at) if self.expires_at < float("inf") else None,
         }
 
 
-class Tenants:
-    """The sandbox's tenants by id. Creating one builds its (virtual) dataset: cheap."""
+def rfc3339_seconds(moment: float) -> str:
+    from datetime import UTC, datetime
 
-    def __init__(self, contract: Contract, executor: Executor) -> None:
+    return rfc3339(datetime.fromtimestamp(int(moment), tz=UTC))
+
+
+class QuotaExceeded(Exception):
+    """An API key already holds as many tenants as it may."""
+
+
+class Tenants:
+    """The sandbox's tenants by id, kept in a store. Creating one builds its (virtual) dataset: cheap."""
+
+    def __init__(
+        self,
+        contract: Contract,
+        executor: Executor,
+        store: Any = None,
+        *,
+        tenant_ttl: float = DEFAULT_TENANT_TTL,
+        quota: int | None = None,
+    ) -> None:
+        from harness.sandbox.events import EventShapes
+        from harness.sandbox.store import MemoryStore
+
         self.contract = contract
         self.executor = executor
         self.cache = RecordCache()  # generated records, shared by every tenant, bounded
-        self.audit_key = new_key()  # one per sandbox; never leaves it (see harness.sandbox.audit)
-        self._by_id: dict[str, Tenant] = {}
-        self._lock = threading.Lock()
+        self.shapes = EventShapes(contract)
+        self.store = store if store is not None else MemoryStore()
+        self.audit_key = self.store.audit_key  # one per sandbox service (see harness.sandbox.audit)
+        self.tenant_ttl = tenant_ttl
+        self.quota = quota  # tenants one API key may hold at once; None: no limit
+        self._swept = 0.0
 
     def create(
         self,
@@ -145,34 +224,75 @@ class Tenants:
         token_ttl: int = 3600,
         scopes: frozenset[str] | None = None,
         rate_limit: tuple[float, int] = DEFAULT_RATE,
+        ttl: float | None = None,
+        owner: str = "",
     ) -> tuple[Tenant, Client]:
-        """A tenant with the named dataset profile; `sizes` overrides the profile's sizes."""
-        from harness.sandbox.events import EventShapes
-
-        options = get_profile(profile).dataset_options(self.contract, sizes)
-        data = Overlay(Dataset(self.contract, seed=seed, cache=self.cache, **options))
-        shapes = EventShapes(self.contract)
-        tenant = Tenant(
+        """A tenant with the named dataset profile; `sizes` overrides the profile's sizes.
+        Raises QuotaExceeded when `owner` already holds its quota of tenants."""
+        get_profile(profile).dataset_options(self.contract, sizes)  # bad sizes fail before anything is stored
+        RateLimiter(*rate_limit)  # so does a bad rate
+        self.sweep()
+        spec = TenantSpec(
             id=f"ten_{secrets.token_hex(6)}",
             seed=seed,
             profile=profile,
-            data=data,
+            sizes=dict(sizes) if sizes else None,
             token_ttl=token_ttl,
-            limiter=RateLimiter(*rate_limit),
-            webhooks=Dispatcher(self.executor, shapes.event_type, shapes.webhook_payload),
-            audit=AuditLog(self.audit_key),
+            rate=float(rate_limit[0]),
+            burst=int(rate_limit[1]),
+            secret=secrets.token_hex(32),
+            expires_at=time.time() + (self.tenant_ttl if ttl is None else ttl),
+            owner=owner,
         )
+        if not self.store.reserve(spec, self.quota):
+            raise QuotaExceeded(f"this API key already holds its quota of {self.quota} tenants")
+        tenant = self.store.create(spec, self.build)
         client = tenant.add_client(frozenset(self.contract.scopes) if scopes is None else scopes)
-        with self._lock:
-            self._by_id[tenant.id] = tenant
         return tenant, client
 
+    def build(self, spec: TenantSpec, parts: Callable[[TenantSpec, Dataset, Tenants], Parts]) -> Tenant:
+        """The tenant object for a spec, its state backed by the parts a store gives."""
+        options = get_profile(spec.profile).dataset_options(self.contract, spec.sizes)
+        dataset = Dataset(self.contract, seed=spec.seed, cache=self.cache, **options)
+        made = parts(spec, dataset, self)
+        return Tenant(
+            id=spec.id,
+            seed=spec.seed,
+            profile=spec.profile,
+            data=made.data,
+            token_ttl=spec.token_ttl,
+            limiter=made.limiter,
+            webhooks=made.webhooks,
+            secret=bytes.fromhex(spec.secret),
+            clients=made.clients,
+            tokens=made.tokens,
+            requests=made.requests,
+            audit=made.audit,
+            idempotency=made.idempotency,
+            faults=made.faults,
+            change_by=made.change_by,
+            expires_at=spec.expires_at,
+            spec=spec,
+            _secrets=made.secrets,
+        )
+
     def get(self, tenant_id: str) -> Tenant | None:
-        return self._by_id.get(tenant_id)
+        return self.store.get(tenant_id, self.build)
 
     def delete(self, tenant_id: str) -> bool:
-        with self._lock:
-            return self._by_id.pop(tenant_id, None) is not None
+        """Forget the tenant and free everything it held."""
+        return self.store.delete(tenant_id)
+
+    def sweep(self, *, every: float = 1.0) -> int:
+        """Delete the tenants whose TTL has passed (at most once per `every` seconds); returns how many."""
+        now = time.time()
+        if now - self._swept < every:
+            return 0
+        self._swept = now
+        return sum(self.store.delete(tenant_id) for tenant_id in self.store.expired(now))
+
+    def owned(self, owner: str) -> int:
+        return self.store.owned(owner)
 
     def __len__(self) -> int:
-        return len(self._by_id)
+        return self.store.count()

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,20 +91,26 @@ class Subscription:
         return {"id": self.id, "types": sorted(self.types), "url": self.url, "secret": self.secret}
 
 
-@dataclass
 class Dispatcher:
-    """One tenant's subscriptions and delivery log."""
+    """One tenant's subscriptions and delivery log (kept in memory; a store may keep them elsewhere)."""
 
-    executor: Executor
-    event_type: Callable[[Change], str]
-    payload: Callable[[Change], dict[str, Any]]
-    subscriptions: list[Subscription] = field(default_factory=list)
-    deliveries: list[dict[str, Any]] = field(default_factory=list)
-    attempts: int = ATTEMPTS
-    backoff: float = BACKOFF
-
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        executor: Executor,
+        event_type: Callable[[Change], str],
+        payload: Callable[[Change], dict[str, Any]],
+        attempts: int = ATTEMPTS,
+        backoff: float = BACKOFF,
+    ) -> None:
+        self.executor, self.event_type, self.payload = executor, event_type, payload
+        self.attempts, self.backoff = attempts, backoff
+        self._subscriptions: list[Subscription] = []
+        self._deliveries: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+
+    @property
+    def subscriptions(self) -> list[Subscription]:
+        return list(self._subscriptions)
 
     def subscribe(
         self,
@@ -116,52 +122,73 @@ class Dispatcher:
         sub = Subscription(
             "sub_" + secrets.token_hex(6), frozenset(types), secret or new_secret(), url, target
         )
-        with self._lock:
-            self.subscriptions.append(sub)
+        self._add(sub)
         return sub
+
+    def _add(self, sub: Subscription) -> None:
+        with self._lock:
+            self._subscriptions.append(sub)
 
     def on_change(self, change: Change) -> None:
         kind = self.event_type(change)
-        for sub in list(self.subscriptions):
+        for sub in self.subscriptions:
             if kind in sub.types:
                 body = {"type": kind, "timestamp": rfc3339(change.time), **self.payload(change)}
                 payload = json.dumps(body, separators=(",", ":")).encode()
                 headers = sign(sub.secret, payload)
-                self.executor.submit(self._deliver, sub, headers, payload)
+                self.enqueue(sub, headers, payload)
+
+    def enqueue(self, sub: Subscription, headers: dict[str, str], payload: bytes) -> None:
+        """Deliver in the background (a store with a shared queue delivers from there instead)."""
+        self.executor.submit(self._deliver, sub, headers, payload)
 
     def log(self) -> list[dict[str, Any]]:
         with self._lock:
-            return list(self.deliveries)
+            return list(self._deliveries)
+
+    def _record(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self._deliveries.append(entry)
+
+    def attempt(self, sub: Subscription, headers: dict[str, str], payload: bytes, attempt: int) -> bool:
+        return attempt_once(sub, headers, payload, attempt, self._record)
 
     def _deliver(self, sub: Subscription, headers: dict[str, str], payload: bytes) -> None:
         for attempt in range(1, self.attempts + 1):
-            status, error = 0, None
-            try:
-                if sub.target is not None:
-                    status = int(sub.target(dict(headers), payload))
-                else:
-                    assert sub.url is not None
-                    response = httpx.post(
-                        sub.url,
-                        content=payload,
-                        timeout=10,
-                        headers={**headers, "content-type": "application/json"},
-                    )
-                    status = response.status_code
-            except Exception as exc:  # the receiver's failure is logged, never raised into the sandbox
-                error = f"{type(exc).__name__}: {exc}"
-            with self._lock:
-                self.deliveries.append(
-                    {
-                        "subscription": sub.id,
-                        "message": headers["webhook-id"],
-                        "attempt": attempt,
-                        "status": status,
-                        "error": error,
-                        "time": round(time.time(), 3),
-                    }
-                )
-            final = 200 <= status < 300 or (400 <= status < 500 and status not in RETRY_4XX)
-            if final or attempt == self.attempts:
+            if self.attempt(sub, headers, payload, attempt) or attempt == self.attempts:
                 return
             time.sleep(self.backoff * 2 ** (attempt - 1))
+
+
+def attempt_once(
+    sub: Subscription,
+    headers: dict[str, str],
+    payload: bytes,
+    attempt: int,
+    record: Callable[[dict[str, Any]], None],
+) -> bool:
+    """One delivery attempt, logged with `record`; True when it is final (a 2xx, or a 4xx that
+    is not "try again later")."""
+    status, error = 0, None
+    try:
+        if sub.target is not None:
+            status = int(sub.target(dict(headers), payload))
+        else:
+            assert sub.url is not None
+            response = httpx.post(
+                sub.url, content=payload, timeout=10, headers={**headers, "content-type": "application/json"}
+            )
+            status = response.status_code
+    except Exception as exc:  # the receiver's failure is logged, never raised into the sandbox
+        error = f"{type(exc).__name__}: {exc}"
+    record(
+        {
+            "subscription": sub.id,
+            "message": headers["webhook-id"],
+            "attempt": attempt,
+            "status": status,
+            "error": error,
+            "time": round(time.time(), 3),
+        }
+    )
+    return 200 <= status < 300 or (400 <= status < 500 and status not in RETRY_4XX)

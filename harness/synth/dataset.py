@@ -69,9 +69,6 @@ class Dataset:
                 f"use one of {sorted(self.collections)}",
             )
         self.sizes = {name: int((sizes or {}).get(name, 0)) for name in self.collections}
-        # The locale's Generator itself, not the Faker proxy: every provider call skips a lookup.
-        self._fake = Faker(locale, use_weighting=False)._factories[0]
-        self._lock = threading.Lock()
         self._codecs: dict[str, Codec | None] = {}
         relations: dict[str, str] = {}
         for name, col in self.collections.items():
@@ -90,12 +87,27 @@ class Dataset:
                 if codec.prefix:
                     relations[codec.prefix] = name
         self._time_kinds: dict[tuple[str, str], str] = {}
-        self._builders: dict[str, Builder] = {}
-        compiler = Compiler(contract, self._fake, relations, None)  # one memo for all collections
-        for name, col in self.collections.items():
-            self._builders[name] = compiler.compile(col.item_schema, col.item_schema_uri)
-        for name in self.collections:  # a schema whose every value is endless fails here, not mid-sync
-            self.make(name, 0)
+        # Builders, Faker and its lock are shared by every dataset of this contract and locale:
+        # each record reseeds the generator, so sharing changes no value, and an idle tenant
+        # costs a few hundred bytes instead of a compiled copy of the contract.
+        shared = contract.__dict__.setdefault("_synth_compiled", {})
+        key = (locale, tuple(sorted(relations.items())))
+        compiled = shared.get(key)
+        fresh = compiled is None
+        if compiled is None:
+            # The locale's Generator itself, not the Faker proxy: every provider call skips a lookup.
+            fake = Faker(locale, use_weighting=False)._factories[0]
+            compiler = Compiler(contract, fake, relations, None)  # one memo for all collections
+            builders = {
+                n: compiler.compile(c.item_schema, c.item_schema_uri) for n, c in self.collections.items()
+            }
+            compiled = (fake, builders, threading.Lock())
+        self._builders: dict[str, Builder]
+        self._fake, self._builders, self._lock = compiled
+        if fresh:
+            for name in self.collections:  # a schema whose every value is endless fails here, not mid-sync
+                self.make(name, 0)
+            shared[key] = compiled
 
     # -- identity -------------------------------------------------------------------------------
 

@@ -1,0 +1,56 @@
+"""deploy/: the compose file and the Kubernetes manifests describe a working shared service —
+Redis, replicas that use it and read the settings the CLI really takes, readiness on the health
+route, a load balancer or Service in front, an autoscaler on the sandbox's Deployment."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from tests.conftest import ROOT
+
+DEPLOY = ROOT / "deploy"
+
+
+def cli_environment() -> set[str]:
+    return set(
+        re.findall(r'os\.environ\.get\("(HARNESS_[A-Z_]+)"\)', (ROOT / "harness" / "cli.py").read_text())
+    )
+
+
+def test_compose_runs_redis_two_replicas_on_it_and_a_balancer_over_both():
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    services = compose["services"]
+    replicas = [name for name, s in services.items() if s.get("image", "").startswith("connector-harness")]
+    assert len(replicas) == 2 and "redis" in services
+    for name in replicas:
+        env = services[name]["environment"]
+        assert env["HARNESS_STORE"].startswith("redis://redis:6379")
+        assert set(env) <= cli_environment(), "a setting the CLI does not read"
+        assert "redis" in services[name]["depends_on"]
+    upstreams = re.findall(r"server (\S+):8765", (DEPLOY / "nginx.conf").read_text())
+    assert sorted(upstreams) == sorted(replicas)
+    assert services["lb"]["ports"] == ["8765:8765"]
+
+
+def test_kubernetes_has_a_ready_checked_deployment_a_service_an_autoscaler_and_redis():
+    docs = [d for f in sorted((DEPLOY / "k8s").glob("*.yaml")) for d in yaml.safe_load_all(f.read_text())]
+    by_kind: dict[str, list[dict]] = {}
+    for doc in docs:
+        by_kind.setdefault(doc["kind"], []).append(doc)
+    deployments = {d["metadata"]["name"]: d for d in by_kind["Deployment"]}
+    sandbox = deployments["harness-sandbox"]["spec"]["template"]["spec"]["containers"][0]
+    assert sandbox["readinessProbe"]["httpGet"]["path"] == "/_sandbox/health"
+    env = {e["name"]: e for e in sandbox["env"]}
+    assert set(env) <= cli_environment()
+    assert env["HARNESS_STORE"]["value"] == "redis://harness-redis:6379/0"
+    services = {s["metadata"]["name"]: s for s in by_kind["Service"]}
+    assert services["harness-redis"]["spec"]["selector"] == {"app": "harness-redis"}
+    assert (
+        services["harness-sandbox"]["spec"]["selector"]
+        == deployments["harness-sandbox"]["spec"]["selector"]["matchLabels"]
+    )
+    (hpa,) = by_kind["HorizontalPodAutoscaler"]
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "harness-sandbox" and hpa["spec"]["minReplicas"] >= 2
+    assert "harness-redis" in deployments
