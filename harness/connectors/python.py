@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from harness.connectors.cleanroom import (
@@ -63,7 +64,7 @@ class _Zygote:
     def __init__(self, manifest: Manifest) -> None:
         assert manifest.python
         paths = [str(manifest.root), *(str(manifest.root / p) for p in manifest.python_path)]
-        self.room = Room(readable=[sys.executable, manifest.root])
+        self.room = Room(readable=[Path(sys.executable), manifest.root])
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.proc = self.room.popen(
