@@ -46,12 +46,13 @@ from harness.connectors.errors import ConnectorFailed, ConnectorLoadError, Conne
 from harness.connectors.manifest import Manifest
 from harness.connectors.protocol import SINK_TYPES, Channel, Deadline, ProtocolError, apply, parse
 from harness.connectors.replica import Replica
+from harness.core.errors import HarnessError
 
 DEFAULT_TIMEOUT = 60.0
 LOAD_TIMEOUT = 60.0  # seconds the worker may take to start and import the connector
 
 
-class _Ended(Exception):
+class _Ended(HarnessError):
     """The worker's protocol channel closed: the process is gone."""
 
     def __init__(self, status: int | None, traceback_text: str = "") -> None:

@@ -35,6 +35,7 @@ import httpx
 
 from harness import __version__
 from harness.contract import Contract, default_contract_path
+from harness.core.errors import HarnessError
 from harness.runtime.handle import SandboxHandle
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ OWNER_LABEL = "dev.connector-harness.owner"  # "<hostname>:<pid>" of the process
 ID_LABEL = "dev.connector-harness.id"  # one per ContainerSandbox, for tests and by-hand cleanup
 
 
-class ContainerError(RuntimeError):
+class ContainerError(HarnessError, RuntimeError):
     """The container runtime cannot run here, or a sandbox container did not come up."""
 
     def __init__(self, message: str, short: str | None = None) -> None:
@@ -232,7 +233,7 @@ def reap_orphans(client: Any) -> list[str]:
     return removed
 
 
-class _NotReady(Exception):
+class _NotReady(HarnessError):
     """Raised by the wait strategy; the runtime turns it into a ContainerError with the logs."""
 
 

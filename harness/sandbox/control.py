@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from harness.contract import Violation
+from harness.core.errors import HarnessError
 from harness.sandbox import auth
 from harness.sandbox.audit import key_id, verify
 from harness.sandbox.faults import FaultError
@@ -37,7 +38,7 @@ MAX_LIMIT = 10_000
 WEBHOOK_SECRET = re.compile(r"whsec_[A-Za-z0-9+/]+={0,2}")
 
 
-class Invalid(ValueError):
+class Invalid(HarnessError, ValueError):
     """A control request that breaks the control API's contract: answered as a problem naming the field."""
 
     def __init__(self, pointer: str, message: str, status: int = 422) -> None:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from jsonschema import FormatChecker
 
+from harness.core.errors import HarnessError
 from harness.synth.errors import SynthError
 from harness.synth.regex import PatternSampler, UnsupportedPattern
 
@@ -145,7 +146,7 @@ ANNOTATIONS = {
 _FORMATS = FormatChecker()
 
 
-class Infinite(Exception):
+class Infinite(HarnessError):
     """This branch cannot end here (a required cycle, or a `false` schema): take another."""
 
 

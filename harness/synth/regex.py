@@ -17,6 +17,8 @@ import string
 from collections.abc import Callable
 from typing import Any
 
+from harness.core.errors import HarnessError
+
 _CATEGORIES = {
     C.CATEGORY_DIGIT: string.digits,
     C.CATEGORY_WORD: string.ascii_letters + string.digits + "_",
@@ -70,7 +72,7 @@ _TOKEN = re.compile(
 )
 
 
-class UnsupportedPattern(ValueError):
+class UnsupportedPattern(HarnessError, ValueError):
     pass
 
 
