@@ -28,12 +28,17 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def default_contract_path() -> Path:
     """The bundled reference contract: `contracts/platform.openapi.yaml` of this project."""
+    return bundled_contract_path("platform.openapi.yaml")
+
+
+def bundled_contract_path(name: str) -> Path:
+    """A contract of this project's `contracts/` (an installed harness has them in `_bundled/`)."""
     here = Path(__file__).resolve().parent.parent
     for candidate in (here.parent / "contracts", here / "_bundled"):
-        path = candidate / "platform.openapi.yaml"
+        path = candidate / name
         if path.is_file():
             return path
-    raise FileNotFoundError("the bundled reference contract (contracts/platform.openapi.yaml) is missing")
+    raise FileNotFoundError(f"the bundled contract contracts/{name} is missing")
 
 
 def read_document(path: Path) -> Any:
