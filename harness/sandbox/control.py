@@ -123,19 +123,21 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
 
 
 async def _validated(sandbox: Sandbox, contract: Contract, request: Request) -> Call:
-    """Route, authorize and validate a request; a refusal is raised as the problem to answer."""
+    """Route, authorize, then validate a request (the body is read only for the admin); a
+    refusal is raised as the problem to answer."""
     path = "/" + request.path_params["rest"]
+    routed = contract.router.match(request.method, path)
+    if routed is None:
+        raise _Unrouted(request.method, path, contract.router.allowed(path))
+    if not routed.operation.public and not _is_admin(sandbox, request):
+        raise _Unauthorized()
     body = await request.body()
     headers = dict(request.headers)
     if body and "content-type" not in headers:
         headers["content-type"] = "application/json"  # a bare body is read as JSON, as documented
     query = {k: request.query_params.getlist(k) for k in request.query_params}
     match, violations = validate_request(contract, request.method, path, query, headers, body)
-    if match is None:
-        raise _unrouted(contract, path, violations)
-    if not match.operation.public and not _is_admin(sandbox, request):
-        raise _Unauthorized()
-    if violations:
+    if match is None or violations:
         raise _Invalid(violations)
     call = Call(sandbox, request, match.operation.operation_id, match.path_params, query, _object(body))
     if "tenant" in match.path_params:
@@ -178,19 +180,18 @@ class _Unauthorized(ControlProblem):
 
 
 class _Unrouted(ControlProblem):
-    def __init__(self, status: int, detail: str, allowed: list[str]) -> None:
-        super().__init__(status, detail)
+    """An unknown path is a 404; a known one asked with another method a 405 listing `Allow`."""
+
+    def __init__(self, method: str, path: str, allowed: list[str]) -> None:
+        if allowed:
+            super().__init__(405, f"{method} is not allowed on {path}; it takes {', '.join(allowed)}")
+        else:
+            super().__init__(404, f"{path} is not a path of the control API")
         self.allowed = allowed
 
     def response(self) -> Response:
         headers = {"Allow": ", ".join(self.allowed)} if self.allowed else None
         return problem(self.status, self.detail, headers=headers)
-
-
-def _unrouted(contract: Contract, path: str, violations: list[Violation]) -> _Unrouted:
-    """An unknown path is a 404; a known one asked with another method a 405 listing `Allow`."""
-    allowed = contract.router.allowed(path)
-    return _Unrouted(405 if allowed else 404, violations[0].message, allowed)
 
 
 def _is_admin(sandbox: Sandbox, request: Request) -> bool:
