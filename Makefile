@@ -4,13 +4,20 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+# `make check`'s tests: tests/unit less the files that start servers, browsers or subprocess
+# certifications, or fuzz a whole contract (those stay in `make test`).
+SLOW_UNIT := sandbox_conformance first_hour report_browser cli_image cli_serve contract_real_specs \
+             real_contracts command_driver
+FAST_TESTS ?= tests/unit $(foreach f,$(SLOW_UNIT),--ignore=tests/unit/test_$(f).py)
 
-.PHONY: help venv test certify lint bench matrix fidelity clean
+.PHONY: help venv test check typecheck certify lint bench matrix fidelity clean
 
 help:
 	@echo "make certify  certify examples/acme_sync on the embedded sandbox (writes cert.json)"
 	@echo "make test     create .venv if missing and run the whole test suite"
+	@echo "make check    lint + typecheck + the fast unit tests (under a minute)"
 	@echo "make lint     ruff"
+	@echo "make typecheck mypy over harness/ (settings in pyproject.toml)"
 	@echo "make bench    run the benchmarks in bench/ (prints numbers, asserts nothing; fidelity has its own target)"
 	@echo "make matrix   every flawed connector against the whole catalogue (slow)"
 	@echo "make fidelity schemathesis --checks all against the sandbox on 40 real published specs (slow; FIDELITY_ARGS=...)"
@@ -31,6 +38,12 @@ certify: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check harness tests bench examples
+
+typecheck: $(STAMP)
+	$(BIN)/mypy harness
+
+check: lint typecheck
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(FAST_TESTS)
 
 matrix: $(STAMP)
 	$(BIN)/python tests/connectors/matrix.py

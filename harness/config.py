@@ -162,16 +162,17 @@ def resolve(config: pytest.Config) -> HarnessConfig:
     level = raw["cert_level"] or "standard"
     if level not in LEVELS:
         raise pytest.UsageError(_choice_error("--cert-level", level, LEVELS))
-    seed_given = raw["seed"] is not None
+    seed_text = raw["seed"]
+    seed_given = seed_text is not None
     try:
-        seed = int(raw["seed"]) if seed_given else random.SystemRandom().randrange(2**31)
+        seed = int(seed_text) if seed_text is not None else random.SystemRandom().randrange(2**31)
     except ValueError:
         raise pytest.UsageError(f"--seed must be a whole number, got {raw['seed']!r}") from None
     timeout = _timeout(raw["call_timeout"])
     contract = Path(raw["contract"]) if raw["contract"] else None
     if contract is not None and not contract.is_absolute():
         contract = rootdir / contract
-    report, html, md = (Path(raw[k]) if raw[k] else None for k in ("cert_report", "cert_html", "cert_md"))
+    report, html, md = (Path(v) if (v := raw[k]) else None for k in ("cert_report", "cert_html", "cert_md"))
     checks = tuple(c.strip() for c in (raw["checks"] or "").split(",") if c.strip())
     return HarnessConfig(
         connector=raw["connector"],

@@ -15,13 +15,14 @@ import tempfile
 from pathlib import Path
 
 from harness import __version__
+from harness.core.errors import HarnessError
 from harness.runtime.container import DEFAULT_IMAGE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENGINE_TIMEOUT = 30
 
 
-class ImageError(RuntimeError):
+class ImageError(HarnessError, RuntimeError):
     """The image cannot be built; the message says why and what to do."""
 
 

@@ -12,11 +12,16 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    pass
+    from collections.abc import Iterator
 
-CONFIG_KEY = pytest.StashKey["HarnessConfig"]()
-SESSION_KEY = pytest.StashKey["CertificationSession"]()
-RESULTS_KEY = pytest.StashKey[dict]()
+    from harness.config import HarnessConfig
+    from harness.connectors import Driver, Replica
+    from harness.runtime import SandboxHandle, TenantHandle
+    from harness.session import CertificationSession
+
+CONFIG_KEY: pytest.StashKey[HarnessConfig] = pytest.StashKey()
+SESSION_KEY: pytest.StashKey[CertificationSession] = pytest.StashKey()
+RESULTS_KEY: pytest.StashKey[dict[str, Any]] = pytest.StashKey()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -181,7 +186,7 @@ class ResultCollector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in report.user_properties:
             if name == "harness_result" and (report.when == "call" or report.skipped):
-                result = json.loads(value)
+                result = json.loads(str(value))
                 self.results[result["id"]] = result
 
 
@@ -230,7 +235,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 @pytest.fixture(scope="session")
-def harness_sandbox(request: pytest.FixtureRequest) -> Any:
+def harness_sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxHandle]:
     """The run's sandbox (a SandboxHandle): the certification's own, or one started for this session."""
     cert = request.config.stash.get(SESSION_KEY, None)
     if cert is not None:
@@ -249,7 +254,7 @@ def harness_sandbox(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture
-def harness_tenant(request: pytest.FixtureRequest, harness_sandbox: Any) -> Any:
+def harness_tenant(request: pytest.FixtureRequest, harness_sandbox: SandboxHandle) -> Iterator[TenantHandle]:
     """A fresh tenant for one test, seeded from --seed and the test's id (so reruns match)."""
     import hashlib
 
@@ -261,7 +266,7 @@ def harness_tenant(request: pytest.FixtureRequest, harness_sandbox: Any) -> Any:
 
 
 @pytest.fixture
-def harness_replica(request: pytest.FixtureRequest) -> Any:
+def harness_replica(request: pytest.FixtureRequest) -> Replica:
     """An empty replica sink (keyed by each collection's id field when a contract is known)."""
     from harness.connectors import Replica
 
@@ -272,7 +277,9 @@ def harness_replica(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture
-def harness_connector(request: pytest.FixtureRequest, harness_tenant: Any, harness_replica: Any) -> Any:
+def harness_connector(
+    request: pytest.FixtureRequest, harness_tenant: TenantHandle, harness_replica: Replica
+) -> Iterator[Driver]:
     """The --connector, built for a fresh tenant and writing into `harness_replica`."""
     cert = request.config.stash.get(SESSION_KEY, None)
     if cert is None:

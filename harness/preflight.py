@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 
 from harness.connectors.manifest import Manifest
+from harness.core.errors import HarnessError
 
 
-class SetupError(ValueError):
+class SetupError(HarnessError, ValueError):
     """A setup problem, with what to change; the plugin turns it into a usage error."""
 
 

@@ -225,7 +225,7 @@ class CertificationSession:
         return result
 
     def _result(self, check: Check, error: BaseException | None, duration: float) -> CheckResult:
-        base = dict(
+        base: dict[str, Any] = dict(
             required=self.required(check),
             waived=self.manifest.waivers.get(check.id),
             id=check.id,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from harness.core.errors import HarnessError
 
-class ConnectorLoadError(RuntimeError):
+
+class ConnectorLoadError(HarnessError, RuntimeError):
     """The connector could not be built (import error, missing class, bad constructor)."""
 
 
-class ConnectorFailed(RuntimeError):
+class ConnectorFailed(HarnessError, RuntimeError):
     """A connector call raised. Keeps the exception and its traceback text for evidence."""
 
     def __init__(self, call: str, error: BaseException, traceback_text: str = "") -> None:
@@ -28,7 +30,7 @@ def _where(text: str) -> str:
     return ""
 
 
-class ConnectorTimeout(RuntimeError):
+class ConnectorTimeout(HarnessError, RuntimeError):
     """A connector call ran past its time limit (it may hang, or loop over the same page)."""
 
     traceback_text = ""  # a hang has no traceback: the call was ended from outside
@@ -38,7 +40,7 @@ class ConnectorTimeout(RuntimeError):
         super().__init__(f"{call} did not finish within {seconds:g} s")
 
 
-class RemoteError(Exception):
+class RemoteError(HarnessError):
     """An exception raised in a connector's own process, known by its type name and message."""
 
 

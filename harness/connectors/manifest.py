@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 
 from harness.contract import Contract
 from harness.contract.collections import find_feed
+from harness.core.errors import HarnessError
 
 if TYPE_CHECKING:
     from harness.runtime import TenantHandle
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 SCHEMA_FILE = "connector.schema.json"
 
 
-class ManifestError(ValueError):
+class ManifestError(HarnessError, ValueError):
     def __init__(self, file: str, key: str, message: str, fix: str) -> None:
         self.file, self.key, self.message, self.fix = file, key, message, fix
         where = f"{file}: [{key}]" if key else file

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from harness.connectors.replica import Replica
+from harness.core.errors import HarnessError
 
 MAX_LINE = 16 << 20  # one message; a connector that floods without newlines is cut off here
 MAX_OUTPUT = 512 << 20  # bytes of messages one call may print: a flood fails the call
@@ -22,7 +23,7 @@ MAX_LOGS = 20_000  # LOG messages one driver may send: a log flood fails the cal
 SINK_TYPES = ("RECORD", "DELETE", "STATE", "LOG")
 
 
-class ProtocolError(ValueError):
+class ProtocolError(HarnessError, ValueError):
     """A line on stdout that is not a message of the connector protocol."""
 
 
@@ -30,7 +31,7 @@ class OutputLimit(ProtocolError):
     """The connector printed more than a call may: the harness stops reading and kills it."""
 
 
-class Deadline(Exception):
+class Deadline(HarnessError):
     """No complete line arrived before the call's time limit."""
 
 

@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from harness.connectors.cleanroom import (
@@ -45,12 +46,13 @@ from harness.connectors.errors import ConnectorFailed, ConnectorLoadError, Conne
 from harness.connectors.manifest import Manifest
 from harness.connectors.protocol import SINK_TYPES, Channel, Deadline, ProtocolError, apply, parse
 from harness.connectors.replica import Replica
+from harness.core.errors import HarnessError
 
 DEFAULT_TIMEOUT = 60.0
 LOAD_TIMEOUT = 60.0  # seconds the worker may take to start and import the connector
 
 
-class _Ended(Exception):
+class _Ended(HarnessError):
     """The worker's protocol channel closed: the process is gone."""
 
     def __init__(self, status: int | None, traceback_text: str = "") -> None:
@@ -63,7 +65,7 @@ class _Zygote:
     def __init__(self, manifest: Manifest) -> None:
         assert manifest.python
         paths = [str(manifest.root), *(str(manifest.root / p) for p in manifest.python_path)]
-        self.room = Room(readable=[sys.executable, manifest.root])
+        self.room = Room(readable=[Path(sys.executable), manifest.root])
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.proc = self.room.popen(

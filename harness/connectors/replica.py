@@ -12,8 +12,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.core.errors import HarnessError
 
-class SinkError(TypeError):
+
+class SinkError(HarnessError, TypeError):
     """The connector called the sink wrongly (a record that is not an object, no id, ...)."""
 
 

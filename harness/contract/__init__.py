@@ -8,7 +8,7 @@ defer_iri_grammar()
 
 from harness.contract.collections import Collection, Pagination
 from harness.contract.errors import ContractError, Problem, Violation
-from harness.contract.loader import default_contract_path, load
+from harness.contract.loader import bundled_contract_path, default_contract_path, load
 from harness.contract.model import Contract, Operation, Parameter, Response
 from harness.contract.routing import Match
 from harness.contract.validation import parse_body, validate_request, validate_response
@@ -24,6 +24,7 @@ __all__ = [
     "Problem",
     "Response",
     "Violation",
+    "bundled_contract_path",
     "default_contract_path",
     "load",
     "parse_body",

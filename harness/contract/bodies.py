@@ -8,6 +8,7 @@ so the flat pairs are folded into objects and arrays and each leaf read as its s
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import TYPE_CHECKING, Any
@@ -139,7 +140,7 @@ def form_value(contract: Contract, text: str, schema_uri: str | None) -> Any:
     return coerce(contract, value, {"$ref": schema_uri}, contract.uri)
 
 
-def coerce_text(raw: str, kinds: list[str]) -> Any:
+def coerce_text(raw: str, kinds: Collection[str]) -> Any:
     """A form or query string as the first of the schema's types it reads as."""
     if "integer" in kinds and _INT.match(raw):
         return int(raw)
@@ -166,11 +167,13 @@ def multipart_value(content_type: str, body: bytes) -> dict[str, Any]:
         if not name:
             continue
         filename = part.get_filename()
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)  # bytes for a leaf part, as decode=True gives
         text = (
             filename
             if filename is not None
-            else payload.decode(part.get_content_charset() or "utf-8", "replace")
+            else (payload if isinstance(payload, bytes) else b"").decode(
+                part.get_content_charset() or "utf-8", "replace"
+            )
         )
         pairs.append((str(name), str(text)))
     return nest(pairs)

@@ -157,7 +157,7 @@ def infer_collections(contract: Contract) -> list[Collection]:
         found = _ITEM.match(op.path.rstrip("/")) if op.method == "GET" else None
         if found:  # `/things/{id}` belongs to `/things`; Twilio's `/Calls/{Sid}.json` to `/Calls.json`
             items.setdefault(found["head"] + (found["ext"] or ""), op)
-    found = []
+    collections: list[Collection] = []
     for op in ops:
         hints = op.extensions.get("x-sandbox", {})
         if op.method != "GET" or _ITEM.match(op.path.rstrip("/")) or hints.get("feed"):
@@ -170,8 +170,8 @@ def infer_collections(contract: Contract) -> list[Collection]:
         shape = _list_shape(contract, op)
         if shape is None:
             continue
-        found.append(_collection(contract, op, item_op, shape, by_key))
-    return _named(contract, found)
+        collections.append(_collection(contract, op, item_op, shape, by_key))
+    return _named(contract, collections)
 
 
 def _collection(
@@ -376,7 +376,7 @@ def _pagination(
     limit_schema = params[limit].schema if limit in params else {}
     link = _documents_link(op) or (data_field is None and bool(set(params) & {*PAGE_NAMES, *CURSOR_NAMES}))
     more = hint.get("has_more") or _pick(MORE_NAMES, props)
-    common = dict(
+    common: dict[str, Any] = dict(
         limit_param=limit,
         default_limit=_int_or_none(limit_schema.get("default")),
         max_limit=_int_or_none(limit_schema.get("maximum")),
@@ -506,4 +506,6 @@ def _is_object(contract: Contract, op: Operation) -> bool:
             o.method == "GET" and o.path == op.path and _is_object(contract, o) for o in contract.operations
         )
     found = _ok_schema(contract, op)
-    return bool(found) and _list_shape(contract, op) is None and "array" not in schema_type(found[1])
+    if found is None:
+        return False
+    return _list_shape(contract, op) is None and "array" not in schema_type(found[1])

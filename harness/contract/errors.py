@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.core.errors import HarnessError
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -23,7 +25,7 @@ class Problem:
         return f"{text}\n  fix: {self.fix}" if self.fix else text
 
 
-class ContractError(Exception):
+class ContractError(HarnessError):
     """The contract cannot be used. Carries every problem found, each with its pointer."""
 
     def __init__(self, file: str, problems: list[Problem]) -> None:

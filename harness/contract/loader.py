@@ -28,12 +28,17 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def default_contract_path() -> Path:
     """The bundled reference contract: `contracts/platform.openapi.yaml` of this project."""
+    return bundled_contract_path("platform.openapi.yaml")
+
+
+def bundled_contract_path(name: str) -> Path:
+    """A contract of this project's `contracts/` (an installed harness has them in `_bundled/`)."""
     here = Path(__file__).resolve().parent.parent
     for candidate in (here.parent / "contracts", here / "_bundled"):
-        path = candidate / "platform.openapi.yaml"
+        path = candidate / name
         if path.is_file():
             return path
-    raise FileNotFoundError("the bundled reference contract (contracts/platform.openapi.yaml) is missing")
+    raise FileNotFoundError(f"the bundled contract contracts/{name} is missing")
 
 
 def read_document(path: Path) -> Any:
@@ -63,8 +68,8 @@ def _parse_yaml(path: Path, text: str) -> Any:
     try:
         import yaml_rs
     except ImportError:  # pragma: no cover - a declared dependency
-        yaml_rs = None
-    if yaml_rs is not None:
+        pass
+    else:
         try:
             return yaml_rs.loads(text, parse_datetime=False)
         except Exception:  # duplicate keys, YAML 1.1-only syntax...: PyYAML decides
@@ -99,7 +104,8 @@ def load(path: str | Path, *, check: bool = True) -> Contract:
     for node in nullable:  # after the check: the OpenAPI 3.0 schema wants 3.0's own spelling
         _json_schema_nullable(node)
     uri = path.resolve().as_uri()
-    registry: Registry = Registry(retrieve=_retrieve).with_resource(
+    # `retrieve` is an attrs alias, which mypy's dataclass_transform support does not see
+    registry: Registry = Registry(retrieve=_retrieve).with_resource(  # type: ignore[call-arg]
         uri, Resource.from_contents(doc, default_specification=DRAFT202012)
     )
     if check and (problems := ref_problems(doc, uri, registry, refs)):
@@ -300,14 +306,14 @@ def _local(doc: Any, fragment: str) -> bool:
 def _retrieve(uri: str) -> Resource:
     """Load a file a `$ref` names (a split contract), on first use."""
     if not uri.startswith("file://"):
-        raise NoSuchResource(ref=uri)
+        raise NoSuchResource(ref=uri)  # type: ignore[call-arg]  # an attrs field, as above
     from urllib.parse import urlparse
 
     path = Path(unquote(urlparse(uri).path))
     try:
         contents = read_document(path)
     except ContractError:
-        raise NoSuchResource(ref=uri) from None
+        raise NoSuchResource(ref=uri) from None  # type: ignore[call-arg]
     return Resource.from_contents(contents, default_specification=DRAFT202012)
 
 

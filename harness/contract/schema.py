@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
@@ -48,6 +49,13 @@ def validator_for(contract: Contract, schema_uri: str) -> Validator:
     return validator
 
 
+def _uri_ref(schema_uri: str) -> str:
+    """The URI with its JSON pointer percent-encoded (RFC 6901 section 6): jsonschema-rs refuses a
+    raw `{` in a fragment, which every schema under a templated path (`/things/{id}`) has."""
+    base, hash_sign, fragment = schema_uri.partition("#")
+    return base + hash_sign + quote(fragment, safe="/~!$&'()*+,;=:@")
+
+
 def _fast(contract: Contract, schema_uri: str) -> Any | None:
     """A jsonschema-rs validator, or None where it cannot be built (e.g. refs into other files)."""
     try:
@@ -59,7 +67,8 @@ def _fast(contract: Contract, schema_uri: str) -> Any | None:
         if registry is None:
             registry = jsonschema_rs.Registry([(contract.uri, contract.document)])
             contract.__dict__["_rs_registry"] = registry
-        return jsonschema_rs.validator_for({"$ref": schema_uri}, registry=registry, validate_formats=True)
+        ref = {"$ref": _uri_ref(schema_uri)}
+        return jsonschema_rs.validator_for(ref, registry=registry, validate_formats=True)
     except Exception:  # jsonschema-rs refuses what it cannot resolve; the slow path still works
         return None
 

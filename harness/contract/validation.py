@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from harness.contract.bodies import coerce, coerce_text, nest, parse_form
 from harness.contract.errors import Violation
@@ -81,8 +81,8 @@ def validate_response(
             )
         return found
     media_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    schema_uri = _media_schema(spec.media, media_type)
-    if schema_uri is False:
+    body_schema = _media_schema(spec.media, media_type)
+    if body_schema is False:
         found.append(
             Violation(
                 "/headers/content-type",
@@ -90,7 +90,7 @@ def validate_response(
             )
         )
         return found
-    found += _parsed_body(contract, schema_uri, media_type, body, "/body")
+    found += _parsed_body(contract, body_schema, media_type, body, "/body")
     return found
 
 
@@ -202,7 +202,7 @@ def parse_body(media_type: str, body: bytes) -> Any:
     return _UNPARSED
 
 
-def _media_schema(media: dict[str, str | None], media_type: str) -> str | bool | None:
+def _media_schema(media: dict[str, str | None], media_type: str) -> str | Literal[False] | None:
     """The schema URI for a media type (None: no schema), or False when it is not allowed."""
     if media_type in media:
         return media[media_type]
@@ -233,8 +233,8 @@ def _plain(contract: Contract, schema: Any) -> dict[str, Any]:
 def _coerce(raw: Any, schema: dict[str, Any]) -> Any:
     """Query, path, header and form values are strings; read them as the schema's type."""
     if isinstance(raw, list):
-        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
-        return [_coerce(v, items) for v in raw]
+        items = schema.get("items")
+        return [_coerce(v, items if isinstance(items, dict) else {}) for v in raw]
     return coerce_text(raw, schema_type(schema))
 
 

@@ -17,11 +17,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from harness.core.errors import HarnessError
+
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 KEY_ENV = "HARNESS_SIGNING_KEY"
 
 
-class SigningError(ValueError):
+class SigningError(HarnessError, ValueError):
     pass
 
 

@@ -37,15 +37,14 @@ def summary_lines(
         rows.append((status, mark, check["id"], check["pillar"], printable(note)))
     buffer = io.StringIO()
     if terminal:
-        table: Table | None = Table(
-            title=None, box=None, show_header=True, header_style="bold", pad_edge=False
-        )
-        table.add_column("status", no_wrap=True)
-        table.add_column("check", no_wrap=True)
-        table.add_column("pillar", no_wrap=True)
-        table.add_column("", overflow="fold")
+        grid = Table(title=None, box=None, show_header=True, header_style="bold", pad_edge=False)
+        grid.add_column("status", no_wrap=True)
+        grid.add_column("check", no_wrap=True)
+        grid.add_column("pillar", no_wrap=True)
+        grid.add_column("", overflow="fold")
         for status, mark, check_id, pillar, note in rows:
-            table.add_row(Text(mark, style=STYLES[status]), check_id, pillar, Text(note[:300]))
+            grid.add_row(Text(mark, style=STYLES[status]), check_id, pillar, Text(note[:300]))
+        table: Table | None = grid
     else:
         table, width = None, 1 << 16  # nothing wraps; every line is printed whole
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False)

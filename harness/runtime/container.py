@@ -35,6 +35,7 @@ import httpx
 
 from harness import __version__
 from harness.contract import Contract, default_contract_path
+from harness.core.errors import HarnessError
 from harness.runtime.handle import SandboxHandle
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ OWNER_LABEL = "dev.connector-harness.owner"  # "<hostname>:<pid>" of the process
 ID_LABEL = "dev.connector-harness.id"  # one per ContainerSandbox, for tests and by-hand cleanup
 
 
-class ContainerError(RuntimeError):
+class ContainerError(HarnessError, RuntimeError):
     """The container runtime cannot run here, or a sandbox container did not come up."""
 
     def __init__(self, message: str, short: str | None = None) -> None:
@@ -105,8 +106,8 @@ class ContainerSandbox:
         env = {"HARNESS_ADMIN_TOKEN": self.admin_token}
         if self.seed is not None:
             env["HARNESS_SEED"] = str(self.seed)
-        if self._mounts_contract():
-            env["HARNESS_CONTRACT"] = f"{CONTRACT_DIR}/{self.contract_file.name}"
+        if (mounted := self._mounted_contract()) is not None:
+            env["HARNESS_CONTRACT"] = f"{CONTRACT_DIR}/{mounted.name}"
         return env
 
     def start(self) -> SandboxHandle:
@@ -128,8 +129,8 @@ class ContainerSandbox:
             labels={LABEL: "1", OWNER_LABEL: _owner(), ID_LABEL: self.id},
         )
         container.with_exposed_ports(PORT)
-        if self._mounts_contract():
-            container.with_volume_mapping(self.contract_file.parent, CONTRACT_DIR, "ro")
+        if (mounted := self._mounted_contract()) is not None:
+            container.with_volume_mapping(mounted.parent, CONTRACT_DIR, "ro")
         container.waiting_for(
             _health_wait().with_startup_timeout(self.start_timeout).with_poll_interval(0.05)
         )
@@ -140,12 +141,12 @@ class ContainerSandbox:
         except _NotReady as exc:
             logs = self._last_logs()
             self.stop()
-            mounted = (
-                f" {CONTRACT_DIR}/{self.contract_file.name} is {self.contract_file}, mounted read-only."
-                if self._mounts_contract()
+            note = (
+                f" {CONTRACT_DIR}/{contract.name} is {contract}, mounted read-only."
+                if (contract := self._mounted_contract()) is not None
                 else ""
             )
-            raise ContainerError(f"the sandbox container ({self.image}) {exc}{mounted}\n{logs}") from None
+            raise ContainerError(f"the sandbox container ({self.image}) {exc}{note}\n{logs}") from None
         except BaseException:  # Ctrl-C, an engine error: never leave the container behind
             self.stop()
             raise
@@ -180,8 +181,11 @@ class ContainerSandbox:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _mounts_contract(self) -> bool:
-        return self.contract_file is not None and self.contract_file != default_contract_path().resolve()
+    def _mounted_contract(self) -> Path | None:
+        """The contract file mounted into the container; None when the image's own is served."""
+        if self.contract_file is None or self.contract_file == default_contract_path().resolve():
+            return None
+        return self.contract_file
 
     def _last_logs(self) -> str:
         try:
@@ -229,7 +233,7 @@ def reap_orphans(client: Any) -> list[str]:
     return removed
 
 
-class _NotReady(Exception):
+class _NotReady(HarnessError):
     """Raised by the wait strategy; the runtime turns it into a ContainerError with the logs."""
 
 

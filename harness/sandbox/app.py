@@ -221,7 +221,7 @@ class Sandbox:
                 response = Response(cut, response.status_code, headers=headers)
             elif rule.kind == "status_after":  # the write is applied, but the client is told it failed
                 failed = problem(rule.status, f"injected fault: {rule.status} after the request was applied")
-                op = self.contract.operation(call.entry.operation)
+                op = self.contract.operation(call.entry.operation)  # type: ignore[arg-type]
                 response = conform_error(self.contract, op, failed, self.responder, call.seed)
             elif rule.kind == "drop":
                 response = _Dropped(response)
@@ -259,7 +259,7 @@ class Sandbox:
         """A handler that fails on an input nobody foresaw answers a generated, documented
         response (logged), never a 500."""
         try:
-            return handler(call.tenant, call.query, path_params, call.body)
+            return handler(call.tenant, call.query, path_params, call.body)  # type: ignore[arg-type]
         except Exception:
             logging.getLogger("harness.sandbox").exception("handler for %s failed; answering generated", op)
             call.entry.auth["handler_failed"] = True
@@ -305,7 +305,7 @@ class Sandbox:
         self, call: _Call, op: Operation, client: str, key: str, handler: Handler, path_params: dict[str, str]
     ) -> Response:
         store = call.tenant.idempotency
-        fingerprint = store.fingerprint(call.method, call.path, call.body)
+        fingerprint = store.fingerprint(call.method, call.path, call.body)  # type: ignore[arg-type]
         seen = store.lookup(client, op.operation_id, key)
         if seen is not None:
             if seen.fingerprint != fingerprint:

@@ -130,7 +130,7 @@ def _check_scheme(
     if kind == "http" and str(scheme.get("scheme", "")).lower() == "basic":
         creds = _basic(headers.get("authorization", ""))
         client = tenant.clients.get(creds[0]) if creds else None
-        if client and not client.revoked and _same(client.client_secret, creds[1]):
+        if client and not client.revoked and _same(client.client_secret, creds[1]):  # type: ignore[index]
             principal.credential, principal.client_id = "header", client.client_id
             return None
         # SDKs that authenticate with one secret (Stripe) send it as the user with no password.
@@ -149,8 +149,8 @@ def _check_scheme(
         value = {
             "header": headers.get(name.lower()),
             "cookie": _cookie(headers, name),
-            "query": (query.get(name) or [None])[-1],
-        }.get(where)
+            "query": (query.get(name) or [None])[-1],  # type: ignore[list-item]
+        }.get(where)  # type: ignore[arg-type]
         client = _client_by_secret(tenant, value)
         if client is None and where == "header" and value:
             client = _client_by_secret(tenant, _unprefixed(value))

@@ -12,8 +12,10 @@ import hmac
 import json
 from typing import Any
 
+from harness.core.errors import HarnessError
 
-class InvalidCursor(ValueError):
+
+class InvalidCursor(HarnessError, ValueError):
     pass
 
 

@@ -14,6 +14,8 @@ from collections.abc import Collection
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from harness.core.errors import HarnessError
+
 BEFORE = ("latency", "status", "expire_token")  # act before the request is handled
 # act on the response, or after it; status_after answers an error although the request was applied
 AFTER = ("drop", "truncate", "churn", "status_after")
@@ -41,7 +43,7 @@ TYPE_NAMES = {name: "a number" if name == "probability" else "an integer" for na
 }
 
 
-class FaultError(ValueError):
+class FaultError(HarnessError, ValueError):
     pass
 
 

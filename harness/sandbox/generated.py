@@ -211,11 +211,11 @@ class Responder:
         if spec is None and str(status).startswith("2") and documented_success(op)[0] != status:
             # only `default` covers it, but the operation names its success code: use that one
             status, spec = documented_success(op)
-            found = ["status"]
+            conforms = False
         else:
-            found = validate_response(self.contract, op, status, dict(response.headers), body)
+            conforms = not validate_response(self.contract, op, status, dict(response.headers), body)
             spec = op.response_for(status)
-        if not found:
+        if conforms:
             return response, ""
         if spec is None and not str(status).startswith("2"):
             return response, "unrepaired"  # an error status keeps its meaning even if undocumented

@@ -18,9 +18,10 @@ from typing import Any
 from harness import __version__
 from harness.contract import Contract, ContractError, default_contract_path, load
 from harness.contract.collections import find_feed
+from harness.core.errors import HarnessError
 
 
-class ScaffoldError(ValueError):
+class ScaffoldError(HarnessError, ValueError):
     """What stops a scaffold, with the fix."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from harness.core.errors import HarnessError
 
-class SynthError(ValueError):
+
+class SynthError(HarnessError, ValueError):
     """Raised when a dataset is built, never halfway through a sync. Names the schema pointer."""
 
     def __init__(self, pointer: str, message: str, fix: str) -> None:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from jsonschema import FormatChecker
 
+from harness.core.errors import HarnessError
 from harness.synth.errors import SynthError
 from harness.synth.regex import PatternSampler, UnsupportedPattern
 
@@ -145,7 +146,7 @@ ANNOTATIONS = {
 _FORMATS = FormatChecker()
 
 
-class Infinite(Exception):
+class Infinite(HarnessError):
     """This branch cannot end here (a required cycle, or a `false` schema): take another."""
 
 
@@ -224,8 +225,8 @@ class Compiler:
         if done is not None:
             return done
         if key in self._pending:  # recursion: refer to the builder being made
-            cell = self._pending[key]
-            return lambda ctx: cell[0](ctx)
+            pending = self._pending[key]
+            return lambda ctx: pending[0](ctx)
         cell: list[Builder] = []
         self._pending[key] = cell
         try:
@@ -390,9 +391,8 @@ class Compiler:
                 return None
             raise Infinite
 
-        disjoint = all(k is not None for k in kinds) and sum(len(k) for k in kinds) == len(
-            set().union(*kinds)
-        )
+        known = [k for k in kinds if k is not None]
+        disjoint = len(known) == len(kinds) and sum(len(k) for k in known) == len(set[str]().union(*known))
         if exact and (key == "anyOf" or disjoint):
             return choose
         separated = [_separated(build, i, props) for i, build in enumerate(builders)]
@@ -517,7 +517,7 @@ class Compiler:
         key_maker = self._key_maker(schema.get("propertyNames"), uri)
         extras: list[tuple[Callable[[Ctx, int], str], Builder]] = []
         if patterns:
-            extras += [(lambda ctx, n, s=s: s(ctx.rng), b) for s, b in patterns]
+            extras += [(_pattern_key(s), b) for s, b in patterns]
         if extra_builder is not None:
             extras.append((key_maker, extra_builder))
         elif not closed and not patterns:
@@ -588,7 +588,9 @@ class Compiler:
 
     def _array(self, schema: dict[str, Any], uri: str, name: str | None) -> Builder:
         items = schema.get("items", {})
-        prefix = schema.get("prefixItems") if isinstance(schema.get("prefixItems"), list) else []
+        prefix = schema.get("prefixItems")
+        if not isinstance(prefix, list):
+            prefix = []
         if isinstance(items, list):  # draft 4 tuple form, as some 3.0 documents write it
             prefix, items = items, schema.get("additionalItems", {})
         item = self.compile(items, f"{uri}/items", name)
@@ -713,11 +715,10 @@ class Compiler:
         formatted = self._formatted(fmt, {}, name) if fmt else None
 
         def build(ctx: Ctx) -> str:
-            for make in (method, formatted):
-                if make is not None:
-                    value = str(make(ctx) if make is formatted else make())
-                    if sampler.ok(value):
-                        return value
+            if method is not None and sampler.ok(value := str(method())):
+                return value
+            if formatted is not None and sampler.ok(value := str(formatted(ctx))):
+                return value
             return sampler(ctx.rng)
 
         return build
@@ -929,7 +930,7 @@ def _bounded_string(
     maker: Builder, fmt: str | None, low: int, high: int | None, words: tuple[str, ...]
 ) -> Builder:
     """A formatted string within length bounds: remade, then cut or padded where the format allows."""
-    checks = fmt is not None and fmt in _FORMATS.checkers
+    checked = fmt if fmt is not None and fmt in _FORMATS.checkers else None
 
     def build(ctx: Ctx) -> str:
         value = ""
@@ -938,7 +939,7 @@ def _bounded_string(
             if low <= len(value) and (high is None or len(value) <= high):
                 return value
         fitted = _fit(value, low, high)
-        return fitted if not checks or _FORMATS.conforms(fitted, fmt) else value
+        return fitted if checked is None or _FORMATS.conforms(fitted, checked) else value
 
     return build
 
@@ -1128,13 +1129,13 @@ def _bounds(schema: dict[str, Any], uri: str, integer: bool) -> tuple[Any, Any]:
     step = 1 if integer else 1e-6
     if ex_lo is True and lo is not None:
         lo = math.floor(lo) + 1 if integer else lo + step
-    elif _num(ex_lo) is not None:
-        bound = math.floor(ex_lo) + 1 if integer else ex_lo + max(step, abs(ex_lo) * 1e-9)
+    elif (ex_lo_num := _num(ex_lo)) is not None:
+        bound = math.floor(ex_lo_num) + 1 if integer else ex_lo_num + max(step, abs(ex_lo_num) * 1e-9)
         lo = bound if lo is None else max(lo, bound)
     if ex_hi is True and hi is not None:
         hi = math.ceil(hi) - 1 if integer else hi - step
-    elif _num(ex_hi) is not None:
-        bound = math.ceil(ex_hi) - 1 if integer else ex_hi - max(step, abs(ex_hi) * 1e-9)
+    elif (ex_hi_num := _num(ex_hi)) is not None:
+        bound = math.ceil(ex_hi_num) - 1 if integer else ex_hi_num - max(step, abs(ex_hi_num) * 1e-9)
         hi = bound if hi is None else min(hi, bound)
     fmt = schema.get("format")
     if integer and fmt in INT_FORMATS:
@@ -1143,17 +1144,20 @@ def _bounds(schema: dict[str, Any], uri: str, integer: bool) -> tuple[Any, Any]:
         hi = f_hi if hi is None else min(hi, f_hi)
         if lo == f_lo and hi == f_hi:  # only the format bounds it: stay in the everyday range
             lo, hi = max(lo, 0), min(hi, 10_000)
-    if lo is None and hi is None:
-        lo, hi = 0, 10_000
-    elif lo is None:
-        lo = min(0, hi - 10_000)
-    elif hi is None:
+    if lo is None:
+        lo = 0 if hi is None else min(0, hi - 10_000)
+    if hi is None:
         hi = max(lo + 10_000, 10_000) if lo >= 0 else max(lo + 10_000, 0)
     if integer:
         lo, hi = math.ceil(lo), math.floor(hi)
     if lo > hi:
         raise SynthError(_ptr(uri), f"minimum {lo} > maximum {hi}", "fix the bounds")
     return lo, hi
+
+
+def _pattern_key(sampler: PatternSampler) -> Callable[[Ctx, int], str]:
+    """A property name drawn from a patternProperties regex (the property's index is unused)."""
+    return lambda ctx, n: sampler(ctx.rng)
 
 
 def _num(value: Any) -> float | None:

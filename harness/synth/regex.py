@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import random
 import re
+import re._constants as C  # type: ignore[import-not-found]  # the regex parser's (private: no stub)
+import re._parser as sre_parse  # type: ignore[import-not-found]
 import string
 from collections.abc import Callable
 from typing import Any
 
-try:  # Python 3.11+
-    import re._constants as C
-    import re._parser as sre_parse
-except ImportError:  # pragma: no cover
-    import sre_constants as C  # type: ignore[no-redef]
-    import sre_parse  # type: ignore[no-redef]
+from harness.core.errors import HarnessError
 
 _CATEGORIES = {
     C.CATEGORY_DIGIT: string.digits,
@@ -75,7 +72,7 @@ _TOKEN = re.compile(
 )
 
 
-class UnsupportedPattern(ValueError):
+class UnsupportedPattern(HarnessError, ValueError):
     pass
 
 

@@ -129,3 +129,16 @@ def test_other_contracts_validate_their_own_auth_and_paging(ticketing_contract, 
     assert found == []
     _, found = validate_request(inventory_contract, "GET", "/products/SKU-12")
     assert pointers(found) == {"/path/sku"}
+
+
+def test_schemas_under_a_templated_path_get_the_fast_validator_too(platform_contract):
+    """jsonschema-rs refuses a raw `{` in a $ref's fragment; the engine percent-encodes it, so a
+    body under `/v1/contacts/{id}` is not left to the pure-Python validator on every request."""
+    from harness.contract.schema import validator_for
+
+    uris = [u for op in platform_contract.operations if "{" in op.path for u in op.body_media.values() if u]
+    assert uris
+    for uri in uris:
+        validator = validator_for(platform_contract, uri)
+        assert validator.fast is not None, uri
+        assert not validator.fast.is_valid([]) and not validator.is_valid([])  # a body is an object

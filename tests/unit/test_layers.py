@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import importlib
+from inspect import isclass
 from pathlib import Path
 
 from tests.conftest import ROOT
 
-LAYERS = ["contract", "synth", "sandbox", "runtime", "connectors", "checks", "report"]
+LAYERS = ["core", "contract", "synth", "sandbox", "runtime", "connectors", "checks", "report"]
 TOP = len(LAYERS)  # plugin, items, session, config, cli, lint sit on top of everything
 
 
@@ -52,3 +54,47 @@ def test_the_pytest_entry_module_imports_nothing_heavy_at_import_time():
     top_level = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
     names = {n.module if isinstance(n, ast.ImportFrom) else n.names[0].name for n in top_level}
     assert names <= {"__future__", "json", "typing", "pytest"}
+
+
+# Exception classes in files this branch may not edit (harness/checks/ and runtime/handle.py are
+# being rewritten, sandbox/app.py is another change's): the lead folds them into HarnessError on
+# merging. Each entry must still exist and still not be a HarnessError, so the list cannot go stale.
+NOT_YET_HARNESS_ERRORS = {
+    "harness.checks.failures.CheckFailure",
+    "harness.checks.failures.NotApplicable",
+    "harness.checks.integrity._Crash",
+    "harness.checks.resilience._Hostile",
+    "harness.runtime.handle.SandboxError",
+    "harness.sandbox.app.InjectedDrop",
+}
+
+
+def exception_classes() -> dict[str, type[BaseException]]:
+    """Every exception class defined at the top level of a module under harness/."""
+    found: dict[str, type[BaseException]] = {}
+    for path in sorted((ROOT / "harness").rglob("*.py")):
+        module = importlib.import_module(
+            ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        )
+        for name, value in vars(module).items():
+            if isclass(value) and issubclass(value, BaseException) and value.__module__ == module.__name__:
+                found[f"{module.__name__}.{name}"] = value
+    return found
+
+
+def test_every_exception_the_harness_defines_is_a_harness_error():
+    from harness.core.errors import HarnessError
+
+    classes = exception_classes()
+    assert len(classes) > 20  # the walk found the package's errors
+    assert set(classes) >= NOT_YET_HARNESS_ERRORS, "a listed class is gone: drop it from the list"
+    outside = sorted(name for name, cls in classes.items() if not issubclass(cls, HarnessError))
+    assert outside == sorted(NOT_YET_HARNESS_ERRORS)
+
+
+def test_harness_errors_keep_the_stdlib_base_their_callers_catch():
+    from harness.connectors import ConnectorTimeout, ManifestError, SinkError
+    from harness.synth import SynthError
+
+    assert issubclass(ManifestError, ValueError) and issubclass(SynthError, ValueError)
+    assert issubclass(ConnectorTimeout, RuntimeError) and issubclass(SinkError, TypeError)
