@@ -339,3 +339,53 @@ def test_a_token_url_outside_the_contracts_paths_and_host_is_served_and_its_toke
         assert http.get(_tenant_path(created, "/status"), headers=bearer).status_code == 200
         wrong = {"Authorization": "Bearer at_wrong"}
         assert http.get(_tenant_path(created, "/status"), headers=wrong).status_code == 401
+
+
+def test_a_created_record_whose_id_schema_bounds_only_its_length_reads_back(tmp_path):
+    """SendGrid's `list.id` is a string of exactly 36 characters with no pattern: the id the
+    sandbox makes must fit, or the repaired answer names a record that does not exist."""
+    record = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "minLength": 36, "maxLength": 36},
+            "name": TEXT,
+        },
+    }
+    ok = lambda schema: {"200": {"description": "ok", "content": {"application/json": {"schema": schema}}}}  # noqa: E731
+    doc = {
+        "openapi": "3.0.3",
+        "info": {"title": "Lists", "version": "1"},
+        "paths": {
+            "/lists": {
+                "get": {
+                    "operationId": "lists",
+                    "responses": ok(
+                        {"type": "object", "properties": {"result": {"type": "array", "items": record}}}
+                    ),
+                },
+                "post": {
+                    "operationId": "make",
+                    "requestBody": {"content": {"application/json": {"schema": record}}},
+                    "responses": ok(record),
+                },
+            },
+            "/lists/{id}": {
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": TEXT}],
+                "get": {"operationId": "list", "responses": ok(record)},
+            },
+        },
+    }
+    path = tmp_path / "lists.json"
+    path.write_text(json.dumps(doc))
+    with TestClient(Sandbox(load(path), admin_token="adm").app) as http:
+        created = http.post(
+            "/_sandbox/tenants",
+            json={"seed": 1, "sizes": {"lists": 3}},
+            headers={"Authorization": "Bearer adm"},
+        ).json()
+        made = http.post(f"/t/{created['id']}/lists", json={"name": "news"})
+        assert made.status_code == 200 and len(made.json()["id"]) == 36
+        again = http.get(f"/t/{created['id']}/lists/{made.json()['id']}")
+        assert again.status_code == 200 and again.json()["name"] == "news"
+        listed = http.get(f"/t/{created['id']}/lists").json()["result"]
+        assert made.json()["id"] in [r["id"] for r in listed]
