@@ -33,6 +33,7 @@ from harness.contract.collections import find_feed
 from harness.sandbox import auth
 from harness.sandbox.audit import acting
 from harness.sandbox.collections import (
+    ORIGIN,
     Feed,
     create_record,
     delete_record,
@@ -130,6 +131,8 @@ class Sandbox:
         if base and not (path == base or path.startswith(base + "/")):
             return problem(404, f"this API is served under {base}")
         api_path = path[len(base) :] or "/"
+        mounted = request.url.path[: -len(path)] if request.url.path.endswith(path) else ""
+        ORIGIN.set(f"{request.url.scheme}://{request.url.netloc}{mounted}{base}")
         body = await _read_body(request)
         query = parse_qs(request.url.query, keep_blank_values=True)
         headers = {k.lower(): v for k, v in request.headers.items()}

@@ -389,3 +389,88 @@ def test_a_created_record_whose_id_schema_bounds_only_its_length_reads_back(tmp_
         assert again.status_code == 200 and again.json()["name"] == "news"
         listed = http.get(f"/t/{created['id']}/lists").json()["result"]
         assert made.json()["id"] in [r["id"] for r in listed]
+
+
+LINKED = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "name": TEXT,
+        "url": {"type": "string", "format": "uri"},
+        "_metadata": {"type": "object", "properties": {"self": {"type": "string", "format": "uri"}}},
+    },
+}
+HOOK = {"type": "object", "properties": {"id": TEXT, "url": {"type": "string", "format": "uri"}}}
+
+
+def _ok(schema):
+    return {"200": {"description": "ok", "content": {"application/json": {"schema": schema}}}}
+
+
+def _linked_contract(tmp_path):
+    """SendGrid's list pages (`_metadata.next`, a `format: uri` that is absent on the last page)
+    and self links; a webhook whose `url` is the client's own data."""
+    page = {
+        "type": "object",
+        "properties": {
+            "result": {"type": "array", "items": LINKED},
+            "_metadata": {"type": "object", "properties": {"next": {"type": "string", "format": "uri"}}},
+        },
+    }
+    item = {"name": "id", "in": "path", "required": True, "schema": TEXT}
+    size = {"name": "page_size", "in": "query", "schema": {"type": "integer"}}
+    token = {"name": "page_token", "in": "query", "schema": TEXT}
+    doc = {
+        "openapi": "3.0.3",
+        "info": {"title": "Links", "version": "1"},
+        "servers": [{"url": "https://api.example.com/v3"}],
+        "paths": {
+            "/lists": {"get": {"operationId": "lists", "parameters": [size, token], "responses": _ok(page)}},
+            "/lists/{id}": {"get": {"operationId": "list", "parameters": [item], "responses": _ok(LINKED)}},
+            "/hooks": {
+                "get": {"operationId": "hooks", "responses": _ok({"type": "array", "items": HOOK})},
+                "post": {
+                    "operationId": "hook",
+                    "requestBody": {"content": {"application/json": {"schema": HOOK}}},
+                    "responses": _ok(HOOK),
+                },
+            },
+            "/hooks/{id}": {"get": {"operationId": "one_hook", "parameters": [item], "responses": _ok(HOOK)}},
+        },
+    }
+    path = tmp_path / "links.json"
+    path.write_text(json.dumps(doc))
+    return load(path)
+
+
+def test_next_page_urls_and_self_links_are_absolute_urls_of_the_sandbox(tmp_path):
+    contract = _linked_contract(tmp_path)
+    with TestClient(Sandbox(contract, admin_token="adm").app) as http:
+        made = http.post(
+            "/_sandbox/tenants",
+            json={"seed": 1, "sizes": {"lists": 3}},
+            headers={"Authorization": "Bearer adm"},
+        ).json()
+        base = made["base_url"]
+        first = http.get(f"{base}/lists", params={"page_size": 2})
+        assert first.status_code == 200
+        body = first.json()
+        assert body["_metadata"]["next"].startswith(f"{base}/lists?")
+        for record in body["result"]:
+            own = f"{base}/lists/{record['id']}"
+            assert record["url"] == own and record["_metadata"]["self"] == own
+            assert http.get(record["url"]).json()["id"] == record["id"]  # the link leads to it
+        last = http.get(body["_metadata"]["next"]).json()
+        assert len(last["result"]) == 1 and "next" not in last["_metadata"]  # not null: absent
+        log = http.get(f"/_sandbox/tenants/{made['id']}/requests", headers={"Authorization": "Bearer adm"})
+        assert all(not e["response_violations"] and not e["repair"] for e in log.json()["data"])
+
+
+def test_a_url_field_the_client_writes_is_kept_not_made_a_self_link(tmp_path):
+    contract = _linked_contract(tmp_path)
+    with TestClient(Sandbox(contract, admin_token="adm").app) as http:
+        base = http.post(
+            "/_sandbox/tenants", json={"seed": 1}, headers={"Authorization": "Bearer adm"}
+        ).json()["base_url"]
+        hook = http.post(f"{base}/hooks", json={"url": "https://client.example/hook"}).json()
+        assert http.get(f"{base}/hooks/{hook['id']}").json()["url"] == "https://client.example/hook"
