@@ -232,7 +232,7 @@ class Sandbox:
     ) -> Response:
         form = _form(call.headers, call.body)
         tenant = call.tenant
-        if call.path == self.token_path and call.method == "POST":
+        if call.method == "POST" and (call.path == self.token_path or call.path in self.oauth_paths):
             client_id = (form or {}).get("client_id", ["anonymous"])[-1]
             limited = self._rate_limited(tenant, f"token:{client_id}")
             return limited or auth.issue_token(tenant, form or {}, call.headers)
