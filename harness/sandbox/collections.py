@@ -174,7 +174,7 @@ def get_record(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
     record_id = _record_id(col, path_params)
-    record = tenant.data.get(col.name, record_id)
+    record = tenant.data.get(col.name, record_id) or _stand_in(col, col.item_op, tenant, record_id)
     if record is None:
         return problem(404, f"no {col.name} record with id {record_id!r}")
     return json_response(with_self_links(tenant.data.dataset.contract, col, record, path_params))
@@ -193,7 +193,11 @@ def update_record(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
     record_id = _record_id(col, path_params)
-    record = tenant.data.update(col.name, record_id, json.loads(body) if body else {})
+    fields = json.loads(body) if body else {}
+    record = tenant.data.update(col.name, record_id, fields)
+    if record is None and col.update_op is not None:
+        found = _stand_in(col, col.update_op, tenant, record_id)
+        record = {**found, **(fields if isinstance(fields, dict) else {})} if found else None
     if record is None:
         return problem(404, f"no {col.name} record with id {record_id!r}")
     return json_response(
@@ -209,6 +213,8 @@ def delete_record(
     record_id = _record_id(col, path_params)
     record = tenant.data.get(col.name, record_id)
     if record is None or not tenant.data.delete(col.name, record_id):
+        record = _stand_in(col, col.delete_op, tenant, record_id) if col.delete_op else None
+    if record is None:
         return problem(404, f"no {col.name} record with id {record_id!r}")
     written = col.writes.get("delete")
     status = written.status if written else 204
@@ -217,6 +223,29 @@ def delete_record(
     contract = tenant.data.dataset.contract
     schema = contract.deref({"$ref": written.body_uri}, contract.uri)[0]
     return json_response(_deleted_body(contract, schema, record, col), status)
+
+
+def _stand_in(col: Collection, op: Any, tenant: Tenant, record_id: Any) -> dict[str, Any] | None:
+    """A record for an id the tenant has no record for, where the operation documents no 404
+    (nor a 4XX or default answer): the contract allows only its success, so that is answered,
+    with a record made for this id (not stored). A record the tenant deleted stays a 404: state
+    is real. None: answer 404."""
+    if op.response_for(404) is not None or _was_deleted(tenant, col, record_id):
+        return None
+    dataset = tenant.data.dataset
+    salt = f":stand-in:{record_id}"
+    record = dataset.make(col.name, max(dataset.size(col.name) - 1, 0), seed_salt=salt)
+    if not isinstance(record, dict):
+        return None
+    record[col.id_field] = record_id
+    return record
+
+
+def _was_deleted(tenant: Tenant, col: Collection, record_id: Any) -> bool:
+    return any(
+        c.type == "deleted" and c.collection == col.name and c.id == record_id
+        for c in tenant.data.changes_since(0)
+    )
 
 
 def _deleted_body(contract: Contract, schema: Any, record: dict[str, Any], col: Collection) -> Any:

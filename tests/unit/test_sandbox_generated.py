@@ -474,3 +474,102 @@ def test_a_url_field_the_client_writes_is_kept_not_made_a_self_link(tmp_path):
         ).json()["base_url"]
         hook = http.post(f"{base}/hooks", json={"url": "https://client.example/hook"}).json()
         assert http.get(f"{base}/hooks/{hook['id']}").json()["url"] == "https://client.example/hook"
+
+
+def _things_contract(tmp_path, item_responses):
+    thing = {"type": "object", "required": ["id"], "properties": {"id": TEXT, "label": TEXT}}
+    item = {"name": "id", "in": "path", "required": True, "schema": TEXT}
+    doc = {
+        "openapi": "3.0.3",
+        "info": {"title": "Things", "version": "1"},
+        "paths": {
+            "/things": {
+                "get": {"operationId": "things", "responses": _ok({"type": "array", "items": thing})},
+            },
+            "/things/{id}": {
+                "parameters": [item],
+                "get": {"operationId": "thing", "responses": {**_ok(thing), **item_responses}},
+                "patch": {
+                    "operationId": "edit",
+                    "requestBody": {"content": {"application/json": {"schema": thing}}},
+                    "responses": _ok(thing),
+                },
+                "delete": {"operationId": "drop", "responses": {"204": {"description": "gone"}}},
+            },
+        },
+    }
+    path = tmp_path / "things.json"
+    path.write_text(json.dumps(doc))
+    return load(path)
+
+
+def test_an_unknown_id_where_no_404_is_documented_gets_the_documented_answer_but_deleted_stays_404(tmp_path):
+    """Zoom's, Meraki's and OpenAI's item operations document only 200: a valid request for an
+    id the tenant never had is answered as documented; one the tenant deleted is still a 404."""
+    contract = _things_contract(tmp_path, {})
+    with TestClient(Sandbox(contract, admin_token="adm").app) as http:
+        made = http.post(
+            "/_sandbox/tenants",
+            json={"seed": 1, "sizes": {"things": 2}},
+            headers={"Authorization": "Bearer adm"},
+        ).json()
+        base = made["base_url"]
+        unknown = http.get(f"{base}/things/nope")
+        assert unknown.status_code == 200 and unknown.json()["id"] == "nope"
+        assert (
+            validate_response(
+                contract, contract.operation("thing"), 200, dict(unknown.headers), unknown.content
+            )
+            == []
+        )
+        edited = http.patch(f"{base}/things/nope", json={"id": "nope", "label": "x"})
+        assert edited.status_code == 200 and edited.json()["label"] == "x"
+        real = http.get(f"{base}/things").json()[0]["id"]
+        assert http.delete(f"{base}/things/{real}").status_code == 204
+        assert http.get(f"{base}/things/{real}").status_code == 404  # real state: deleted is gone
+        assert http.patch(f"{base}/things/{real}", json={"id": real}).status_code == 404
+
+
+def test_an_unknown_id_is_a_404_where_the_operation_documents_one(tmp_path):
+    contract = _things_contract(tmp_path, {"404": {"description": "no such thing"}})
+    with TestClient(Sandbox(contract, admin_token="adm").app) as http:
+        base = http.post(
+            "/_sandbox/tenants", json={"seed": 1}, headers={"Authorization": "Bearer adm"}
+        ).json()["base_url"]
+        assert http.get(f"{base}/things/nope").status_code == 404
+
+
+@pytest.mark.parametrize("servers", ["https://api.example.com", "https://api.example.com/2.0"])
+def test_a_token_url_the_contract_documents_as_a_json_only_path_issues_real_tokens(tmp_path, servers):
+    """Square documents `POST /oauth2/token` (JSON bodies only) and Box the same path under
+    `/2.0`: a client-credentials form sent to the flow's token URL still gets a working token,
+    not a 400 for its content type or a generated `access_token` that authenticates nothing."""
+    doc = json.loads(json.dumps(CONTRACT))
+    doc["servers"] = [{"url": servers}]
+    doc["paths"] = {"/status": CONTRACT["paths"]["/status"]}
+    json_body = {"type": "object", "required": ["client_id"], "properties": {"client_id": TEXT}}
+    doc["paths"]["/oauth2/token"] = {
+        "post": {
+            "operationId": "ObtainToken",
+            "security": [],
+            "requestBody": {"content": {"application/json": {"schema": json_body}}},
+            "responses": _ok({"type": "object", "properties": {"access_token": TEXT}}),
+        }
+    }
+    flow = {"authorizationCode": {"authorizationUrl": "https://api.example.com/oauth2/authorize"}}
+    flow["authorizationCode"].update(tokenUrl="https://api.example.com/oauth2/token", scopes={})
+    doc["components"]["securitySchemes"] = {"oauth": {"type": "oauth2", "flows": flow}}
+    doc["security"] = [{"oauth": []}]
+    path = tmp_path / "square.json"
+    path.write_text(json.dumps(doc))
+    with TestClient(Sandbox(load(path), admin_token="adm").app) as http:
+        created = http.post("/_sandbox/tenants", json={}, headers={"Authorization": "Bearer adm"}).json()
+        token = http.post(
+            f"/t/{created['id']}/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            auth=(created["client_id"], created["client_secret"]),
+        )
+        assert token.status_code == 200, token.text
+        bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        status = http.get(created["base_url"] + "/status", headers=bearer)
+        assert status.status_code == 200, status.text
