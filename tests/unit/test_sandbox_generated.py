@@ -573,3 +573,29 @@ def test_a_token_url_the_contract_documents_as_a_json_only_path_issues_real_toke
         bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
         status = http.get(created["base_url"] + "/status", headers=bearer)
         assert status.status_code == 200, status.text
+
+
+def test_a_contract_without_security_schemes_guards_the_operations_that_document_401(tmp_path):
+    """GitHub's description declares no securitySchemes, yet `GET /user` documents 401: it
+    needs the tenant's secret (PyGithub sends `token <secret>`); `GET /status` stays public."""
+    doc = json.loads(json.dumps(CONTRACT))
+    del doc["security"], doc["components"]["securitySchemes"]
+    doc["paths"] = {
+        "/status": CONTRACT["paths"]["/status"],
+        "/user": {
+            "get": {
+                "operationId": "me",
+                "responses": {**_ok({"type": "object"}), "401": {"description": "requires authentication"}},
+            }
+        },
+    }
+    path = tmp_path / "noscheme.json"
+    path.write_text(json.dumps(doc))
+    with TestClient(Sandbox(load(path), admin_token="adm").app) as http:
+        made = http.post("/_sandbox/tenants", json={}, headers={"Authorization": "Bearer adm"}).json()
+        base = made["base_url"]
+        assert http.get(f"{base}/status").status_code == 200
+        assert http.get(f"{base}/user").status_code == 401
+        assert http.get(f"{base}/user", headers={"Authorization": "token wrong"}).status_code == 401
+        ok = http.get(f"{base}/user", headers={"Authorization": f"token {made['client_secret']}"})
+        assert ok.status_code == 200
