@@ -23,7 +23,6 @@ per-spec time limit, --max-examples; only 127.0.0.1. Asserts nothing; exits 0.
 from __future__ import annotations
 
 import argparse
-import base64
 import collections
 import contextlib
 import json
@@ -39,6 +38,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 
@@ -113,49 +113,64 @@ def _document(path: Path) -> dict[str, Any]:
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
-def credential_args(doc: dict[str, Any], tenant: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """`st` options carrying the tenant's credentials for the schemes the spec declares.
+def token_url(doc: dict[str, Any], tenant: dict[str, Any]) -> str | None:
+    """Where the tenant's token endpoint is: the control API's `token_url`, else the path of an
+    OAuth2 flow's `tokenUrl` under the tenant (the sandbox serves it there even when it is not
+    a path of the contract or is on another host: Spotify's accounts.spotify.com/api/token)."""
+    if tenant.get("token_url"):
+        return str(tenant["token_url"])
+    root = str(tenant.get("base_url", "")).partition(f"/t/{tenant.get('id')}")
+    schemes = (doc.get("components") or {}).get("securitySchemes") or {}
+    for scheme in schemes.values():
+        flows = scheme.get("flows") if isinstance(scheme, dict) else None
+        for flow in (flows or {}).values():
+            url = flow.get("tokenUrl") if isinstance(flow, dict) else None
+            if isinstance(url, str) and url and root[1]:
+                path = urlparse(url).path or "/"
+                return root[0] + root[1] + (path if path.startswith("/") else "/" + path)
+    return None
 
-    The sandbox takes the client secret as an API key or basic password, and a token from its
-    token endpoint (when the contract has one) as a bearer token. Query API keys cannot be set
-    globally with `st`, so they are left out (named in the result).
-    """
+
+def auth_config(doc: dict[str, Any], tenant: dict[str, Any]) -> tuple[str, list[str]]:
+    """A schemathesis.toml with the tenant's credential for each security scheme the spec
+    declares (`[auth.openapi.NAME]`), so schemathesis puts each one where its scheme says:
+    header, query or cookie API keys, basic, bearer. OAuth2 and OpenID Connect get a token from
+    the token endpoint. Also which schemes were satisfied (for the printout)."""
     schemes = (doc.get("components") or {}).get("securitySchemes") or {}
     secret, client_id = tenant.get("client_secret", ""), tenant.get("client_id", "")
-    headers: dict[str, str] = {}
-    used: list[str] = []
     token: str | None = None
-    if tenant.get("token_url"):
+    url = token_url(doc, tenant)
+    if url:
         with contextlib.suppress(httpx.HTTPError, ValueError):
             answer = httpx.post(
-                tenant["token_url"],
-                data={"grant_type": "client_credentials"},
-                auth=(client_id, secret),
-                timeout=10,
+                url, data={"grant_type": "client_credentials"}, auth=(client_id, secret), timeout=10
             )
             token = answer.json().get("access_token") if answer.status_code == 200 else None
+    lines: list[str] = []
+    used: list[str] = []
     for name, scheme in schemes.items():
         if not isinstance(scheme, dict):
             continue
         kind, http = scheme.get("type"), str(scheme.get("scheme", "")).lower()
-        if kind == "apiKey" and scheme.get("in") == "header" and scheme.get("name"):
-            headers.setdefault(scheme["name"], secret)
-            used.append(f"{name}:header")
-        elif kind == "apiKey" and scheme.get("in") == "cookie":
-            headers["Cookie"] = f"{scheme.get('name')}={secret}"
-            used.append(f"{name}:cookie")
-        elif kind == "http" and http == "basic" and "Authorization" not in headers:
-            headers["Authorization"] = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+        entry: dict[str, str] | None = None
+        if kind == "apiKey" and scheme.get("in") in ("header", "query", "cookie") and scheme.get("name"):
+            entry = {"api_key": secret}
+            used.append(f"{name}:{scheme['in']}")
+        elif kind == "http" and http == "basic":
+            entry = {"username": client_id, "password": secret}
             used.append(f"{name}:basic")
-        elif (kind in ("oauth2", "openIdConnect") or (kind == "http" and http == "bearer")) and token:
-            headers["Authorization"] = f"Bearer {token}"
+        elif kind == "http":
+            entry = {"bearer": secret}
             used.append(f"{name}:bearer")
+        elif kind in ("oauth2", "openIdConnect") and token:
+            entry = {"bearer": token}
+            used.append(f"{name}:token")
         else:
             used.append(f"{name}:UNSATISFIED({kind}{'/' + http if http else ''})")
-    args: list[str] = []
-    for key, value in headers.items():
-        args += ["-H", f"{key}: {value}"]
-    return args, used
+        if entry:
+            lines.append(f"[auth.openapi.{json.dumps(name)}]")
+            lines += [f"{key} = {json.dumps(value)}" for key, value in entry.items()]
+    return "\n".join(lines) + "\n", used
 
 
 _NORMALIZE = [
@@ -292,11 +307,14 @@ def run_spec(spec: corpus.Spec, max_examples: int, time_limit: float, seed: int)
             result.tenant_error = answer.text[:300]
             return result
         tenant = answer.json()
-        cred_args, result.credentials = credential_args(_document(path), tenant)
+        config, result.credentials = auth_config(_document(path), tenant)
         with tempfile.TemporaryDirectory() as tmp:
             events = Path(tmp) / "events.ndjson"
+            (Path(tmp) / "schemathesis.toml").write_text(config, encoding="utf-8")
             command = [
                 _st(),
+                "--config-file",
+                str(Path(tmp) / "schemathesis.toml"),
                 "run",
                 str(path),
                 "--url",
@@ -316,7 +334,6 @@ def run_spec(spec: corpus.Spec, max_examples: int, time_limit: float, seed: int)
                 "--report-ndjson-path",
                 str(events),
                 "--no-color",
-                *cred_args,
             ]
             started = time.monotonic()
             try:

@@ -17,6 +17,14 @@ if TYPE_CHECKING:
     from harness.contract.routing import Router
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+IMPLICIT_SCHEME = "implicit_token"
+IMPLICIT = {
+    "type": "apiKey",
+    "in": "header",
+    "name": "Authorization",
+    "description": "the contract declares no security scheme, but documents 401 answers: the "
+    "tenant's client secret in Authorization (bare or after `token`/`Bearer`)",
+}
 
 
 @dataclass(frozen=True)
@@ -173,7 +181,12 @@ class Contract:
 
     @cached_property
     def security_schemes(self) -> dict[str, dict[str, Any]]:
-        return dict(self.document.get("components", {}).get("securitySchemes") or {})
+        """The declared schemes; where none is declared but operations document a 401, the
+        implicit token those operations require (`Authorization: token|Bearer <secret>`)."""
+        declared = dict(self.document.get("components", {}).get("securitySchemes") or {})
+        if declared or not any(IMPLICIT_SCHEME in req for op in self.operations for req in op.security):
+            return declared
+        return {IMPLICIT_SCHEME: dict(IMPLICIT)}
 
     @cached_property
     def token_path(self) -> str | None:

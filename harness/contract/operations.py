@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from harness.contract.model import METHODS, Operation, Parameter, Response
+from harness.contract.model import IMPLICIT_SCHEME, METHODS, Operation, Parameter, Response
 from harness.contract.pointer import join
 
 if TYPE_CHECKING:
@@ -35,6 +35,8 @@ def _item_operations(contract: Contract, path: str, item: Any, uri: str, webhook
         params.update(_parameters(contract, op.get("parameters") or [], f"{op_pointer}/parameters"))
         required, media = _body(contract, op.get("requestBody"), f"{op_pointer}/requestBody")
         security = op.get("security", global_security)
+        if not security and "security" not in op and _implicit(contract, op):
+            security = [{IMPLICIT_SCHEME: []}]
         yield Operation(
             method=method.upper(),
             path=path,
@@ -48,6 +50,13 @@ def _item_operations(contract: Contract, path: str, item: Any, uri: str, webhook
             extensions={k: v for k, v in op.items() if k.startswith("x-")},
             webhook=webhook,
         )
+
+
+def _implicit(contract: Contract, op: dict[str, Any]) -> bool:
+    """An operation that documents a 401 in a contract declaring no security scheme at all
+    (GitHub's description): it needs a credential, so the sandbox's implicit token guards it."""
+    declared = (contract.document.get("components") or {}).get("securitySchemes")
+    return not declared and "401" in (op.get("responses") or {})
 
 
 def _parameters(contract: Contract, raw: list[Any], pointer: str) -> dict[tuple[str, str], Parameter]:

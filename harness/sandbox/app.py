@@ -33,6 +33,7 @@ from harness.contract.collections import find_feed
 from harness.sandbox import auth
 from harness.sandbox.audit import acting
 from harness.sandbox.collections import (
+    ORIGIN,
     Feed,
     create_record,
     delete_record,
@@ -134,6 +135,8 @@ class Sandbox:
         if base and not (path == base or path.startswith(base + "/")):
             return problem(404, f"this API is served under {base}")
         api_path = path[len(base) :] or "/"
+        mounted = request.url.path[: -len(path)] if request.url.path.endswith(path) else ""
+        ORIGIN.set(f"{request.url.scheme}://{request.url.netloc}{mounted}{base}")
         body = await _read_body(request)
         query = parse_qs(request.url.query, keep_blank_values=True)
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -232,7 +235,7 @@ class Sandbox:
     ) -> Response:
         form = _form(call.headers, call.body)
         tenant = call.tenant
-        if call.path == self.token_path and call.method == "POST":
+        if call.method == "POST" and (call.path == self.token_path or call.path in self.oauth_paths):
             client_id = (form or {}).get("client_id", ["anonymous"])[-1]
             limited = self._rate_limited(tenant, f"token:{client_id}")
             return limited or auth.issue_token(tenant, form or {}, call.headers)

@@ -1,9 +1,16 @@
 """Serve collections over the tenant's data: list pages (cursor, offset or page paging), single
-records, writes, and the change feed."""
+records, writes, and the change feed.
+
+URLs a client follows are absolute and point back at the sandbox as the client reached it: the
+next page (`Link` headers, `next` URL fields) and each record's self link (`url`, `href`,
+`self`, `_links.self.href`, `_metadata.self`), so an SDK that acts on an object through its own
+link stays inside the sandbox.
+"""
 
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -24,6 +31,12 @@ from harness.synth.overlay import START, Change
 
 Query = dict[str, list[str]]
 TOTAL_NAMES = ("total", "total_count", "count")
+SELF_NAMES = ("url", "href", "self", "self_link", "selfLink")
+LINK_HOLDERS = ("_links", "links", "_metadata", "metadata", "meta")
+
+ORIGIN: ContextVar[str] = ContextVar("sandbox_origin", default="")
+"""The API's root as this request reached it (`http://127.0.0.1:8080/t/ten_1/v1`): set by the
+app per request, read where absolute URLs are made."""
 
 
 def list_records(
@@ -65,10 +78,13 @@ def list_records(
     if offset:
         after = data.key_at(col.name, offset, since)
     records, last = data.page(col.name, after, limit, since)
+    records = [with_self_links(data.dataset.contract, col, r, path_params) for r in records]
     more = last is not None
     position = {"k": list(last) if last else None, "since": since.isoformat() if since else None}
     page = _int(query, pag.page_param, 1) if pag.page_param else None
     following = _following(pag, query, offset, limit, page)
+    here = ORIGIN.get() + _list_path(col, path_params)
+    following = here + following if following else None
     values = {
         "data": records,
         "next": cursors.encode(tenant.secret, col.name, position) if more else None,
@@ -80,7 +96,7 @@ def list_records(
     }
     if pag.next_is_url and pag.style == "cursor" and more and pag.cursor_param:
         merged = {k: v[-1] for k, v in query.items() if v}
-        values["next"] = "?" + urlencode({**merged, pag.cursor_param: values["next"]})
+        values["next"] = here + "?" + urlencode({**merged, pag.cursor_param: values["next"]})
     elif pag.next_is_url:
         values["next"] = following if more else None
     contract = data.dataset.contract
@@ -92,8 +108,54 @@ def list_records(
     )
 
 
+def with_self_links(contract: Contract, col: Collection, record: Any, path_params: dict[str, str]) -> Any:
+    """The record with each self-link field it carries set to its own URL in the sandbox. A
+    field its writes accept (a webhook's target `url`) is the client's data, not a link."""
+    if not isinstance(record, dict) or not ORIGIN.get():
+        return record
+    record_id = record.get(col.id_field)
+    if record_id is None:
+        return record
+    params = {**path_params, col.id_param: str(record_id)}
+    path = col.item_op.path
+    for name, value in params.items():
+        path = path.replace("{" + name + "}", quote(str(value), safe=""))
+    url = ORIGIN.get() + path
+    out = dict(record)
+    written = _writable(contract, col)
+    for name in SELF_NAMES:
+        if isinstance(out.get(name), str) and name not in written:
+            out[name] = url
+    for holder in LINK_HOLDERS:
+        links = out.get(holder)
+        if not isinstance(links, dict) or holder in written:
+            continue
+        links = dict(links)
+        own = links.get("self")
+        if isinstance(own, str):
+            links["self"] = url
+        elif isinstance(own, dict) and isinstance(own.get("href"), str):
+            links["self"] = {**own, "href": url}
+        out[holder] = links
+    return out
+
+
+def _writable(contract: Contract, col: Collection) -> frozenset[str]:
+    """The top-level fields a create or update of the collection sends."""
+    cache = contract.__dict__.setdefault("_writable_fields", {})
+    if col.name not in cache:
+        names: set[str] = set()
+        for op in (col.create_op, col.update_op):
+            for uri in op.body_media.values() if op else ():
+                if uri:
+                    schema = contract.deref({"$ref": uri}, contract.uri)[0]
+                    names |= set(envelope_properties(contract, schema, uri))
+        cache[col.name] = frozenset(names)
+    return cache[col.name]
+
+
 def _following(pag: Any, query: Query, offset: int, limit: int, page: int | None) -> str | None:
-    """The next page as a relative URL (`?page=3&per_page=30`), for `Link` and next-URL fields."""
+    """The next page's query (`?page=3&per_page=30`), for `Link` and next-URL fields."""
     changes: dict[str, str] = {}
     if pag.style == "page" and pag.page_param:
         changes[pag.page_param] = str((page or 1) + 1)
@@ -112,27 +174,35 @@ def get_record(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
     record_id = _record_id(col, path_params)
-    record = tenant.data.get(col.name, record_id)
+    record = tenant.data.get(col.name, record_id) or _stand_in(col, col.item_op, tenant, record_id)
     if record is None:
         return problem(404, f"no {col.name} record with id {record_id!r}")
-    return json_response(record)
+    return json_response(with_self_links(tenant.data.dataset.contract, col, record, path_params))
 
 
 def create_record(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
     record = tenant.data.create(col.name, json.loads(body) if body else {})
-    return json_response(record, col.status_of("create", 201))
+    return json_response(
+        with_self_links(tenant.data.dataset.contract, col, record, path_params), col.status_of("create", 201)
+    )
 
 
 def update_record(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
     record_id = _record_id(col, path_params)
-    record = tenant.data.update(col.name, record_id, json.loads(body) if body else {})
+    fields = json.loads(body) if body else {}
+    record = tenant.data.update(col.name, record_id, fields)
+    if record is None and col.update_op is not None:
+        found = _stand_in(col, col.update_op, tenant, record_id)
+        record = {**found, **(fields if isinstance(fields, dict) else {})} if found else None
     if record is None:
         return problem(404, f"no {col.name} record with id {record_id!r}")
-    return json_response(record, col.status_of("update", 200))
+    return json_response(
+        with_self_links(tenant.data.dataset.contract, col, record, path_params), col.status_of("update", 200)
+    )
 
 
 def delete_record(
@@ -143,6 +213,8 @@ def delete_record(
     record_id = _record_id(col, path_params)
     record = tenant.data.get(col.name, record_id)
     if record is None or not tenant.data.delete(col.name, record_id):
+        record = _stand_in(col, col.delete_op, tenant, record_id) if col.delete_op else None
+    if record is None:
         return problem(404, f"no {col.name} record with id {record_id!r}")
     written = col.writes.get("delete")
     status = written.status if written else 204
@@ -151,6 +223,29 @@ def delete_record(
     contract = tenant.data.dataset.contract
     schema = contract.deref({"$ref": written.body_uri}, contract.uri)[0]
     return json_response(_deleted_body(contract, schema, record, col), status)
+
+
+def _stand_in(col: Collection, op: Any, tenant: Tenant, record_id: Any) -> dict[str, Any] | None:
+    """A record for an id the tenant has no record for, where the operation documents no 404
+    (nor a 4XX or default answer): the contract allows only its success, so that is answered,
+    with a record made for this id (not stored). A record the tenant deleted stays a 404: state
+    is real. None: answer 404."""
+    if op.response_for(404) is not None or _was_deleted(tenant, col, record_id):
+        return None
+    dataset = tenant.data.dataset
+    salt = f":stand-in:{record_id}"
+    record = dataset.make(col.name, max(dataset.size(col.name) - 1, 0), seed_salt=salt)
+    if not isinstance(record, dict):
+        return None
+    record[col.id_field] = record_id
+    return record
+
+
+def _was_deleted(tenant: Tenant, col: Collection, record_id: Any) -> bool:
+    return any(
+        c.type == "deleted" and c.collection == col.name and c.id == record_id
+        for c in tenant.data.changes_since(0)
+    )
 
 
 def _deleted_body(contract: Contract, schema: Any, record: dict[str, Any], col: Collection) -> Any:
@@ -252,9 +347,13 @@ def _page_body(
     body: dict[str, Any] = {data_field: values["data"]}
     if next_field and "." in next_field:  # `_metadata.next`: the cursor lives one level down
         outer, inner = next_field.split(".", 1)
-        body[outer] = {inner: values["next"]}
+        holder = envelope.properties.get(outer) or {}
+        inner_schema = (holder.get("properties") or {}).get(inner)
+        body[outer] = _next_value(inner, values["next"], inner_schema, set(holder.get("required") or ()))
     elif next_field:
-        body[next_field] = values["next"]
+        body.update(
+            _next_value(next_field, values["next"], envelope.properties.get(next_field), envelope.required)
+        )
     if more_field:
         body[more_field] = values["has_more"]
     for name, schema in envelope.properties.items():
@@ -275,7 +374,14 @@ def _page_body(
     return body
 
 
-SELF_NAMES = ("url", "href", "self")
+def _next_value(name: str, value: Any, schema: Any, required: set[str]) -> dict[str, Any]:
+    """`{name: value}`; on the last page, where the field cannot be null and need not be there,
+    nothing (SendGrid: "if this field isn't present, you're at the end of the list")."""
+    if value is None and isinstance(schema, dict) and name not in required:
+        kinds = schema_type(schema)
+        if kinds and "null" not in kinds and not schema.get("nullable"):
+            return {}
+    return {name: value}
 
 
 def _filler(schema: dict[str, Any]) -> Any:
@@ -329,10 +435,14 @@ def _envelope(contract: Contract, col: Collection) -> Envelope:
 
 def _list_url(contract: Contract, col: Collection, path_params: dict[str, str]) -> str:
     """The list's own path under the API base (`/v1/customers`), for `url` fields of envelopes."""
+    return contract.base_path + _list_path(col, path_params)
+
+
+def _list_path(col: Collection, path_params: dict[str, str]) -> str:
     path = col.list_op.path
     for name, value in path_params.items():
         path = path.replace("{" + name + "}", quote(str(value), safe=""))
-    return contract.base_path + path
+    return path
 
 
 def _record_id(col: Collection, path_params: dict[str, str]) -> Any:

@@ -116,11 +116,12 @@ class UuidCodec:
 
 
 Codec = IdCodec | IntCodec | UuidCodec
+SIZED_LENGTH = 16  # characters of an id whose schema bounds only its length
 
 
 def codec_for_schema(schema: dict[str, object], seed: int, collection: str) -> Codec | None:
-    """The codec for an id field's schema: integers, uuids, `prefix[class]{n}` patterns; None
-    for any other string (the dataset then uses `<col>_<n>`)."""
+    """The codec for an id field's schema: integers, uuids, `prefix[class]{n}` patterns, strings
+    with length bounds; None for any other string (the dataset then uses `<col>_<n>`)."""
     kind = schema.get("type")
     kinds = {kind} if isinstance(kind, str) else set(kind) if isinstance(kind, list) else set()
     if kinds & {"integer", "number"} and "string" not in kinds:
@@ -136,7 +137,26 @@ def codec_for_schema(schema: dict[str, object], seed: int, collection: str) -> C
         multiplier = (mix >> 100) % 2**60 | 1
         return UuidCodec(head, multiplier, (mix >> 40) % 2**60)
     pattern = schema.get("pattern")
+    if not pattern and ("minLength" in schema or "maxLength" in schema):
+        return _sized(schema, seed, collection)
     return codec_for(pattern if isinstance(pattern, str) else None, seed, collection)
+
+
+def _sized(schema: dict[str, object], seed: int, collection: str) -> IdCodec | None:
+    """Ids of the length the schema allows (SendGrid's lists: exactly 36 characters): the
+    collection's `abc_` prefix where it fits, then base-36 characters."""
+    low, high = schema.get("minLength"), schema.get("maxLength")
+    low = low if isinstance(low, int) and not isinstance(low, bool) else 0
+    high = high if isinstance(high, int) and not isinstance(high, bool) else None
+    if high is not None and (high < low or high < 4):
+        return None
+    prefix = re.sub(r"[^A-Za-z0-9]", "", collection)[:3].lower() + "_"
+    length = max(low, SIZED_LENGTH)
+    if high is not None:
+        length = min(length, high)
+    if length - len(prefix) < 8:
+        prefix = ""
+    return codec_for(f"^{prefix}[0-9a-z]{{{length - len(prefix)}}}$", seed, collection)
 
 
 def codec_for(pattern: str | None, seed: int, collection: str) -> IdCodec | None:

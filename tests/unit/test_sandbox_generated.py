@@ -339,3 +339,263 @@ def test_a_token_url_outside_the_contracts_paths_and_host_is_served_and_its_toke
         assert http.get(_tenant_path(created, "/status"), headers=bearer).status_code == 200
         wrong = {"Authorization": "Bearer at_wrong"}
         assert http.get(_tenant_path(created, "/status"), headers=wrong).status_code == 401
+
+
+def test_a_created_record_whose_id_schema_bounds_only_its_length_reads_back(tmp_path):
+    """SendGrid's `list.id` is a string of exactly 36 characters with no pattern: the id the
+    sandbox makes must fit, or the repaired answer names a record that does not exist."""
+    record = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "minLength": 36, "maxLength": 36},
+            "name": TEXT,
+        },
+    }
+    ok = lambda schema: {"200": {"description": "ok", "content": {"application/json": {"schema": schema}}}}  # noqa: E731
+    doc = {
+        "openapi": "3.0.3",
+        "info": {"title": "Lists", "version": "1"},
+        "paths": {
+            "/lists": {
+                "get": {
+                    "operationId": "lists",
+                    "responses": ok(
+                        {"type": "object", "properties": {"result": {"type": "array", "items": record}}}
+                    ),
+                },
+                "post": {
+                    "operationId": "make",
+                    "requestBody": {"content": {"application/json": {"schema": record}}},
+                    "responses": ok(record),
+                },
+            },
+            "/lists/{id}": {
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": TEXT}],
+                "get": {"operationId": "list", "responses": ok(record)},
+            },
+        },
+    }
+    path = tmp_path / "lists.json"
+    path.write_text(json.dumps(doc))
+    with TestClient(Sandbox(load(path), admin_token="adm").app) as http:
+        created = http.post(
+            "/_sandbox/tenants",
+            json={"seed": 1, "sizes": {"lists": 3}},
+            headers={"Authorization": "Bearer adm"},
+        ).json()
+        made = http.post(f"/t/{created['id']}/lists", json={"name": "news"})
+        assert made.status_code == 200 and len(made.json()["id"]) == 36
+        again = http.get(f"/t/{created['id']}/lists/{made.json()['id']}")
+        assert again.status_code == 200 and again.json()["name"] == "news"
+        listed = http.get(f"/t/{created['id']}/lists").json()["result"]
+        assert made.json()["id"] in [r["id"] for r in listed]
+
+
+LINKED = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "name": TEXT,
+        "url": {"type": "string", "format": "uri"},
+        "_metadata": {"type": "object", "properties": {"self": {"type": "string", "format": "uri"}}},
+    },
+}
+HOOK = {"type": "object", "properties": {"id": TEXT, "url": {"type": "string", "format": "uri"}}}
+
+
+def _ok(schema):
+    return {"200": {"description": "ok", "content": {"application/json": {"schema": schema}}}}
+
+
+def _linked_contract(tmp_path):
+    """SendGrid's list pages (`_metadata.next`, a `format: uri` that is absent on the last page)
+    and self links; a webhook whose `url` is the client's own data."""
+    page = {
+        "type": "object",
+        "properties": {
+            "result": {"type": "array", "items": LINKED},
+            "_metadata": {"type": "object", "properties": {"next": {"type": "string", "format": "uri"}}},
+        },
+    }
+    item = {"name": "id", "in": "path", "required": True, "schema": TEXT}
+    size = {"name": "page_size", "in": "query", "schema": {"type": "integer"}}
+    token = {"name": "page_token", "in": "query", "schema": TEXT}
+    doc = {
+        "openapi": "3.0.3",
+        "info": {"title": "Links", "version": "1"},
+        "servers": [{"url": "https://api.example.com/v3"}],
+        "paths": {
+            "/lists": {"get": {"operationId": "lists", "parameters": [size, token], "responses": _ok(page)}},
+            "/lists/{id}": {"get": {"operationId": "list", "parameters": [item], "responses": _ok(LINKED)}},
+            "/hooks": {
+                "get": {"operationId": "hooks", "responses": _ok({"type": "array", "items": HOOK})},
+                "post": {
+                    "operationId": "hook",
+                    "requestBody": {"content": {"application/json": {"schema": HOOK}}},
+                    "responses": _ok(HOOK),
+                },
+            },
+            "/hooks/{id}": {"get": {"operationId": "one_hook", "parameters": [item], "responses": _ok(HOOK)}},
+        },
+    }
+    path = tmp_path / "links.json"
+    path.write_text(json.dumps(doc))
+    return load(path)
+
+
+def test_next_page_urls_and_self_links_are_absolute_urls_of_the_sandbox(tmp_path):
+    contract = _linked_contract(tmp_path)
+    with TestClient(Sandbox(contract, admin_token="adm").app) as http:
+        made = http.post(
+            "/_sandbox/tenants",
+            json={"seed": 1, "sizes": {"lists": 3}},
+            headers={"Authorization": "Bearer adm"},
+        ).json()
+        base = made["base_url"]
+        first = http.get(f"{base}/lists", params={"page_size": 2})
+        assert first.status_code == 200
+        body = first.json()
+        assert body["_metadata"]["next"].startswith(f"{base}/lists?")
+        for record in body["result"]:
+            own = f"{base}/lists/{record['id']}"
+            assert record["url"] == own and record["_metadata"]["self"] == own
+            assert http.get(record["url"]).json()["id"] == record["id"]  # the link leads to it
+        last = http.get(body["_metadata"]["next"]).json()
+        assert len(last["result"]) == 1 and "next" not in last["_metadata"]  # not null: absent
+        log = http.get(f"/_sandbox/tenants/{made['id']}/requests", headers={"Authorization": "Bearer adm"})
+        assert all(not e["response_violations"] and not e["repair"] for e in log.json()["data"])
+
+
+def test_a_url_field_the_client_writes_is_kept_not_made_a_self_link(tmp_path):
+    contract = _linked_contract(tmp_path)
+    with TestClient(Sandbox(contract, admin_token="adm").app) as http:
+        base = http.post(
+            "/_sandbox/tenants", json={"seed": 1}, headers={"Authorization": "Bearer adm"}
+        ).json()["base_url"]
+        hook = http.post(f"{base}/hooks", json={"url": "https://client.example/hook"}).json()
+        assert http.get(f"{base}/hooks/{hook['id']}").json()["url"] == "https://client.example/hook"
+
+
+def _things_contract(tmp_path, item_responses):
+    thing = {"type": "object", "required": ["id"], "properties": {"id": TEXT, "label": TEXT}}
+    item = {"name": "id", "in": "path", "required": True, "schema": TEXT}
+    doc = {
+        "openapi": "3.0.3",
+        "info": {"title": "Things", "version": "1"},
+        "paths": {
+            "/things": {
+                "get": {"operationId": "things", "responses": _ok({"type": "array", "items": thing})},
+            },
+            "/things/{id}": {
+                "parameters": [item],
+                "get": {"operationId": "thing", "responses": {**_ok(thing), **item_responses}},
+                "patch": {
+                    "operationId": "edit",
+                    "requestBody": {"content": {"application/json": {"schema": thing}}},
+                    "responses": _ok(thing),
+                },
+                "delete": {"operationId": "drop", "responses": {"204": {"description": "gone"}}},
+            },
+        },
+    }
+    path = tmp_path / "things.json"
+    path.write_text(json.dumps(doc))
+    return load(path)
+
+
+def test_an_unknown_id_where_no_404_is_documented_gets_the_documented_answer_but_deleted_stays_404(tmp_path):
+    """Zoom's, Meraki's and OpenAI's item operations document only 200: a valid request for an
+    id the tenant never had is answered as documented; one the tenant deleted is still a 404."""
+    contract = _things_contract(tmp_path, {})
+    with TestClient(Sandbox(contract, admin_token="adm").app) as http:
+        made = http.post(
+            "/_sandbox/tenants",
+            json={"seed": 1, "sizes": {"things": 2}},
+            headers={"Authorization": "Bearer adm"},
+        ).json()
+        base = made["base_url"]
+        unknown = http.get(f"{base}/things/nope")
+        assert unknown.status_code == 200 and unknown.json()["id"] == "nope"
+        assert (
+            validate_response(
+                contract, contract.operation("thing"), 200, dict(unknown.headers), unknown.content
+            )
+            == []
+        )
+        edited = http.patch(f"{base}/things/nope", json={"id": "nope", "label": "x"})
+        assert edited.status_code == 200 and edited.json()["label"] == "x"
+        real = http.get(f"{base}/things").json()[0]["id"]
+        assert http.delete(f"{base}/things/{real}").status_code == 204
+        assert http.get(f"{base}/things/{real}").status_code == 404  # real state: deleted is gone
+        assert http.patch(f"{base}/things/{real}", json={"id": real}).status_code == 404
+
+
+def test_an_unknown_id_is_a_404_where_the_operation_documents_one(tmp_path):
+    contract = _things_contract(tmp_path, {"404": {"description": "no such thing"}})
+    with TestClient(Sandbox(contract, admin_token="adm").app) as http:
+        base = http.post(
+            "/_sandbox/tenants", json={"seed": 1}, headers={"Authorization": "Bearer adm"}
+        ).json()["base_url"]
+        assert http.get(f"{base}/things/nope").status_code == 404
+
+
+@pytest.mark.parametrize("servers", ["https://api.example.com", "https://api.example.com/2.0"])
+def test_a_token_url_the_contract_documents_as_a_json_only_path_issues_real_tokens(tmp_path, servers):
+    """Square documents `POST /oauth2/token` (JSON bodies only) and Box the same path under
+    `/2.0`: a client-credentials form sent to the flow's token URL still gets a working token,
+    not a 400 for its content type or a generated `access_token` that authenticates nothing."""
+    doc = json.loads(json.dumps(CONTRACT))
+    doc["servers"] = [{"url": servers}]
+    doc["paths"] = {"/status": CONTRACT["paths"]["/status"]}
+    json_body = {"type": "object", "required": ["client_id"], "properties": {"client_id": TEXT}}
+    doc["paths"]["/oauth2/token"] = {
+        "post": {
+            "operationId": "ObtainToken",
+            "security": [],
+            "requestBody": {"content": {"application/json": {"schema": json_body}}},
+            "responses": _ok({"type": "object", "properties": {"access_token": TEXT}}),
+        }
+    }
+    flow = {"authorizationCode": {"authorizationUrl": "https://api.example.com/oauth2/authorize"}}
+    flow["authorizationCode"].update(tokenUrl="https://api.example.com/oauth2/token", scopes={})
+    doc["components"]["securitySchemes"] = {"oauth": {"type": "oauth2", "flows": flow}}
+    doc["security"] = [{"oauth": []}]
+    path = tmp_path / "square.json"
+    path.write_text(json.dumps(doc))
+    with TestClient(Sandbox(load(path), admin_token="adm").app) as http:
+        created = http.post("/_sandbox/tenants", json={}, headers={"Authorization": "Bearer adm"}).json()
+        token = http.post(
+            f"/t/{created['id']}/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            auth=(created["client_id"], created["client_secret"]),
+        )
+        assert token.status_code == 200, token.text
+        bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        status = http.get(created["base_url"] + "/status", headers=bearer)
+        assert status.status_code == 200, status.text
+
+
+def test_a_contract_without_security_schemes_guards_the_operations_that_document_401(tmp_path):
+    """GitHub's description declares no securitySchemes, yet `GET /user` documents 401: it
+    needs the tenant's secret (PyGithub sends `token <secret>`); `GET /status` stays public."""
+    doc = json.loads(json.dumps(CONTRACT))
+    del doc["security"], doc["components"]["securitySchemes"]
+    doc["paths"] = {
+        "/status": CONTRACT["paths"]["/status"],
+        "/user": {
+            "get": {
+                "operationId": "me",
+                "responses": {**_ok({"type": "object"}), "401": {"description": "requires authentication"}},
+            }
+        },
+    }
+    path = tmp_path / "noscheme.json"
+    path.write_text(json.dumps(doc))
+    with TestClient(Sandbox(load(path), admin_token="adm").app) as http:
+        made = http.post("/_sandbox/tenants", json={}, headers={"Authorization": "Bearer adm"}).json()
+        base = made["base_url"]
+        assert http.get(f"{base}/status").status_code == 200
+        assert http.get(f"{base}/user").status_code == 401
+        assert http.get(f"{base}/user", headers={"Authorization": "token wrong"}).status_code == 401
+        ok = http.get(f"{base}/user", headers={"Authorization": f"token {made['client_secret']}"})
+        assert ok.status_code == 200

@@ -90,16 +90,16 @@ def test_nested_records_are_found_by_the_last_path_parameter(http, vendor):
 
 def test_bare_arrays_page_by_page_with_a_link_header(http, vendor):
     tenant, key = vendor
-    url, params, ids, pages = tenant.base_url + "/repos", {"per_page": 30}, [], 0
+    url, ids, pages = tenant.base_url + "/repos?per_page=30", [], 0
     while True:
-        response = http.get(url, params=params, headers=key)
+        response = http.get(url, headers=key)
         ids += [r["id"] for r in response.json()]
         pages += 1
         link = response.headers.get("link")
         if not link:
             break
-        target = re.match(r'<\?([^>]*)>; rel="next"', link).group(1)
-        params = dict(pair.split("=") for pair in target.split("&"))
+        url = re.match(r'<([^>]*)>; rel="next"', link).group(1)  # absolute, as GitHub sends it
+        assert url.startswith(tenant.base_url + "/repos?")
     assert pages == 3 and len(ids) == 65 == len(set(ids))
 
 

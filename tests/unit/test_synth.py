@@ -324,3 +324,22 @@ def test_lookarounds_backreferences_and_other_dialects_are_sampled(pattern):
 def test_invalid_patterns_are_unsupported(pattern):
     with pytest.raises(UnsupportedPattern):
         compile_pattern(pattern)
+
+
+@pytest.mark.parametrize(
+    ("schema", "length"),
+    [
+        ({"type": "string", "minLength": 36, "maxLength": 36}, 36),  # SendGrid's list ids
+        ({"type": "string", "maxLength": 10}, 10),
+        ({"type": "string", "minLength": 20}, 20),
+        ({"type": "string", "maxLength": 6}, 6),  # too short for a prefix
+    ],
+)
+def test_ids_of_a_string_schema_with_only_length_bounds_have_an_allowed_length(schema, length):
+    from harness.synth.ids import codec_for_schema
+
+    codec = codec_for_schema(schema, 3, "marketing_lists")
+    values = [codec.encode(i) for i in range(50)]
+    assert {len(v) for v in values} == {length}
+    assert len(set(values)) == 50
+    assert [codec.decode(v) for v in values] == list(range(50))

@@ -12,11 +12,6 @@ from python_http_client.exceptions import HTTPError  # noqa: E402
 
 VENDOR = "sendgrid"
 
-NOT_STATEFUL = (
-    "POST /marketing/lists answers a generated record instead of creating one in the "
-    "marketing_lists collection, so it cannot be read back, updated or deleted (issue 12, item 1)"
-)
-
 
 def _client(tenant, key: str | None = None):
     # The SDK appends /v3 to host itself; the tenant's base URL already ends in the servers path.
@@ -37,20 +32,17 @@ def test_create(made):
     assert made["id"] and made["name"] == "newsletter"
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_STATEFUL)
 def test_read_back(tenant, made):
     got = _json(_client(tenant).client.marketing.lists._(made["id"]).get())
     assert got["id"] == made["id"] and got["name"] == "newsletter"
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_STATEFUL)
 def test_update(tenant, made):
     lists = _client(tenant).client.marketing.lists
     lists._(made["id"]).patch(request_body={"name": "digest"})
     assert _json(lists._(made["id"]).get())["name"] == "digest"
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_STATEFUL)
 def test_delete_then_read_after_delete(tenant, made):
     lists = _client(tenant).client.marketing.lists
     assert lists._(made["id"]).delete().status_code in (200, 202, 204)
@@ -59,7 +51,6 @@ def test_delete_then_read_after_delete(tenant, made):
     assert refused.value.status_code == 404
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_STATEFUL)
 def test_paging(tenant):
     lists = _client(tenant).client.marketing.lists
     made = {_json(lists.post(request_body={"name": f"l{i}"}))["id"] for i in range(5)}
