@@ -72,7 +72,7 @@ class Faults:
                 world, second, after="", memory_mib=limits.memory_mib, secrets=secrets, converge=False
             )
             if second.errors:
-                outcome.problems = [call_problem(second.errors[0])]
+                outcome.problems = [call_problem(second.errors[0], world.code_roots())]
             elif not outcome.problems:
                 diverged = divergence_problem(
                     world,

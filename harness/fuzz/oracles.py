@@ -33,21 +33,24 @@ class Problem:
         return f"{self.oracle}:{self.where}"
 
 
-def frame_of(text: str) -> str:
-    """`connector.py:16 in _store`: the innermost frame of a traceback ('' when there is none)."""
+def frame_of(text: str, roots: tuple[str, ...] = ()) -> str:
+    """`connector.py:16 in _store`: the innermost frame of a traceback in the connector's own code
+    (under one of `roots`), else the innermost of all; '' when there is none. A crash inside
+    `json` or `httpx` is located where the connector called them."""
     frames = FRAME.findall(text or "")
-    if not frames:
+    own = [f for f in frames if any(f[0].startswith(root) for root in roots)]
+    if not (own or frames):
         return ""
-    path, line, function = frames[-1]
+    path, line, function = (own or frames)[-1]
     return f"{PurePath(path).name}:{line} in {function}"
 
 
-def call_problem(error: RunError) -> Problem:
+def call_problem(error: RunError, roots: tuple[str, ...] = ()) -> Problem:
     """A call that raised (crash) or ran past its limit (hang)."""
     if isinstance(error, ConnectorTimeout):
         return Problem("hang", str(error), error.call)
     inner = getattr(error, "error", error)
-    where = frame_of(getattr(error, "traceback_text", "")) or "no traceback"
+    where = frame_of(getattr(error, "traceback_text", ""), roots) or "no traceback"
     first = str(error).splitlines()[0] if str(error) else type(inner).__name__
     return Problem("crash", first[:400], f"{type(inner).__name__} at {where}")
 
@@ -127,7 +130,7 @@ def judge_run(
     converge: bool = True,
 ) -> list[Problem]:
     """Every oracle on one run: the first failed call, memory, leaks, then convergence."""
-    problems = [call_problem(e) for e in run.errors[:1]]
+    problems = [call_problem(e, world.code_roots()) for e in run.errors[:1]]
     memory = memory_problem(run.peak_kib, memory_mib)
     if memory:
         problems.append(memory)

@@ -64,13 +64,13 @@ class Webhooks:
             status = driver.handle_webhook(headers, body)
         except (ConnectorFailed, ConnectorTimeout) as exc:
             errors.append(exc)
-            outcome.problems.append(call_problem(exc))
+            outcome.problems.append(call_problem(exc, world.code_roots()))
             status = None
         finally:
             diagnostics = driver.diagnostics()
             driver.close()
         if status is not None and status >= 500:
-            where = frame_of("\n".join(diagnostics.stderr)) or "no traceback"
+            where = frame_of("\n".join(diagnostics.stderr), world.code_roots()) or "no traceback"
             outcome.problems.append(
                 Problem(
                     "5xx", f"answered {status} to a correctly signed delivery", f"status {status} at {where}"

@@ -136,6 +136,11 @@ class World:
                     out.append((stream, "stale", i, fields))
         return out
 
+    def code_roots(self) -> tuple[str, ...]:
+        """The folders the connector's own code lives in (its frames locate a crash)."""
+        roots = [self.manifest.root, *(self.manifest.root / p for p in self.manifest.python_path)]
+        return tuple(str(Path(r).resolve()) for r in roots)
+
     def fixed_fields(self, stream: str) -> set[str]:
         """Fields the platform sets itself (id, timestamps): never planted by a fuzzer."""
         col = self.contract.collections[stream]
