@@ -37,6 +37,8 @@ from harness.fuzz.world import World
 TARGETS: dict[str, Target] = {t.name: t for t in (Responses(), Faults(), State(), Webhooks())}
 DEFAULT_SHRINK_SECONDS = 20.0
 MAX_BATCH = 50
+MIN_BATCH = 5  # a batch's first input is hypothesis's simplest one: each batch must do more than that
+CACHE = 10_000  # outcomes kept by input, so an input drawn again (or replayed to report) runs once
 
 
 class _Found(Exception):
@@ -109,6 +111,7 @@ class Campaign:
     stats: dict[str, TargetStats] = field(default_factory=dict)
     findings: dict[str, Finding] = field(default_factory=dict)
     elapsed_before: float = 0.0  # seconds spent by earlier runs of a resumed campaign
+    _outcomes: dict[str, dict[str, Outcome]] = field(default_factory=dict)
     _deadline: float = 0.0
     _started: float = 0.0
     _last_progress: float = 0.0
@@ -143,11 +146,13 @@ class Campaign:
         target, stats = TARGETS[name], self.stats[name]
         remaining = max(self._deadline - time.monotonic(), 0.0)
         share = remaining / max(len(self.targets), 1)
-        size = max(1, min(MAX_BATCH, int(stats.rate() * min(share, 15.0)) if stats.rate() else 2))
+        size = max(MIN_BATCH, min(MAX_BATCH, int(stats.rate() * min(share, 15.0))))
         batch_seed = _derive(self.seed, name, stats.batches)
         stats.batches += 1
         found: list[_Found] = []
-        cache: dict[str, Outcome] = {}
+        cache = self._outcomes.setdefault(name, {})
+        if len(cache) > CACHE:
+            cache.clear()
 
         def out_of_time() -> bool:
             return not found and time.monotonic() > self._deadline
@@ -165,8 +170,8 @@ class Campaign:
                 found.append(error)
                 raise error
 
-        def counted(example: Example, outcome: Outcome, seconds: float) -> None:
-            stats.examples += 1
+        def counted(example: Example, outcome: Outcome, seconds: float, programs: int = 1) -> None:
+            stats.examples += programs
             stats.seconds += seconds
             stats.operations |= outcome.operations
             stats.fault_kinds |= outcome.fault_kinds
@@ -193,10 +198,12 @@ class Campaign:
                 if isinstance(target, State):
 
                     def timed_judge(example: Example, outcome: Outcome) -> None:
-                        counted(example, outcome, 0.0)
+                        # a program is counted once, at its first sync (its time when the batch ends)
+                        counted(example, outcome, 0.0, programs=int(len(example["steps"]) == 1))
                         judge(example, outcome)
 
-                    target.run_chunk(self.world, config, timed_judge, self.limits, batch_seed, out_of_time)
+                    tenant_seed = batch_seed % 2**31
+                    target.run_chunk(self.world, config, timed_judge, self.limits, tenant_seed, out_of_time)
                 else:
                     self._given(target, config, batch_seed, cache, out_of_time, judge, counted)()
         except _Found as error:

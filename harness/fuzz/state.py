@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hypothesis import strategies as st
+from hypothesis import target
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
 from harness.fuzz.oracles import Problem, judge_run, secrets_of
@@ -22,7 +23,7 @@ from harness.fuzz.target import Example, Judge, Limits, Outcome, requests_outcom
 from harness.fuzz.world import World
 
 RECORDS = 4  # per stream: small, cheap to sync again and again
-STEPS = 20  # steps per program (INT-05 takes 6)
+STEPS = 12  # steps per program, at most (INT-05 takes 6)
 
 
 class Program:
@@ -33,65 +34,85 @@ class Program:
         self.tenant = world.tenant(seed, {s: RECORDS for s in world.manifest.streams})
         self.replica = world.replica()
         self.steps: list[dict[str, Any]] = []
+        self.log: list[str] = []  # the steps as they happened: which record, which field
         self.seen = 0  # request-log entries already counted
+        self.pending = True  # platform changes since the last sync (the first: all of it)
+        # one connector for the whole program, as in production: its process outlives a sync
+        self.driver = world.connector(self.tenant, self.replica)
 
     def apply(self, step: dict[str, Any]) -> Outcome | None:
-        """Apply one step; a sync returns its outcome (problems included)."""
-        self.steps.append(step)
+        """Apply one step; a sync returns its outcome (problems included). A sync with no change
+        since the last one is left out: it has nothing to bring in."""
         op = step["op"]
         if op in ("full sync", "sync"):
-            return self._sync(self.replica.state if op == "sync" else None)
+            if not self.pending:
+                return None
+            self.steps.append(step)
+            self.log.append(_step(step))
+            self.pending = False
+            return self._sync(self.replica.state if op == "sync" else None, first=op == "full sync")
+        self.steps.append(step)
+        self.pending = True
         cols = self.world.contract.collections
         if op == "create":
-            self.tenant.create(step["stream"])
+            record = self.tenant.create(step["stream"])
+            self.log.append(f"create {step['stream']} {record[cols[step['stream']].id_field]}")
             return None
-        candidates = self._candidates()
+        live = self._live()
+        candidates = _recent_first(live, self.tenant.changes())
         if not candidates:
             return None
-        stream, target = candidates[step["pick"] % len(candidates)]
-        record_id = target[cols[stream].id_field]
+        stream, record_id = candidates[step["pick"] % len(candidates)]
         if op == "delete":
             self.tenant.remove(stream, record_id)
+            self.log.append(f"delete {stream} {record_id}")
             return None
-        donors = self.tenant.records(stream)
+        target = live[(stream, record_id)]
+        donors = [r for (s, _), r in live.items() if s == stream]
         donor = donors[step["donor"] % len(donors)]
         fixed = self.world.fixed_fields(stream)
         fields = {k: v for k, v in donor.items() if k not in fixed and target.get(k) != v}
         name = next(iter(sorted(fields)), None)
         if name is not None:
             self.tenant.update(stream, record_id, {name: fields[name]})
+            self.log.append(f"update {stream} {record_id} ({name})")
         return None
 
-    def _candidates(self) -> list[tuple[str, dict[str, Any]]]:
-        """Every live record, the most recently changed first (so small picks touch it again)."""
+    def _live(self) -> dict[tuple[str, Any], dict[str, Any]]:
         cols = self.world.contract.collections
-        live = {
-            (s, r[cols[s].id_field]): r for s in self.world.manifest.streams for r in self.tenant.records(s)
-        }
-        recent: list[tuple[str, Any]] = []
-        for change in reversed(self.tenant.changes()):
-            key = (change["collection"], change["id"])
-            if key in live and key not in recent:
-                recent.append(key)
-        return [(key[0], live[key]) for key in recent + [k for k in live if k not in recent]]
+        streams = self.world.manifest.streams
+        return {(s, r[cols[s].id_field]): r for s in streams for r in self.tenant.records(s)}
 
-    def _sync(self, state: Any) -> Outcome:
-        run = self.world.sync(self.tenant, self.replica, state)
+    def _sync(self, state: Any, first: bool) -> Outcome:
+        run = self.world.sync(self.tenant, self.replica, state, driver=self.driver, check_first=first)
         requests = self.tenant.requests(self.seen)
         self.seen = max([self.seen, *(e["seq"] for e in requests)])
         outcome = requests_outcome(requests)
         outcome.problems = judge_run(
             self.world,
             run,
-            after=f"after {_program(self.steps)}",
+            after=f"after {'; '.join(self.log)}",
             memory_mib=self.limits.memory_mib,
             secrets=secrets_of(self.world, self.tenant),
         )
         return outcome
 
     def close(self) -> None:
+        self.driver.close()
         with contextlib.suppress(Exception):
             self.tenant.delete()
+
+
+def _recent_first(
+    live: dict[tuple[str, Any], dict[str, Any]], changes: list[dict[str, Any]]
+) -> list[tuple[str, Any]]:
+    """Every live record, the most recently changed first (so small picks touch it again)."""
+    recent: list[tuple[str, Any]] = []
+    for change in reversed(changes):
+        key = (change["collection"], change["id"])
+        if key in live and key not in recent:
+            recent.append(key)
+    return recent + [k for k in live if k not in recent]
 
 
 def run_program(world: World, example: Example, limits: Limits) -> Outcome:
@@ -161,13 +182,18 @@ def _machine(
             self.skipped = skip()  # out of budget: every step is a no-op
             self.program = None if self.skipped else Program(world, seed, limits)
             self.pending = False
+            self.requests = 0.0  # targeted once, at the end: syncs that make many requests
 
         def _do(self, step: dict[str, Any]) -> None:
             if self.program is None:
                 return
+            if step["op"] == "sync" and not self.program.pending:
+                return
             outcome = self.program.apply(step)
             if outcome is not None:
                 self.pending = False
+                self.requests += outcome.scores.pop("requests", 0.0)
+                outcome.scores.clear()
                 judge({"seed": seed, "steps": list(self.program.steps)}, outcome)
             else:
                 self.pending = True
@@ -196,6 +222,8 @@ def _machine(
             try:
                 if self.pending and self.program is not None:
                     self._do({"op": "sync"})  # the last changes are synced too
+                if self.program is not None:
+                    target(self.requests, label="requests")
             finally:
                 if self.program is not None:
                     self.program.close()

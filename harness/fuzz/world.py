@@ -94,12 +94,23 @@ class World:
         driver.sample_memory = True
         return driver
 
-    def sync(self, tenant: TenantHandle, replica: Replica | None = None, state: Any = None) -> Run:
-        """check() then sync(state) on a fresh driver; errors are kept, never raised."""
+    def sync(
+        self,
+        tenant: TenantHandle,
+        replica: Replica | None = None,
+        state: Any = None,
+        *,
+        driver: Driver | None = None,
+        check_first: bool = True,
+    ) -> Run:
+        """check() (unless told not to) then sync(state), on a fresh driver or on `driver`, which
+        stays open; errors are kept, never raised."""
         run = Run(tenant, replica if replica is not None else self.replica())
-        driver = self.connector(tenant, run.replica)
+        own = driver is None
+        driver = driver or self.connector(tenant, run.replica)
+        calls = [(driver.check, ()), (driver.sync, (state,))] if check_first else [(driver.sync, (state,))]
         try:
-            for call, args in ((driver.check, ()), (driver.sync, (state,))):
+            for call, args in calls:
                 try:
                     call(*args)
                 except (ConnectorFailed, ConnectorTimeout) as exc:
@@ -107,7 +118,8 @@ class World:
                     break
         finally:
             diagnostics = driver.diagnostics()
-            driver.close()
+            if own:
+                driver.close()
         run.stderr, run.peak_kib = diagnostics.stderr, diagnostics.peak_kib
         return run
 
