@@ -1,4 +1,4 @@
-"""The `harness` command: init, checks, certify, cert, replay, keygen, contract lint, sandbox, image."""
+"""The `harness` command: init, checks, certify, cert, replay, keygen, fuzz, contract lint, sandbox, image."""
 
 from __future__ import annotations
 
@@ -124,6 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     build.add_argument("--tag", metavar="T", help="image tag (default: the one --sandbox=container runs)")
     _add_gate_commands(commands)
+    from harness.fuzz.command import add_parser as add_fuzz
+
+    fuzz = add_fuzz(commands)
     args = parser.parse_args(argv)
     gate = _run_gate_command(args)
     if gate is not None:
@@ -143,6 +146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "checks":
         return _list_checks(args.level)
+    if args.command == "fuzz":
+        from harness.fuzz.command import run as run_fuzz
+
+        return run_fuzz(args, fuzz)
     if args.command == "contract" and args.action == "lint":
         from harness.lint import lint_command
 

@@ -28,6 +28,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     from harness.config import add_options
 
     add_options(parser)
+    parser.getgroup("harness").addoption(
+        "--fuzz-findings",
+        metavar="DIR",
+        help="replay the saved findings of a `harness fuzz` campaign (its folder, findings/ or one file) "
+        "before the checks; each fails while its defect is still there",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -136,6 +142,14 @@ def pytest_collection_modifyitems(
     from harness.items import CertificationCollector, CheckItem
 
     root = CertificationCollector.from_parent(session, name="certification", nodeid="certification")
+    if config.getoption("fuzz_findings", None):
+        from harness.fuzz.findings import FindingError
+        from harness.fuzz.item import finding_items
+
+        try:
+            items.extend(finding_items(root, config.getoption("fuzz_findings"), cert))
+        except FindingError as exc:
+            raise pytest.UsageError(f"connector-harness: {exc}") from None
     pillars: dict[str, CertificationCollector] = {}
     for check in cert.selected():
         if check.pillar not in pillars:

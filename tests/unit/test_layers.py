@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 
-LAYERS = ["core", "contract", "synth", "sandbox", "runtime", "connectors", "checks", "report"]
+LAYERS = ["core", "contract", "synth", "sandbox", "runtime", "connectors", "checks", "report", "fuzz"]
 TOP = len(LAYERS)  # plugin, items, session, config, cli, lint sit on top of everything
 
 

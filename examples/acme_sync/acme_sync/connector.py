@@ -418,7 +418,7 @@ class AcmeSync:
             return 200
         try:
             event = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # a body nested deeper than the parser goes
             self.sink.log("warning", "webhook body is not JSON", webhook_id=msg_id)
             return 400
         if not self._apply_webhook(event):

@@ -1,0 +1,105 @@
+"""A short campaign finds each flawed connector's defect with a minimal input, and nothing on the
+reference connector; a saved finding replays identically, and a campaign resumes."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from tests.fuzz.conftest import FLAWED, REFERENCE, Result, campaign, fuzz
+
+
+@pytest.fixture(scope="module")
+def webhook_campaign(tmp_path_factory: pytest.TempPathFactory) -> Result:
+    directory = tmp_path_factory.mktemp("webhooks") / "campaign"
+    return campaign(
+        None, directory, FLAWED / "crashes_on_unknown_event", "webhooks", "15s", "--shrink-seconds", "20"
+    )
+
+
+def only(result: Result, oracle: str) -> dict:
+    matching = [f for f in result.findings if f["oracle"] == oracle]
+    assert matching, f"no {oracle} finding; findings: {[f['key'] for f in result.findings]}"
+    return matching[0]
+
+
+def test_hostile_responses_find_the_non_latin_crash_with_one_record(capsys, tmp_path):
+    result = campaign(
+        capsys,
+        tmp_path / "c",
+        FLAWED / "crashes_on_non_latin_text",
+        "responses",
+        "20s",
+        "--shrink-seconds",
+        "30",
+    )
+    assert result.status == 1
+    finding = only(result, "crash")
+    assert finding["key"].startswith("crash:UnicodeEncodeError at flawed_crashes_on_non_latin_text.py:")
+    assert finding["key"].endswith(" in _store")
+    shrunk = finding["input"]
+    assert sum(shrunk["sizes"].values()) + len(shrunk["plant"]) == 1  # one record is all it takes
+    assert finding["replay"].startswith("harness fuzz --connector ")
+    assert "--replay" in finding["replay"]
+
+
+def test_webhook_deliveries_find_the_unknown_event_crash_with_a_tiny_body(webhook_campaign):
+    assert webhook_campaign.status == 1
+    finding = only(webhook_campaign, "crash")
+    assert finding["target"] == "webhooks"
+    assert "_apply_webhook" in finding["key"]
+    body = base64.b64decode(finding["input"]["body"])
+    assert len(body) <= 4, body  # shrunk to something like `[]`, `{}` or `0`
+
+
+def test_interleavings_find_the_keeps_first_event_divergence_in_a_short_program(capsys, tmp_path):
+    result = campaign(
+        capsys, tmp_path / "c", FLAWED / "keeps_first_event", "state", "40s", "--shrink-seconds", "60"
+    )
+    assert result.status == 1
+    finding = only(result, "divergence")
+    steps = [s["op"] for s in finding["input"]["steps"]]
+    assert steps[0] == "full sync" and steps[-1] == "sync"
+    assert len(steps) <= 4, steps  # full sync, two changes to one record, incremental sync
+    assert "incremental sync, the replica differs from the platform" in finding["message"]
+
+
+def test_the_reference_connector_has_no_finding_in_the_same_budget(capsys, tmp_path):
+    result = campaign(
+        capsys, tmp_path / "c", REFERENCE, "responses,faults,state,webhooks", "60s", "--shrink-seconds", "20"
+    )
+    assert result.status == 0, result.findings
+    report = result.report
+    assert report["findings"] == []
+    for target in ("responses", "faults", "state", "webhooks"):
+        assert report["stats"][target]["examples"] > 0, target
+    assert set(report["coverage"]["operations_known"]) <= set(report["coverage"]["operations"])
+    assert report["coverage"]["fault_kinds"], "no fault fired in the faults target"
+    assert "<h2>Findings</h2><p>none</p>" in (result.dir / "report.html").read_text()
+    assert "0 finding(s)" in result.out
+
+
+def test_a_saved_finding_replays_identically(capsys, webhook_campaign):
+    finding = only(webhook_campaign, "crash")
+    path = webhook_campaign.dir / "findings" / f"{finding['id']}.json"
+    runs = [fuzz(capsys, "--replay", str(path)) for _ in range(2)]
+    for status, out, _ in runs:
+        assert status == 1
+        assert "reproduced in " in out
+        assert finding["message"] in out
+    fixed = fuzz(capsys, "--connector", str(REFERENCE), "--replay", str(path))
+    assert fixed[0] == 0 and "no longer fails" in fixed[1]
+
+
+def test_resume_continues_the_campaign_and_files_no_finding_twice(capsys, webhook_campaign):
+    before = webhook_campaign.report
+    status, _, _ = fuzz(capsys, "--dir", str(webhook_campaign.dir), "--resume", "--budget", "6s")
+    after = webhook_campaign.report
+    assert status == 1  # the campaign still has its findings
+    assert after["stats"]["webhooks"]["examples"] > before["stats"]["webhooks"]["examples"]
+    assert after["elapsed"] > before["elapsed"]
+    assert sorted(f["key"] for f in after["findings"]) == sorted(f["key"] for f in before["findings"])
+    assert len(list((webhook_campaign.dir / "findings").glob("*.json"))) == len(before["findings"])
+    failures = (webhook_campaign.dir / "failures.jsonl").read_text().splitlines()
+    assert len(failures) >= len(before["findings"])  # every failing example is kept
