@@ -7,20 +7,33 @@ import gc
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from harness.contract import ContractError, default_contract_path, load
 from harness.runtime import EmbeddedSandbox
 
 
 def serve_command(
-    contract_file: str | None, host: str, port: int, admin_token: str | None, seed: int | None
+    contract_file: str | None,
+    host: str,
+    port: int,
+    admin_token: str | None,
+    seed: int | None,
+    tls: bool = False,
+    certificate: tuple[Path, Path] | None = None,
 ) -> int:
+    """Serve until SIGINT/SIGTERM. `tls` serves HTTPS with a CA made for this run (its file is
+    printed, for clients to trust); `certificate` serves that (chain, key) instead."""
     try:
         contract = load(contract_file or default_contract_path())
     except ContractError as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return 1
-    runtime = EmbeddedSandbox(contract, admin_token, host=host, port=port)
+    for pem in certificate or ():
+        if not pem.is_file():
+            print(f"harness: --tls-cert/--tls-key: no file {pem}", file=sys.stderr)
+            return 1
+    runtime = EmbeddedSandbox(contract, admin_token, host=host, port=port, tls=tls, certificate=certificate)
     if seed is not None:
         runtime.sandbox.default_seed = seed
     try:
@@ -37,6 +50,8 @@ def serve_command(
         signal.signal(sig, lambda *_: stop.set())
     print(f"sandbox: {contract.title} ({contract.file})")
     print(f"url: {handle.base_url}")
+    if runtime.ca is not None:
+        print(f"ca: {runtime.ca.ca_file} (the CA of this run's certificate: trust it, e.g. SSL_CERT_FILE)")
     print(f"admin token: {handle.admin_token}")
     print(f"control API: {handle.base_url}/_sandbox (Authorization: Bearer <admin token>)")
     print("ready", flush=True)

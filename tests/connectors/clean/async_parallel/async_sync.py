@@ -19,7 +19,16 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 STREAMS = ("contacts", "companies", "deals")
 EVENT_STREAMS = {"contact": "contacts", "company": "companies", "deal": "deals"}
 CREATE_FIELDS = {
-    "contacts": ("email", "first_name", "last_name", "phone", "company_id", "lifecycle_stage", "tags", "custom_fields")
+    "contacts": (
+        "email",
+        "first_name",
+        "last_name",
+        "phone",
+        "company_id",
+        "lifecycle_stage",
+        "tags",
+        "custom_fields",
+    )
 }
 RETRYABLE = {500, 502, 503, 504}
 ATTEMPTS = 6
@@ -81,6 +90,7 @@ class AsyncParallelSync:
         self.config, self.sink = config, sink
         self.base = config["base_url"].rstrip("/")
         self.page_size = int(config.get("page_size", 100))
+        self.parallel = bool(config.get("parallel_streams", True))  # false: one stream at a time
         self.token: str | None = None
         self.token_expires = 0.0
         self.seen: dict[str, None] = {}
@@ -112,9 +122,9 @@ class AsyncParallelSync:
         if not isinstance(event, dict) or not isinstance(event.get("data"), dict):
             return 400
         kind, data = event.get("type"), event["data"]
-        if kind in ("contact.created", "contact.updated") and "id" in data:
+        if kind in ("contact.created", "contact.updated") and isinstance(data.get("id"), str):
             self.sink.upsert("contacts", data)
-        elif kind == "contact.deleted" and "id" in data:
+        elif kind == "contact.deleted" and isinstance(data.get("id"), str):
             self.sink.delete("contacts", data["id"])
         else:
             self.sink.log("warning", "webhook of an unknown type ignored", type=str(kind)[:100])
@@ -161,7 +171,11 @@ class AsyncParallelSync:
                         del cursors[stream]
                     self.sink.checkpoint({"feed": state["feed"], "cursors": dict(cursors)})
 
-            await asyncio.gather(*(page_stream(s) for s in list(cursors)))
+            if self.parallel:
+                await asyncio.gather(*(page_stream(s) for s in list(cursors)))
+            else:
+                for stream in list(cursors):
+                    await page_stream(stream)
         await self._follow_feed(state["feed"])
 
     async def _push(self, stream: str, records: list[dict[str, Any]]) -> None:
@@ -206,7 +220,9 @@ class AsyncParallelSync:
             elif response.status_code in RETRYABLE:
                 await asyncio.sleep(_backoff(attempt))
             else:
-                raise PlatformError(f"the token endpoint refused the credentials (status {response.status_code})")
+                raise PlatformError(
+                    f"the token endpoint refused the credentials (status {response.status_code})"
+                )
         raise PlatformError(f"the token endpoint did not answer after {ATTEMPTS} attempts")
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:

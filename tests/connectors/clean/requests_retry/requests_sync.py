@@ -4,7 +4,6 @@ write carries an Idempotency-Key), the `standardwebhooks` package for deliveries
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
@@ -18,7 +17,16 @@ from urllib3.util.retry import Retry
 STREAMS = ("contacts", "companies", "deals")
 EVENT_STREAMS = {"contact": "contacts", "company": "companies", "deal": "deals"}
 CREATE_FIELDS = {
-    "contacts": ("email", "first_name", "last_name", "phone", "company_id", "lifecycle_stage", "tags", "custom_fields")
+    "contacts": (
+        "email",
+        "first_name",
+        "last_name",
+        "phone",
+        "company_id",
+        "lifecycle_stage",
+        "tags",
+        "custom_fields",
+    )
 }
 TIMEOUT = (5, 15)  # connect, read
 BODY_ATTEMPTS = 4  # a body cut off mid-way is read again (urllib3 retries only the exchange)
@@ -135,7 +143,11 @@ class RequestsSync:
             try:
                 response = self.http.request(method, self.base + path, timeout=TIMEOUT, **kwargs)
                 body = response.json() if response.content else None
-            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError, ValueError) as exc:
+            except (
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ConnectionError,
+                ValueError,
+            ) as exc:
                 if attempt + 1 == BODY_ATTEMPTS:
                     raise PlatformError(f"{method} {path}: {type(exc).__name__}") from None
                 time.sleep(0.25 * 2**attempt)
@@ -196,9 +208,9 @@ class RequestsSync:
         if not isinstance(event, dict) or not isinstance(event.get("data"), dict):
             return 400
         kind, data = event.get("type"), event["data"]
-        if kind in ("contact.created", "contact.updated") and "id" in data:
+        if kind in ("contact.created", "contact.updated") and isinstance(data.get("id"), str):
             self.sink.upsert("contacts", self._keep("contacts", data))
-        elif kind == "contact.deleted" and "id" in data:
+        elif kind == "contact.deleted" and isinstance(data.get("id"), str):
             self.sink.delete("contacts", data["id"])
         else:
             self.sink.log("warning", "webhook of an unknown type ignored", type=str(kind)[:100])

@@ -29,7 +29,16 @@ from typing import Any
 STREAMS = ("contacts", "companies", "deals")
 EVENT_STREAMS = {"contact": "contacts", "company": "companies", "deal": "deals"}
 CREATE_FIELDS = {
-    "contacts": ("email", "first_name", "last_name", "phone", "company_id", "lifecycle_stage", "tags", "custom_fields")
+    "contacts": (
+        "email",
+        "first_name",
+        "last_name",
+        "phone",
+        "company_id",
+        "lifecycle_stage",
+        "tags",
+        "custom_fields",
+    )
 }
 RETRYABLE = {500, 502, 503, 504}
 ATTEMPTS = 6
@@ -128,8 +137,14 @@ class Client:
                 raise PlatformError(f"the token endpoint refused the credentials (status {status})")
         raise PlatformError(f"the token endpoint did not answer after {ATTEMPTS} attempts")
 
-    def call(self, method: str, path: str, query: dict[str, Any] | None = None, body: Any = None,
-             headers: dict[str, str] | None = None) -> Any:
+    def call(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         params = {k: v for k, v in (query or {}).items() if v is not None}
         url = self.base + path + ("?" + urllib.parse.urlencode(params) if params else "")
         data = json.dumps(body).encode() if body is not None else None
@@ -187,7 +202,9 @@ def sync(client: Client, config: dict[str, Any], state: Any) -> None:
         emit({"type": "STATE", "value": state})
     while state.get("pending"):
         stream = state["pending"][0]
-        page = client.call("GET", f"/v1/{stream}", {"limit": config.get("page_size", 100), "cursor": state["cursor"]})
+        page = client.call(
+            "GET", f"/v1/{stream}", {"limit": config.get("page_size", 100), "cursor": state["cursor"]}
+        )
         for record in page["data"]:
             emit({"type": "RECORD", "stream": stream, "record": keep(config, stream, record)})
         if page.get("next_cursor"):
@@ -229,7 +246,9 @@ def push(client: Client, stream: str) -> None:
 
 
 def verified(secret: str, headers: Any, body: bytes) -> bool:
-    msg_id, stamp, signatures = (headers.get(h) for h in ("webhook-id", "webhook-timestamp", "webhook-signature"))
+    msg_id, stamp, signatures = (
+        headers.get(h) for h in ("webhook-id", "webhook-timestamp", "webhook-signature")
+    )
     if not (msg_id and stamp and signatures and stamp.isdigit()):
         return False
     if abs(time.time() - int(stamp)) > TOLERANCE:
