@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv test certify lint bench matrix fidelity clean
+.PHONY: help venv test certify lint bench matrix clean-matrix fidelity clean
 
 help:
 	@echo "make certify  certify examples/acme_sync on the embedded sandbox (writes cert.json)"
@@ -13,6 +13,7 @@ help:
 	@echo "make lint     ruff"
 	@echo "make bench    run the benchmarks in bench/ (prints numbers, asserts nothing; fidelity has its own target)"
 	@echo "make matrix   every flawed connector against the whole catalogue (slow)"
+	@echo "make clean-matrix  every clean connector, strict, seeds 1-3: fails on a failure not in false_verdicts.toml (slow)"
 	@echo "make fidelity schemathesis --checks all against the sandbox on 40 real published specs (slow; FIDELITY_ARGS=...)"
 
 $(STAMP): pyproject.toml
@@ -34,6 +35,9 @@ lint: $(STAMP)
 
 matrix: $(STAMP)
 	$(BIN)/python tests/connectors/matrix.py
+
+clean-matrix: $(STAMP)
+	$(BIN)/python tests/connectors/clean_matrix.py 1 2 3
 
 bench: $(STAMP)
 	@for b in bench/*.py; do case $$b in */corpus.py|*/fidelity.py|*/stripe_suite.py) continue;; esac; \
