@@ -17,6 +17,10 @@ labelled with the host and process that owns it).
 
 testcontainers is imported only when a container starts, so the rest of the harness works
 without it (`pip install 'connector-harness[container]'`).
+
+With `tls=True` (what a certification runs) the harness makes the run's CA, mounts the server
+certificate it issued (and the CA, for the image's HEALTHCHECK) read-only at /tls, and the
+container serves HTTPS only; the CA is registered for the connector to trust (runtime/tls.py).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import httpx
 
 from harness import __version__
 from harness.contract import Contract, default_contract_path
+from harness.runtime import tls as tls_trust
 from harness.runtime.handle import SandboxHandle
 
 if TYPE_CHECKING:
@@ -47,6 +52,7 @@ HEALTH_PATH = "/_sandbox/health"
 START_TIMEOUT = 30.0
 LOG_LINES = 30
 CONTRACT_DIR = "/contract"  # where a non-default contract's folder is mounted, read-only
+TLS_DIR = "/tls"  # where the run's server certificate, key and CA are mounted, read-only
 
 LABEL = "dev.connector-harness.sandbox"  # every sandbox container has it
 OWNER_LABEL = "dev.connector-harness.owner"  # "<hostname>:<pid>" of the process that started it
@@ -89,6 +95,7 @@ class ContainerSandbox:
         seed: int | None = None,
         image: str | None = None,
         start_timeout: float = START_TIMEOUT,
+        tls: bool = False,
     ) -> None:
         path = contract.file if isinstance(contract, Contract) else contract
         self.contract_file = Path(path).resolve() if path is not None else None
@@ -99,6 +106,8 @@ class ContainerSandbox:
         self.id = uuid.uuid4().hex[:12]
         self.handle: SandboxHandle | None = None
         self.ready_after: float | None = None  # seconds from start() to a healthy sandbox
+        self.tls = tls
+        self.ca: tls_trust.RunCA | None = None  # the run's CA, while serving TLS
         self._container: DockerContainer | None = None
 
     def environment(self) -> dict[str, str]:
@@ -107,6 +116,10 @@ class ContainerSandbox:
             env["HARNESS_SEED"] = str(self.seed)
         if self._mounts_contract():
             env["HARNESS_CONTRACT"] = f"{CONTRACT_DIR}/{self.contract_file.name}"
+        if self.tls:
+            env["HARNESS_TLS_CERT"] = f"{TLS_DIR}/sandbox-cert.pem"
+            env["HARNESS_TLS_KEY"] = f"{TLS_DIR}/sandbox-key.pem"
+            env["HARNESS_TLS_CA"] = f"{TLS_DIR}/ca.pem"
         return env
 
     def start(self) -> SandboxHandle:
@@ -130,8 +143,14 @@ class ContainerSandbox:
         container.with_exposed_ports(PORT)
         if self._mounts_contract():
             container.with_volume_mapping(self.contract_file.parent, CONTRACT_DIR, "ro")
+        if self.tls:
+            self.ca = tls_trust.RunCA(("127.0.0.1", "localhost"))
+            folder = self.ca.ca_file.parent  # public (0755); the key is this run's throwaway
+            for pem in self.ca.write_server_files(folder):
+                pem.chmod(0o644)  # the container's user (uid 10001) must read it
+            container.with_volume_mapping(str(folder), TLS_DIR, "ro")
         container.waiting_for(
-            _health_wait().with_startup_timeout(self.start_timeout).with_poll_interval(0.05)
+            _health_wait(self.ca).with_startup_timeout(self.start_timeout).with_poll_interval(0.05)
         )
         self._container = container
         started = time.monotonic()
@@ -150,7 +169,11 @@ class ContainerSandbox:
             self.stop()
             raise
         host, port = _address(container)
-        self.handle = SandboxHandle(f"http://{host}:{port}", self.admin_token, "container")
+        url = f"{'https' if self.ca else 'http'}://{host}:{port}"
+        self.handle = SandboxHandle(url, self.admin_token, "container")
+        if self.ca is not None:
+            tls_trust.register(url, self.ca.ca_file)
+            tls_trust.trust_control(self.handle, self.ca.ca_file)
         self.ready_after = time.monotonic() - started
         return self.handle
 
@@ -163,9 +186,13 @@ class ContainerSandbox:
 
     def stop(self) -> None:
         if self.handle is not None:
+            tls_trust.unregister(self.handle.base_url)
             self.handle.close()
             self.handle = None
         container, self._container = self._container, None
+        if self.ca is not None and container is None:
+            self.ca.close()
+            self.ca = None
         if container is None:
             return
         with contextlib.suppress(Exception):  # already gone, or the engine went away with it
@@ -173,6 +200,9 @@ class ContainerSandbox:
                 container._container.remove(force=True, v=True)
         with contextlib.suppress(Exception):
             container.get_docker_client().client.close()
+        if self.ca is not None:
+            self.ca.close()
+            self.ca = None
 
     def __enter__(self) -> SandboxHandle:
         return self.start()
@@ -203,8 +233,11 @@ def container(
     seed: int | None = None,
     image: str | None = None,
     start_timeout: float = START_TIMEOUT,
+    tls: bool = False,
 ) -> Iterator[SandboxHandle]:
-    runtime = ContainerSandbox(contract, admin_token, seed=seed, image=image, start_timeout=start_timeout)
+    runtime = ContainerSandbox(
+        contract, admin_token, seed=seed, image=image, start_timeout=start_timeout, tls=tls
+    )
     try:
         yield runtime.start()
     finally:
@@ -236,7 +269,7 @@ class _NotReady(Exception):
 _WAIT_CLASS: Any = None
 
 
-def _health_wait() -> Any:
+def _health_wait(ca: tls_trust.RunCA | None = None) -> Any:
     """A testcontainers wait strategy: health answers 200, or the container has exited (fail fast).
 
     testcontainers' own HttpWaitStrategy keeps polling a container that has already died until
@@ -250,7 +283,8 @@ def _health_wait() -> Any:
             def wait_until_ready(self, container: Any) -> None:
                 deadline = time.monotonic() + self._startup_timeout
                 url = None
-                with httpx.Client(timeout=1.0) as http:
+                verify = ca.client_context() if ca is not None else True
+                with httpx.Client(timeout=1.0, verify=verify) as http:
                     while True:
                         wrapped = container.get_wrapped_container()
                         wrapped.reload()
@@ -260,7 +294,7 @@ def _health_wait() -> Any:
                         if wrapped.status == "running":
                             if url is None:
                                 host, port = _address(container)
-                                url = f"http://{host}:{port}{HEALTH_PATH}"
+                                url = f"{'https' if ca else 'http'}://{host}:{port}{HEALTH_PATH}"
                             with contextlib.suppress(httpx.HTTPError):
                                 if http.get(url).status_code == 200:
                                     return
