@@ -26,6 +26,7 @@ container serves HTTPS only; the CA is registered for the connector to trust (ru
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import secrets
 import socket
@@ -34,6 +35,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -133,6 +135,7 @@ class ContainerSandbox:
             if not _has_image(client, self.image):
                 raise ContainerError(_missing_image(self.image))
             reap_orphans(client)
+            hosts = _engine_hosts(client) if self.tls else ()
         finally:
             client.close()
         container = DockerContainer(
@@ -144,7 +147,7 @@ class ContainerSandbox:
         if self._mounts_contract():
             container.with_volume_mapping(self.contract_file.parent, CONTRACT_DIR, "ro")
         if self.tls:
-            self.ca = tls_trust.RunCA(("127.0.0.1", "localhost"))
+            self.ca = tls_trust.RunCA(hosts)
             folder = self.ca.ca_file.parent  # public (0755); the key is this run's throwaway
             for pem in self.ca.write_server_files(folder):
                 pem.chmod(0o644)  # the container's user (uid 10001) must read it
@@ -308,6 +311,23 @@ def _health_wait(ca: tls_trust.RunCA | None = None) -> Any:
 
         _WAIT_CLASS = SandboxHealthWait
     return _WAIT_CLASS()
+
+
+def _engine_hosts(client: Any) -> tuple[str, ...]:
+    """Every address the harness may reach a published port at, for the certificate: loopback,
+    the engine's host (DOCKER_HOST), and the default bridge's gateway (what testcontainers uses
+    when the harness itself runs in a container)."""
+    hosts = ["127.0.0.1", "localhost"]
+    docker_host = urlsplit(os.environ.get("DOCKER_HOST", "")).hostname
+    if docker_host:
+        hosts.append(docker_host)
+    with contextlib.suppress(Exception):
+        for config in client.networks.get("bridge").attrs["IPAM"]["Config"]:
+            if config.get("Gateway"):
+                hosts.append(config["Gateway"])
+            elif config.get("Subnet"):  # the engine gives the bridge the subnet's first address
+                hosts.append(str(ipaddress.ip_network(config["Subnet"])[1]))
+    return tuple(dict.fromkeys(hosts))
 
 
 def _address(container: Any) -> tuple[str, int]:
