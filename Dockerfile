@@ -13,6 +13,8 @@
 #   HARNESS_STORE        where tenants live: memory (default) or redis://host:port/db, shared by replicas
 #   HARNESS_WORKERS      sandbox processes in the container, one per core (more than 1 needs HARNESS_STORE)
 # A shared service (Redis + replicas + load balancer, or Kubernetes): see deploy/ and the README.
+#   HARNESS_TLS_CERT, HARNESS_TLS_KEY  serve HTTPS with this certificate chain and key (mounted)
+#   HARNESS_TLS_CA       the CA that issued it, for the health check to verify against
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 
@@ -40,5 +42,5 @@ USER 10001
 WORKDIR /tmp
 EXPOSE 8765
 HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8765/_sandbox/health', timeout=2).status != 200)"]
+    CMD ["python", "-c", "import os, ssl, sys, urllib.request; ca = os.environ.get('HARNESS_TLS_CA'); url = ('https' if os.environ.get('HARNESS_TLS_CERT') else 'http') + '://127.0.0.1:8765/_sandbox/health'; ctx = ssl.create_default_context(cafile=ca) if url.startswith('https') else None; sys.exit(urllib.request.urlopen(url, timeout=2, context=ctx).status != 200)"]
 ENTRYPOINT ["harness", "sandbox", "serve", "--host", "0.0.0.0", "--port", "8765"]

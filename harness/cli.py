@@ -108,6 +108,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="N",
         help="how many tenants one admin token may hold at once (default: no limit)",
     )
+    serve.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a certificate from a CA made for this run (its file is printed)",
+    )
+    serve.add_argument(
+        "--tls-cert",
+        metavar="PEM",
+        default=os.environ.get("HARNESS_TLS_CERT") or None,
+        help="serve HTTPS with this certificate chain (with --tls-key; default: $HARNESS_TLS_CERT)",
+    )
+    serve.add_argument(
+        "--tls-key", metavar="PEM", default=os.environ.get("HARNESS_TLS_KEY") or None, help="its private key"
+    )
 
     image = commands.add_parser("image", help="the sandbox's container image")
     image_commands = image.add_subparsers(dest="action", metavar="ACTION")
@@ -163,6 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seed = int(os.environ["HARNESS_SEED"])
             except ValueError:
                 serve.error(f"HARNESS_SEED must be an integer, not {os.environ['HARNESS_SEED']!r}")
+        if bool(args.tls_cert) != bool(args.tls_key):
+            serve.error("--tls-cert and --tls-key go together (or neither)")
+        certificate = (Path(args.tls_cert), Path(args.tls_key)) if args.tls_cert else None
         return serve_command(
             args.contract,
             args.host,
@@ -174,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             tenant_quota=args.tenant_quota,
             workers=args.workers,
             reuse_port=args.reuse_port,
+            tls=args.tls,
+            certificate=certificate,
         )
     if args.command == "image" and args.action == "build":
         from harness.image import build_command

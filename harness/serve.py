@@ -7,6 +7,7 @@ import gc
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from harness.contract import ContractError, default_contract_path, load
 from harness.runtime import EmbeddedSandbox
@@ -25,6 +26,8 @@ def serve_command(
     tenant_quota: int | None = None,
     workers: int = 1,
     reuse_port: bool = False,
+    tls: bool = False,
+    certificate: tuple[Path, Path] | None = None,
 ) -> int:
     if workers > 1:
         from harness.serve_workers import supervise
@@ -46,8 +49,19 @@ def serve_command(
     except (ContractError, StoreError) as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return 1
+    for pem in certificate or ():
+        if not pem.is_file():
+            print(f"harness: --tls-cert/--tls-key: no file {pem}", file=sys.stderr)
+            return 1
     runtime = EmbeddedSandbox(
-        contract, admin_token, host=host, port=port, store=tenants, reuse_port=reuse_port
+        contract,
+        admin_token,
+        host=host,
+        port=port,
+        store=tenants,
+        reuse_port=reuse_port,
+        tls=tls,
+        certificate=certificate,
     )
     if seed is not None:
         runtime.sandbox.default_seed = seed
@@ -69,6 +83,8 @@ def serve_command(
     print(f"sandbox: {contract.title} ({contract.file})")
     print(f"store: {store or 'memory'}")
     print(f"url: {handle.base_url}")
+    if runtime.ca is not None:
+        print(f"ca: {runtime.ca.ca_file} (the CA of this run's certificate: trust it, e.g. SSL_CERT_FILE)")
     print(f"admin token: {handle.admin_token}")
     print(f"control API: {handle.base_url}/_sandbox (Authorization: Bearer <admin token>)")
     print("ready", flush=True)

@@ -52,8 +52,21 @@ def environment(home: str, extra: dict[str, str] | None = None) -> dict[str, str
     env = {k: v for k, v in os.environ.items() if k in ALLOWED_ENV or k.startswith(ALLOWED_PREFIXES)}
     env.setdefault("PATH", DEFAULT_PATH)
     env.update(HOME=home, TMPDIR=home, PYTHONDONTWRITEBYTECODE="1")
+    env.update(_platform_ca_env())
     env.update(extra or {})
     return env
+
+
+def _platform_ca_env() -> dict[str, str]:
+    """While this process serves the sandbox over TLS, the connector trusts the run's CA the way
+    real clients are told to: OpenSSL and httpx read SSL_CERT_FILE, requests REQUESTS_CA_BUNDLE,
+    Node NODE_EXTRA_CA_CERTS (see harness/runtime/tls.py)."""
+    from harness.runtime.tls import trusted_bundle
+
+    bundle = trusted_bundle()
+    if bundle is None:
+        return {}
+    return {name: str(bundle) for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")}
 
 
 def harden_harness() -> None:

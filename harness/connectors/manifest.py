@@ -61,6 +61,11 @@ class Manifest:
         config = tenant.connector_config(list(self.scopes), self.config, webhook_secret)
         if self.fields:
             config["fields"] = {stream: list(names) for stream, names in self.fields.items()}
+        from harness.runtime.tls import ca_for
+
+        ca_file = ca_for(tenant.base_url)
+        if ca_file is not None:  # the platform is served over TLS with the run's own CA
+            config["ca_bundle"] = str(ca_file)
         return config
 
 

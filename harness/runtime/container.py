@@ -17,11 +17,16 @@ labelled with the host and process that owns it).
 
 testcontainers is imported only when a container starts, so the rest of the harness works
 without it (`pip install 'connector-harness[container]'`).
+
+With `tls=True` (what a certification runs) the harness makes the run's CA, mounts the server
+certificate it issued (and the CA, for the image's HEALTHCHECK) read-only at /tls, and the
+container serves HTTPS only; the CA is registered for the connector to trust (runtime/tls.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import secrets
 import socket
@@ -30,12 +35,14 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from harness import __version__
 from harness.contract import Contract, default_contract_path
 from harness.core.errors import HarnessError
+from harness.runtime import tls as tls_trust
 from harness.runtime.handle import SandboxHandle
 
 if TYPE_CHECKING:
@@ -48,6 +55,7 @@ HEALTH_PATH = "/_sandbox/health"
 START_TIMEOUT = 30.0
 LOG_LINES = 30
 CONTRACT_DIR = "/contract"  # where a non-default contract's folder is mounted, read-only
+TLS_DIR = "/tls"  # where the run's server certificate, key and CA are mounted, read-only
 
 LABEL = "dev.connector-harness.sandbox"  # every sandbox container has it
 OWNER_LABEL = "dev.connector-harness.owner"  # "<hostname>:<pid>" of the process that started it
@@ -90,6 +98,7 @@ class ContainerSandbox:
         seed: int | None = None,
         image: str | None = None,
         start_timeout: float = START_TIMEOUT,
+        tls: bool = False,
     ) -> None:
         path = contract.file if isinstance(contract, Contract) else contract
         self.contract_file = Path(path).resolve() if path is not None else None
@@ -100,6 +109,8 @@ class ContainerSandbox:
         self.id = uuid.uuid4().hex[:12]
         self.handle: SandboxHandle | None = None
         self.ready_after: float | None = None  # seconds from start() to a healthy sandbox
+        self.tls = tls
+        self.ca: tls_trust.RunCA | None = None  # the run's CA, while serving TLS
         self._container: DockerContainer | None = None
 
     def environment(self) -> dict[str, str]:
@@ -108,6 +119,10 @@ class ContainerSandbox:
             env["HARNESS_SEED"] = str(self.seed)
         if (mounted := self._mounted_contract()) is not None:
             env["HARNESS_CONTRACT"] = f"{CONTRACT_DIR}/{mounted.name}"
+        if self.tls:
+            env["HARNESS_TLS_CERT"] = f"{TLS_DIR}/sandbox-cert.pem"
+            env["HARNESS_TLS_KEY"] = f"{TLS_DIR}/sandbox-key.pem"
+            env["HARNESS_TLS_CA"] = f"{TLS_DIR}/ca.pem"
         return env
 
     def start(self) -> SandboxHandle:
@@ -121,6 +136,7 @@ class ContainerSandbox:
             if not _has_image(client, self.image):
                 raise ContainerError(_missing_image(self.image))
             reap_orphans(client)
+            hosts = _engine_hosts(client) if self.tls else ()
         finally:
             client.close()
         container = DockerContainer(
@@ -131,8 +147,14 @@ class ContainerSandbox:
         container.with_exposed_ports(PORT)
         if (mounted := self._mounted_contract()) is not None:
             container.with_volume_mapping(mounted.parent, CONTRACT_DIR, "ro")
+        if self.tls:
+            self.ca = tls_trust.RunCA(hosts)
+            folder = self.ca.ca_file.parent  # public (0755); the key is this run's throwaway
+            for pem in self.ca.write_server_files(folder):
+                pem.chmod(0o644)  # the container's user (uid 10001) must read it
+            container.with_volume_mapping(str(folder), TLS_DIR, "ro")
         container.waiting_for(
-            _health_wait().with_startup_timeout(self.start_timeout).with_poll_interval(0.05)
+            _health_wait(self.ca).with_startup_timeout(self.start_timeout).with_poll_interval(0.05)
         )
         self._container = container
         started = time.monotonic()
@@ -151,7 +173,11 @@ class ContainerSandbox:
             self.stop()
             raise
         host, port = _address(container)
-        self.handle = SandboxHandle(f"http://{host}:{port}", self.admin_token, "container")
+        url = f"{'https' if self.ca else 'http'}://{host}:{port}"
+        self.handle = SandboxHandle(url, self.admin_token, "container")
+        if self.ca is not None:
+            tls_trust.register(url, self.ca.ca_file)
+            tls_trust.trust_control(self.handle, self.ca.ca_file)
         self.ready_after = time.monotonic() - started
         return self.handle
 
@@ -164,9 +190,13 @@ class ContainerSandbox:
 
     def stop(self) -> None:
         if self.handle is not None:
+            tls_trust.unregister(self.handle.base_url)
             self.handle.close()
             self.handle = None
         container, self._container = self._container, None
+        if self.ca is not None and container is None:
+            self.ca.close()
+            self.ca = None
         if container is None:
             return
         with contextlib.suppress(Exception):  # already gone, or the engine went away with it
@@ -174,6 +204,9 @@ class ContainerSandbox:
                 container._container.remove(force=True, v=True)
         with contextlib.suppress(Exception):
             container.get_docker_client().client.close()
+        if self.ca is not None:
+            self.ca.close()
+            self.ca = None
 
     def __enter__(self) -> SandboxHandle:
         return self.start()
@@ -207,8 +240,11 @@ def container(
     seed: int | None = None,
     image: str | None = None,
     start_timeout: float = START_TIMEOUT,
+    tls: bool = False,
 ) -> Iterator[SandboxHandle]:
-    runtime = ContainerSandbox(contract, admin_token, seed=seed, image=image, start_timeout=start_timeout)
+    runtime = ContainerSandbox(
+        contract, admin_token, seed=seed, image=image, start_timeout=start_timeout, tls=tls
+    )
     try:
         yield runtime.start()
     finally:
@@ -240,7 +276,7 @@ class _NotReady(HarnessError):
 _WAIT_CLASS: Any = None
 
 
-def _health_wait() -> Any:
+def _health_wait(ca: tls_trust.RunCA | None = None) -> Any:
     """A testcontainers wait strategy: health answers 200, or the container has exited (fail fast).
 
     testcontainers' own HttpWaitStrategy keeps polling a container that has already died until
@@ -254,7 +290,8 @@ def _health_wait() -> Any:
             def wait_until_ready(self, container: Any) -> None:
                 deadline = time.monotonic() + self._startup_timeout
                 url = None
-                with httpx.Client(timeout=1.0) as http:
+                verify = ca.client_context() if ca is not None else True
+                with httpx.Client(timeout=1.0, verify=verify) as http:
                     while True:
                         wrapped = container.get_wrapped_container()
                         wrapped.reload()
@@ -264,7 +301,7 @@ def _health_wait() -> Any:
                         if wrapped.status == "running":
                             if url is None:
                                 host, port = _address(container)
-                                url = f"http://{host}:{port}{HEALTH_PATH}"
+                                url = f"{'https' if ca else 'http'}://{host}:{port}{HEALTH_PATH}"
                             with contextlib.suppress(httpx.HTTPError):
                                 if http.get(url).status_code == 200:
                                     return
@@ -278,6 +315,23 @@ def _health_wait() -> Any:
 
         _WAIT_CLASS = SandboxHealthWait
     return _WAIT_CLASS()
+
+
+def _engine_hosts(client: Any) -> tuple[str, ...]:
+    """Every address the harness may reach a published port at, for the certificate: loopback,
+    the engine's host (DOCKER_HOST), and the default bridge's gateway (what testcontainers uses
+    when the harness itself runs in a container)."""
+    hosts = ["127.0.0.1", "localhost"]
+    docker_host = urlsplit(os.environ.get("DOCKER_HOST", "")).hostname
+    if docker_host:
+        hosts.append(docker_host)
+    with contextlib.suppress(Exception):
+        for config in client.networks.get("bridge").attrs["IPAM"]["Config"]:
+            if config.get("Gateway"):
+                hosts.append(config["Gateway"])
+            elif config.get("Subnet"):  # the engine gives the bridge the subnet's first address
+                hosts.append(str(ipaddress.ip_network(config["Subnet"])[1]))
+    return tuple(dict.fromkeys(hosts))
 
 
 def _address(container: Any) -> tuple[str, int]:

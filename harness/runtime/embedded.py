@@ -3,6 +3,10 @@
 Any HTTP client can reach it (httpx, requests, urllib, a subprocess). Starting takes a fraction
 of a second; stopping closes the socket and joins the thread, leaving nothing behind.
 
+With `tls=True` (what a certification runs) it serves HTTPS only, with a certificate from a CA
+made for this run (`harness.runtime.tls.RunCA`), registered so that the connector and the
+harness's clients trust it; `tls=False` (the default of `embedded()`) serves plain HTTP.
+
 It also records egress (`SandboxHandle.recording_egress()`): while recording, every httpx
 request in this process is routed through respx; the sandbox and other loopback addresses pass
 through, anything else is logged and answered with a connect error, so nothing leaves. Only
@@ -17,6 +21,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpcore
@@ -25,6 +30,7 @@ import respx
 import uvicorn
 
 from harness.contract import Contract
+from harness.runtime import tls as tls_trust
 from harness.runtime.handle import SandboxHandle
 from harness.sandbox import Sandbox
 from harness.sandbox.store import Store
@@ -100,10 +106,16 @@ class EmbeddedSandbox:
         port: int = 0,
         store: Store | None = None,
         reuse_port: bool = False,
+        *,
+        tls: bool = False,
+        certificate: tuple[Path, Path] | None = None,
     ) -> None:
         self.sandbox = Sandbox(contract, admin_token, store)  # tenants in memory unless a store is given
         self.host, self.port = host, port
         self.reuse_port = reuse_port  # several worker processes on one port (the kernel spreads connections)
+        self.tls = tls or certificate is not None
+        self.certificate = certificate  # (chain, key) PEM files to serve instead of a run CA's
+        self.ca: tls_trust.RunCA | None = None  # the run's CA, while serving TLS
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -138,6 +150,7 @@ class EmbeddedSandbox:
             timeout_keep_alive=5,
             limit_concurrency=512,
             h11_max_incomplete_event_size=64 * 1024,
+            **self._tls_options(),
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -152,12 +165,27 @@ class EmbeddedSandbox:
                     f"the embedded sandbox did not start on {self.host}:{port} within {START_TIMEOUT} s"
                 )
             time.sleep(0.005)
-        self.handle = SandboxHandle(f"http://{self.host}:{port}", self.sandbox.admin_token, "embedded")
+        scheme = "https" if self.tls else "http"
+        url = f"{scheme}://{self.host}:{port}"
+        if self.ca is not None:
+            tls_trust.register(url, self.ca.ca_file)
+        self.handle = SandboxHandle(url, self.sandbox.admin_token, "embedded")
+        if self.ca is not None:
+            tls_trust.trust_control(self.handle, self.ca.ca_file)
         self.handle.egress_recorder = HttpxEgress(self.host, port)
         return self.handle
 
+    def _tls_options(self) -> dict[str, Any]:
+        if self.certificate is not None:
+            return {"ssl_certfile": str(self.certificate[0]), "ssl_keyfile": str(self.certificate[1])}
+        if not self.tls:
+            return {}
+        self.ca = ca = tls_trust.RunCA((self.host, *(h for h in tls_trust.HOSTS if h != self.host)))
+        return {"ssl_context_factory": lambda config, default: ca.server_context()}
+
     def stop(self) -> None:
         if self.handle is not None:
+            tls_trust.unregister(self.handle.base_url)
             self.handle.close()
         if self._server is not None:
             self._server.should_exit = True
@@ -166,14 +194,16 @@ class EmbeddedSandbox:
         if self._socket is not None:
             self._socket.close()
         self.sandbox.close()
-        self._server = self._thread = self._socket = self.handle = None
+        if self.ca is not None:
+            self.ca.close()
+        self._server = self._thread = self._socket = self.handle = self.ca = None
 
 
 @contextlib.contextmanager
 def embedded(
-    contract: Contract, admin_token: str | None = None, store: Store | None = None
+    contract: Contract, admin_token: str | None = None, store: Store | None = None, *, tls: bool = False
 ) -> Iterator[SandboxHandle]:
-    runtime = EmbeddedSandbox(contract, admin_token, store=store)
+    runtime = EmbeddedSandbox(contract, admin_token, store=store, tls=tls)
     try:
         yield runtime.start()
     finally:

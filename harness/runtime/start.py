@@ -16,11 +16,21 @@ class Runtime(Protocol):
     def stop(self) -> None: ...
 
 
-def runtime_for(kind: str, contract: Contract, *, contract_given: bool = False, seed: int = 0) -> Runtime:
+# Whether a certification serves the platform over TLS with a per-run CA (runtime/tls.py). Off
+# until SEC-03 presents `tls.untrusted_front` and SEC-01's own token request verifies against
+# `tls.ca_for(url)`: with it on, a harness-side client that trusts only the public CAs (SEC-01's
+# `_token_shape`) is refused by the sandbox and would stop seeing token-shaped leaks.
+CERTIFY_OVER_TLS = False
+
+
+def runtime_for(
+    kind: str, contract: Contract, *, contract_given: bool = False, seed: int = 0, tls: bool | None = None
+) -> Runtime:
+    tls = CERTIFY_OVER_TLS if tls is None else tls
     if kind == "embedded":
         from harness.runtime.embedded import EmbeddedSandbox
 
-        return EmbeddedSandbox(contract)
+        return EmbeddedSandbox(contract, tls=tls)
     if kind.startswith("url:"):
         from harness.runtime.url import UrlSandbox
 
@@ -29,5 +39,5 @@ def runtime_for(kind: str, contract: Contract, *, contract_given: bool = False, 
         from harness.runtime.container import ContainerSandbox
 
         # The image carries the reference contract; another one is mounted into the container.
-        return ContainerSandbox(contract if contract_given else None, seed=seed)
+        return ContainerSandbox(contract if contract_given else None, seed=seed, tls=tls)
     raise ValueError(f"unknown sandbox runtime {kind!r}; use embedded, container or url:http://host:port")

@@ -1,0 +1,232 @@
+"""TLS for the sandbox: a certificate authority made for one run, and where clients find it.
+
+A runtime that serves TLS makes a `RunCA` (trustme), serves its certificate, and registers the
+CA under the origin it serves (`register`). Whoever talks to that origin trusts exactly that CA,
+the way real clients are told to: the connector's clean room sets `SSL_CERT_FILE`,
+`REQUESTS_CA_BUNDLE` and `NODE_EXTRA_CA_CERTS` to `trusted_bundle()` and its config carries
+`ca_bundle`; the harness's own clients use `ca_for(url).client_context()`.
+
+`untrusted_front(upstream)` is SEC-03's hook, the same on every runtime: a TLS listener on
+loopback whose certificate comes from a second CA that nobody trusts, forwarding each connection
+to the sandbox. A connector that verifies certificates fails the handshake and sends nothing; one
+that turns verification off completes it (`handshakes`) and its requests reach the sandbox's log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import ssl
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import trustme
+
+from harness.runtime.handle import SandboxHandle
+
+HOSTS = ("127.0.0.1", "localhost", "::1")  # what a loopback sandbox is reached as
+
+
+class RunCA:
+    """A certificate authority for one run, a server certificate it issued for `hosts`, and the
+    CA's certificate as a PEM file any process (the connector's user too) can read."""
+
+    def __init__(self, hosts: tuple[str, ...] = HOSTS, *, name: str = "connector-harness run CA") -> None:
+        self.hosts = hosts
+        self._ca = trustme.CA(organization_name=name)
+        self._server = self._ca.issue_cert(*hosts)
+        self._folder = Path(tempfile.mkdtemp(prefix="harness-ca-"))
+        self._folder.chmod(0o755)  # a public certificate: the connector runs as another user as root
+        self.ca_file = self._folder / "ca.pem"
+        self._ca.cert_pem.write_to_path(str(self.ca_file))
+        self.ca_file.chmod(0o644)
+
+    @property
+    def ca_pem(self) -> bytes:
+        return self._ca.cert_pem.bytes()
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self._server.configure_cert(context)
+        return context
+
+    def client_context(self) -> ssl.SSLContext:
+        """Trusts this CA and nothing else."""
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def write_server_files(self, folder: Path) -> tuple[Path, Path]:
+        """The server certificate chain and its key as PEM files in `folder` (for a sandbox in
+        another process or a container); the key is a throwaway of this run."""
+        cert, key = folder / "sandbox-cert.pem", folder / "sandbox-key.pem"
+        self._server.cert_chain_pems[0].write_to_path(str(cert))
+        for extra in self._server.cert_chain_pems[1:]:
+            extra.write_to_path(str(cert), append=True)
+        self._server.private_key_pem.write_to_path(str(key))
+        return cert, key
+
+    def close(self) -> None:
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+
+# -- who trusts what --------------------------------------------------------------------------
+
+_served: dict[str, Path] = {}  # origin ("https://127.0.0.1:41234") -> the CA file that signed it
+_lock = threading.Lock()
+_bundle: Path | None = None
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def register(url: str, ca_file: Path) -> None:
+    """`url`'s origin is served with a certificate signed by the CA in `ca_file`."""
+    with _lock:
+        _served[origin(url)] = ca_file
+        _rewrite_bundle()
+
+
+def unregister(url: str) -> None:
+    with _lock:
+        _served.pop(origin(url), None)
+        _rewrite_bundle()
+
+
+def ca_for(url: str) -> Path | None:
+    """The CA file to trust for `url`, or None when its origin is not a TLS sandbox of this process."""
+    with _lock:
+        return _served.get(origin(url))
+
+
+def trusted_bundle() -> Path | None:
+    """One PEM file with the CA of every TLS sandbox this process serves (usually one), or None."""
+    with _lock:
+        return _bundle
+
+
+def _rewrite_bundle() -> None:
+    global _bundle
+    if _bundle is not None:
+        shutil.rmtree(_bundle.parent, ignore_errors=True)
+        _bundle = None
+    if not _served:
+        return
+    folder = Path(tempfile.mkdtemp(prefix="harness-trust-"))
+    folder.chmod(0o755)
+    bundle = folder / "ca-bundle.pem"
+    bundle.write_bytes(b"".join(sorted({p.read_bytes() for p in _served.values() if p.is_file()})))
+    bundle.chmod(0o644)
+    _bundle = bundle
+
+
+# -- SEC-03's hook: a listener with a certificate nobody trusts ---------------------------------
+
+
+class UntrustedFront:
+    """A TLS listener on loopback with a certificate from a CA of its own (trusted by no one),
+    forwarding every connection whose handshake completes to `upstream` (the sandbox).
+
+    `url` is its origin (give the connector `base_url`/`token_url` with this origin);
+    `handshakes` counts the connections whose client accepted its certificate.
+    """
+
+    def __init__(self, upstream: str, upstream_ca: Path | None = None) -> None:
+        parts = urlsplit(upstream)
+        self.upstream_host = parts.hostname or "127.0.0.1"
+        self.upstream_port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.upstream_tls: ssl.SSLContext | None = None
+        if parts.scheme == "https":
+            self.upstream_tls = ssl.create_default_context(cafile=str(upstream_ca) if upstream_ca else None)
+        self.ca = RunCA(name="untrusted CA (SEC-03)")
+        self.handshakes = 0
+        self.url = ""
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="harness-untrusted-tls", daemon=True)
+        self._server: asyncio.base_events.Server | None = None
+
+    def start(self) -> str:
+        self._thread.start()
+        if not self._ready.wait(10) or not self.url:
+            raise RuntimeError("the untrusted TLS listener did not start")
+        return self.url
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+        self.ca.close()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        context = self.ca.server_context()
+        try:
+            self._server = self._loop.run_until_complete(
+                asyncio.start_server(self._forward, "127.0.0.1", 0, ssl=context, ssl_handshake_timeout=5)
+            )
+            port = self._server.sockets[0].getsockname()[1]
+            self.url = f"https://127.0.0.1:{port}"
+        finally:
+            self._ready.set()
+        self._loop.set_exception_handler(_quiet_tls_errors)
+        self._loop.run_forever()
+        self._server.close()
+        self._loop.run_until_complete(self._server.wait_closed())
+        self._loop.close()
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.handshakes += 1  # called only once the handshake completed: the client accepted us
+        try:
+            up_reader, up_writer = await asyncio.open_connection(
+                self.upstream_host, self.upstream_port, ssl=self.upstream_tls
+            )
+        except OSError:
+            writer.close()
+            return
+
+        async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, ssl.SSLError):
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            with contextlib.suppress(OSError, ssl.SSLError, RuntimeError):
+                sink.close()
+
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+
+
+def _quiet_tls_errors(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+    """A client refusing the certificate is the expected outcome, not an error to print."""
+    if isinstance(context.get("exception"), (ssl.SSLError, OSError)):
+        return
+    loop.default_exception_handler(context)
+
+
+@contextlib.contextmanager
+def untrusted_front(upstream: str) -> Iterator[UntrustedFront]:
+    """Serve `upstream` (a sandbox's origin) behind a certificate no client trusts, for a block."""
+    front = UntrustedFront(upstream, ca_for(upstream))
+    front.start()
+    try:
+        yield front
+    finally:
+        front.stop()
+
+
+def trust_control(handle: SandboxHandle, ca_file: Path) -> None:
+    """Make the handle's control client verify the sandbox against the CA in `ca_file` (a
+    SandboxHandle builds a client that trusts only the public CAs)."""
+    old = handle.admin
+    handle.admin = httpx.Client(
+        base_url=old.base_url,
+        headers=old.headers,
+        timeout=old.timeout,
+        verify=ssl.create_default_context(cafile=str(ca_file)),
+    )
+    old.close()
