@@ -12,6 +12,7 @@ from typing import Any
 
 from harness.contract import Contract
 from harness.sandbox.audit import ACTOR, AuditLog, new_key
+from harness.sandbox.credentials import Formats, Minter, contract_formats
 from harness.sandbox.faults import Faults
 from harness.sandbox.idempotency import IdempotencyStore
 from harness.sandbox.limits import RateLimiter
@@ -66,9 +67,12 @@ class Tenant:
     idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
     faults: Faults = field(init=False)
     change_by: dict[int, str] = field(default_factory=dict)  # change seq -> harness | api
+    formats: Formats = field(default_factory=Formats)  # the contract's credential formats
+    minter: Minter = field(init=False)
 
     def __post_init__(self) -> None:
         self.faults = Faults(self.seed)
+        self.minter = Minter(self.formats, self.seed, self.secret)
         self.data.listeners.append(self._changed)
         self.data.listeners.append(self.webhooks.on_change)
 
@@ -77,15 +81,14 @@ class Tenant:
         self.audit.record(f"record.{change.type}", collection=change.collection, id=change.id, seq=change.seq)
 
     def add_client(self, scopes: frozenset[str]) -> Client:
-        client = Client(f"cli_{secrets.token_hex(8)}", f"cs_{secrets.token_urlsafe(24)}", scopes)
+        client = Client(*self.minter.client(), scopes)
         self.clients[client.client_id] = client
         self.audit.record("client.created", client_id=client.client_id, scopes=sorted(scopes))
         return client
 
     def issue_token(self, client: Client, scopes: frozenset[str]) -> Token:
-        token = Token(
-            f"at_{secrets.token_urlsafe(32)}", client.client_id, scopes, time.time() + self.token_ttl
-        )
+        expires_at = time.time() + self.token_ttl
+        token = Token(self.minter.token(client.client_id, expires_at), client.client_id, scopes, expires_at)
         self.tokens[token.value] = token
         self.audit.record(
             "token.issued", client_id=client.client_id, token_id=token.token_id, scopes=sorted(scopes)
@@ -133,6 +136,7 @@ class Tenants:
         self.executor = executor
         self.cache = RecordCache()  # generated records, shared by every tenant, bounded
         self.audit_key = new_key()  # one per sandbox; never leaves it (see harness.sandbox.audit)
+        self.formats = contract_formats(contract)  # raises ContractError for a bad credential hint
         self._by_id: dict[str, Tenant] = {}
         self._lock = threading.Lock()
 
@@ -161,6 +165,7 @@ class Tenants:
             limiter=RateLimiter(*rate_limit),
             webhooks=Dispatcher(self.executor, shapes.event_type, shapes.webhook_payload),
             audit=AuditLog(self.audit_key),
+            formats=self.formats,
         )
         client = tenant.add_client(frozenset(self.contract.scopes) if scopes is None else scopes)
         with self._lock:
