@@ -56,6 +56,15 @@ def environment(home: str, extra: dict[str, str] | None = None) -> dict[str, str
     return env
 
 
+def private_home(user: pwd.struct_passwd | None = None) -> str:
+    """A fresh private folder for a connector's HOME and TMPDIR, named as any temporary folder
+    is (nothing in its path names the harness), owned by the user the connector runs as."""
+    home = tempfile.mkdtemp()
+    if user is not None:
+        os.chown(home, user.pw_uid, user.pw_gid)
+    return home
+
+
 def harden_harness() -> None:
     """Once per harness process: become a child subreaper (orphans of a connector come back to
     us, not to init) and, when not root, non-dumpable (a same-uid connector cannot open our
@@ -90,10 +99,8 @@ class Room:
 
     def __init__(self, readable: list[Path] | None = None) -> None:
         harden_harness()
-        self.home = tempfile.mkdtemp(prefix="harness-room-")
         self.user = _unprivileged_user(readable or [])
-        if self.user is not None:
-            os.chown(self.home, self.user.pw_uid, self.user.pw_gid)
+        self.home = private_home(self.user)
         self.procs: list[subprocess.Popen[Any]] = []
 
     @property

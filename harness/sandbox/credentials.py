@@ -73,7 +73,7 @@ def _sampler(pattern: str) -> PatternSampler:
 @functools.lru_cache(maxsize=256)
 def _regex(fmt: Format) -> re.Pattern[str]:
     if fmt.kind == "jwt":
-        return re.compile(rf"(?<![{EDGE}.]){JWT.pattern}")
+        return re.compile(rf"(?<![A-Za-z0-9_.-]){JWT.pattern}")
     if fmt.kind == "uuid":
         return re.compile(r"(?<![0-9A-Za-z-])[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}(?![0-9A-Za-z-])")
     body = re.sub(r"^(?:\^|\\A)|(?<!\\)(?:\$|\\[zZ])$", "", fmt.pattern)

@@ -157,7 +157,7 @@ class Tenants:
         data = Overlay(Dataset(self.contract, seed=seed, cache=self.cache, **options))
         shapes = EventShapes(self.contract)
         tenant = Tenant(
-            id=f"ten_{secrets.token_hex(6)}",
+            id=secrets.token_hex(6),  # no prefix: it is part of the base URL a connector sees
             seed=seed,
             profile=profile,
             data=data,
