@@ -223,3 +223,13 @@ def test_mask_patterns_find_minted_secrets_in_text():
     for pattern in mask_patterns(Formats()):
         text = pattern.sub("****", text)
     assert secret not in text and token not in text and client_id in text
+
+
+def test_lint_reports_a_bad_credential_hint(tmp_path, capsys):
+    from harness.lint import lint_command
+
+    path = _with_scheme(tmp_path, NYT, "apikey", **{"x-sandbox": {"credential": {"format": "opaque"}}})
+    assert lint_command(str(path)) == 1
+    said = capsys.readouterr().err
+    where = "#/components/securitySchemes/apikey/x-sandbox/credential/format"
+    assert f"{where}: unknown credential format" in said
