@@ -83,7 +83,7 @@ def _regex(fmt: Format) -> re.Pattern[str]:
 DEFAULTS = {
     "client_id": Format("^[A-Za-z0-9]{20}$"),
     "client_secret": Format("^[A-Za-z0-9]{40}$"),
-    "access_token": Format("^[A-Za-z0-9_-]{43}$"),
+    "access_token": Format("^[A-Za-z0-9]{43}$"),  # no `_`: SEC-01 reads a prefix before one
 }
 
 
