@@ -12,6 +12,7 @@ from collections import Counter
 
 from harness.contract import Collection, Contract, ContractError, Problem, load
 from harness.contract.collections import operation_roles
+from harness.sandbox.credentials import credential_problems
 
 
 def lint_command(file: str) -> int:
@@ -120,4 +121,4 @@ def contract_warnings(contract: Contract) -> list[Problem]:
                         "add the scope to the OAuth2 flow's `scopes` or correct its name",
                     )
                 )
-    return out
+    return out + credential_problems(contract)

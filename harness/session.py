@@ -67,7 +67,7 @@ class CertificationSession:
         sys.dont_write_bytecode = True
         os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
         self.code_before = code_digest(self.manifest, self.outputs())
-        self.masker = Masker()
+        self.masker = Masker.for_contract(self.contract)  # the contract's credential shapes too
         self.started_at = datetime.now(UTC)
         self._check_waivers()
         self.signing_key = load_private(cfg.signing_key) if cfg.signing_key else None

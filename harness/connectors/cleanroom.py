@@ -69,6 +69,15 @@ def _platform_ca_env() -> dict[str, str]:
     return {name: str(bundle) for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")}
 
 
+def private_home(user: pwd.struct_passwd | None = None) -> str:
+    """A fresh private folder for a connector's HOME and TMPDIR, named as any temporary folder
+    is (nothing in its path names the harness), owned by the user the connector runs as."""
+    home = tempfile.mkdtemp()
+    if user is not None:
+        os.chown(home, user.pw_uid, user.pw_gid)
+    return home
+
+
 def harden_harness() -> None:
     """Once per harness process: become a child subreaper (orphans of a connector come back to
     us, not to init) and, when not root, non-dumpable (a same-uid connector cannot open our
@@ -103,10 +112,8 @@ class Room:
 
     def __init__(self, readable: list[Path] | None = None) -> None:
         harden_harness()
-        self.home = tempfile.mkdtemp(prefix="harness-room-")
         self.user = _unprivileged_user(readable or [])
-        if self.user is not None:
-            os.chown(self.home, self.user.pw_uid, self.user.pw_gid)
+        self.home = private_home(self.user)
         self.procs: list[subprocess.Popen[Any]] = []
 
     @property

@@ -24,7 +24,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from harness.connectors.cleanroom import (
     end_leftovers,
     gone,
     kill_tree,
+    private_home,
     sweep_orphans,
 )
 from harness.connectors.driver import Capabilities, Diagnostics
@@ -106,9 +106,7 @@ class _Zygote:
         return self.loaded
 
     def fork(self, deadline: float) -> _Worker:
-        home = tempfile.mkdtemp(prefix="harness-room-")
-        if self.room.user is not None:
-            os.chown(home, self.room.user.pw_uid, self.room.user.pw_gid)
+        home = private_home(self.room.user)
         requests, replies, stderr = os.pipe(), os.pipe(), os.pipe()
         with self.lock:
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -105,9 +106,13 @@ class Contract:
 
     @cached_property
     def base_path(self) -> str:
-        """The path of the first `servers` URL: the API is mounted there (`/api/2.0`, `/v3`)."""
-        servers = self.document.get("servers") or [{"url": "/"}]
-        return urlparse(str(servers[0].get("url", "/"))).path.rstrip("/")
+        """The path of the first `servers` URL: the API is mounted there (`/api/2.0`, `/v3`).
+        Server variables take their defaults (`https://api.example.com/{version}`, `{protocol}://...`)."""
+        server = (self.document.get("servers") or [{"url": "/"}])[0]
+        url = str(server.get("url", "/"))
+        for name, variable in (server.get("variables") or {}).items():
+            url = url.replace(f"{{{name}}}", str((variable or {}).get("default", "")))
+        return re.sub("/{2,}", "/", urlparse(url).path).rstrip("/")
 
     def at(self, *tokens: object) -> str:
         """The absolute URI of a place in this document, e.g. at("paths", "/v1/contacts")."""

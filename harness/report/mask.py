@@ -3,8 +3,9 @@
 A connector's exception text, stderr or log line can carry the credentials it was given or a
 canary it read; the certificate, HTML, Markdown, JUnit and the terminal all show such text.
 Every issued credential the run knows of is masked by value, and the credential formats the
-sandbox issues (tokens, client secrets, webhook secrets, canaries) by pattern, so a value the
-harness never saw in full (an access token) is masked too.
+sandbox issues (the contract's formats for client secrets and access tokens, see
+harness/sandbox/credentials.py; webhook secrets; canaries) by pattern, so a value the harness
+never saw in full (an access token) is masked too.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from harness.contract import Contract, ContractError
+from harness.sandbox.credentials import Formats, contract_formats, mask_patterns
+
 MASK = "****"
 MIN_SECRET = 6  # shorter values would mask ordinary words
 PATTERNS = (
     re.compile(r"whsec_[A-Za-z0-9+/=_-]+"),  # Standard Webhooks secrets
-    re.compile(r"\b(?:at|cs|rt)_[A-Za-z0-9_-]{16,}"),  # sandbox access tokens and client secrets
+    re.compile(r"\b(?:at|cs|rt)_[A-Za-z0-9_-]{16,}"),  # what sandboxes before the contract's formats issued
     re.compile(r"cnry[0-9a-f]{12}"),  # planted canaries
 )
 
@@ -26,11 +30,22 @@ PATTERNS = (
 class Masker:
     """Collects secret values during a run and masks them (and known formats) in any value."""
 
-    def __init__(self, values: Iterable[str] = ()) -> None:
+    def __init__(self, values: Iterable[str] = (), formats: Formats | None = None) -> None:
         self._values: set[str] = set()
         self._lock = threading.Lock()
         self._pattern: re.Pattern[str] | None = None
+        self._shapes = (*PATTERNS, *mask_patterns(formats or Formats()))
         self.add(*values)
+
+    @classmethod
+    def for_contract(cls, contract: Contract) -> Masker:
+        """A masker for the credential shapes the contract's sandbox issues. A bad credential
+        hint falls back to the default shapes: the sandbox refuses such a contract anyway."""
+        try:
+            formats = contract_formats(contract)
+        except ContractError:
+            formats = Formats()
+        return cls(formats=formats)
 
     def add(self, *values: Any) -> None:
         with self._lock:
@@ -49,7 +64,7 @@ class Masker:
             pattern = self._pattern
         if pattern is not None:
             text = pattern.sub(MASK, text)
-        for known in PATTERNS:
+        for known in self._shapes:
             text = known.sub(MASK, text)
         return text
 

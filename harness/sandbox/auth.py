@@ -220,7 +220,7 @@ def _bearer_refusal(status: int, error: str | None, description: str, scope: str
 
 
 def _looks_like_token(tenant: Tenant, values: list[str]) -> bool:
-    return any(v in tenant.tokens or v.startswith("at_") for v in values)
+    return any(v in tenant.tokens or tenant.minter.is_token(v) for v in values)
 
 
 def _client_by_secret(tenant: Tenant, value: str | None) -> Client | None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from harness.contract import Contract
 from harness.sandbox.audit import ACTOR, AuditLog
+from harness.sandbox.credentials import Formats, Minter, contract_formats
 from harness.sandbox.faults import Faults
 from harness.sandbox.idempotency import IdempotencyStore
 from harness.sandbox.limits import RateLimiter
@@ -111,10 +112,13 @@ class Tenant:
     expires_at: float = float("inf")  # when its TTL ends (time.time())
     spec: TenantSpec | None = None
     _secrets: Callable[[], Container[str]] | None = None
+    formats: Formats = field(default_factory=Formats)  # the contract's credential formats
+    minter: Minter = field(init=False)
 
     def __post_init__(self) -> None:
         if self.faults is None:
             self.faults = Faults(self.seed)
+        self.minter = Minter(self.formats, self.seed, self.secret)
         self.data.listeners.append(self._changed)
         self.data.listeners.append(self.webhooks.on_change)
 
@@ -123,15 +127,14 @@ class Tenant:
         self.audit.record(f"record.{change.type}", collection=change.collection, id=change.id, seq=change.seq)
 
     def add_client(self, scopes: frozenset[str]) -> Client:
-        client = Client(f"cli_{secrets.token_hex(8)}", f"cs_{secrets.token_urlsafe(24)}", scopes)
+        client = Client(*self.minter.client(), scopes)
         self.clients[client.client_id] = client
         self.audit.record("client.created", client_id=client.client_id, scopes=sorted(scopes))
         return client
 
     def issue_token(self, client: Client, scopes: frozenset[str]) -> Token:
-        token = Token(
-            f"at_{secrets.token_urlsafe(32)}", client.client_id, scopes, time.time() + self.token_ttl
-        )
+        expires_at = time.time() + self.token_ttl
+        token = Token(self.minter.token(client.client_id, expires_at), client.client_id, scopes, expires_at)
         self.tokens[token.value] = token
         self.audit.record(
             "token.issued", client_id=client.client_id, token_id=token.token_id, scopes=sorted(scopes)
@@ -214,6 +217,7 @@ class Tenants:
         self.tenant_ttl = tenant_ttl
         self.quota = quota  # tenants one API key may hold at once; None: no limit
         self._swept = 0.0
+        self.formats = contract_formats(contract)  # raises ContractError for a bad credential hint
 
     def create(
         self,
@@ -233,7 +237,7 @@ class Tenants:
         RateLimiter(*rate_limit)  # so does a bad rate
         self.sweep()
         spec = TenantSpec(
-            id=f"ten_{secrets.token_hex(6)}",
+            id=secrets.token_hex(6),  # no prefix: it is part of the base URL a connector sees
             seed=seed,
             profile=profile,
             sizes=dict(sizes) if sizes else None,
@@ -274,6 +278,7 @@ class Tenants:
             expires_at=spec.expires_at,
             spec=spec,
             _secrets=made.secrets,
+            formats=self.formats,
         )
 
     def get(self, tenant_id: str) -> Tenant | None:

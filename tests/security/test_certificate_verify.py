@@ -17,6 +17,7 @@ from harness.report import build_predicate, envelope, generate, load_private, st
 from harness.report.commands import EXIT_INVALID, EXIT_MISMATCH, EXIT_NOT_CERTIFIED, EXIT_OK, verify_command
 from harness.report.digest import code_digest, file_sha256
 from tests.conftest import ROOT
+from tests.security.conftest import check_result
 
 EXAMPLE = ROOT / "examples" / "acme_sync"
 
@@ -45,19 +46,7 @@ def certificate(
     **over,
 ) -> Path:
     digest = code_digest(load_manifest(connector / "connector.toml", platform_contract))
-    check = {
-        "id": "AUTH-01",
-        "pillar": "auth",
-        "severity": "critical",
-        "title": "t",
-        "required": True,
-        "status": status,
-        "waived": None,
-        "duration": 0.1,
-        "message": "",
-        "expected": "",
-        "evidence": {},
-    }
+    check = check_result(status=status)
     predicate = build_predicate(
         connector={
             "name": "acme-sync",

@@ -10,59 +10,14 @@ import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
 from harness.report import read_certificate
-from tests.conftest import ROOT
+from tests.security.conftest import acme_connector as connector
+from tests.security.conftest import certify, certify_basic
 
-EXAMPLE = ROOT / "examples" / "acme_sync"
 pytestmark = pytest.mark.slow
-
-MANIFEST = """
-[connector]
-name = "{name}"
-version = "1.0.0"
-python = "{module}:Connector"
-python_path = ["{example}"]
-scopes = {scopes}
-streams = {streams}
-[connector.config]
-page_size = 100
-spy_out = "{spy}"
-"""
-
-
-def connector(tmp_path: Path, name: str, code: str, *, scopes=None, streams=None) -> Path:
-    folder = tmp_path / name
-    folder.mkdir()
-    module = name.replace("-", "_")
-    (folder / f"{module}.py").write_text(code)
-    (folder / "connector.toml").write_text(
-        MANIFEST.format(
-            name=name,
-            module=module,
-            example=EXAMPLE,
-            spy=tmp_path / "spy.json",
-            scopes=json.dumps(scopes or ["contacts:read", "companies:read", "deals:read", "events:read"]),
-            streams=json.dumps(streams or ["contacts", "companies", "deals"]),
-        )
-    )
-    return folder
-
-
-def certify(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "harness.cli", "certify", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=600,
-        env={**os.environ, **(env or {})},
-    )
 
 
 SPY = """
@@ -179,7 +134,7 @@ class Connector(AcmeSync):
 def test_code_that_changes_during_the_run_fails_the_certification(tmp_path):
     repo = connector(tmp_path, "self-modifying", CHANGES_ITSELF)
     (repo / "payload.py").write_text("STAGE = 1\n")
-    result = certify(str(repo), "--level=basic", "--checks=AUTH-01", "--report=cert.json", cwd=tmp_path)
+    result = certify_basic(repo, "AUTH-01", cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     predicate = read_certificate(tmp_path / "cert.json")[1]["predicate"]
     assert predicate["verdict"] == "not certified"
@@ -218,14 +173,7 @@ def test_a_connector_that_deletes_every_record_and_stores_nothing_fails_int_01(t
         scopes=["contacts:read", "contacts:write"],
         streams=["contacts"],
     )
-    result = certify(
-        str(repo),
-        "--level=basic",
-        "--checks=INT-01",
-        "--report=cert.json",
-        "--junitxml=junit.xml",
-        cwd=tmp_path,
-    )
+    result = certify_basic(repo, "INT-01", "--junitxml=junit.xml", cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     check = read_certificate(tmp_path / "cert.json")[1]["predicate"]["checks"][0]
     assert check["id"] == "INT-01" and check["status"] == "failed"
@@ -247,15 +195,8 @@ class Connector(AcmeSync):
 
 def test_secrets_in_connector_errors_are_masked_in_every_rendering(tmp_path):
     repo = connector(tmp_path, "leaky", LEAKS.format(spy=str(tmp_path / "spy.json")))
-    result = certify(
-        str(repo),
-        "--level=basic",
-        "--checks=AUTH-01",
-        "--report=cert.json",
-        "--html=r.html",
-        "--md=r.md",
-        "--junitxml=junit.xml",
-        cwd=tmp_path,
+    result = certify_basic(
+        repo, "AUTH-01", "--html=r.html", "--md=r.md", "--junitxml=junit.xml", cwd=tmp_path
     )
     assert result.returncode == 1, result.stdout + result.stderr
     secret = json.loads((tmp_path / "spy.json").read_text())["secret"]

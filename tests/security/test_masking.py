@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
+import httpx
+
+import harness.runtime
+from harness.contract import load
 from harness.report import build_predicate, render_html, render_markdown, summary_lines
 from harness.report.markdown import md_text
 from harness.report.mask import Masker, secrets_in
+from tests.security.conftest import check_result
 
 SECRET = "cs_" + "s3cr3tValue_" * 3
 TOKEN = "at_" + "A" * 40
 CANARY = "cnry0123456789ab"
+SK_TEST = "^sk_test_[A-Za-z0-9]{24}$"
+REAL = Path(__file__).resolve().parents[1] / "contracts" / "real"
 
 
 def test_known_values_and_issued_formats_are_masked():
@@ -42,19 +51,8 @@ HOSTILE = (
 
 
 def hostile_predicate() -> dict:
-    check = {
-        "id": "AUTH-01",
-        "pillar": "auth",
-        "severity": "critical",
-        "title": "t",
-        "required": True,
-        "status": "failed",
-        "waived": None,
-        "duration": 0.1,
-        "message": HOSTILE,
-        "expected": "",
-        "evidence": {"requests": [{"seq": 1, "method": "GET", "path": "/v1/```x", "status": 400}]},
-    }
+    requests = [{"seq": 1, "method": "GET", "path": "/v1/```x", "status": 400}]
+    check = check_result(status="failed", message=HOSTILE, evidence={"requests": requests})
     return build_predicate(
         connector={
             "name": "<b>evil</b>",
@@ -94,3 +92,46 @@ def test_html_and_terminal_render_connector_text_inert():
     predicate["checks"][0]["message"] = "[bold red]CERTIFIED[/] \x1b[2J\x1b[32mPASS"
     lines = "\n".join(summary_lines(predicate, [], color=True))
     assert "\x1b[2J" not in lines and "[bold red]CERTIFIED[/]" in lines
+
+
+def _minted(contract) -> list[str]:
+    """A tenant's client secret and a token from its token endpoint (when it has one), as the
+    contract's sandbox issues them."""
+    with harness.runtime.embedded(contract) as sandbox:
+        tenant = sandbox.new_tenant(seed=9)
+        minted = [tenant.client_secret]
+        if tenant.token_url:
+            answer = httpx.post(
+                tenant.token_url,
+                data={"grant_type": "client_credentials"},
+                auth=(tenant.client_id, tenant.client_secret),
+                timeout=10,
+            )
+            minted.append(answer.json()["access_token"])
+    return minted
+
+
+def _hinted_copy(tmp_path: Path, source: Path, scheme: str, pattern: str) -> Path:
+    doc = json.loads(source.read_text())
+    doc["components"]["securitySchemes"][scheme]["x-sandbox"] = {"credential": {"pattern": pattern}}
+    copy = tmp_path / source.name
+    copy.write_text(json.dumps(doc))
+    return copy
+
+
+def test_credentials_in_the_contracts_formats_are_masked_without_being_known(tmp_path, platform_contract):
+    """The masker is told no value here: it knows the shapes from the contract alone (default
+    shapes, a JWT bearer, a hinted `sk_test_` key), as it must for tokens it never saw."""
+    contracts = [
+        platform_contract,
+        load(REAL / "1password.com-events.json"),
+        load(_hinted_copy(tmp_path, REAL / "nytimes.com-archive.json", "apikey", SK_TEST)),
+    ]
+    for contract in contracts:
+        minted = _minted(contract)
+        masker = Masker.for_contract(contract)
+        text = masker.text("refused: " + " and ".join(f"Authorization: Bearer {value}" for value in minted))
+        for value in minted:
+            assert value not in text, (contract.title, value)
+        assert text.startswith("refused: Authorization: Bearer ****")
+    assert Masker().text("record con_1 page 2 of 3 cursor abc123") == "record con_1 page 2 of 3 cursor abc123"

