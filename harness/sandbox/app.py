@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -55,6 +55,9 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 MAX_BODY = 1 << 20
 FORM = "application/x-www-form-urlencoded"
 IDEMPOTENT_METHODS = ("POST", "PATCH")
+HOLD_SECONDS = 0.025  # how long a rate-limited client waits for its 429
+MAX_HELD = 64  # refusals held at once, at most
+EMPTY_DIGEST = digest(b"")
 
 
 class Sandbox:
@@ -76,6 +79,7 @@ class Sandbox:
         )
 
         self.app = _Asgi(self._route)
+        self._held = 0  # refusals being held (see _hold)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Route API calls by hand: `/t/{tenant}/...`, or `/...` on a host named for a tenant
@@ -100,6 +104,19 @@ class Sandbox:
                 await response(scope, receive, send)
                 return
         await self.control(scope, receive, send)
+
+    async def _hold(self) -> None:
+        """Fair scheduling: a client past its rate limit gets its 429 after a short pause, so a
+        flood on a few connections cannot keep the server busy for every other tenant (its
+        connections wait, costing nothing). A bounded number are held at once; past that a
+        refusal is sent at once rather than tying up connection slots."""
+        if self._held >= MAX_HELD:
+            return
+        self._held += 1
+        try:
+            await asyncio.sleep(HOLD_SECONDS)
+        finally:
+            self._held -= 1
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -146,12 +163,14 @@ class Sandbox:
             path=api_path,
             query=mask_query(query, tenant.secrets()) if query else {},
             headers=mask_headers(headers),
-            body_digest=digest(body or b""),
+            body_digest=digest(body) if body else EMPTY_DIGEST,
             body_size=len(body or b""),
             operation=None,
         )
         call = _Call(tenant, entry, method, api_path, query, headers, body)
         response = await self._respond(call)
+        if call.refused:
+            await self._hold()
         entry.status = response.status_code
         entry.latency_ms = round((time.perf_counter() - started) * 1000, 3)
         tenant.requests.append(entry)
@@ -167,7 +186,7 @@ class Sandbox:
         ):  # the contract's token endpoint is not one of its paths: serve it anyway
             form = _form(call.headers, call.body) or {}
             client_id = form.get("client_id", ["anonymous"])[-1]
-            limited = self._rate_limited(call.tenant, f"token:{client_id}")
+            limited = self._rate_limited(call, f"token:{client_id}")
             return limited or auth.issue_token(call.tenant, form, call.headers)
         match = self.contract.router.match(call.method, call.path)
         if match is None:
@@ -243,14 +262,14 @@ class Sandbox:
         if call.path == self.token_path and call.method == "POST":
             self._validate(call, match)
             client_id = (form or {}).get("client_id", ["anonymous"])[-1]
-            limited = self._rate_limited(tenant, f"token:{client_id}")
+            limited = self._rate_limited(call, f"token:{client_id}")
             return limited or auth.issue_token(tenant, form or {}, call.headers)
         principal, refusal = auth.authenticate(self.contract, tenant, op, call.headers, call.query, form)
         call.entry.auth = principal.to_dict()
         if refusal is not None:
             self._validate(call, match)
             return refusal
-        limited = self._rate_limited(tenant, principal.client_id or "anonymous")
+        limited = self._rate_limited(call, principal.client_id or "anonymous")
         if limited is not None:
             return limited  # refused before the request is read against the contract
         violations = self._validate(call, match)
@@ -308,10 +327,12 @@ class Sandbox:
 
         return handler
 
-    def _rate_limited(self, tenant: Tenant, key: str) -> Response | None:
+    def _rate_limited(self, call: _Call, key: str) -> Response | None:
+        tenant = call.tenant
         decision = tenant.limiter.take(key)
         if decision.allowed:
             return None
+        call.refused = True
         return problem(
             429,
             f"rate limit exceeded; retry in {decision.retry_after} s",
@@ -379,8 +400,13 @@ class _Call:
     ) -> None:
         self.tenant, self.entry, self.method, self.path = tenant, entry, method, path
         self.query, self.headers, self.body = query, headers, body
-        query_text = "&".join(f"{k}={v}" for k in sorted(query) for v in query[k])
-        self.seed = request_seed(tenant.seed, method, path, query_text, digest(body or b""))
+        self.refused = False  # answered 429 by the rate limit
+
+    @cached_property
+    def seed(self) -> int:
+        """Seeds generated answers: made only when one is needed (most calls need none)."""
+        query_text = "&".join(f"{k}={v}" for k in sorted(self.query) for v in self.query[k])
+        return request_seed(self.tenant.seed, self.method, self.path, query_text, self.entry.body_digest)
 
 
 class InjectedDrop(ConnectionAbortedError):
