@@ -4,12 +4,15 @@ uvicorn with httptools (llhttp, in C) and uvloop (libuv) serves several times th
 second of its pure-Python h11 on the stdlib loop; on this workload the server's own parsing was
 most of the time left once the sandbox itself was made fast. h11 bounds a request's header
 block; llhttp does not, so the protocol below keeps that bound: a slow client (slowloris) that
-never finishes its headers is cut off at 64 KiB instead of growing the buffer forever.
+never finishes its headers is cut off at 64 KiB instead of growing the buffer forever. And
+uvicorn writes a response's head and body separately: two sends, the first waking the client
+to read half a response; they are sent together instead.
 Where httptools or uvloop is missing (a platform without wheels) the pure-Python stack is used.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 from typing import Any
 
@@ -41,6 +44,9 @@ def bounded_httptools() -> type:
         _header_bytes = 0
         _in_headers = False
 
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(Coalescing(transport, self.loop))  # type: ignore[arg-type]
+
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._in_headers, self._header_bytes = True, 0
@@ -57,3 +63,31 @@ def bounded_httptools() -> type:
                     self.send_400_response("Request header block too large.")
 
     return BoundedHttpTools
+
+
+class Coalescing:
+    """A transport whose writes within one event-loop turn go out as one send."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport, self._loop = transport, loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(bytes(data))
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
+        self._pending.clear()
+        if not self._transport.is_closing():
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
