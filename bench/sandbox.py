@@ -5,7 +5,8 @@ wrk (Debian package `wrk`) in another process, one server process each, loopback
 - the sandbox (`harness sandbox serve`), and with `--baseline REV` the sandbox of a git worktree
   of REV, run in the same invocation (before/after on the same machine load);
 - the raw ASGI ceiling, always: an ASGI callable sending the sandbox's bytes, under uvicorn with
-  httptools and uvloop: what Python can serve on this machine;
+  httptools and uvloop: what Python can serve on this machine; and the same callable under the
+  sandbox's own server options (harness.runtime.http: head and body in one send), for reference;
 - Prism's static mock of the same contract (errors-only logging), when `prism` is installed
   (`npm install -g @stoplight/prism-cli`).
 Then 1,000 tenants in one process: one tenant's client floods (and is refused with 429s) while
@@ -152,16 +153,21 @@ HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(B
 async def app(scope, receive, send):
     await send({{"type": "http.response.start", "status": 200, "headers": HEADERS}})
     await send({{"type": "http.response.body", "body": BODY}})
-uvicorn.run(app, host="127.0.0.1", port={port}, http="httptools", loop="uvloop",
-            log_level="warning", access_log=False, lifespan="off")
+if {ours!r}:  # the sandbox's own server options (harness.runtime.http)
+    from harness.runtime.http import server_options
+    options = server_options()
+else:  # stock uvicorn with httptools and uvloop: the issue's ceiling
+    options = dict(http="httptools", loop="uvloop")
+uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning", access_log=False,
+            lifespan="off", **options)
 """
 
 
-def measure_ceiling(body: bytes, folder: Path) -> dict[int, Result]:
+def measure_ceiling(body: bytes, folder: Path, ours: bool = False) -> dict[int, Result]:
     port = free_port()
     (folder / "body.json").write_bytes(body)
     script = folder / "ceiling.py"
-    script.write_text(textwrap.dedent(CEILING.format(body=str(folder / "body.json"), port=port)))
+    script.write_text(textwrap.dedent(CEILING.format(body=str(folder / "body.json"), port=port, ours=ours)))
     with running([sys.executable, str(script)], port):
         return measure(f"http://127.0.0.1:{port}/v1/contacts?limit=50", {})
 
@@ -256,6 +262,7 @@ def main() -> None:
         if base is not None:
             results[f"sandbox@{args.baseline[:10]}"] = measure_sandbox(base)[0]
         results["raw ASGI ceiling"] = measure_ceiling(body, Path(folder))
+        results["raw ASGI, our server"] = measure_ceiling(body, Path(folder), ours=True)
         prism = measure_prism()
         if prism is not None:
             results["prism (static)"] = prism
