@@ -2,13 +2,21 @@
 
 Validation never raises on bad input: malformed JSON, a wrong content type or an unknown path
 are findings like any other, each with a pointer into the message and a readable text.
+
+A JSON body found valid for a schema is remembered (the exact bytes, bounded): the sandbox sends
+the same page or error many times, and the same bytes against the same schema give the same
+answer, so a repeat is known valid without decoding it again. Every body is still checked.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Literal
+
+import orjson
 
 from harness.contract.bodies import coerce, coerce_text, nest, parse_form
 from harness.contract.errors import Violation
@@ -40,10 +48,17 @@ def validate_request(
             else f"{path} is not a path of the contract"
         )
         return None, [Violation("/path", text)]
+    return match, check_request(contract, match, query, headers, body)
+
+
+def check_request(
+    contract: Contract, match: Match, query: Query, headers: Mapping[str, str], body: bytes = b""
+) -> list[Violation]:
+    """Validate a request already matched to its operation; `headers` have lower-case names."""
     op = match.operation
     found = _parameters(contract, op, match.path_params, query, headers)
     found += _request_body(contract, op, headers.get("content-type", ""), body)
-    return match, found
+    return found
 
 
 def validate_response(
@@ -72,7 +87,7 @@ def validate_response(
                 found.append(Violation(f"/headers/{name}", f"required header {name} is missing"))
             continue
         if schema_uri:
-            schema = contract.deref({"$ref": schema_uri}, contract.uri)[0]
+            schema = _resolved(contract, schema_uri)
             found += _schema(contract, schema_uri, _coerce(headers[name], schema), f"/headers/{name}")
     if not spec.media:
         if body:
@@ -94,7 +109,49 @@ def validate_response(
     return found
 
 
+MEMO_ENTRIES = 4096
+MEMO_KEY_CHARS = 2048
+
+
 def _parameters(
+    contract: Contract, op: Operation, path_params: dict[str, str], query: Query, headers: Mapping[str, str]
+) -> list[Violation]:
+    """The parameters' violations; the answer for a parameter set already seen is remembered
+    (a client sends the same `?limit=50` again and again), a bounded number of them."""
+    key = _parameters_key(op, path_params, query, headers)
+    memo: dict[Any, tuple[Violation, ...]] = contract.__dict__.setdefault("_parameter_memo", {})
+    if key is not None:
+        known = memo.get(key)
+        if known is not None:
+            return list(known)
+    found = _check_parameters(contract, op, path_params, query, headers)
+    if key is not None:
+        if len(memo) >= MEMO_ENTRIES:
+            memo.clear()
+        memo[key] = tuple(found)
+    return found
+
+
+def _parameters_key(
+    op: Operation, path_params: dict[str, str], query: Query, headers: Mapping[str, str]
+) -> tuple[Any, ...] | None:
+    """Everything the parameters' verdict depends on, or None when that is too big to keep."""
+    named = tuple(headers.get(p.name.lower()) for p in op.parameters if p.location == "header")
+    cookie = headers.get("cookie") if any(p.location == "cookie" for p in op.parameters) else None
+    key = (
+        id(op),
+        tuple(path_params.items()),
+        tuple((name, tuple(values)) for name, values in query.items()),
+        named,
+        cookie,
+    )
+    size = len(cookie or "") + sum(len(v or "") for v in named)
+    size += sum(len(k) + len(v) for k, v in path_params.items())
+    size += sum(len(name) + sum(len(v) for v in values) for name, values in query.items())
+    return key if size <= MEMO_KEY_CHARS else None
+
+
+def _check_parameters(
     contract: Contract, op: Operation, path_params: dict[str, str], query: Query, headers: Mapping[str, str]
 ) -> list[Violation]:
     found: list[Violation] = []
@@ -163,6 +220,9 @@ def _request_body(contract: Contract, op: Operation, content_type: str, body: by
 def _parsed_body(
     contract: Contract, schema_uri: str | None, media_type: str, body: bytes, where: str
 ) -> list[Violation]:
+    known = _known_valid(contract) if schema_uri is not None and _is_json(media_type) else None
+    if known is not None and known.seen(schema_uri, body):
+        return []
     try:
         value = parse_body(media_type, body)
     except ValueError as exc:
@@ -171,15 +231,65 @@ def _parsed_body(
         return []
     if media_type == "application/x-www-form-urlencoded":
         value = coerce(contract, nest(value), {"$ref": schema_uri}, contract.uri)
-    return _schema(contract, schema_uri, value, where)
+    found = _schema(contract, schema_uri, value, where)
+    if known is not None and not found:
+        known.add(schema_uri, body)
+    return found
 
 
 _UNPARSED = object()
 
 
+def _is_json(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+class KnownValid:
+    """JSON bodies already found valid, by schema URI and exact bytes; least recently used
+    are forgotten past a total size."""
+
+    LIMIT = 64 << 20  # bytes of bodies kept
+
+    def __init__(self) -> None:
+        self._bodies: OrderedDict[tuple[str, bytes], None] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def seen(self, schema_uri: str, body: bytes) -> bool:
+        key = (schema_uri, body)
+        with self._lock:
+            if key in self._bodies:
+                self._bodies.move_to_end(key)
+                return True
+        return False
+
+    def add(self, schema_uri: str, body: bytes) -> None:
+        if len(body) > self.LIMIT // 64:
+            return
+        with self._lock:
+            if (schema_uri, body) in self._bodies:
+                return
+            self._bodies[(schema_uri, body)] = None
+            self._size += len(body)
+            while self._size > self.LIMIT:
+                (_, old), _ = self._bodies.popitem(last=False)
+                self._size -= len(old)
+
+
+def _known_valid(contract: Contract) -> KnownValid:
+    known = contract.__dict__.get("_known_valid")
+    if known is None:
+        known = contract.__dict__.setdefault("_known_valid", KnownValid())
+    return known
+
+
 def parse_body(media_type: str, body: bytes) -> Any:
     """Decode a body by its media type; raise ValueError with a readable reason."""
-    if media_type == "application/json" or media_type.endswith("+json"):
+    if _is_json(media_type):
+        try:
+            return orjson.loads(body)  # fast; what it refuses (NaN, huge integers) json reads or explains
+        except orjson.JSONDecodeError:
+            pass
         try:
             return json.loads(body.decode("utf-8"))
         except UnicodeDecodeError:
@@ -223,6 +333,14 @@ def _schema(contract: Contract, schema_uri: str, value: Any, where: str) -> list
         )
         for error in validator.iter_errors(value)
     ]
+
+
+def _resolved(contract: Contract, schema_uri: str) -> Any:
+    """The schema at a URI, resolved once per contract (resolving walks the document's refs)."""
+    cache: dict[str, Any] = contract.__dict__.setdefault("_resolved_schemas", {})
+    if schema_uri not in cache:
+        cache[schema_uri] = contract.deref({"$ref": schema_uri}, contract.uri)[0]
+    return cache[schema_uri]
 
 
 def _plain(contract: Contract, schema: Any) -> dict[str, Any]:

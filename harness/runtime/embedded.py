@@ -32,6 +32,7 @@ import uvicorn
 from harness.contract import Contract
 from harness.runtime import tls as tls_trust
 from harness.runtime.handle import SandboxHandle
+from harness.runtime.http import server_options
 from harness.sandbox import Sandbox
 from harness.sandbox.store import Store
 
@@ -144,12 +145,7 @@ class EmbeddedSandbox:
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=2,
-            # A slow client (slowloris) must not hold the server: idle keep-alive connections are
-            # closed, h11 refuses oversized header blocks, and past the connection limit new
-            # requests get a 503 instead of queueing forever.
-            timeout_keep_alive=5,
-            limit_concurrency=512,
-            h11_max_incomplete_event_size=64 * 1024,
+            **server_options(),  # httptools + uvloop, with slow clients bounded
             **self._tls_options(),
         )
         self._server = uvicorn.Server(config)

@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -27,9 +27,10 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
-from harness.contract import Contract, Operation, validate_request, validate_response
+from harness.contract import Contract, Match, Operation, Violation, validate_request, validate_response
 from harness.contract.bodies import form_value, multipart_value
 from harness.contract.collections import find_feed
+from harness.contract.validation import check_request
 from harness.sandbox import auth
 from harness.sandbox.audit import acting
 from harness.sandbox.collections import (
@@ -56,6 +57,9 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 MAX_BODY = 1 << 20
 FORM = "application/x-www-form-urlencoded"
 IDEMPOTENT_METHODS = ("POST", "PATCH")
+HOLD_SECONDS = 0.025  # how long a rate-limited client waits for its 429
+MAX_HELD = 64  # refusals held at once, at most
+EMPTY_DIGEST = digest(b"")
 
 
 class Sandbox:
@@ -79,27 +83,44 @@ class Sandbox:
         )
 
         self.app = _Asgi(self._route)
+        self._held = 0  # refusals being held (see _hold)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Route API calls by hand: `/t/{tenant}/...`, or `/...` on a host named for a tenant
         (`<tenant>.localhost`, for clients that can set only host and port). A path template's
-        regex would miss paths with control characters and answer Starlette's own 404."""
+        regex would miss paths with control characters and answer Starlette's own 404. API calls
+        are read straight from the ASGI scope: no per-request Starlette objects on the hot path."""
         if scope["type"] == "http":
             path: str = scope.get("path", "")
             tenant_id, rest = None, None
             if path.startswith("/t/"):
                 tenant_id, _, rest = path[3:].partition("/")
             elif not path.startswith("/_sandbox"):
-                host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+                host = next((v for k, v in scope.get("headers") or [] if k == b"host"), b"").decode("latin-1")
                 label = host.partition(":")[0].partition(".")[0]
                 if label and self.tenants.get(label) is not None:
                     tenant_id, rest = label, path.lstrip("/")
             if tenant_id is not None and rest is not None:
-                scope = {**scope, "path_params": {"tenant": tenant_id, "rest": rest}}
-                response = await self.serve(Request(scope, receive))  # any method: 405 lists Allow
+                try:  # any method: a 405 lists Allow
+                    response = await self.serve(scope, receive, tenant_id, rest)
+                except _Disconnected:
+                    return
                 await response(scope, receive, send)
                 return
         await self.control(scope, receive, send)
+
+    async def _hold(self) -> None:
+        """Fair scheduling: a client past its rate limit gets its 429 after a short pause, so a
+        flood on a few connections cannot keep the server busy for every other tenant (its
+        connections wait, costing nothing). A bounded number are held at once; past that a
+        refusal is sent at once rather than tying up connection slots."""
+        if self._held >= MAX_HELD:
+            return
+        self._held += 1
+        try:
+            await asyncio.sleep(HOLD_SECONDS)
+        finally:
+            self._held -= 1
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -123,36 +144,42 @@ class Sandbox:
             handlers[feed.operation_id] = Feed(self.contract, feed)
         return handlers
 
-    async def serve(self, request: Request) -> Response:
+    async def serve(self, scope: Scope, receive: Receive, tenant_id: str, rest: str) -> Response:
         started = time.perf_counter()
-        tenant = self.tenants.get(request.path_params["tenant"])
+        tenant = self.tenants.get(tenant_id)
         if tenant is None:
-            return problem(404, f"no tenant {request.path_params['tenant']!r} in this sandbox")
-        path = "/" + request.path_params["rest"]
+            return problem(404, f"no tenant {tenant_id!r} in this sandbox")
+        path = "/" + rest
         base = self.contract.base_path
         if path in self.oauth_paths and not path.startswith(base + "/"):
             base = ""  # a token URL outside the API's base path (or on another host): its path
         if base and not (path == base or path.startswith(base + "/")):
             return problem(404, f"this API is served under {base}")
         api_path = path[len(base) :] or "/"
-        mounted = request.url.path[: -len(path)] if request.url.path.endswith(path) else ""
-        ORIGIN.set(f"{request.url.scheme}://{request.url.netloc}{mounted}{base}")
-        body = await _read_body(request)
-        query = parse_qs(request.url.query, keep_blank_values=True)
-        headers = {k.lower(): v for k, v in request.headers.items()}
+        method: str = scope["method"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+        body = await _read_body(headers, receive)
+        query_string = scope.get("query_string", b"").decode("utf-8", "replace")
+        query = parse_qs(query_string, keep_blank_values=True) if query_string else {}
+        full_path: str = scope.get("path", "")
+        mounted = full_path[: -len(path)] if full_path.endswith(path) else ""
+        host = headers.get("host") or "{}:{}".format(*(scope.get("server") or ("localhost", 80)))
+        ORIGIN.set(f"{scope.get('scheme', 'http')}://{host}{mounted}{base}")
         entry = RequestRecord(
             seq=tenant.requests.next_seq(),
             time=time.time(),
-            method=request.method,
+            method=method,
             path=api_path,
-            query=mask_query(query, tenant.secrets()),
+            query=mask_query(query, tenant.secrets()) if query else {},
             headers=mask_headers(headers),
-            body_digest=digest(body or b""),
+            body_digest=digest(body) if body else EMPTY_DIGEST,
             body_size=len(body or b""),
             operation=None,
         )
-        call = _Call(tenant, entry, request.method, api_path, query, headers, body)
+        call = _Call(tenant, entry, method, api_path, query, headers, body)
         response = await self._respond(call)
+        if call.refused:
+            await self._hold()
         entry.status = response.status_code
         entry.latency_ms = round((time.perf_counter() - started) * 1000, 3)
         tenant.requests.append(entry)
@@ -168,13 +195,12 @@ class Sandbox:
         ):  # the contract's token endpoint is not one of its paths: serve it anyway
             form = _form(call.headers, call.body) or {}
             client_id = form.get("client_id", ["anonymous"])[-1]
-            limited = self._rate_limited(call.tenant, f"token:{client_id}")
+            limited = self._rate_limited(call, f"token:{client_id}")
             return limited or auth.issue_token(call.tenant, form, call.headers)
-        match, violations = validate_request(
-            self.contract, call.method, call.path, call.query, call.headers, call.body
-        )
-        call.entry.violations = [{"pointer": v.pointer, "message": v.message} for v in violations]
+        match = self.contract.router.match(call.method, call.path)
         if match is None:
+            _, violations = validate_request(self.contract, call.method, call.path)
+            call.entry.violations = [{"pointer": v.pointer, "message": v.message} for v in violations]
             allowed = self.contract.router.allowed(call.path)
             if allowed:  # RFC 9110 section 15.5.6: a 405 lists the methods the resource has
                 return problem(
@@ -187,18 +213,24 @@ class Sandbox:
         call.entry.faults = [rule.kind for rule in fired]
         response = await self._before_faults(call, fired)
         if response is None:
-            response = self._authorized(call, op, match.path_params, violations)
+            response = self._authorized(call, op, match)
+        else:
+            self._validate(call, match)
         if response.media_type == PROBLEM_JSON:
             response = conform_error(self.contract, op, response, self.responder, call.seed)
-        if not any(rule.kind in ("status", "status_after") for rule in fired):
+        found = self._check(op, response)
+        repairable = not any(rule.kind in ("status", "status_after") for rule in fired)
+        if repairable and (found or _undocumented_success(op, response.status_code)):
             response, call.entry.repair = self.responder.conform(op, response, call.seed, call.method)
-        call.entry.response_violations = [
-            {"pointer": v.pointer, "message": v.message}
-            for v in validate_response(
-                self.contract, op, response.status_code, dict(response.headers), bytes(response.body)
-            )
-        ]
+            found = self._check(op, response)
+        call.entry.response_violations = [{"pointer": v.pointer, "message": v.message} for v in found]
         return self._after_faults(call, fired, response)
+
+    def _check(self, op: Operation, response: Response) -> list[Violation]:
+        """The response's violations of the contract (a body already seen valid is known valid)."""
+        return validate_response(
+            self.contract, op, response.status_code, response.headers, bytes(response.body)
+        )
 
     async def _before_faults(self, call: _Call, fired: list[FaultRule]) -> Response | None:
         for rule in fired:
@@ -230,24 +262,28 @@ class Sandbox:
                 response = _Dropped(response)
         return response
 
-    def _authorized(
-        self, call: _Call, op: Operation, path_params: dict[str, str], violations: list[Any]
-    ) -> Response:
+    def _authorized(self, call: _Call, op: Operation, match: Match) -> Response:
+        """Authentication and the rate limit come first (cheap), then the request is checked
+        against the contract: a flood that is refused costs little."""
         form = _form(call.headers, call.body)
         tenant = call.tenant
         if call.method == "POST" and (call.path == self.token_path or call.path in self.oauth_paths):
+            self._validate(call, match)
             client_id = (form or {}).get("client_id", ["anonymous"])[-1]
-            limited = self._rate_limited(tenant, f"token:{client_id}")
+            limited = self._rate_limited(call, f"token:{client_id}")
             return limited or auth.issue_token(tenant, form or {}, call.headers)
         principal, refusal = auth.authenticate(self.contract, tenant, op, call.headers, call.query, form)
         call.entry.auth = principal.to_dict()
         if refusal is not None:
+            self._validate(call, match)
             return refusal
-        limited = self._rate_limited(tenant, principal.client_id or "anonymous")
+        limited = self._rate_limited(call, principal.client_id or "anonymous")
         if limited is not None:
-            return limited
+            return limited  # refused before the request is read against the contract
+        violations = self._validate(call, match)
         if violations:
             return problem(400, f"the request breaks the contract of {op}", violations=violations)
+        path_params = match.path_params
         handler = self.handlers.get(op.operation_id)
         if handler is None:
             handler = self._generated(op, call)
@@ -257,6 +293,11 @@ class Sandbox:
             if key and call.method in IDEMPOTENT_METHODS:
                 return self._idempotent(call, op, principal.client_id or "", key, handler, path_params)
             return self._safely(op, call, handler, path_params)
+
+    def _validate(self, call: _Call, match: Match) -> list[Violation]:
+        violations = check_request(self.contract, match, call.query, call.headers, call.body or b"")
+        call.entry.violations = [{"pointer": v.pointer, "message": v.message} for v in violations]
+        return violations
 
     def _safely(self, op: Operation, call: _Call, handler: Handler, path_params: dict[str, str]) -> Response:
         """A handler that fails on an input nobody foresaw answers a generated, documented
@@ -294,10 +335,12 @@ class Sandbox:
 
         return handler
 
-    def _rate_limited(self, tenant: Tenant, key: str) -> Response | None:
+    def _rate_limited(self, call: _Call, key: str) -> Response | None:
+        tenant = call.tenant
         decision = tenant.limiter.take(key)
         if decision.allowed:
             return None
+        call.refused = True
         return problem(
             429,
             f"rate limit exceeded; retry in {decision.retry_after} s",
@@ -332,6 +375,14 @@ class Sandbox:
         return response
 
 
+def _undocumented_success(op: Operation, status: int) -> bool:
+    """A 2xx only `default` covers while the operation names its own success code: the
+    responder answers with that code instead."""
+    if not 200 <= status < 300:
+        return False
+    return (op.responses.get(str(status)) or op.responses.get(f"{str(status)[0]}XX")) is None
+
+
 class _Asgi:
     """An ASGI 3 callable (clients detect the style by an `async def __call__`)."""
 
@@ -357,8 +408,13 @@ class _Call:
     ) -> None:
         self.tenant, self.entry, self.method, self.path = tenant, entry, method, path
         self.query, self.headers, self.body = query, headers, body
-        query_text = "&".join(f"{k}={v}" for k in sorted(query) for v in query[k])
-        self.seed = request_seed(tenant.seed, method, path, query_text, digest(body or b""))
+        self.refused = False  # answered 429 by the rate limit
+
+    @cached_property
+    def seed(self) -> int:
+        """Seeds generated answers: made only when one is needed (most calls need none)."""
+        query_text = "&".join(f"{k}={v}" for k in sorted(self.query) for v in self.query[k])
+        return request_seed(self.tenant.seed, self.method, self.path, query_text, self.entry.body_digest)
 
 
 class InjectedDrop(ConnectionAbortedError):
@@ -393,18 +449,27 @@ async def _http_problem(request: Request, exc: Exception) -> Response:
     return problem(exc.status_code, exc.detail, headers=exc.headers)
 
 
-async def _read_body(request: Request) -> bytes | None:
+class _Disconnected(Exception):
+    """The client went away before its request body arrived: nothing to answer."""
+
+
+async def _read_body(headers: dict[str, str], receive: Receive) -> bytes | None:
     """The body, or None when it is over the limit (read no further than the limit)."""
-    declared = request.headers.get("content-length", "")
+    declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
         return None
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise _Disconnected
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY:
             return None
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return b"".join(chunks) if len(chunks) != 1 else chunks[0]
 
 
 def _form(headers: dict[str, str], body: bytes | None) -> dict[str, list[str]] | None:

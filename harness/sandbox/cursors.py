@@ -12,6 +12,8 @@ import hmac
 import json
 from typing import Any
 
+import orjson
+
 from harness.core.errors import HarnessError
 
 
@@ -20,8 +22,9 @@ class InvalidCursor(HarnessError, ValueError):
 
 
 def encode(secret: bytes, scope: str, position: dict[str, Any]) -> str:
-    payload = json.dumps({"s": scope, **position}, separators=(",", ":"), sort_keys=True).encode()
-    mac = hmac.new(secret, payload, hashlib.sha256).digest()[:12]
+    # the same bytes as json.dumps(sort_keys=True, separators=(",", ":")) for these ASCII positions
+    payload = orjson.dumps({"s": scope, **position}, option=orjson.OPT_SORT_KEYS)
+    mac = hmac.digest(secret, payload, hashlib.sha256)[:12]
     return _b64(payload) + "." + _b64(mac)
 
 
@@ -31,7 +34,7 @@ def decode(secret: bytes, scope: str, cursor: str) -> dict[str, Any]:
         payload, mac = _unb64(payload_text), _unb64(mac_text)
     except ValueError:
         raise InvalidCursor("the cursor is malformed; pass back next_cursor exactly as received") from None
-    expected = hmac.new(secret, payload, hashlib.sha256).digest()[:12]
+    expected = hmac.digest(secret, payload, hashlib.sha256)[:12]
     if not hmac.compare_digest(mac, expected):
         raise InvalidCursor("the cursor was altered or belongs to another tenant")
     position = json.loads(payload)

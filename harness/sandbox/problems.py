@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from starlette.responses import Response
 
 from harness.contract import Contract, Operation, Violation
@@ -49,18 +50,22 @@ def problem(
     }
     if violations:
         body["errors"] = [{"pointer": v.pointer, "detail": v.message} for v in violations]
-    return Response(
-        json.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {})
-    )
+    return Response(dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {}))
 
 
 def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     return Response(
-        json.dumps(body, separators=(",", ":")),
-        status_code=status,
-        media_type="application/json",
-        headers=dict(headers or {}),
+        dumps(body), status_code=status, media_type="application/json", headers=dict(headers or {})
     )
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON in UTF-8. orjson encodes a page in a tenth of the stdlib's time; what it
+    refuses (integers past 64 bits) the stdlib encodes as before."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 CODE_NAMES = ("code", "error", "error_code", "errorCode")
@@ -88,7 +93,7 @@ def conform_error(
     media, schema_uri = next(((m, u) for m, u in spec.media.items() if "json" in m), (None, None))
     if media is None:
         return response
-    problem_body = json.loads(bytes(response.body))
+    problem_body = orjson.loads(bytes(response.body))
     headers = {k: v for k, v in response.headers.items() if k not in ("content-type", "content-length")}
     if responder is not None and schema_uri:
         generated, ok = responder.values.value(schema_uri, seed)
@@ -96,7 +101,7 @@ def conform_error(
             validator = contract.validator(schema_uri)
             _fill(generated, problem_body, response.status_code, validator.is_valid, generated)
             return Response(
-                json.dumps(generated), status_code=response.status_code, media_type=media, headers=headers
+                dumps(generated), status_code=response.status_code, media_type=media, headers=headers
             )
     schema = contract.deref({"$ref": schema_uri}, contract.uri)[0] if schema_uri else {}
     values = {
@@ -116,7 +121,7 @@ def conform_error(
             body[name] = response.status_code if kind in ("integer", None) else str(response.status_code)
         elif name in (schema.get("required") or []):
             body[name] = response.status_code if kind == "integer" else values["text"]
-    return Response(json.dumps(body), status_code=response.status_code, media_type=media, headers=headers)
+    return Response(dumps(body), status_code=response.status_code, media_type=media, headers=headers)
 
 
 def _fill(

@@ -32,6 +32,19 @@ class RecordCache:
             self.hits += 1
             return record
 
+    def get_many(self, keys: list[tuple[Any, ...]]) -> list[dict[str, Any] | None]:
+        """Several records under one lock (a page's worth); a miss is counted by `get` later."""
+        out: list[dict[str, Any] | None] = []
+        with self._lock:
+            items = self._items
+            for key in keys:
+                record = items.get(key)
+                if record is not None:
+                    items.move_to_end(key)
+                    self.hits += 1
+                out.append(record)
+        return out
+
     def put(self, key: tuple[Any, ...], record: dict[str, Any]) -> None:
         with self._lock:
             self._items[key] = record

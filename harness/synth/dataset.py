@@ -165,6 +165,14 @@ class Dataset:
             self.cache.put((self._cache_key, collection, index), record)
         return record
 
+    def records_at(self, collection: str, indices: list[int]) -> list[dict[str, Any]]:
+        """`record` for several indices, the cached ones looked up together."""
+        if self.cache is None:
+            return [self.record(collection, i) for i in indices]
+        found = self.cache.get_many([(self._cache_key, collection, i) for i in indices])
+        pairs = zip(found, indices, strict=True)
+        return [r if r is not None else self.record(collection, i) for r, i in pairs]
+
     def make(self, collection: str, index: int, *, seed_salt: str = "") -> dict[str, Any] | None:
         """Make record `index` even past the base size (new records of an overlay); None when
         the id pattern has no room for it."""

@@ -82,6 +82,10 @@ class Overlay:
         self, collection: str, after: Key = START, limit: int = 50, since: datetime | None = None
     ) -> tuple[list[dict[str, Any]], Key | None]:
         """Up to `limit` live records after `after`; the key of the last one if more may follow."""
+        if after[0] == 0:
+            within = self._base_page(collection, after[1], limit, since)
+            if within is not None:
+                return within
         out: list[dict[str, Any]] = []
         last: Key | None = None
         for key, record in self._iterate(collection, after, since):
@@ -90,6 +94,24 @@ class Overlay:
             out.append(record())
             last = key
         return out, None
+
+    def _base_page(
+        self, collection: str, after: int, limit: int, since: datetime | None
+    ) -> tuple[list[dict[str, Any]], Key] | None:
+        """The common page, one that ends inside the base records: its keys found under one lock
+        (no generator per record). None when it reaches the records written since."""
+        state = self._state[collection]
+        size = self.dataset.size(collection)
+        index = max(after + 1, self._base_start(collection, since))
+        keys: list[int] = []
+        with self._lock:
+            while index < size and len(keys) <= limit:
+                if not state.touched or not self._is_touched(state, index):
+                    keys.append(index)
+                index += 1
+        if len(keys) <= limit:
+            return None
+        return self.dataset.records_at(collection, keys[:limit]), (0, keys[limit - 1])
 
     def key_at(self, collection: str, offset: int, since: datetime | None = None) -> Key:
         """The key just before the `offset`-th live record (for offset and page paging)."""
