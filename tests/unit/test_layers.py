@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 
-LAYERS = ["contract", "synth", "sandbox", "runtime", "connectors", "checks", "report"]
+LAYERS = ["core", "contract", "synth", "sandbox", "runtime", "connectors", "checks", "report"]
 TOP = len(LAYERS)  # plugin, items, session, config, cli, lint sit on top of everything
 
 
@@ -44,6 +44,42 @@ def test_no_module_imports_from_a_later_layer():
         for imported in harness_imports(path):
             if layer_of(imported) > own:
                 offences.append(f"{module} (layer {own}) imports {imported} (layer {layer_of(imported)})")
+    assert offences == []
+
+
+# Checks judge evidence; they do not reach into how it is made. So below them they see only the
+# evidence types, the contract, the sandbox handle and the Driver protocol.
+CHECKS_MAY_IMPORT = (
+    "harness.core",
+    "harness.contract",
+    "harness.runtime",
+    "harness.connectors",
+    "harness.checks",
+)
+RUNTIME_PUBLIC = {"harness.runtime", "harness.runtime.handle"}
+
+
+def test_checks_import_only_evidence_contract_handle_and_connectors():
+    offences = []
+    for path in sorted((ROOT / "harness" / "checks").rglob("*.py")):
+        for imported in harness_imports(path):
+            allowed = imported.startswith(tuple(f"{m}." for m in CHECKS_MAY_IMPORT)) or imported in (
+                *CHECKS_MAY_IMPORT,
+            )
+            if imported.startswith("harness.runtime") and imported not in RUNTIME_PUBLIC:
+                allowed = False
+            if not allowed:
+                offences.append(f"{path.relative_to(ROOT)} imports {imported}")
+    assert offences == []
+
+
+def test_the_evidence_layer_imports_nothing_else_from_the_package():
+    offences = [
+        f"{path.relative_to(ROOT)} imports {imported}"
+        for path in sorted((ROOT / "harness" / "core").rglob("*.py"))
+        for imported in harness_imports(path)
+        if not imported.startswith("harness.core")
+    ]
     assert offences == []
 
 
