@@ -16,7 +16,7 @@ class ChangeEvent:
     type: str  # created | updated | deleted
     collection: str
     id: Any
-    by: str = "harness"  # "harness" (the control API, scripted faults) or "api" (a client, e.g. the connector)
+    by: str = "harness"  # "harness" (control API, scripted faults) or "api" (a client: the connector)
     record: Mapping[str, Any] | None = None  # after the change; None for deletions
 
     @classmethod
