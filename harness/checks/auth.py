@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from harness.checks.context import REVOKED_CALL_TIMEOUT, CheckContext, RunError, describe
+from harness.checks.context import REVOKED_CALL_TIMEOUT, CheckContext, RunError
 from harness.checks.contract import push_bodies
 from harness.checks.registry import check
 from harness.connectors import ConnectorFailed, ConnectorTimeout
+from harness.core import Fault
 
 SHORT_TOKEN_TTL = 5  # seconds: tokens that run out during a sync on a slow machine too
 MAX_ATTEMPTS_AFTER_REVOCATION = 5  # token + API requests once the client is revoked
@@ -31,38 +32,33 @@ def token_from_token_endpoint(ctx: CheckContext) -> None:
             expected="a token request, then API requests with Authorization: Bearer",
             run_error=str(run.error) if run.error else None,
         )
-    misplaced = [e for e in log if e.get("auth", {}).get("credential") in ("query", "body")]
+    misplaced = [e for e in log if e.auth.credential in ("query", "body")]
     if misplaced:
-        where = "query string" if misplaced[0]["auth"]["credential"] == "query" else "request body"
+        where = "query string" if misplaced[0].auth.credential == "query" else "request body"
         raise ctx.fail(
             f"sent its access token in the {where} of {len(misplaced)} request(s), e.g. "
-            f"{describe(misplaced[0])}",
+            f"{misplaced[0].line()}",
             expected="the token only in the Authorization header: Authorization: Bearer <token>",
             requests=misplaced,
         )
-    token_requests = [e for e in log if e.get("operation") == _token_operation(ctx) and e["status"] == 200]
-    api = [e for e in log if e.get("operation") != _token_operation(ctx)]
+    token_requests = log.token().status(200)
+    api = log.api()
     if not token_requests:
         raise ctx.fail(
             "never obtained a token from the token endpoint",
             expected=f"POST {tenant.token_url} with grant_type=client_credentials",
             requests=api,
         )
-    first_token = token_requests[0]["seq"]
-    early = [e for e in api if e["seq"] < first_token]
-    unauthenticated = [e for e in api if e.get("auth", {}).get("error") == "missing_token"]
+    first_token = token_requests[0].seq
+    early = [e for e in api if e.seq < first_token]
+    unauthenticated = api.auth_error("missing_token")
     if early or unauthenticated:
         bad = early or unauthenticated
         raise ctx.fail(
-            f"made {len(bad)} API request(s) without a bearer token, e.g. {describe(bad[0])}",
+            f"made {len(bad)} API request(s) without a bearer token, e.g. {bad[0].line()}",
             expected="Authorization: Bearer <token> on every API request",
             requests=bad,
         )
-
-
-def _token_operation(ctx: CheckContext) -> str | None:
-    op = ctx.contract.token_operation
-    return op.operation_id if op else None
 
 
 @check("AUTH-02", pillar="auth", severity="high", level="standard")
@@ -90,8 +86,8 @@ def least_privilege(ctx: CheckContext) -> None:
         finally:
             connector.close()
     log = tenant.requests()
-    api = [e for e in log if e.get("operation") and e["operation"] != _token_operation(ctx)]
-    granted = {scope for e in api for scope in e.get("auth", {}).get("scopes", [])}
+    api = [e for e in log.api() if e.operation]
+    granted = {scope for e in api for scope in e.auth.scopes}
     if not granted:
         raise ctx.fail(
             "no API request carried a token the platform had issued, so its scopes cannot be judged",
@@ -101,13 +97,13 @@ def least_privilege(ctx: CheckContext) -> None:
         )
     needed_by: dict[str, set[str]] = {}
     for e in api:
-        for scope in ctx.contract.operation(e["operation"]).scopes:
-            needed_by.setdefault(scope, set()).add(e["operation"])
+        for scope in ctx.contract.operation(e.operation).scopes:
+            needed_by.setdefault(scope, set()).add(e.operation)
     unused = sorted(granted - set(needed_by))
     missing = sorted(set(needed_by) - granted)
     called = ", ".join(
         f"{op} ({' '.join(sorted(ctx.contract.operation(op).scopes)) or 'no scope'})"
-        for op in sorted({e["operation"] for e in api})
+        for op in sorted({e.operation for e in api if e.operation})
     )
     if unused:
         raise ctx.fail(
@@ -120,7 +116,7 @@ def least_privilege(ctx: CheckContext) -> None:
             needed=sorted(needed_by),
         )
     if missing:
-        refused = [e for e in api if e.get("auth", {}).get("error") == "insufficient_scope"]
+        refused = [e for e in api if e.auth.error == "insufficient_scope"]
         raise ctx.fail(
             f"its tokens lacked scope(s) {', '.join(missing)} needed by "
             f"{', '.join(sorted(set().union(*(needed_by[s] for s in missing))))}; "
@@ -137,7 +133,7 @@ def least_privilege(ctx: CheckContext) -> None:
             "could not exercise every declared stream and push, so its scope needs are not known: "
             + "; ".join(failures),
             expected="sync(None) and push() of a valid record complete",
-            requests=[e for e in log if e["status"] >= 400][-5:],
+            requests=log.failed()[-5:],
         )
 
 
@@ -151,22 +147,13 @@ def survives_token_expiry(ctx: CheckContext) -> None:
     fetch a new token from the token endpoint, retry, and finish with a replica equal to the
     platform's data.
     """
-    sizes = {stream: _two_pages(ctx, stream) for stream in ctx.manifest.streams}
+    sizes = {stream: ctx.pages(stream, 1.5) for stream in ctx.manifest.streams}  # two list requests each
     tenant = ctx.tenant(sizes, token_ttl=SHORT_TOKEN_TTL, purpose="expiry")
-    tenant.set_faults(
-        [
-            {
-                "kind": "expire_token",
-                "operation": ctx.contract.collections[s].list_op.operation_id,
-                "after": 1,
-            }
-            for s in ctx.manifest.streams
-        ]
-    )
+    tenant.set_faults([Fault.expired_token(ctx.list_op(s), after=1) for s in ctx.manifest.streams])
     run = ctx.sync(tenant, check_first=False)
     log = run.requests
-    expired = [e for e in log if e.get("auth", {}).get("error") == "expired_token"]
-    tokens = [e for e in log if e.get("operation") == _token_operation(ctx) and e["status"] == 200]
+    expired = log.auth_error("expired_token")
+    tokens = log.token().status(200)
     if not expired:
         raise ctx.fail(
             "no request presented an expired token: the connector made fewer than two list requests "
@@ -176,19 +163,19 @@ def survives_token_expiry(ctx: CheckContext) -> None:
             run_error=str(run.error) if run.error else None,
         )
     first = expired[0]
-    renewed = [e for e in tokens if e["seq"] > first["seq"]]
+    renewed = tokens.after(first)
     if run.error is not None:
         raise ctx.fail(
-            f"the sync failed after the platform expired its token ({first['method']} {first['path']} "
-            f"-> {first['status']} expired_token), "
+            f"the sync failed after the platform expired its token ({first.method} {first.path} "
+            f"-> {first.status} expired_token), "
             f"having made {len(renewed)} token request(s) after that 401: {run.error}",
             expected="on 401 invalid_token: fetch a new token from the token endpoint, retry, carry on",
-            requests=[first, *[e for e in log if e["seq"] > first["seq"]][:4]],
+            requests=[first, *log.after(first)[:4]],
         )
     if not renewed:
         raise ctx.fail(
-            f"never fetched a new token after the platform expired its token ({first['method']} "
-            f"{first['path']} -> {first['status']}); "
+            f"never fetched a new token after the platform expired its token ({first.method} "
+            f"{first.path} -> {first.status}); "
             f"{len(tokens)} successful token request(s) in all",
             expected="a new token from the token endpoint after a 401 invalid_token",
             requests=expired,
@@ -211,9 +198,9 @@ def stops_on_revoked_credentials(ctx: CheckContext) -> None:
     hang, not report success) after at most a few attempts: retrying a revoked credential
     cannot succeed, floods the platform and can lock the customer's account.
     """
-    ctx.call_timeout = min(ctx.call_timeout, REVOKED_CALL_TIMEOUT)
+    timeout = min(ctx.call_timeout, REVOKED_CALL_TIMEOUT)
     tenant = ctx.tenant(purpose="revoked")
-    connector = ctx.connector(tenant)
+    connector = ctx.connector(tenant, timeout=timeout)
     error: RunError | None = None
     try:
         try:
@@ -224,8 +211,7 @@ def stops_on_revoked_credentials(ctx: CheckContext) -> None:
                 expected="check() succeeds with valid credentials",
                 requests=tenant.requests()[-5:],
             ) from None
-        before = tenant.requests()
-        mark = before[-1]["seq"] if before else 0
+        mark = tenant.requests().last_seq
         tenant.revoke(tenant.client_id)
         started = time.monotonic()
         try:
@@ -236,29 +222,24 @@ def stops_on_revoked_credentials(ctx: CheckContext) -> None:
     finally:
         connector.close()
     after = tenant.requests(since=mark)
-    token_requests = [e for e in after if e.get("operation") == _token_operation(ctx)]
+    token_requests = after.token()
     tally = (
         f"{len(after)} request(s) in {elapsed:.1f} s after revocation "
         f"({len(token_requests)} to the token endpoint, {len(after) - len(token_requests)} API)"
     )
     if len(after) > MAX_ATTEMPTS_AFTER_REVOCATION:
-        statuses = Counter(e["status"] for e in after)
+        statuses = Counter(e.status for e in after)
         raise ctx.fail(
             f"kept retrying with revoked credentials: {tally}, answered "
             + ", ".join(f"{status} x{n}" for status, n in sorted(statuses.items()))
-            + (
-                f"; it did not stop within {ctx.call_timeout:g} s"
-                if isinstance(error, ConnectorTimeout)
-                else ""
-            ),
+            + (f"; it did not stop within {timeout:g} s" if isinstance(error, ConnectorTimeout) else ""),
             expected=f"give up with an error after at most {MAX_ATTEMPTS_AFTER_REVOCATION} requests",
             requests=after,
             attempts=len(after),
         )
     if isinstance(error, ConnectorTimeout):
         raise ctx.fail(
-            f"hung after its credentials were revoked: sync did not return within "
-            f"{ctx.call_timeout:g} s ({tally})",
+            f"hung after its credentials were revoked: sync did not return within {timeout:g} s ({tally})",
             expected="sync fails promptly with an error naming the refused credentials",
             requests=after,
         )
@@ -269,10 +250,3 @@ def stops_on_revoked_credentials(ctx: CheckContext) -> None:
             expected="sync fails with an error (an exception, or a non-zero exit status)",
             requests=after,
         )
-
-
-def _two_pages(ctx: CheckContext, stream: str) -> int:
-    """More records than the largest page, so every stream takes at least two list requests."""
-    pagination = ctx.contract.collections[stream].pagination
-    largest = pagination.max_limit or pagination.default_limit or 100
-    return largest + largest // 2

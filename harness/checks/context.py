@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checks.failures import CheckFailure, Evidence
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Driver, Manifest, Replica, driver_for
-from harness.contract import Contract
+from harness.contract import Collection, Contract
+from harness.core import LoggedRequest, RequestLog
 from harness.runtime import SandboxHandle, TenantHandle
 
 RunError = ConnectorFailed | ConnectorTimeout
+Truth = dict[str, dict[Any, dict[str, Any]]]  # stream -> id -> record: ground truth a check built
 REVOKED_CALL_TIMEOUT = 10.0  # seconds a connector may take to give up on revoked credentials
-__all__ = ["CheckContext", "Driver", "Run", "RunError", "StreamDiff", "describe", "summarize"]
+__all__ = ["CheckContext", "Driver", "Run", "RunError", "StreamDiff", "Truth"]
 
 
 @dataclass
@@ -24,10 +27,10 @@ class Run:
     replica: Replica
     error: RunError | None = None
     egress: list[dict[str, Any]] | None = None  # refused outbound connections; None: not observable
-    _requests: list[dict[str, Any]] | None = field(default=None, repr=False)
+    _requests: RequestLog | None = field(default=None, repr=False)
 
     @property
-    def requests(self) -> list[dict[str, Any]]:
+    def requests(self) -> RequestLog:
         if self._requests is None:
             self._requests = self.tenant.requests()
         return self._requests
@@ -85,30 +88,73 @@ class CheckContext:
         purpose: str = "",
         profile: str | None = None,
         rate_limit: tuple[float, int] | None = None,
+        scopes: list[str] | None = None,
+        seed: int | None = None,
+        keep: bool = True,
     ) -> TenantHandle:
-        """A fresh tenant. Default: a few records in every stream the connector syncs, none elsewhere."""
+        """A fresh tenant. Default: a few records in every stream the connector syncs, none elsewhere.
+        `seed` replaces the purpose's seed; `keep=False` leaves deleting it to the caller."""
         if sizes is None:
             sizes = {stream: 25 for stream in self.manifest.streams}
         if profile is None:
             sizes = {name: sizes.get(name, 0) for name in self.contract.collections}
+        token = self.contract.token_operation
         tenant = self.sandbox.new_tenant(
-            seed=self.seed_for(purpose),
+            seed=self.seed_for(purpose) if seed is None else seed,
             sizes=sizes,
             token_ttl=token_ttl,
             profile=profile,
             rate_limit=rate_limit,
+            scopes=scopes,
+            token_operation=token.operation_id if token else None,
         )
-        self.tenants.append(tenant)
+        if keep:
+            self.tenants.append(tenant)
         return tenant
+
+    # -- the contract, as checks ask about it ----------------------------------------------------
+
+    def streams(self) -> list[Collection]:
+        """The collections the connector syncs, in the manifest's order."""
+        return [self.contract.collections[s] for s in self.manifest.streams]
+
+    def page_size(self, stream: str) -> int:
+        """The largest page the contract lets a list of this stream return."""
+        pagination = self.contract.collections[stream].pagination
+        return pagination.max_limit or pagination.default_limit or 100
+
+    def pages(self, stream: str, pages: float) -> int:
+        """Records for this many pages at the largest page size (more at any smaller one)."""
+        return int(self.page_size(stream) * pages)
+
+    def list_op(self, stream: str) -> str:
+        return self.contract.collections[stream].list_op.operation_id
+
+    def list_ops(self) -> dict[str, str]:
+        """operationId -> stream, for the list operations of the streams the connector syncs."""
+        return {c.list_op.operation_id: c.name for c in self.streams()}
+
+    def truth(self, tenant: TenantHandle) -> Truth:
+        """Ground truth now, read by the harness: stream -> id -> record."""
+        return {c.name: {r[c.id_field]: r for r in tenant.records(c.name)} for c in self.streams()}
 
     def replica(self) -> Replica:
         return Replica(id_fields={name: col.id_field for name, col in self.contract.collections.items()})
 
     def connector(
-        self, tenant: TenantHandle, replica: Replica | None = None, *, webhook_secret: str | None = None
+        self,
+        tenant: TenantHandle,
+        replica: Any = None,
+        *,
+        webhook_secret: str | None = None,
+        config: dict[str, Any] | None = None,
+        timeout: float | None = None,
     ) -> Driver:
-        config = self.config(tenant, webhook_secret=webhook_secret)
-        return driver_for(self.manifest, config, replica or self.replica(), self.call_timeout)
+        """The connector bound to a tenant (with `config` instead of the manifest's, if given);
+        each call under `timeout` seconds (the run's call timeout by default)."""
+        config = config if config is not None else self.config(tenant, webhook_secret=webhook_secret)
+        sink = replica if replica is not None else self.replica()
+        return driver_for(self.manifest, config, sink, self.call_timeout if timeout is None else timeout)
 
     def config(self, tenant: TenantHandle, *, webhook_secret: str | None = None) -> dict[str, Any]:
         return self.manifest.connector_config(tenant, webhook_secret)
@@ -127,7 +173,7 @@ class CheckContext:
         self,
         tenant: TenantHandle,
         replica: Replica,
-        truth_by_stream: dict[str, dict[Any, dict[str, Any]]] | None = None,
+        truth_by_stream: Truth | None = None,
     ) -> list[StreamDiff]:
         """The streams whose replica differs from ground truth (empty when all match), both
         sides cut to the fields the connector keeps (`expected`). Ground truth is the platform's
@@ -161,7 +207,7 @@ class CheckContext:
         *,
         after: str,
         expected: str,
-        requests: list[dict[str, Any]] | None = None,
+        requests: Iterable[LoggedRequest] | None = None,
     ) -> None:
         """Fail unless the replica equals the platform: `after ..., the replica differs ...`."""
         problems = self.differences(tenant, replica)
@@ -190,15 +236,13 @@ class CheckContext:
         check_first: bool = True,
         config: dict[str, Any] | None = None,
         replica: Replica | None = None,
+        timeout: float | None = None,
     ) -> Run:
         """Build the connector for a tenant (with `config` instead of the manifest's, if given),
         run check() (optionally) and sync(state) into `replica` (a fresh one by default)."""
         replica = replica if replica is not None else self.replica()
         run = Run(tenant, replica)
-        if config is None:
-            connector = self.connector(tenant, replica)
-        else:
-            connector = driver_for(self.manifest, config, replica, self.call_timeout)
+        connector = self.connector(tenant, replica, config=config, timeout=timeout)
         try:
             if check_first:
                 connector.check()
@@ -215,23 +259,9 @@ class CheckContext:
         message: str,
         *,
         expected: str = "",
-        requests: list[dict[str, Any]] | None = None,
+        requests: Iterable[LoggedRequest] | None = None,
         **details: Any,
     ) -> CheckFailure:
-        evidence = Evidence(requests=[summarize(r) for r in (requests or [])[:5]], details=details)
+        samples = list(requests or [])[:5]
+        evidence = Evidence(requests=[r.summary() for r in samples], details=details)
         return CheckFailure(self.check_id, message, expected=expected, evidence=evidence)
-
-
-def summarize(entry: dict[str, Any]) -> dict[str, Any]:
-    """A request-log entry cut down to what a person reads in a report."""
-    return {
-        k: entry[k]
-        for k in ("seq", "method", "path", "query", "status", "operation", "violations", "auth")
-        if entry.get(k) not in (None, [], {})
-    }
-
-
-def describe(entry: dict[str, Any]) -> str:
-    """`GET /v1/contacts?limit=1000 -> 400` (secrets in the query are masked by the sandbox)."""
-    query = "&".join(f"{k}={v}" for k, vs in entry.get("query", {}).items() for v in vs)
-    return f"{entry['method']} {entry['path']}{'?' + query if query else ''} -> {entry['status']}"

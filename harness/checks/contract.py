@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from harness.checks.context import CheckContext, describe
+from harness.checks.context import CheckContext
 from harness.checks.failures import NotApplicable
 from harness.checks.registry import check
 from harness.connectors import ConnectorFailed, ConnectorTimeout
+from harness.core import LoggedRequest, RequestViolation
 from harness.runtime import TenantHandle
 
 # Where the credential went is AUTH-01's finding; CON-01 does not report the same defect twice.
@@ -38,22 +39,22 @@ def requests_conform(ctx: CheckContext) -> None:
     if bad:
         raise ctx.fail(
             f"{len(bad)} of {len(run.requests)} request(s) broke the contract, e.g. "
-            f"{describe(bad[0])}: {_listing(bad)}",
+            f"{bad[0].line()}: {_listing(bad)}",
             expected="every request valid against the contract (see each violation's pointer)",
             requests=bad,
         )
 
 
-def _listing(entries: list[dict]) -> str:
+def _listing(entries: list[LoggedRequest]) -> str:
     """The five commonest violations among log entries: `/query/limit: ... (4x); ...`."""
-    kinds = Counter(f"{v['pointer']}: {v['message']}" for e in entries for v in _violations(e))
+    kinds = Counter(f"{v.pointer}: {v.message}" for e in entries for v in _violations(e))
     return "; ".join(f"{text} ({n}x)" for text, n in kinds.most_common(5))
 
 
-def _violations(entry: dict) -> list[dict]:
-    if entry.get("auth", {}).get("error") in CREDENTIAL_ERRORS:
-        return [v for v in entry.get("violations", []) if not v["pointer"].startswith(("/query/", "/body"))]
-    return entry.get("violations", [])
+def _violations(entry: LoggedRequest) -> list[RequestViolation]:
+    if entry.auth.error in CREDENTIAL_ERRORS:
+        return [v for v in entry.violations if not v.pointer.startswith(("/query/", "/body"))]
+    return list(entry.violations)
 
 
 @check("CON-02", pillar="contract", severity="high", level="standard")
@@ -106,7 +107,7 @@ def records_conform(ctx: CheckContext) -> None:
             f"the full sync of edge-case data (nulls, empty arrays, long non-Latin strings) did not "
             f"complete: {run.error}",
             expected="sync(None) returns normally on any data the contract allows",
-            requests=[e for e in run.requests if e["status"] >= 400][-5:],
+            requests=run.requests.failed()[-5:],
         )
     if stored == 0:
         raise ctx.fail(
@@ -132,7 +133,7 @@ def pushes_are_idempotent_and_valid(ctx: CheckContext) -> None:
     tenant = ctx.tenant(sizes, purpose="push")
     bodies = {stream: push_bodies(ctx, tenant, stream, PUSHED) for stream in ctx.manifest.pushes}
     before = {stream: len(tenant.records(stream)) for stream in ctx.manifest.pushes}
-    mark = _last_seq(tenant)
+    mark = tenant.requests().last_seq
     errors = {}
     connector = ctx.connector(tenant)
     try:
@@ -144,7 +145,7 @@ def pushes_are_idempotent_and_valid(ctx: CheckContext) -> None:
     finally:
         connector.close()
     log = tenant.requests(since=mark)
-    writes = [e for e in log if e["method"] in WRITE_METHODS and e.get("operation") != _token_op(ctx)]
+    writes = [e for e in log.api() if e.method in WRITE_METHODS]
     if not writes:
         raise ctx.fail(
             f"pushing {PUSHED} record(s) to {', '.join(bodies)} made no write request to the platform"
@@ -152,11 +153,11 @@ def pushes_are_idempotent_and_valid(ctx: CheckContext) -> None:
             expected=f"one create request per record ({_create_ops(ctx)})",
             requests=log,
         )
-    keyless = [e for e in writes if not e["headers"].get("idempotency-key")]
+    keyless = [e for e in writes if not e.idempotency_key]
     if keyless:
         raise ctx.fail(
             f"{len(keyless)} of {len(writes)} push request(s) had no Idempotency-Key header, e.g. "
-            f"{describe(keyless[0])}; a retry after a timeout or a 5xx would create a duplicate",
+            f"{keyless[0].line()}; a retry after a timeout or a 5xx would create a duplicate",
             expected="an Idempotency-Key header on every write: unique per record, reused on retries",
             requests=keyless,
         )
@@ -164,13 +165,13 @@ def pushes_are_idempotent_and_valid(ctx: CheckContext) -> None:
     if invalid:
         raise ctx.fail(
             f"{len(invalid)} of {len(writes)} push request(s) broke the contract, e.g. "
-            f"{describe(invalid[0])}: {_listing(invalid)}",
+            f"{invalid[0].line()}: {_listing(invalid)}",
             expected="every push body valid against the contract's create schema",
             requests=invalid,
         )
-    bodies_by_key: dict[tuple[str, str], set[str]] = {}
+    bodies_by_key: dict[tuple[str, str | None], set[str]] = {}
     for e in writes:
-        bodies_by_key.setdefault((e["path"], e["headers"]["idempotency-key"]), set()).add(e["body_digest"])
+        bodies_by_key.setdefault((e.path, e.idempotency_key), set()).add(e.body_digest)
     shared = {key: digests for key, digests in bodies_by_key.items() if len(digests) > 1}
     if shared:
         (path, key), digests = next(iter(shared.items()))
@@ -178,14 +179,14 @@ def pushes_are_idempotent_and_valid(ctx: CheckContext) -> None:
             f"used the same Idempotency-Key for different records: {key!r} on {len(digests)} different "
             f"bodies to {path}; the platform replays or refuses every record after the first",
             expected="a new Idempotency-Key for each record, the same one only for retries",
-            requests=[e for e in writes if e["headers"]["idempotency-key"] == key],
+            requests=[e for e in writes if e.idempotency_key == key],
         )
     if errors:
         stream, exc = next(iter(errors.items()))
         raise ctx.fail(
             f"push({stream!r}, {PUSHED} valid records) failed: {exc}",
             expected="push() returns normally for records that conform to the create schema",
-            requests=[e for e in writes if e["status"] >= 400],
+            requests=[e for e in writes if e.status >= 400],
         )
     wrong = {
         stream: len(tenant.records(stream)) - before[stream]
@@ -244,16 +245,6 @@ def _pointer(error: Any) -> str:
         if missing:
             return f"{path}/{missing[0]}"
     return path
-
-
-def _last_seq(tenant: TenantHandle) -> int:
-    log = tenant.requests()
-    return log[-1]["seq"] if log else 0
-
-
-def _token_op(ctx: CheckContext) -> str | None:
-    op = ctx.contract.token_operation
-    return op.operation_id if op else None
 
 
 def _create_ops(ctx: CheckContext) -> str:

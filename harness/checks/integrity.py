@@ -12,16 +12,15 @@ import hypothesis
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
-from harness.checks.context import CheckContext, RunError, StreamDiff, describe
+from harness.checks.context import CheckContext, RunError, StreamDiff, Truth
 from harness.checks.contract import push_bodies
 from harness.checks.failures import CheckFailure, NotApplicable
 from harness.checks.registry import check
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Replica
-from harness.contract import Collection
+from harness.core import ChangeEvent, Fault, RequestLog, last_kinds
 from harness.runtime import TenantHandle
-from harness.runtime.handle import SandboxError
-from harness.synth.overlay import CREATED_NAMES
 
+CREATED_NAMES = ("created_at", "created", "createdAt")  # creation times, which an edit leaves alone
 PAGES = 3.5  # enough records for several pages at the contract's largest page size
 
 
@@ -33,15 +32,15 @@ def full_sync_equals_ground_truth(ctx: CheckContext) -> None:
     platform's data: no record lost (stopping before the last page, skipping a page), none
     written twice (re-reading a page), and field values unchanged.
     """
-    sizes = {stream: _multi_page(ctx, stream) for stream in ctx.manifest.streams}
+    sizes = {stream: ctx.pages(stream, PAGES) for stream in ctx.manifest.streams}
     tenant = ctx.tenant(sizes)
-    truth_before = _truth(ctx, tenant)  # read before the connector runs: it cannot change the answer
+    truth_before = ctx.truth(tenant)  # read before the connector runs: it cannot change the answer
     run = ctx.sync(tenant)
     if run.error is not None:
         raise ctx.fail(
             f"the full sync did not complete: {run.error}",
             expected="sync(None) returns normally",
-            requests=[e for e in run.requests if e["status"] >= 400][-5:],
+            requests=run.requests.failed()[-5:],
         )
     problems = []
     for stream in ctx.manifest.streams:
@@ -70,7 +69,7 @@ def full_sync_equals_ground_truth(ctx: CheckContext) -> None:
                 f"(e.g. {first}: {', '.join(fields) or 'extra fields'})"
             )
     if problems:
-        lists = [e for e in run.requests if e.get("operation") in _list_ops(ctx)]
+        lists = run.requests.to(*ctx.list_ops())
         raise ctx.fail(
             "; ".join(problems),
             expected="the replica equals the platform's records: each once, all fields equal",
@@ -79,40 +78,20 @@ def full_sync_equals_ground_truth(ctx: CheckContext) -> None:
         )
 
 
-def _truth(ctx: CheckContext, tenant: TenantHandle) -> dict[str, dict[Any, dict[str, Any]]]:
-    """Ground truth: stream -> id -> record, as the platform holds it now (read by the harness)."""
-    out = {}
-    for stream in ctx.manifest.streams:
-        id_field = ctx.contract.collections[stream].id_field
-        out[stream] = {r[id_field]: r for r in tenant.records(stream)}
-    return out
-
-
-def _apply_harness_changes(
-    truth: dict[str, dict[Any, dict[str, Any]]], changes: list[dict[str, Any]]
-) -> dict[str, dict[Any, dict[str, Any]]]:
+def _apply_harness_changes(truth: Truth, changes: list[ChangeEvent]) -> Truth:
     """Ground truth moved on by the changes the harness itself made (faults, the control API),
     never by what the connector did through the API: a connector that deletes records cannot
     make its own empty replica look right."""
     out = {stream: dict(rows) for stream, rows in truth.items()}
     for change in changes:
-        rows = out.get(change["collection"])
-        if rows is None or change.get("by") != "harness":
+        rows = out.get(change.collection)
+        if rows is None or not change.by_harness:
             continue
-        if change["type"] == "deleted":
-            rows.pop(change["id"], None)
-        elif change.get("record") is not None:
-            rows[change["id"]] = change["record"]
+        if change.type == "deleted":
+            rows.pop(change.id, None)
+        elif change.record is not None:
+            rows[change.id] = dict(change.record)
     return out
-
-
-def _multi_page(ctx: CheckContext, stream: str) -> int:
-    pagination = ctx.contract.collections[stream].pagination
-    return int((pagination.max_limit or pagination.default_limit or 100) * PAGES)
-
-
-def _list_ops(ctx: CheckContext) -> set[str]:
-    return {c.list_op.operation_id for c in ctx.contract.collections.values()}
 
 
 # -- comparing a replica with the platform ------------------------------------------------------
@@ -161,34 +140,13 @@ def _records(n: int) -> str:
 
 def _changed_ids(tenant: TenantHandle, since: int = 0) -> dict[str, dict[Any, str]]:
     """stream -> id -> the last kind of change it had (created, updated, deleted) after `since`."""
-    out: dict[str, dict[Any, str]] = {}
-    for change in tenant.changes(since):
-        kinds = out.setdefault(change["collection"], {})
-        # a record created and then updated is still a new record to the replica
-        if not (kinds.get(change["id"]) == "created" and change["type"] == "updated"):
-            kinds[change["id"]] = change["type"]
-    return out
+    return last_kinds(tenant.changes(since))
 
 
-def _last_change(tenant: TenantHandle) -> int:
-    changes = tenant.changes()
-    return changes[-1]["seq"] if changes else 0
-
-
-def _last_request(tenant: TenantHandle) -> int:
-    log = tenant.requests()
-    return log[-1]["seq"] if log else 0
-
-
-def _stream_lists(ctx: CheckContext, log: list[dict[str, Any]]) -> Counter[str]:
+def _stream_lists(ctx: CheckContext, log: RequestLog) -> Counter[str]:
     """How many list requests each synced stream got (answered 200) in a piece of the request log."""
-    ops = {c.list_op.operation_id: c.name for c in _streams(ctx)}
-    return Counter(ops[e["operation"]] for e in log if e.get("operation") in ops and e["status"] == 200)
-
-
-def _pages_of(ctx: CheckContext, stream: str, pages: float) -> int:
-    pagination = ctx.contract.collections[stream].pagination
-    return int((pagination.max_limit or pagination.default_limit or 100) * pages)
+    ops = ctx.list_ops()
+    return Counter(ops[e.operation] for e in log.to(*ops).status(200) if e.operation)
 
 
 def _run(ctx: CheckContext, tenant: TenantHandle, replica: Replica, state: Any) -> RunError | None:
@@ -204,7 +162,7 @@ def _sync_or_fail(
     what: str,
     expected: str,
     mark: int = 0,
-) -> list[dict[str, Any]]:
+) -> RequestLog:
     """sync(state) into `replica`; fail naming `what` if it did not complete. Returns the
     request log from `mark` on."""
     error = _run(ctx, tenant, replica, state)
@@ -213,7 +171,7 @@ def _sync_or_fail(
         raise ctx.fail(
             f"{what} did not complete: {error}",
             expected=expected,
-            requests=[e for e in log if e["status"] >= 400][-5:],
+            requests=log.failed()[-5:],
         )
     return log
 
@@ -260,7 +218,7 @@ def incremental_sync_picks_up_changes(ctx: CheckContext) -> None:
     removed. And it must get there incrementally (from the change feed, or by `updated_since`),
     not by reading every collection again.
     """
-    sizes = {stream: _pages_of(ctx, stream, 1.25) for stream in ctx.manifest.streams}
+    sizes = {stream: ctx.pages(stream, 1.25) for stream in ctx.manifest.streams}
     tenant = ctx.tenant(sizes)
     replica = ctx.replica()
     _full_sync(ctx, tenant, replica)
@@ -272,7 +230,7 @@ def incremental_sync_picks_up_changes(ctx: CheckContext) -> None:
             expected="sync(None) brings in every record, then sync(state) brings in the changes",
         )
     full_lists = _stream_lists(ctx, tenant.requests())
-    state, mark, changes_mark = replica.state, _last_request(tenant), _last_change(tenant)
+    state, mark, changes_mark = replica.state, tenant.requests().last_seq, tenant.last_change()
     made = {stream: _edit(ctx, tenant, stream) for stream in ctx.manifest.streams}
     log = _sync_or_fail(
         ctx,
@@ -302,7 +260,7 @@ def incremental_sync_picks_up_changes(ctx: CheckContext) -> None:
             f"requests, as many as the full sync's {full_lists[stream]}, for "
             f"{sum(len(v) for v in made[stream].values())} changed records",
             expected="an incremental sync reads only what changed (the change feed, or updated_since)",
-            requests=[e for e in log if _is_list(ctx, e)],
+            requests=log.to(*ctx.list_ops()),
             full_sync=dict(full_lists),
             incremental=dict(lists),
         )
@@ -323,13 +281,11 @@ def churn_during_paging_loses_nothing(ctx: CheckContext) -> None:
     causes of a failure are taking the change-feed position *after* the full sync instead of
     before it, paging by offset, or dropping a record seen twice.
     """
-    sizes = {stream: _pages_of(ctx, stream, 2.5) for stream in ctx.manifest.streams}
+    sizes = {stream: ctx.pages(stream, 2.5) for stream in ctx.manifest.streams}
     tenant = ctx.tenant(sizes)
-    before = _truth(ctx, tenant)  # ground truth: this, plus the changes the harness makes below
-    ops = [ctx.contract.collections[s].list_op.operation_id for s in ctx.manifest.streams]
-    tenant.set_faults(
-        [{"kind": "churn", "operation": op, "after": 1, "times": 2, "churn": CHURN_PER_PAGE} for op in ops]
-    )
+    before = ctx.truth(tenant)  # ground truth: this, plus the changes the harness makes below
+    ops = [ctx.list_op(s) for s in ctx.manifest.streams]
+    tenant.set_faults([Fault.churning(CHURN_PER_PAGE, op, after=1, times=2) for op in ops])
     replica = ctx.replica()
     _full_sync(ctx, tenant, replica, "the full sync (with data changing while it paged)")
     tenant.clear_faults()
@@ -341,7 +297,7 @@ def churn_during_paging_loses_nothing(ctx: CheckContext) -> None:
             expected="pages of at most the contract's maximum page size",
             requests=tenant.requests(),
         )
-    mark = _last_request(tenant)
+    mark = tenant.requests().last_seq
     _sync_or_fail(
         ctx,
         tenant,
@@ -359,7 +315,7 @@ def churn_during_paging_loses_nothing(ctx: CheckContext) -> None:
             + f" ({count} records changed during the full sync; the replica was compared after one "
             "more incremental sync)",
             expected="after the full sync and one incremental sync the replica equals the platform",
-            requests=[e for e in tenant.requests() if e.get("faults")],
+            requests=tenant.requests().faulted(),
         )
 
 
@@ -392,7 +348,7 @@ def resume_after_crash_converges(ctx: CheckContext) -> None:
     stored; and the resumed run must carry on from that position, re-reading at most the page
     it was in, not every page from the start.
     """
-    sizes = {stream: _pages_of(ctx, stream, 2.5) for stream in ctx.manifest.streams}
+    sizes = {stream: ctx.pages(stream, 2.5) for stream in ctx.manifest.streams}
     tenant = ctx.tenant(sizes)
     replica = _CrashingReplica(id_fields=ctx.replica().id_fields)
     total = sum(sizes.values())
@@ -405,7 +361,7 @@ def resume_after_crash_converges(ctx: CheckContext) -> None:
             f"{'an error: ' + str(error) if error else 'normally'}, before the simulated crash",
             expected="a full sync stores every record",
         )
-    mark = _last_request(tenant)
+    mark = tenant.requests().last_seq
     state, crashed_at = replica.state, len(replica.operations)
     resumed_log = _sync_or_fail(
         ctx,
@@ -425,7 +381,7 @@ def resume_after_crash_converges(ctx: CheckContext) -> None:
             + " — stored neither before the crash nor after it: the checkpoint named a position past "
             "records it had not stored yet",
             expected="a checkpoint names a position only once every record before it is stored",
-            requests=[e for e in resumed_log if _is_list(ctx, e)][:2],
+            requests=resumed_log.to(*ctx.list_ops())[:2],
         )
     # A resume re-stores at most the page it crashed in (a command connector may have read ahead of
     # what the harness stored, so requests alone do not say what was re-read); starting over
@@ -436,9 +392,9 @@ def resume_after_crash_converges(ctx: CheckContext) -> None:
         for op in replica.operations[crashed_at:]
         if op.kind == "upsert" and (op.stream, op.id) in before
     }
-    page = max(c.pagination.max_limit or c.pagination.default_limit or 100 for c in _streams(ctx))
+    page = max(ctx.page_size(s) for s in ctx.manifest.streams)
     if len(again) > page:
-        lists = [e for e in resumed_log if _is_list(ctx, e)]
+        lists = resumed_log.to(*ctx.list_ops())
         why = (
             "it checkpointed nothing before the crash, so the resume was a full sync"
             if state is None
@@ -448,20 +404,11 @@ def resume_after_crash_converges(ctx: CheckContext) -> None:
         raise ctx.fail(
             f"the resumed run started over: it stored again {len(again)} of the {len(before)} records "
             f"it had stored before the crash (e.g. {stream} {record_id}), with {len(lists)} list "
-            f"requests starting at {describe(lists[0]) if lists else 'none'}; {why}",
+            f"requests starting at {lists[0].line() if lists else 'none'}; {why}",
             expected="checkpoint after each page and resume from there, re-reading at most the page "
             "it was in when it crashed",
             requests=lists,
         )
-
-
-def _is_list(ctx: CheckContext, entry: dict[str, Any]) -> bool:
-    """A request to the list operation of a stream the connector syncs."""
-    return entry.get("operation") in {c.list_op.operation_id for c in _streams(ctx)}
-
-
-def _streams(ctx: CheckContext) -> list[Collection]:
-    return [ctx.contract.collections[s] for s in ctx.manifest.streams]
 
 
 STATEFUL_EXAMPLES = 5
@@ -548,7 +495,7 @@ def _converges_machine(ctx: CheckContext, streams: list[str]) -> type[RuleBasedS
             live = {(s, r[cols[s].id_field]): r for s in streams for r in self.tenant.records(s)}
             recent = []
             for change in reversed(self.tenant.changes()):
-                key = (change["collection"], change["id"])
+                key = change.key
                 if key in live and key not in recent:
                     recent.append(key)
             rest = [key for key in live if key not in recent]
@@ -651,7 +598,7 @@ def retried_push_creates_no_duplicate(ctx: CheckContext) -> None:
     tenant = ctx.tenant({s: 5 for s in (*ctx.manifest.streams, *ctx.manifest.pushes)}, purpose="push")
     records = push_bodies(ctx, tenant, stream, 2)
     fault = _commit_then_fail(tenant, create_op)
-    mark, changes_mark = _last_request(tenant), _last_change(tenant)
+    mark, changes_mark = tenant.requests().last_seq, tenant.last_change()
     connector = ctx.connector(tenant)
     error: RunError | None = None
     try:
@@ -662,9 +609,9 @@ def retried_push_creates_no_duplicate(ctx: CheckContext) -> None:
     finally:
         connector.close()
     tenant.clear_faults()
-    log = [e for e in tenant.requests(mark) if e.get("operation") == create_op]
-    created = [c for c in tenant.changes(changes_mark) if (c["collection"], c["type"]) == (stream, "created")]
-    if not any(e.get("faults") for e in log):
+    log = tenant.requests(mark).to(create_op)
+    created = [c for c in tenant.changes(changes_mark) if (c.collection, c.type) == (stream, "created")]
+    if not log.faulted():
         raise ctx.fail(
             f"pushing {len(records)} {stream} records made no {create_op} request"
             + (f": {error}" if error else ""),
@@ -672,7 +619,7 @@ def retried_push_creates_no_duplicate(ctx: CheckContext) -> None:
             requests=tenant.requests(mark),
         )
     if len(created) > len(records):
-        keys = [e.get("headers", {}).get("idempotency-key") for e in log]
+        keys = [e.idempotency_key for e in log]
         if not all(keys):
             why = f"{keys.count(None)} of its {len(keys)} {create_op} requests had no Idempotency-Key"
         elif len(set(keys)) > len(records):
@@ -684,7 +631,7 @@ def retried_push_creates_no_duplicate(ctx: CheckContext) -> None:
             why = "the platform did not replay the keyed retry (its body differed from the first attempt's?)"
         raise ctx.fail(
             f"pushing {len(records)} {stream} records created {len(created)} "
-            f"(ids {', '.join(str(c['id']) for c in created[:4])}): after the {fault} on an already "
+            f"(ids {', '.join(str(c.id) for c in created[:4])}): after the {fault} on an already "
             f"committed {create_op}, the retry created the record again — {why}",
             expected="every retry of a write sends the same Idempotency-Key, so the platform replays it",
             requests=log,
@@ -694,12 +641,9 @@ def retried_push_creates_no_duplicate(ctx: CheckContext) -> None:
 
 def _commit_then_fail(tenant: TenantHandle, operation: str) -> str:
     """Fault the first create so that it commits, then fails; the name of the failure for messages."""
-    try:
-        tenant.set_faults([{"kind": "status_after", "operation": operation, "status": 502, "times": 1}])
+    if tenant.sandbox.capabilities().supports("status_after"):
+        tenant.set_faults([Fault.error_after_commit(502, operation)])
         return "502"
-    except SandboxError as exc:
-        if "-> 422" not in str(exc):
-            raise
     # this sandbox has no status_after fault: a dropped connection also commits, then fails
-    tenant.set_faults([{"kind": "drop", "operation": operation, "times": 1}])
+    tenant.set_faults([Fault.dropped(operation)])
     return "dropped connection"

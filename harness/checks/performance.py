@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.checks.context import CheckContext, describe
+from harness.checks.context import CheckContext
 from harness.checks.failures import NotApplicable
 from harness.checks.registry import check
-from harness.connectors import ConnectorFailed, ConnectorTimeout, driver_for
+from harness.connectors import ConnectorFailed, ConnectorTimeout
+from harness.core import LoggedRequest, RequestLog
 
 RATE, BURST = 20.0, 20  # the tenant's rate limit: requests per second, and the bucket's size
 BUDGET_PAGES = 30  # list pages at the contract's largest page size (more at any smaller one)
@@ -43,9 +44,9 @@ def uses_rate_budget(ctx: CheckContext) -> None:
     """
     streams = list(ctx.manifest.streams)
     pages = math.ceil(BUDGET_PAGES / len(streams))
-    sizes = {stream: _largest_page(ctx, stream) * pages for stream in streams}
+    sizes = {stream: ctx.page_size(stream) * pages for stream in streams}
     tenant = ctx.tenant(sizes, purpose="rate-budget", rate_limit=(RATE, BURST))
-    connector = driver_for(ctx.manifest, ctx.config(tenant), ctx.replica(), BUDGET_WINDOW)
+    connector = ctx.connector(tenant, timeout=BUDGET_WINDOW)
     error: ConnectorFailed | ConnectorTimeout | None = None
     try:
         connector.sync(None)
@@ -53,17 +54,12 @@ def uses_rate_budget(ctx: CheckContext) -> None:
         error = exc
     ended = time.time()  # a call that ran out of time was ended with its whole process tree
     connector.close()
-    token = ctx.contract.token_operation
-    api = [
-        e
-        for e in tenant.requests()
-        if e["time"] <= ended and e.get("operation") != (token.operation_id if token else None)
-    ]
+    api = tenant.requests().api().until(ended)
     if isinstance(error, ConnectorFailed):
         raise ctx.fail(
             f"the sync failed under a rate limit of {RATE:g} requests/s (burst {BURST}): {error}",
             expected="a sync that paces itself through its rate budget and finishes",
-            requests=[e for e in api if e["status"] >= 400][-5:],
+            requests=api.failed()[-5:],
         )
     if not api:
         raise ctx.fail(
@@ -71,11 +67,11 @@ def uses_rate_budget(ctx: CheckContext) -> None:
         )
     finished = error is None
     budget = _replay_bucket(api, ended if not finished else None)
-    limited = [e for e in api if e["status"] == 429]
+    limited = api.status(429)
     share = len(limited) / len(api)
     problems = []
     if budget.utilization < MIN_UTILIZATION:
-        gaps = [b["time"] - a["time"] for a, b in zip(budget.accepted, budget.accepted[1:], strict=False)]
+        gaps = [b.time - a.time for a, b in zip(budget.accepted, budget.accepted[1:], strict=False)]
         pause = statistics.median(gaps) if gaps else 0.0
         problems.append(
             f"used only {len(budget.accepted)} of the {budget.available:.0f} requests its rate budget "
@@ -87,11 +83,11 @@ def uses_rate_budget(ctx: CheckContext) -> None:
         )
     if share >= MAX_RATE_LIMITED_SHARE:
         first = limited[0]
-        following = next((e for e in api if e["seq"] > first["seq"]), None)
+        following = api.next_after(first)
         after = ""
         if following is not None:
-            gap = following["time"] - first["time"]
-            after = f"; e.g. {describe(first)}, then {describe(following)} {gap:.3f} s later"
+            gap = following.time - first.time
+            after = f"; e.g. {first.line()}, then {following.line()} {gap:.3f} s later"
         problems.append(
             f"{len(limited)} of its {len(api)} API requests ({share:.0%}) were answered 429: it sends faster "
             f"than its rate limit allows instead of pacing itself{after}"
@@ -115,7 +111,7 @@ def uses_rate_budget(ctx: CheckContext) -> None:
 
 @dataclass
 class _Budget:
-    accepted: list[dict[str, Any]] = field(default_factory=list)
+    accepted: list[LoggedRequest] = field(default_factory=list)
     wasted: float = 0.0  # tokens that overflowed a full bucket while the connector was active
     active: float = 0.0  # seconds from its first API request to its last (or to the window's end)
 
@@ -128,20 +124,20 @@ class _Budget:
         return len(self.accepted) / self.available if self.available else 1.0
 
 
-def _replay_bucket(api: list[dict[str, Any]], until: float | None) -> _Budget:
+def _replay_bucket(api: RequestLog, until: float | None) -> _Budget:
     """Replay the platform's token bucket over the requests (sandbox arrival times)."""
     out = _Budget()
-    tokens, last = float(BURST), api[0]["time"]
+    tokens, last = float(BURST), api[0].time
     for entry in api:
-        tokens = _refill(out, tokens, entry["time"] - last)
-        last = entry["time"]
-        if entry["status"] != 429:
+        tokens = _refill(out, tokens, entry.time - last)
+        last = entry.time
+        if entry.status != 429:
             out.accepted.append(entry)
             tokens = max(tokens - 1, 0.0)
     if until is not None:
         _refill(out, tokens, until - last)
         last = until
-    out.active = last - api[0]["time"]
+    out.active = last - api[0].time
     return out
 
 
@@ -151,11 +147,6 @@ def _refill(budget: _Budget, tokens: float, seconds: float) -> float:
         budget.wasted += tokens - BURST
         tokens = float(BURST)
     return tokens
-
-
-def _largest_page(ctx: CheckContext, stream: str) -> int:
-    pagination = ctx.contract.collections[stream].pagination
-    return pagination.max_limit or pagination.default_limit or 100
 
 
 # -- PERF-02 --------------------------------------------------------------------------------------
@@ -245,7 +236,7 @@ def _memory_run(ctx: CheckContext, sizes: dict[str, int], purpose: str) -> _Memo
     out = _MemoryRun()
     try:
         replica = _CountingSink()  # the replica would hold every record by design
-        connector = driver_for(ctx.manifest, ctx.config(tenant), replica, MEMORY_CALL_TIMEOUT)  # type: ignore[arg-type]
+        connector = ctx.connector(tenant, replica, timeout=MEMORY_CALL_TIMEOUT)
         connector.sample_memory = True
         try:
             connector.sync(None)

@@ -10,11 +10,12 @@ from typing import Any
 import hypothesis
 from hypothesis import strategies as st
 
-from harness.checks.context import CheckContext, Run, describe
+from harness.checks.context import CheckContext, Run
 from harness.checks.failures import NotApplicable
 from harness.checks.registry import check
 from harness.connectors import ConnectorTimeout
 from harness.contract.collections import find_feed
+from harness.core import Fault, LoggedRequest
 from harness.runtime import TenantHandle
 
 RETRY_AFTER = 1  # seconds: what the injected 429s ask for
@@ -43,24 +44,13 @@ def honours_retry_after(ctx: CheckContext) -> None:
     platform throttle harder and can get a customer's account suspended.
     """
     streams = list(ctx.manifest.streams)
-    sizes = {stream: _pages_of(ctx, stream, 1.5) for stream in streams}
+    sizes = {stream: ctx.pages(stream, 1.5) for stream in streams}
     tenant = ctx.tenant(sizes, purpose="rate-limited")
-    operation = _list_op(ctx, streams[0])
-    tenant.set_faults(
-        [
-            {
-                "kind": "status",
-                "status": 429,
-                "retry_after": RETRY_AFTER,
-                "operation": operation,
-                "after": 1,
-                "times": RATE_LIMITED_BURST,
-            }
-        ]
-    )
+    operation = ctx.list_op(streams[0])
+    tenant.set_faults([Fault.rate_limited(RETRY_AFTER, operation, after=1, times=RATE_LIMITED_BURST)])
     run = ctx.sync(tenant, check_first=False)
-    api = _api(ctx, run.requests)
-    refused = [e for e in api if e["status"] == 429]
+    api = run.requests.api()
+    refused = api.status(429)
     if run.error is not None:
         raise ctx.fail(
             (
@@ -81,23 +71,23 @@ def honours_retry_after(ctx: CheckContext) -> None:
         )
     early = []
     for entry in refused:
-        following = next((e for e in api if e["seq"] > entry["seq"]), None)
-        if following is not None and following["time"] - entry["time"] < RETRY_AFTER - RETRY_AFTER_TOLERANCE:
-            early.append((entry, following, following["time"] - entry["time"]))
+        following = api.next_after(entry)
+        if following is not None and following.time - entry.time < RETRY_AFTER - RETRY_AFTER_TOLERANCE:
+            early.append((entry, following, following.time - entry.time))
     if early:
         entry, following, gap = min(early, key=lambda item: item[2])
         raise ctx.fail(
             f"ignored Retry-After: {len(early)} of {len(refused)} request(s) after a 429 came sooner than "
-            f"the {RETRY_AFTER} s it asked for, e.g. {describe(following)} {gap:.3f} s after a 429 "
+            f"the {RETRY_AFTER} s it asked for, e.g. {following.line()} {gap:.3f} s after a 429 "
             f"with Retry-After: {RETRY_AFTER}",
             expected=f"after a 429, no request until Retry-After ({RETRY_AFTER} s) has passed",
             requests=[r for pair in early for r in pair[:2]],
             gaps=[round(item[2], 3) for item in early],
         )
-    needed = len({_request_key(e) for e in api if e["status"] != 429})
+    needed = len({e.target for e in api if e.status != 429})
     bound = needed + len(refused) + EXTRA_REQUESTS
     if len(api) > bound:
-        repeated = Counter(_request_key(e) for e in api)
+        repeated = Counter(e.target for e in api)
         key, times = repeated.most_common(1)[0]
         example = " ".join(filter(None, key))
         raise ctx.fail(
@@ -126,21 +116,21 @@ def retries_transient_failures(ctx: CheckContext) -> None:
     struggling), and finish with a replica equal to the platform's data.
     """
     streams = list(ctx.manifest.streams)
-    sizes = {stream: _pages_of(ctx, stream, 1.5) for stream in streams}
+    sizes = {stream: ctx.pages(stream, 1.5) for stream in streams}
     tenant = ctx.tenant(sizes, purpose="transient")
-    ops = [_list_op(ctx, streams[i % len(streams)]) for i in range(3)]
+    ops = [ctx.list_op(streams[i % len(streams)]) for i in range(3)]
     tenant.set_faults(
         [
-            {"kind": "status", "status": 500, "operation": ops[0], "after": 0, "times": 1},
-            {"kind": "drop", "operation": ops[0], "after": 2, "times": 1},
-            {"kind": "status", "status": 503, "operation": ops[1], "after": 0, "times": 1},
-            {"kind": "truncate", "operation": ops[1], "after": 2, "times": 1},
-            {"kind": "status", "status": 502, "operation": ops[2], "after": 0, "times": 1},
-            {"kind": "latency", "latency_ms": LATENCY_MS, "operation": ops[2], "after": 1, "times": 1},
+            Fault.error(500, ops[0]),
+            Fault.dropped(ops[0], after=2),
+            Fault.error(503, ops[1]),
+            Fault.truncated(ops[1], after=2),
+            Fault.error(502, ops[2]),
+            Fault.slow(LATENCY_MS, ops[2], after=1),
         ]
     )
     run = ctx.sync(tenant, check_first=False)
-    api = _api(ctx, run.requests)
+    api = run.requests.api()
     failed = [e for e in api if _failed(e)]
     if run.error is not None:
         last = failed[-1] if failed else None
@@ -159,12 +149,10 @@ def retries_transient_failures(ctx: CheckContext) -> None:
         )
     hasty = []
     for entry in failed:
-        retry = next(
-            (e for e in api if e["seq"] > entry["seq"] and _request_key(e) == _request_key(entry)), None
-        )
+        retry = next((e for e in api.after(entry) if e.target == entry.target), None)
         if retry is None:
             continue
-        gap = retry["time"] - (entry["time"] + entry.get("latency_ms", 0) / 1000)
+        gap = retry.time - (entry.time + entry.latency_ms / 1000)
         if gap < MIN_BACKOFF:
             hasty.append((entry, retry, gap))
     if hasty:
@@ -203,16 +191,14 @@ def stops_on_non_retryable_errors(ctx: CheckContext) -> None:
         )
     stream, scope = chosen
     scopes = [s for s in ctx.manifest.scopes if s != scope]
-    sizes = {name: (25 if name in streams else 0) for name in ctx.contract.collections}
-    tenant = ctx.sandbox.new_tenant(seed=ctx.seed_for("missing-scope"), sizes=sizes, scopes=scopes)
-    ctx.tenants.append(tenant)
+    tenant = ctx.tenant(purpose="missing-scope", scopes=scopes)
     config = ctx.config(tenant)
     config["scopes"] = scopes
-    ctx.call_timeout = min(ctx.call_timeout, REFUSED_CALL_TIMEOUT)
-    run = ctx.sync(tenant, config=config)
-    operation = _list_op(ctx, stream)
-    calls = [e for e in run.requests if e.get("operation") == operation]
-    refused = [e for e in calls if 400 <= e["status"] < 500 and e["status"] not in (401, 429)]
+    timeout = min(ctx.call_timeout, REFUSED_CALL_TIMEOUT)
+    run = ctx.sync(tenant, config=config, timeout=timeout)
+    operation = ctx.list_op(stream)
+    calls = run.requests.to(operation)
+    refused = [e for e in calls if 400 <= e.status < 500 and e.status not in (401, 429)]
     if not refused:
         raise ctx.fail(
             f"never requested {operation} without the {scope} scope, so there was nothing to refuse "
@@ -222,41 +208,37 @@ def stops_on_non_retryable_errors(ctx: CheckContext) -> None:
             requests=run.requests[-5:],
         )
     first = refused[0]
-    statuses = ", ".join(f"{s} x{n}" for s, n in sorted(Counter(e["status"] for e in calls).items()))
+    statuses = ", ".join(f"{s} x{n}" for s, n in sorted(Counter(e.status for e in calls).items()))
     if len(calls) > MAX_REFUSED_ATTEMPTS:
-        spent = calls[-1]["time"] - calls[0]["time"]
+        spent = calls[-1].time - calls[0].time
         raise ctx.fail(
             f"retried a non-retryable error: sent {len(calls)} requests to {operation} ({statuses}) over "
-            f"{spent:.1f} s although the first was refused with {describe(first)} insufficient_scope"
-            + (
-                f"; it did not stop within {ctx.call_timeout:g} s"
-                if isinstance(run.error, ConnectorTimeout)
-                else ""
-            ),
+            f"{spent:.1f} s although the first was refused with {first.line()} insufficient_scope"
+            + (f"; it did not stop within {timeout:g} s" if isinstance(run.error, ConnectorTimeout) else ""),
             expected=f"give up after at most {MAX_REFUSED_ATTEMPTS} requests: a 4xx (but 401, 429) is final",
             requests=calls,
             attempts=len(calls),
         )
     if isinstance(run.error, ConnectorTimeout):
         raise ctx.fail(
-            f"hung after {describe(first)}: sync did not return within {ctx.call_timeout:g} s",
+            f"hung after {first.line()}: sync did not return within {timeout:g} s",
             expected="sync fails promptly with an error naming the refused request",
             requests=refused,
         )
     if run.error is None:
         raise ctx.fail(
-            f"sync reported success although {describe(first)} (insufficient_scope) means {stream} was "
+            f"sync reported success although {first.line()} (insufficient_scope) means {stream} was "
             f"not synced; a customer would never learn that data is missing",
             expected="sync fails with an error (an exception, or a non-zero exit status) naming the refusal",
             requests=refused,
         )
     text = _error_text(run.error, full=True).lower()
-    path = first["path"].lower()
-    if not any(word in text for word in (str(first["status"]), "forbidden", "scope", "permission", path)):
+    path = first.path.lower()
+    if not any(word in text for word in (str(first.status), "forbidden", "scope", "permission", path)):
         raise ctx.fail(
-            f"failed without saying why: its error mentions neither the status ({first['status']}), the "
-            f"path ({first['path']}) nor the missing scope: {_error_text(run.error)}",
-            expected=f"an error that names the refusal, e.g. 'GET {first['path']} failed with HTTP 403'",
+            f"failed without saying why: its error mentions neither the status ({first.status}), the "
+            f"path ({first.path}) nor the missing scope: {_error_text(run.error)}",
+            expected=f"an error that names the refusal, e.g. 'GET {first.path} failed with HTTP 403'",
             requests=refused,
         )
 
@@ -275,14 +257,15 @@ def survives_hostile_responses(ctx: CheckContext) -> None:
     streams = list(ctx.manifest.streams)
     results: dict[tuple[Any, ...], _Hostile | bool] = {}
     deadline: list[float] = []
+    timeout = min(ctx.call_timeout, HOSTILE_CALL_TIMEOUT)
 
     def attempt(seed: int, sizes: dict[str, int]) -> _Hostile | bool:
         """The failure this example shows; else whether its responses all conformed to the contract."""
         all_sizes = {name: sizes.get(name, 0) for name in ctx.contract.collections}
-        tenant = ctx.sandbox.new_tenant(seed=seed, sizes=all_sizes, profile="edge")
+        tenant = ctx.tenant(all_sizes, seed=seed, profile="edge", keep=False)
         try:
-            run = ctx.sync(tenant, check_first=False)
-            if any(e.get("response_violations") for e in run.requests):
+            run = ctx.sync(tenant, check_first=False, timeout=timeout)
+            if any(e.response_violations for e in run.requests):
                 return False  # the platform broke its own contract: not a fair test of the connector
             return _judge_hostile(ctx, tenant, run, seed, sizes) or True
         finally:
@@ -317,7 +300,6 @@ def survives_hostile_responses(ctx: CheckContext) -> None:
             raise found
         hypothesis.assume(found)
 
-    ctx.call_timeout = min(ctx.call_timeout, HOSTILE_CALL_TIMEOUT)
     try:
         hostile()
     except _Hostile as found:
@@ -437,40 +419,17 @@ def _short(value: Any, limit: int = 500) -> str:
 # -- shared ----------------------------------------------------------------------------------------
 
 
-def _api(ctx: CheckContext, log: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The API requests of a log (the token endpoint has its own rules)."""
-    token = ctx.contract.token_operation
-    token_id = token.operation_id if token else None
-    return [e for e in log if e.get("operation") != token_id]
-
-
-def _list_op(ctx: CheckContext, stream: str) -> str:
-    return ctx.contract.collections[stream].list_op.operation_id
-
-
-def _pages_of(ctx: CheckContext, stream: str, pages: float) -> int:
-    """Records for this many pages at the contract's largest page size (more at any smaller one)."""
-    pagination = ctx.contract.collections[stream].pagination
-    return int((pagination.max_limit or pagination.default_limit or 100) * pages)
-
-
-def _request_key(entry: dict[str, Any]) -> tuple[str, str]:
-    query = "&".join(f"{k}={v}" for k, vs in sorted(entry.get("query", {}).items()) for v in vs)
-    return entry.get("operation") or f"{entry['method']} {entry['path']}", query
-
-
-def _failed(entry: dict[str, Any]) -> bool:
+def _failed(entry: LoggedRequest) -> bool:
     """A request that failed in a way worth retrying: 5xx, a dropped connection or a cut-off body."""
-    return entry["status"] >= 500 or bool({"drop", "truncate"} & set(entry.get("faults", [])))
+    return entry.status >= 500 or entry.faulted("drop", "truncate")
 
 
-def _what_failed(entry: dict[str, Any]) -> str:
-    faults = set(entry.get("faults", []))
-    if "drop" in faults:
-        return f"{describe(entry)} (connection dropped mid-response)"
-    if "truncate" in faults:
-        return f"{describe(entry)} (body cut off)"
-    return describe(entry)
+def _what_failed(entry: LoggedRequest) -> str:
+    if entry.faulted("drop"):
+        return f"{entry.line()} (connection dropped mid-response)"
+    if entry.faulted("truncate"):
+        return f"{entry.line()} (body cut off)"
+    return entry.line()
 
 
 def _error_text(error: BaseException | None, *, full: bool = False) -> str:

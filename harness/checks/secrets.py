@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import random
 import re
@@ -18,6 +16,7 @@ from harness.checks.context import REVOKED_CALL_TIMEOUT, CheckContext, Driver, R
 from harness.checks.failures import NotApplicable
 from harness.checks.registry import check
 from harness.connectors import ConnectorFailed, ConnectorTimeout
+from harness.core import sign
 from harness.runtime import TenantHandle
 
 RECORDS = 30  # per stream: one page, the point is the paths a secret can travel, not volume
@@ -208,13 +207,10 @@ def _deliver_webhooks(
         records = tenant.records(stream)
         data = records[0] if records else data
     body = json.dumps({"type": event, "timestamp": _now_iso(), "data": data}).encode()
-    stamp = str(int(time.time()))
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    for msg_id, signing_key in (("msg_sec01_valid", key), ("msg_sec01_forged", b"not-the-key")):
-        signature = base64.b64encode(
-            hmac.new(signing_key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
-        ).decode()
-        headers = {"webhook-id": msg_id, "webhook-timestamp": stamp, "webhook-signature": f"v1,{signature}"}
+    stamp = int(time.time())
+    forged = "whsec_" + base64.b64encode(b"not-the-key").decode()
+    for msg_id, signing_secret in (("msg_sec01_valid", secret), ("msg_sec01_forged", forged)):
+        headers = sign(signing_secret, body, msg_id=msg_id, timestamp=stamp)
         _attempt(errors, f"handle_webhook({msg_id})", connector.handle_webhook, headers, body)
 
 
@@ -240,11 +236,10 @@ def _places(
     for i, line in enumerate(connector.diagnostics().stderr, 1):
         out.append((f"stderr line {i}", line))
     for entry in tenant.requests():
-        query = "&".join(f"{k}={v}" for k, vs in entry.get("query", {}).items() for v in vs)
         out.append(
             (
-                f"the URL of request #{entry['seq']} ({entry['method']} {entry['path'][:60]})",
-                f"{entry['path']}?{query}",
+                f"the URL of request #{entry.seq} ({entry.method} {entry.path[:60]})",
+                f"{entry.path}?{entry.query_string}",
             )
         )
     return out

@@ -1,21 +1,30 @@
 """SandboxHandle: everything a check or test needs from a running sandbox, whatever runs it.
 
 Checks talk to the sandbox only through this handle (HTTP to the control API), so the same
-check runs unchanged on an embedded, container or remote sandbox.
+check runs unchanged on an embedded, container or remote sandbox. The control API speaks JSON;
+the handle hands back the evidence layer's types (`harness.core`): a `RequestLog`, `ChangeEvent`s,
+`Fault`s, the sandbox's `Capabilities`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
 
+from harness.core import FAULT_KINDS, Capabilities, ChangeEvent, Fault, RequestLog
+
 
 class SandboxError(RuntimeError):
-    """The sandbox refused or failed a control request; the message carries its problem detail."""
+    """The sandbox refused or failed a control request; the message carries its problem detail,
+    `status` the HTTP status it answered (0 when it did not answer)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class EgressRecorder(Protocol):
@@ -38,10 +47,12 @@ class TenantHandle:
     seed: int
     sizes: dict[str, int]
     info: dict[str, Any] = field(default_factory=dict)
+    token_operation: str | None = None  # the token endpoint's operationId: what `RequestLog.api()` leaves out
 
-    def requests(self, since: int = 0) -> list[dict[str, Any]]:
-        """The tenant's request log, as the sandbox recorded it."""
-        return self.sandbox._get(f"/tenants/{self.id}/requests", params={"since": since})["data"]
+    def requests(self, since: int = 0) -> RequestLog:
+        """The tenant's request log (after request `since`), as the sandbox recorded it."""
+        data = self.sandbox._get(f"/tenants/{self.id}/requests", params={"since": since})["data"]
+        return RequestLog.from_json(data, self.token_operation)
 
     def records(self, collection: str) -> list[dict[str, Any]]:
         """Ground truth: every current record of a collection, from the sandbox."""
@@ -73,11 +84,11 @@ class TenantHandle:
 
     # -- driving the tenant (the control API, one method per route) ------------------------------
 
-    def set_faults(self, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Script faults: see harness.sandbox.faults.FaultRule for the fields."""
-        return self.sandbox._request("POST", f"/tenants/{self.id}/faults", json={"rules": rules}).json()[
-            "rules"
-        ]
+    def set_faults(self, rules: Sequence[Fault | Mapping[str, Any]]) -> list[Fault]:
+        """Script faults (replacing any set before); a rule may also be the sandbox's JSON form."""
+        body = {"rules": [r.to_json() if isinstance(r, Fault) else dict(r) for r in rules]}
+        answer = self.sandbox._request("POST", f"/tenants/{self.id}/faults", json=body).json()
+        return [Fault.from_json(r) for r in answer["rules"]]
 
     def clear_faults(self) -> None:
         self.sandbox._request("DELETE", f"/tenants/{self.id}/faults")
@@ -87,11 +98,12 @@ class TenantHandle:
         body = {"client_id": client_id} if client_id else {}
         return self.sandbox._request("POST", f"/tenants/{self.id}/revoke", json=body).json()["revoked_tokens"]
 
-    def churn(self, n: int, seed: int, collections: list[str] | None = None) -> list[dict[str, Any]]:
+    def churn(self, n: int, seed: int, collections: list[str] | None = None) -> list[ChangeEvent]:
         body: dict[str, Any] = {"n": n, "seed": seed}
         if collections:
             body["collections"] = collections
-        return self.sandbox._request("POST", f"/tenants/{self.id}/churn", json=body).json()["data"]
+        data = self.sandbox._request("POST", f"/tenants/{self.id}/churn", json=body).json()["data"]
+        return [ChangeEvent.from_json(c) for c in data]
 
     def create(self, collection: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
         return self.sandbox._request(
@@ -108,8 +120,15 @@ class TenantHandle:
     def advance_clock(self, seconds: float) -> dict[str, Any]:
         return self.sandbox._request("POST", f"/tenants/{self.id}/clock", json={"advance": seconds}).json()
 
-    def changes(self, since: int = 0) -> list[dict[str, Any]]:
-        return self.sandbox._get(f"/tenants/{self.id}/changes", params={"since": since})["data"]
+    def changes(self, since: int = 0) -> list[ChangeEvent]:
+        """The change feed after change `since`: who changed which record how."""
+        data = self.sandbox._get(f"/tenants/{self.id}/changes", params={"since": since})["data"]
+        return [ChangeEvent.from_json(c) for c in data]
+
+    def last_change(self) -> int:
+        """The number of the latest change, 0 when there is none: a mark for `changes(since)`."""
+        changes = self.changes()
+        return changes[-1].seq if changes else 0
 
     def audit(self) -> dict[str, Any]:
         """The audit log and the problems its hash chain verification found (none when intact)."""
@@ -144,6 +163,33 @@ class SandboxHandle:
         )
         # Set by runtimes that can observe outbound traffic (the embedded one, for httpx clients).
         self.egress_recorder: EgressRecorder | None = None
+        self._capabilities: Capabilities | None = None
+
+    def capabilities(self) -> Capabilities:
+        """What this sandbox supports. A sandbox that states it in `health` (`fault_kinds`) is
+        taken at its word; an older one is asked once, on a throwaway tenant, which fault kinds
+        its control API accepts (a kind it does not know is refused with 422)."""
+        if self._capabilities is None:
+            stated = self.health().get("fault_kinds")
+            kinds = frozenset(stated) if isinstance(stated, list) else self._probe_fault_kinds()
+            self._capabilities = Capabilities(fault_kinds=kinds)
+        return self._capabilities
+
+    def _probe_fault_kinds(self) -> frozenset[str]:
+        probe = self.new_tenant(seed=0)
+        supported = set()
+        try:
+            for kind in FAULT_KINDS:
+                try:
+                    probe.set_faults([Fault(kind, times=0)])
+                except SandboxError as exc:
+                    if exc.status != 422:
+                        raise
+                else:
+                    supported.add(kind)
+        finally:
+            probe.delete()
+        return frozenset(supported)
 
     def egress(self) -> list[dict[str, Any]] | None:
         """Requests to hosts other than the platform seen during the last `recording_egress()`
@@ -173,6 +219,7 @@ class SandboxHandle:
         scopes: list[str] | None = None,
         profile: str | None = None,
         rate_limit: tuple[float, int] | None = None,
+        token_operation: str | None = None,
     ) -> TenantHandle:
         spec: dict[str, Any] = {"seed": seed, "sizes": sizes or {}, "token_ttl": token_ttl}
         if scopes is not None:
@@ -193,6 +240,7 @@ class SandboxHandle:
             body["seed"],
             body["sizes"],
             body,
+            token_operation,
         )
 
     def close(self) -> None:
@@ -213,5 +261,7 @@ class SandboxHandle:
                 detail = response.json().get("detail", response.text)
             except ValueError:
                 detail = response.text
-            raise SandboxError(f"{method} /_sandbox{path} -> {response.status_code}: {detail}")
+            raise SandboxError(
+                f"{method} /_sandbox{path} -> {response.status_code}: {detail}", response.status_code
+            )
         return response

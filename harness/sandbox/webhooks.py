@@ -7,7 +7,6 @@ exponential backoff on anything but a 2xx; every attempt is logged.
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 import threading
@@ -15,68 +14,17 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from standardwebhooks.webhooks import Webhook
 
+from harness.core.signing import new_secret, sign
 from harness.synth import Change, rfc3339
 
 Deliver = Callable[[dict[str, str], bytes], int]
 ATTEMPTS = 5
 RETRY_4XX = (408, 429)  # "try again later"; every other 4xx is the receiver's final word
 BACKOFF = 0.2
-
-
-def new_secret() -> str:
-    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-
-
-def sign(
-    secret: str, payload: bytes, msg_id: str | None = None, timestamp: int | None = None
-) -> dict[str, str]:
-    """The three Standard Webhooks headers for a payload."""
-    msg_id = msg_id or "msg_" + secrets.token_hex(12)
-    moment = datetime.fromtimestamp(timestamp if timestamp is not None else time.time(), tz=UTC)
-    signature = Webhook(secret).sign(msg_id, moment, payload.decode())
-    return {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(moment.timestamp())),
-        "webhook-signature": signature,
-    }
-
-
-def tamper(kind: str, secret: str, payload: bytes, previous: dict[str, str] | None = None) -> dict[str, str]:
-    """Headers for a delivery that a correct receiver must refuse (or, for `replay`, not apply twice).
-
-    kinds: bad_signature, wrong_secret, stale_timestamp, future_timestamp, missing_id,
-    missing_timestamp, missing_signature, replay (the headers of `previous` again).
-    """
-    if kind == "replay":
-        if previous is None:
-            raise ValueError("a replay needs the headers of an earlier delivery")
-        return dict(previous)
-    if kind == "stale_timestamp":
-        return sign(secret, payload, timestamp=int(time.time()) - 3600)
-    if kind == "future_timestamp":
-        return sign(secret, payload, timestamp=int(time.time()) + 3600)
-    if kind == "wrong_secret":
-        return sign(new_secret(), payload)
-    headers = sign(secret, payload)
-    if kind == "bad_signature":
-        raw = base64.b64decode(headers["webhook-signature"].split(",", 1)[1])
-        headers["webhook-signature"] = "v1," + base64.b64encode(bytes([raw[0] ^ 1]) + raw[1:]).decode()
-        return headers
-    missing = {
-        "missing_id": "webhook-id",
-        "missing_timestamp": "webhook-timestamp",
-        "missing_signature": "webhook-signature",
-    }
-    if kind in missing:
-        headers.pop(missing[kind])
-        return headers
-    raise ValueError(f"unknown tampering {kind!r}")
 
 
 @dataclass

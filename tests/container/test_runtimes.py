@@ -71,8 +71,8 @@ def test_the_request_log_records_what_the_client_did(sandbox, http):
         http.get(tenant.base_url + "/v1/contacts", params={"limit": "x"}, headers=headers).status_code == 400
     )
     log = tenant.requests()
-    assert [(e["method"], e["status"]) for e in log[-3:]] == [("POST", 200), ("GET", 200), ("GET", 400)]
-    assert log[-1]["violations"], "the request that broke the contract is flagged in the log"
+    assert [(e.method, e.status) for e in log[-3:]] == [("POST", 200), ("GET", 200), ("GET", 400)]
+    assert log[-1].violations, "the request that broke the contract is flagged in the log"
 
 
 def test_tenants_are_isolated(sandbox, http):

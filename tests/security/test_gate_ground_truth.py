@@ -8,6 +8,7 @@ import pytest
 
 import harness.runtime
 from harness.checks.integrity import _apply_harness_changes
+from harness.core import ChangeEvent
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def test_only_the_harness_changes_move_ground_truth():
         },
         {"seq": 4, "type": "deleted", "collection": "contacts", "id": "con_3", "by": "api", "record": None},
     ]
-    truth = _apply_harness_changes(before, changes)
+    truth = _apply_harness_changes(before, [ChangeEvent.from_json(c) for c in changes])
     assert truth["contacts"] == {
         "con_1": {"id": "con_1", "v": 1},  # the connector deleted it: still expected in its replica
         "con_2": {"id": "con_2", "v": 2},
@@ -65,6 +66,6 @@ def test_the_sandbox_says_who_made_each_change(sandbox):
     assert deleted.status_code == 204
     tenant.churn(2, seed=3, collections=["contacts"])
     changes = tenant.changes()
-    assert changes[0]["by"] == "api" and changes[0]["id"] == victim and changes[0]["record"] is None
-    assert {c["by"] for c in changes[1:]} == {"harness"}
-    assert all(c["record"] is not None for c in changes[1:] if c["type"] != "deleted")
+    assert changes[0].by == "api" and changes[0].id == victim and changes[0].record is None
+    assert {c.by for c in changes[1:]} == {"harness"}
+    assert all(c.record is not None for c in changes[1:] if c.type != "deleted")

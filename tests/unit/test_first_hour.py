@@ -101,7 +101,7 @@ def test_the_control_api_refuses_a_fault_rule_that_would_never_fire(sandbox):
     with pytest.raises(SandboxError, match=r"422: rules\[0\]\.operation 'listContact' .*'listContacts'"):
         tenant.set_faults([{"kind": "status", "operation": "listContact"}])
     assert (
-        tenant.set_faults([{"kind": "status", "operation": "listContacts"}])[0]["operation"] == "listContacts"
+        tenant.set_faults([{"kind": "status", "operation": "listContacts"}])[0].operation == "listContacts"
     )
 
 

@@ -49,6 +49,42 @@ def test_no_module_imports_from_a_later_layer():
     assert offences == []
 
 
+# Checks judge evidence; they do not reach into how it is made. So below them they see only the
+# evidence types, the contract, the sandbox handle and the Driver protocol.
+CHECKS_MAY_IMPORT = (
+    "harness.core",
+    "harness.contract",
+    "harness.runtime",
+    "harness.connectors",
+    "harness.checks",
+)
+RUNTIME_PUBLIC = {"harness.runtime", "harness.runtime.handle"}
+
+
+def test_checks_import_only_evidence_contract_handle_and_connectors():
+    offences = []
+    for path in sorted((ROOT / "harness" / "checks").rglob("*.py")):
+        for imported in harness_imports(path):
+            allowed = imported.startswith(tuple(f"{m}." for m in CHECKS_MAY_IMPORT)) or imported in (
+                *CHECKS_MAY_IMPORT,
+            )
+            if imported.startswith("harness.runtime") and imported not in RUNTIME_PUBLIC:
+                allowed = False
+            if not allowed:
+                offences.append(f"{path.relative_to(ROOT)} imports {imported}")
+    assert offences == []
+
+
+def test_the_evidence_layer_imports_nothing_else_from_the_package():
+    offences = [
+        f"{path.relative_to(ROOT)} imports {imported}"
+        for path in sorted((ROOT / "harness" / "core").rglob("*.py"))
+        for imported in harness_imports(path)
+        if not imported.startswith("harness.core")
+    ]
+    assert offences == []
+
+
 def test_the_pytest_entry_module_imports_nothing_heavy_at_import_time():
     tree = ast.parse((ROOT / "harness" / "plugin.py").read_text())
     top_level = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]

@@ -119,7 +119,7 @@ def test_an_expired_token_is_refused_and_logged_as_expired(http, sandbox):
     response = http.get(short.base_url + "/v1/contacts", headers=headers)
     assert_problem(response, 401)
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
-    assert short.requests()[-1]["auth"]["error"] == "expired_token"
+    assert short.requests()[-1].auth.error == "expired_token"
 
 
 def test_a_token_without_the_operations_scope_is_403_insufficient_scope(http, tenant):
@@ -138,9 +138,10 @@ def test_a_token_in_the_query_string_is_refused_and_never_logged(http, sandbox, 
     assert response.status_code in (400, 401)
     entry = fresh.requests()[-1]
     if param != "whatever":  # a name the sandbox does not know as a token is a contract violation
-        assert entry["auth"]["credential"] == "query"
-    assert entry["query"][param] != [token]
-    assert token not in json.dumps(fresh.requests())
+        assert entry.auth.credential == "query"
+    assert list(entry.query[param]) != [token]
+    assert token not in json.dumps([e.summary() for e in fresh.requests()])
+    assert token not in str(list(fresh.requests()))
 
 
 # -- 3.-5. paging, updated_since, items ----------------------------------------------------------
@@ -205,7 +206,7 @@ def test_an_item_is_its_ground_truth_record(http, tenant, auth):
 def test_requests_that_break_the_contract_are_refused_and_logged(http, tenant, auth):
     body = assert_problem(http.get(tenant.base_url + "/v1/contacts?limit=1000", headers=auth), 400)
     assert body["errors"][0]["pointer"] == "/query/limit"
-    assert [v["pointer"] for v in tenant.requests()[-1]["violations"]] == ["/query/limit"]
+    assert [v.pointer for v in tenant.requests()[-1].violations] == ["/query/limit"]
     assert_problem(http.get(tenant.base_url + "/v1/widgets", headers=auth), 404)
     contact = tenant.records("contacts")[0]["id"]
     assert_problem(http.put(f"{tenant.base_url}/v1/contacts/{contact}", headers=auth, json={}), 405)
@@ -229,8 +230,8 @@ def test_every_response_the_sandbox_gives_conforms_to_the_contract(http, sandbox
     http.get(f"{url}/v1/contacts")
     http.get(f"{url}/v1/companies", headers=bearer(http, mixed, scope="contacts:read"))
     log = mixed.requests()
-    assert {entry["status"] for entry in log} >= {200, 400, 401, 403, 404}
-    assert [(e["seq"], e["response_violations"]) for e in log if e["response_violations"]] == []
+    assert {entry.status for entry in log} >= {200, 400, 401, 403, 404}
+    assert [(e.seq, e.response_violations) for e in log if e.response_violations] == []
 
 
 # -- 8.-9. isolation, control API ----------------------------------------------------------------
@@ -242,7 +243,7 @@ def test_tenants_are_isolated(http, sandbox, tenant, auth):
     before = len(tenant.requests())
     http.get(other.base_url + "/v1/contacts", headers=bearer(http, other))
     assert len(tenant.requests()) == before
-    assert [e["status"] for e in other.requests()] == [401, 200, 200]
+    assert [e.status for e in other.requests()] == [401, 200, 200]
     assert other.records("contacts") != tenant.records("contacts")
     same_seed = sandbox.new_tenant(seed=7, sizes=SIZES)
     assert same_seed.records("contacts") == tenant.records("contacts")
@@ -300,7 +301,7 @@ def test_ticketing_contract_api_key_and_offset_paging(http, ticketing_contract):
         # the contract's own error shape, not problem+json: the sandbox stays contract-true
         assert refused.headers["content-type"] == "application/json"
         assert refused.json().keys() == {"code", "message"}
-        assert all(entry["response_violations"] == [] for entry in tenant.requests())
+        assert all(entry.response_violations == () for entry in tenant.requests())
 
 
 def test_inventory_contract_basic_or_query_key_and_page_paging(http, inventory_contract):

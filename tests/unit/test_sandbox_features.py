@@ -14,9 +14,9 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from harness.core import new_secret, sign, tamper
 from harness.sandbox.audit import verify
 from harness.sandbox.limits import RateLimiter
-from harness.sandbox.webhooks import new_secret, sign, tamper
 
 PROBLEM = "application/problem+json"
 SIZES = {"contacts": 30, "companies": 5, "deals": 5}

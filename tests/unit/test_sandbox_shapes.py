@@ -125,6 +125,6 @@ def test_every_success_conforms_to_the_contract(http, vendor):
     for path, params in {**calls, "/things": {"limit": 2}}.items():
         assert http.get(tenant.base_url + path, params=params, headers=key).status_code == 200
     http.post(tenant.base_url + "/things", json={"label": "y"}, headers=key)
-    log = [e for e in tenant.requests() if e["status"] < 400]
+    log = [e for e in tenant.requests() if e.status < 400]
     assert len(log) >= 6
-    assert [(e["method"], e["path"], e["response_violations"]) for e in log if e["response_violations"]] == []
+    assert [(e.method, e.path, e.response_violations) for e in log if e.response_violations] == []
