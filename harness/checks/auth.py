@@ -97,6 +97,8 @@ def least_privilege(ctx: CheckContext) -> None:
         )
     needed_by: dict[str, set[str]] = {}
     for e in api:
+        if e.operation is None:
+            continue
         for scope in ctx.contract.operation(e.operation).scopes:
             needed_by.setdefault(scope, set()).add(e.operation)
     unused = sorted(granted - set(needed_by))

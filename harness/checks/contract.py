@@ -73,7 +73,9 @@ def records_conform(ctx: CheckContext) -> None:
     tenant = ctx.tenant(sizes, profile="edge", purpose="edge")
     run = ctx.sync(tenant, check_first=False)
     stored = sum(len(rows) for rows in run.replica.rows.values())
-    problems, counts, first = [], Counter(), None
+    problems: list[str] = []
+    counts: Counter[str] = Counter()
+    first = None
     for stream, rows in sorted(run.replica.rows.items()):
         col = ctx.contract.collections.get(stream)
         if col is None:
@@ -182,9 +184,9 @@ def pushes_are_idempotent_and_valid(ctx: CheckContext) -> None:
             requests=[e for e in writes if e.idempotency_key == key],
         )
     if errors:
-        stream, exc = next(iter(errors.items()))
+        stream, error = next(iter(errors.items()))
         raise ctx.fail(
-            f"push({stream!r}, {PUSHED} valid records) failed: {exc}",
+            f"push({stream!r}, {PUSHED} valid records) failed: {error}",
             expected="push() returns normally for records that conform to the create schema",
             requests=[e for e in writes if e.status >= 400],
         )

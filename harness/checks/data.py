@@ -163,7 +163,7 @@ def _canary_value(ctx: CheckContext, prop: Any, uri: str, canary: str, depth: in
     prop, uri = ctx.contract.deref(prop, uri)
     if not isinstance(prop, dict) or depth > 2:
         return None
-    for option in prop.get("oneOf", prop.get("anyOf", [])):
+    for option in prop.get("oneOf") or prop.get("anyOf") or []:
         value = _canary_value(ctx, option, uri, canary, depth + 1)
         if value is not None:
             return value

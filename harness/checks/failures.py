@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.core.errors import HarnessError
+
 
 @dataclass
 class Evidence:
@@ -18,7 +20,7 @@ class Evidence:
         return {"requests": self.requests, "counts": self.counts, "details": self.details}
 
 
-class CheckFailure(AssertionError):
+class CheckFailure(HarnessError, AssertionError):
     """The connector did not meet the check. `message` says what it did; `expected` what it should."""
 
     def __init__(
@@ -29,7 +31,7 @@ class CheckFailure(AssertionError):
         super().__init__(f"[{check_id}] {message}")
 
 
-class NotApplicable(Exception):
+class NotApplicable(HarnessError):
     """The check does not apply to this connector (e.g. it declares no webhooks)."""
 
     def __init__(self, reason: str) -> None:

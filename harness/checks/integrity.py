@@ -18,6 +18,7 @@ from harness.checks.failures import CheckFailure, NotApplicable
 from harness.checks.registry import check
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Replica
 from harness.core import ChangeEvent, Fault, RequestLog, last_kinds
+from harness.core.errors import HarnessError
 from harness.runtime import TenantHandle
 
 CREATED_NAMES = ("created_at", "created", "createdAt")  # creation times, which an edit leaves alone
@@ -333,7 +334,7 @@ class _CrashingReplica(Replica):
         super().upsert(stream, record)
 
 
-class _Crash(RuntimeError):
+class _Crash(HarnessError, RuntimeError):
     pass
 
 

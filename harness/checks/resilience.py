@@ -16,6 +16,7 @@ from harness.checks.registry import check
 from harness.connectors import ConnectorTimeout
 from harness.contract.collections import find_feed
 from harness.core import Fault, LoggedRequest
+from harness.core.errors import HarnessError
 from harness.runtime import TenantHandle
 
 RETRY_AFTER = 1  # seconds: what the injected 429s ask for
@@ -319,7 +320,7 @@ def survives_hostile_responses(ctx: CheckContext) -> None:
 # -- RES-04: judging one hostile example -----------------------------------------------------------
 
 
-class _Hostile(Exception):
+class _Hostile(HarnessError):
     """One example that broke the connector: what happened, and the input that did it."""
 
     def __init__(self, problem: str, expected: str, seed: int, sizes: dict[str, int], **details: Any) -> None:

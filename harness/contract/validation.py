@@ -221,7 +221,7 @@ def _parsed_body(
     contract: Contract, schema_uri: str | None, media_type: str, body: bytes, where: str
 ) -> list[Violation]:
     known = _known_valid(contract) if schema_uri is not None and _is_json(media_type) else None
-    if known is not None and known.seen(schema_uri, body):
+    if known is not None and schema_uri is not None and known.seen(schema_uri, body):
         return []
     try:
         value = parse_body(media_type, body)

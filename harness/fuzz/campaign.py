@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky, Unsatisfiable
 
+from harness.core.errors import HarnessError
 from harness.fuzz.faults import KINDS as FAULT_KINDS
 from harness.fuzz.faults import Faults
 from harness.fuzz.findings import CampaignDir, Finding
@@ -41,7 +42,7 @@ MIN_BATCH = 5  # a batch's first input is hypothesis's simplest one: each batch 
 CACHE = 10_000  # outcomes kept by input, so an input drawn again (or replayed to report) runs once
 
 
-class _Found(Exception):
+class _Found(HarnessError):
     """A new finding, raised inside hypothesis so that it shrinks the input that shows it."""
 
     def __init__(self, problem: Problem, example: Example) -> None:

@@ -63,7 +63,7 @@ class Faults:
             tenant.clear_faults()
             requests = tenant.requests()
             outcome = requests_outcome(requests)
-            outcome.scores["faults fired"] = float(sum(len(e.get("faults") or ()) for e in requests))
+            outcome.scores["faults fired"] = float(sum(len(e.faults) for e in requests))
             secrets = secrets_of(world, tenant)
             outcome.problems = judge_run(
                 world, first, after="", memory_mib=limits.memory_mib, secrets=secrets, converge=False

@@ -19,10 +19,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.core.errors import HarnessError
+
 FORMAT = "connector-harness/fuzz-finding/v1"
 
 
-class FindingError(ValueError):
+class FindingError(HarnessError, ValueError):
     """A finding file that cannot be read or replayed; the message names the file and the fix."""
 
 

@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 
+from harness.core.errors import HarnessError
 from harness.fuzz.campaign import replay
 from harness.fuzz.findings import Finding, FindingError, read_finding
 from harness.fuzz.target import Limits
 from harness.fuzz.world import World
 
 
-class FindingStillFails(AssertionError):
+class FindingStillFails(HarnessError, AssertionError):
     pass
 
 

@@ -12,6 +12,7 @@ platform. Shrinking drops the tenant to nothing and the planted fields to the on
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from hypothesis import strategies as st
@@ -33,10 +34,7 @@ class Responses:
         page = int(world.manifest.config.get("page_size") or 100)
         size = st.one_of(st.sampled_from([0, 1, page - 1, page, page + 1]), st.integers(0, 2 * page + 1))
         planted = st.one_of(
-            *[
-                body_strategy(world, stream).map(lambda fields, s=stream: {"stream": s, "fields": fields})
-                for stream in streams
-            ]
+            *[body_strategy(world, stream).map(partial(_planted, stream)) for stream in streams]
         )
         return st.fixed_dictionaries(
             {
@@ -79,3 +77,7 @@ class Responses:
 def _short(value: Any, limit: int = 300) -> str:
     text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _planted(stream: str, fields: dict[str, Any]) -> dict[str, Any]:
+    return {"stream": stream, "fields": fields}

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from hypothesis import target
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
+from harness.core.changes import ChangeEvent
 from harness.fuzz.oracles import Problem, judge_run, secrets_of
 from harness.fuzz.target import Example, Judge, Limits, Outcome, requests_outcome
 from harness.fuzz.world import World
@@ -86,7 +87,7 @@ class Program:
     def _sync(self, state: Any, first: bool) -> Outcome:
         run = self.world.sync(self.tenant, self.replica, state, driver=self.driver, check_first=first)
         requests = self.tenant.requests(self.seen)
-        self.seen = max([self.seen, *(e["seq"] for e in requests)])
+        self.seen = max([self.seen, *(e.seq for e in requests)])
         outcome = requests_outcome(requests)
         outcome.problems = judge_run(
             self.world,
@@ -104,12 +105,12 @@ class Program:
 
 
 def _recent_first(
-    live: dict[tuple[str, Any], dict[str, Any]], changes: list[dict[str, Any]]
+    live: dict[tuple[str, Any], dict[str, Any]], changes: list[ChangeEvent]
 ) -> list[tuple[str, Any]]:
     """Every live record, the most recently changed first (so small picks touch it again)."""
     recent: list[tuple[str, Any]] = []
     for change in reversed(changes):
-        key = (change["collection"], change["id"])
+        key = (change.collection, change.id)
         if key in live and key not in recent:
             recent.append(key)
     return recent + [k for k in live if k not in recent]

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from hypothesis import strategies as st
 
+from harness.core.requests import RequestLog
 from harness.fuzz.oracles import Problem
 from harness.fuzz.world import World
 
@@ -49,14 +50,14 @@ class Target(Protocol):
         ...
 
 
-def requests_outcome(requests: list[dict[str, Any]]) -> Outcome:
+def requests_outcome(requests: RequestLog) -> Outcome:
     """Coverage and fairness from a tenant's request log."""
     outcome = Outcome()
     for entry in requests:
-        if entry.get("operation"):
-            outcome.operations.add(entry["operation"])
-        outcome.fault_kinds.update(str(f).partition(":")[0] for f in entry.get("faults") or ())
-        if entry.get("response_violations"):
+        if entry.operation:
+            outcome.operations.add(entry.operation)
+        outcome.fault_kinds.update(str(f).partition(":")[0] for f in entry.faults)
+        if entry.response_violations:
             outcome.fair = False
     outcome.scores["requests"] = float(len(requests))
     return outcome

@@ -164,7 +164,7 @@ class World:
             tenant = self.tenant(self.seed_for("baseline"), {s: 3 for s in self.manifest.streams})
             try:
                 self.sync(tenant)
-                seen = [e.get("operation") for e in tenant.requests()]
+                seen = [e.operation for e in tenant.requests()]
             finally:
                 tenant.delete()
             self._cache["operations"] = sorted({op for op in seen if op})

@@ -16,9 +16,10 @@ from typing import Any, Protocol
 import httpx
 
 from harness.core import FAULT_KINDS, Capabilities, ChangeEvent, Fault, RequestLog
+from harness.core.errors import HarnessError
 
 
-class SandboxError(RuntimeError):
+class SandboxError(HarnessError, RuntimeError):
     """The sandbox refused or failed a control request; the message carries its problem detail,
     `status` the HTTP status it answered (0 when it did not answer)."""
 

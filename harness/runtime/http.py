@@ -40,7 +40,7 @@ def bounded_httptools() -> type:
     """uvicorn's httptools protocol, refusing a header block past MAX_HEADER_BYTES."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    class BoundedHttpTools(HttpToolsProtocol):  # type: ignore[misc]
+    class BoundedHttpTools(HttpToolsProtocol):
         _header_bytes = 0
         _in_headers = False
 

@@ -31,6 +31,7 @@ from harness.contract import Contract, Match, Operation, Violation, validate_req
 from harness.contract.bodies import form_value, multipart_value
 from harness.contract.collections import find_feed
 from harness.contract.validation import check_request
+from harness.core.errors import HarnessError
 from harness.sandbox import auth
 from harness.sandbox.audit import acting
 from harness.sandbox.collections import (
@@ -417,7 +418,7 @@ class _Call:
         return request_seed(self.tenant.seed, self.method, self.path, query_text, self.entry.body_digest)
 
 
-class InjectedDrop(ConnectionAbortedError):
+class InjectedDrop(HarnessError, ConnectionAbortedError):
     """Raised mid-response to cut a connection on purpose; the server's error log ignores it."""
 
 
@@ -449,7 +450,7 @@ async def _http_problem(request: Request, exc: Exception) -> Response:
     return problem(exc.status_code, exc.detail, headers=exc.headers)
 
 
-class _Disconnected(Exception):
+class _Disconnected(HarnessError):
     """The client went away before its request body arrived: nothing to answer."""
 
 

@@ -355,7 +355,7 @@ def _uuid4(rng: random.Random) -> Any:
 def mask_patterns(formats: Formats) -> list[re.Pattern[str]]:
     """Patterns for the secret credentials' shapes, for masking text that may carry one the
     harness never saw in full (an access token): only shapes too long to be ordinary words."""
-    out = []
+    out: list[Any] = []
     for fmt in formats.secret():
         regex = fmt.regex()
         long_enough = fmt.kind != "pattern" or _min_width(fmt.pattern) >= MIN_MASKED

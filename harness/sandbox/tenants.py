@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from harness.contract import Contract
+from harness.core.errors import HarnessError
 from harness.sandbox.audit import ACTOR, AuditLog
 from harness.sandbox.credentials import Formats, Minter, contract_formats
 from harness.sandbox.faults import Faults
@@ -107,7 +108,7 @@ class Tenant:
     requests: RequestLog = field(default_factory=RequestLog)
     audit: AuditLog = field(default_factory=AuditLog)
     idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
-    faults: Faults | None = None
+    faults: Faults = None  # type: ignore[assignment]  # made in __post_init__ unless a store gives one
     change_by: MutableMapping[int, str] = field(default_factory=dict)
     expires_at: float = float("inf")  # when its TTL ends (time.time())
     spec: TenantSpec | None = None
@@ -189,7 +190,7 @@ def rfc3339_seconds(moment: float) -> str:
     return rfc3339(datetime.fromtimestamp(int(moment), tz=UTC))
 
 
-class QuotaExceeded(Exception):
+class QuotaExceeded(HarnessError):
     """An API key already holds as many tenants as it may."""
 
 

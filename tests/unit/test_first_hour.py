@@ -100,9 +100,7 @@ def test_the_control_api_refuses_a_fault_rule_that_would_never_fire(sandbox):
     tenant = sandbox.new_tenant(seed=1)
     with pytest.raises(SandboxError, match=r"422: rules\[0\]\.operation 'listContact' .*'listContacts'"):
         tenant.set_faults([{"kind": "status", "operation": "listContact"}])
-    assert (
-        tenant.set_faults([{"kind": "status", "operation": "listContacts"}])[0].operation == "listContacts"
-    )
+    assert tenant.set_faults([{"kind": "status", "operation": "listContacts"}])[0].operation == "listContacts"
 
 
 HEAVY = (

@@ -7,6 +7,8 @@ import pytest
 stripe = pytest.importorskip("stripe")
 
 VENDOR = "stripe"
+
+
 def _client(tenant, key: str | None = None):
     return stripe.StripeClient(
         key or tenant.client_secret, base_addresses={"api": tenant.base_url}, max_network_retries=0

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from harness.core.errors import HarnessError
 from harness.sandbox.store.memory import MemoryStore
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-class StoreError(ValueError):
+class StoreError(HarnessError, ValueError):
     """A store URL that names no store this sandbox can use."""
 
 

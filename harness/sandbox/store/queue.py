@@ -90,7 +90,7 @@ class DeliveryQueue:
                         STREAM, GROUP, consumer, CLAIM_IDLE_MS, "0-0", count=16
                     )
                     batches.append(messages)
-                for _, messages in (
+                for _, messages in (  # type: ignore[str-unpack]
                     self.r.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=8, block=BLOCK_MS) or []
                 ):
                     batches.append(messages)

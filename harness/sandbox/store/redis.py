@@ -170,7 +170,8 @@ class RedisStore:
         return bool(deleted) or raw is not None
 
     def expired(self, now: float) -> list[str]:
-        return [t.decode() for t in self.r.zrangebyscore(TENANTS, "-inf", now, start=0, num=200)]
+        found: list[bytes] = self.r.zrangebyscore(TENANTS, "-inf", now, start=0, num=200)  # type: ignore[assignment]
+        return [t.decode() for t in found]
 
     def owned(self, owner: str) -> int:
         return int(self.r.scard(owner_key(owner)))
@@ -441,7 +442,7 @@ class RedisClients(MutableMapping[str, "Client"]):
             raise KeyError(client_id)
         return _client(json.loads(raw))
 
-    def get(self, client_id: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, client_id: str, default: Any = None) -> Any:
         try:
             return self[client_id]
         except KeyError:
@@ -458,7 +459,7 @@ class RedisClients(MutableMapping[str, "Client"]):
         self._r.hdel(self._key, client_id)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(k.decode() for k in self._r.hkeys(self._key))
+        return iter(k.decode() for k in self._r.hkeys(self._key))  # type: ignore[union-attr]
 
     def __len__(self) -> int:
         return int(self._r.hlen(self._key))
@@ -485,7 +486,7 @@ class RedisTokens(MutableMapping[str, "Token"]):
             raise KeyError(value)
         return _token(value, json.loads(raw))
 
-    def get(self, value: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, value: str, default: Any = None) -> Any:
         try:
             return self[value]
         except KeyError:
@@ -507,7 +508,7 @@ class RedisTokens(MutableMapping[str, "Token"]):
         self._r.srem(self._index, value)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(v.decode() for v in self._r.smembers(self._index))
+        return iter(v.decode() for v in self._r.smembers(self._index))  # type: ignore[union-attr]
 
     def __len__(self) -> int:
         return int(self._r.scard(self._index))
@@ -639,7 +640,7 @@ class RedisFaults:
 
     @property
     def rules(self) -> list[FaultRule]:
-        return self._load(self._r.get(self._key)).rules
+        return self._load(self._r.get(self._key)).rules  # type: ignore[arg-type]
 
     def set(self, specs: list[Any], operations: Any = None) -> list[FaultRule]:
         faults = Faults(self._seed)
@@ -655,7 +656,7 @@ class RedisFaults:
         if not self._r.exists(self._key):  # no rules: the common case costs one round trip
             return []
         with self._locked():
-            faults = self._load(self._r.get(self._key))
+            faults = self._load(self._r.get(self._key))  # type: ignore[arg-type]
             fired = faults.fire(operation)
             self._save(faults)
         return fired
@@ -690,7 +691,7 @@ class RedisFaults:
         if not faults.rules:
             self._r.delete(self._key)
             return
-        value = {"rules": [rule.to_dict() for rule in faults.rules], "rng": list(faults._rng.getstate())}
+        value = {"rules": [rule.to_dict() for rule in faults.rules], "rng": list(faults._rng.getstate())}  # type: ignore[union-attr]
         self._r.set(self._key, json.dumps(value, separators=(",", ":")))
 
 
