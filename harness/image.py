@@ -57,10 +57,15 @@ def check_engine() -> None:
         raise ImageError(f"the Docker engine is not running ({reason}): start Docker, then run this again")
 
 
+# Dependencies that only the image's Python needs: Debian 12's python3 is 3.11.2, and redis-py
+# requires async-timeout below 3.11.3, a marker this machine's newer Python does not meet.
+IMAGE_ONLY = ("async-timeout>=4.0.3",)
+
+
 def build_wheelhouse(root: Path, wheelhouse: Path) -> None:
     """Wheels of the harness, its dependencies and pip itself (for a base without ensurepip)."""
     command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check"]
-    command += ["--wheel-dir", str(wheelhouse), str(root), "pip"]
+    command += ["--wheel-dir", str(wheelhouse), str(root), "pip", *IMAGE_ONLY]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
