@@ -128,10 +128,14 @@ class Campaign:
     def run(self) -> None:
         self.directory.create()
         self._started = time.monotonic()
-        self._deadline = self._started + self.budget
         self.world.operations()  # learned before the clock matters to any target
+        # The budget starts once the connector's operations are known, and a run makes at least
+        # one batch: how far a campaign gets never hinges on how busy the machine was at start.
+        self._deadline = time.monotonic() + self.budget
+        ran = False
         try:
-            while time.monotonic() < self._deadline:
+            while not ran or time.monotonic() < self._deadline:
+                ran = True
                 name = min(self.targets, key=lambda t: (self.stats[t].seconds, self.targets.index(t)))
                 self._batch(name)
                 self.save()
