@@ -227,7 +227,7 @@ class AsyncParallelSync:
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         extra = kwargs.pop("headers", {})
-        renewed = False
+        renewed_from: set[str] = set()  # a 401 on a token not yet renewed from: renew (once per token)
         for attempt in range(ATTEMPTS):
             token = await self._access_token()
             await self.pacer.wait()
@@ -243,8 +243,8 @@ class AsyncParallelSync:
             status = response.status_code
             if status < 300:
                 return body
-            if status == 401 and not renewed:
-                renewed = True
+            if status == 401 and token not in renewed_from:
+                renewed_from.add(token)
                 await self._access_token(renew=True, stale=token)
                 continue
             if status == 429:
