@@ -287,9 +287,12 @@ def _health_wait(ca: tls_trust.RunCA | None = None) -> Any:
         from testcontainers.core.waiting_utils import WaitStrategy
 
         class SandboxHealthWait(WaitStrategy):
+            ca: tls_trust.RunCA | None = None  # set per instance by _health_wait
+
             def wait_until_ready(self, container: Any) -> None:
                 deadline = time.monotonic() + self._startup_timeout
                 url = None
+                ca = self.ca  # per instance: the class is made once, for every container
                 verify = ca.client_context() if ca is not None else True
                 with httpx.Client(timeout=1.0, verify=verify) as http:
                     while True:
@@ -314,7 +317,9 @@ def _health_wait(ca: tls_trust.RunCA | None = None) -> Any:
                         time.sleep(self._poll_interval)
 
         _WAIT_CLASS = SandboxHealthWait
-    return _WAIT_CLASS()
+    wait = _WAIT_CLASS()
+    wait.ca = ca
+    return wait
 
 
 def _engine_hosts(client: Any) -> tuple[str, ...]:
