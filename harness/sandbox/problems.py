@@ -124,6 +124,14 @@ def conform_error(
     return Response(dumps(body), status_code=response.status_code, media_type=media, headers=headers)
 
 
+# Where a code or type field is an enum the error's own code is not in (Stripe's `error.type`),
+# the generic name of its class, so an SDK raises the right exception (not a random enum value's).
+CLASS_CODES = {
+    False: ("invalid_request_error", "invalid_request", "bad_request", "client_error", "not_found"),
+    True: ("api_error", "server_error", "internal_error", "internal_server_error"),
+}
+
+
 def _fill(
     node: Any, problem_body: dict[str, Any], status: int, valid: Any, root: Any, depth: int = 0
 ) -> None:
@@ -141,7 +149,7 @@ def _fill(
         if lowered in TEXT_NAMES or lowered == "title":
             candidates: list[Any] = [text if lowered != "title" else problem_body["title"]]
         elif name in CODE_NAMES or lowered == "type":
-            candidates = [code, status, str(status)]
+            candidates = [code, *CLASS_CODES[status // 100 == 5], status, str(status)]
         elif name in STATUS_NAMES:
             candidates = [status, str(status)]
         else:

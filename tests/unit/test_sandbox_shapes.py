@@ -128,3 +128,32 @@ def test_every_success_conforms_to_the_contract(http, vendor):
     log = [e for e in tenant.requests() if e.status < 400]
     assert len(log) >= 6
     assert [(e.method, e.path, e.response_violations) for e in log if e.response_violations] == []
+
+
+def test_an_enum_error_type_takes_its_class_name_not_a_random_value():
+    """Stripe's `error.type` is an enum; a 404 must say invalid_request_error, or the SDK raises the
+    exception of whatever value the generator drew (IdempotencyError, CardError ...)."""
+    import jsonschema
+
+    from harness.sandbox.problems import _fill
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {
+                    "type": {
+                        "enum": ["api_error", "card_error", "idempotency_error", "invalid_request_error"]
+                    },
+                    "message": {"type": "string"},
+                },
+            }
+        },
+    }
+    valid = jsonschema.Draft202012Validator(schema).is_valid
+    for status, expected in ((404, "invalid_request_error"), (503, "api_error")):
+        body = {"error": {"type": "idempotency_error", "message": "generated"}}
+        _fill(body, {"title": "Not Found", "detail": "no customers record"}, status, valid, body)
+        assert body["error"]["type"] == expected
+        assert body["error"]["message"] == "no customers record"
