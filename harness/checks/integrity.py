@@ -18,10 +18,10 @@ from harness.checks.failures import CheckFailure, NotApplicable
 from harness.checks.registry import check
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Replica
 from harness.core import ChangeEvent, Fault, RequestLog, last_kinds
+from harness.core.changes import CREATED_NAMES
 from harness.core.errors import HarnessError
 from harness.runtime import TenantHandle
 
-CREATED_NAMES = ("created_at", "created", "createdAt")  # creation times, which an edit leaves alone
 PAGES = 3.5  # enough records for several pages at the contract's largest page size
 
 

@@ -40,6 +40,11 @@ class ChangeEvent:
         return self.by == "harness"
 
 
+# Creation-time fields: an edit of a record leaves them alone (the overlay) and a replica's copy
+# is not judged stale for them (the checks).
+CREATED_NAMES = ("created_at", "created", "createdAt")
+
+
 def singular(collection: str) -> str:
     """contacts -> contact, companies -> company: how event types (`contact.created`) name a collection."""
     if collection.endswith("ies"):

@@ -22,8 +22,8 @@ from harness.connectors import (
     resolve_connector,
 )
 from harness.contract import Contract, default_contract_path, load
+from harness.core.changes import CREATED_NAMES
 from harness.runtime import Runtime, SandboxHandle, TenantHandle, runtime_for
-from harness.synth.overlay import CREATED_NAMES
 
 RunError = ConnectorFailed | ConnectorTimeout
 DEFAULT_CALL_TIMEOUT = 30.0

@@ -5,14 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from harness.contract import Contract
+from harness.core.changes import singular
 from harness.synth import Change
 
-
-def singular(collection: str) -> str:
-    """contacts -> contact, companies -> company: how event types name a collection."""
-    if collection.endswith("ies"):
-        return collection[:-3] + "y"
-    return collection[:-1] if collection.endswith("s") else collection
+__all__ = ["EventShapes", "singular"]
 
 
 class EventShapes:

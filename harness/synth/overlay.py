@@ -23,12 +23,12 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from harness.core.changes import CREATED_NAMES
 from harness.synth.dataset import Dataset
 from harness.synth.errors import SynthError
 
 Key = tuple[int, int]  # (0, base index) or (1, change sequence)
 START: Key = (0, -1)
-CREATED_NAMES = ("created_at", "created", "createdAt")
 
 
 @dataclass(frozen=True)
