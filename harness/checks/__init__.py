@@ -4,14 +4,17 @@ from harness.checks import (  # noqa: F401  (importing registers the checks)
     auth,
     contract,
     data,
+    hostile,
     integrity,
     performance,
     resilience,
     secrets,
+    stateful,
+    webhook_fuzz,
     webhooks,
 )
 from harness.checks.context import CheckContext, Run
-from harness.checks.failures import CheckFailure, Evidence, NotApplicable
+from harness.checks.failures import CheckFailure, Evidence, Finding, NotApplicable
 from harness.checks.registry import LEVELS, PILLARS, REGISTRY, Check, check
 
 __all__ = [
@@ -22,6 +25,7 @@ __all__ = [
     "CheckContext",
     "CheckFailure",
     "Evidence",
+    "Finding",
     "NotApplicable",
     "Run",
     "check",

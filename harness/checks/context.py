@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.checks.failures import CheckFailure, Evidence
+from harness.checks.failures import CheckFailure, Evidence, Finding
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Driver, Manifest, Replica, driver_for
 from harness.contract import Collection, Contract
 from harness.core import LoggedRequest, RequestLog
@@ -265,3 +265,10 @@ class CheckContext:
         samples = list(requests or [])[:5]
         evidence = Evidence(requests=[r.summary() for r in samples], details=details)
         return CheckFailure(self.check_id, message, expected=expected, evidence=evidence)
+
+    def require(self, finding: Finding | None) -> None:
+        """Raise the check's failure for a judgement's finding; nothing when the judgement passed."""
+        if finding is not None:
+            raise self.fail(
+                finding.message, expected=finding.expected, requests=finding.requests, **dict(finding.details)
+            )

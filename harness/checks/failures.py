@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.core import LoggedRequest
 from harness.core.errors import HarnessError
 
 
@@ -37,3 +39,30 @@ class NotApplicable(HarnessError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A judgement's "no", before it becomes a failure: what the connector did, what it should
+    have done, and the requests and details that show it.
+
+    Judgements are pure functions of typed evidence that return a Finding or None, so they are
+    unit-tested from recorded evidence; the check turns a Finding into its CheckFailure with
+    `ctx.require`.
+    """
+
+    message: str
+    expected: str = ""
+    requests: tuple[LoggedRequest, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        message: str,
+        *,
+        expected: str = "",
+        requests: Iterable[LoggedRequest] | None = None,
+        **details: Any,
+    ) -> Finding:
+        return cls(message, expected, tuple(requests or ()), details)

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import time
 from collections import Counter
-from typing import Any
 
-import hypothesis
-from hypothesis import strategies as st
-
-from harness.checks.context import CheckContext, Run
+from harness.checks.context import CheckContext
 from harness.checks.failures import NotApplicable
 from harness.checks.registry import check
 from harness.connectors import ConnectorTimeout
 from harness.contract.collections import find_feed
 from harness.core import Fault, LoggedRequest
-from harness.core.errors import HarnessError
-from harness.runtime import TenantHandle
 
 RETRY_AFTER = 1  # seconds: what the injected 429s ask for
 RATE_LIMITED_BURST = 2  # consecutive 429s on one list request
@@ -27,10 +19,6 @@ MIN_BACKOFF = 0.05  # seconds: a retry sooner than this after a failure is no ba
 LATENCY_MS = 400  # a slow response, well under any sane client timeout
 MAX_REFUSED_ATTEMPTS = 2  # requests to an operation refused with a 4xx that retrying cannot fix
 REFUSED_CALL_TIMEOUT = 15.0  # seconds a sync may take to give up on a refused operation
-HOSTILE_EXAMPLES = 10  # hypothesis examples (edge-profile tenants) per run
-HOSTILE_RECORDS = 30  # at most this many records per stream in one example
-HOSTILE_CALL_TIMEOUT = 15.0  # seconds one sync of a small edge tenant may take
-HOSTILE_SHRINK_BUDGET = 30.0  # seconds hypothesis may spend shrinking a failure
 
 
 @check("RES-01", pillar="resilience", severity="high", level="standard", timeout=60)
@@ -56,9 +44,9 @@ def honours_retry_after(ctx: CheckContext) -> None:
         raise ctx.fail(
             (
                 f"the sync did not finish after {len(refused)} 429 response(s) with Retry-After: "
-                f"{RETRY_AFTER}: {_error_text(run.error)}"
+                f"{RETRY_AFTER}: {error_text(run.error)}"
                 if refused
-                else f"the sync failed before any 429 was sent: {_error_text(run.error)}"
+                else f"the sync failed before any 429 was sent: {error_text(run.error)}"
             ),
             expected=f"wait Retry-After ({RETRY_AFTER} s), retry the same request, finish the sync",
             requests=refused or api[-5:],
@@ -138,7 +126,7 @@ def retries_transient_failures(ctx: CheckContext) -> None:
         raise ctx.fail(
             f"gave up instead of retrying: the sync failed after {len(failed)} transient failure(s)"
             + (f", the last {_what_failed(last)}" if last else "")
-            + f": {_error_text(run.error)}",
+            + f": {error_text(run.error)}",
             expected="retry 5xx, dropped connections and cut-off bodies with backoff, then finish",
             requests=failed or api[-5:],
         )
@@ -204,7 +192,7 @@ def stops_on_non_retryable_errors(ctx: CheckContext) -> None:
         raise ctx.fail(
             f"never requested {operation} without the {scope} scope, so there was nothing to refuse "
             f"({len(calls)} request(s) to it; the sync "
-            f"{'failed: ' + _error_text(run.error) if run.error else 'passed'})",
+            f"{'failed: ' + error_text(run.error) if run.error else 'passed'})",
             expected=f"the sync reads {stream} and is refused with 403",
             requests=run.requests[-5:],
         )
@@ -233,188 +221,15 @@ def stops_on_non_retryable_errors(ctx: CheckContext) -> None:
             expected="sync fails with an error (an exception, or a non-zero exit status) naming the refusal",
             requests=refused,
         )
-    text = _error_text(run.error, full=True).lower()
+    text = error_text(run.error, full=True).lower()
     path = first.path.lower()
     if not any(word in text for word in (str(first.status), "forbidden", "scope", "permission", path)):
         raise ctx.fail(
             f"failed without saying why: its error mentions neither the status ({first.status}), the "
-            f"path ({first.path}) nor the missing scope: {_error_text(run.error)}",
+            f"path ({first.path}) nor the missing scope: {error_text(run.error)}",
             expected=f"an error that names the refusal, e.g. 'GET {first.path} failed with HTTP 403'",
             requests=refused,
         )
-
-
-@check("RES-04", pillar="resilience", severity="high", level="strict", timeout=150)
-def survives_hostile_responses(ctx: CheckContext) -> None:
-    """Survives schema-valid but hostile data: extreme unicode, boundary values, nulls, empty pages.
-
-    Hypothesis picks small tenants of the `edge` dataset profile (max-length strings in astral-plane
-    and right-to-left scripts, empty arrays, boundary numbers and dates, many nulls), with empty
-    streams among them; every response still conforms to the contract. The connector must not
-    crash or hang, and its replica must equal the platform's data and conform to the schemas. A
-    failure is shrunk by hypothesis to the smallest tenant that still fails, and reported with
-    the record that breaks it.
-    """
-    streams = list(ctx.manifest.streams)
-    results: dict[tuple[Any, ...], _Hostile | bool] = {}
-    deadline: list[float] = []
-    timeout = min(ctx.call_timeout, HOSTILE_CALL_TIMEOUT)
-
-    def attempt(seed: int, sizes: dict[str, int]) -> _Hostile | bool:
-        """The failure this example shows; else whether its responses all conformed to the contract."""
-        all_sizes = {name: sizes.get(name, 0) for name in ctx.contract.collections}
-        tenant = ctx.tenant(all_sizes, seed=seed, profile="edge", keep=False)
-        try:
-            run = ctx.sync(tenant, check_first=False, timeout=timeout)
-            if any(e.response_violations for e in run.requests):
-                return False  # the platform broke its own contract: not a fair test of the connector
-            return _judge_hostile(ctx, tenant, run, seed, sizes) or True
-        finally:
-            tenant.delete()
-
-    @hypothesis.seed(ctx.seed_for("hostile"))
-    @hypothesis.settings(
-        max_examples=HOSTILE_EXAMPLES,
-        deadline=None,
-        database=None,
-        derandomize=False,
-        print_blob=False,
-        report_multiple_bugs=False,
-        phases=[hypothesis.Phase.generate, hypothesis.Phase.shrink],
-        suppress_health_check=list(hypothesis.HealthCheck),
-        verbosity=hypothesis.Verbosity.quiet,
-    )
-    @hypothesis.given(
-        seed=st.integers(0, 2**32 - 1),
-        sizes=st.fixed_dictionaries({s: st.integers(0, HOSTILE_RECORDS) for s in streams}),
-    )
-    def hostile(seed: int, sizes: dict[str, int]) -> None:
-        key = (seed, *sorted(sizes.items()))
-        if key not in results:
-            if deadline and time.monotonic() > deadline[0]:
-                return  # out of shrinking time: the smallest failure found so far is the answer
-            results[key] = attempt(seed, sizes)
-            if isinstance(results[key], _Hostile) and not deadline:
-                deadline.append(time.monotonic() + HOSTILE_SHRINK_BUDGET)
-        found = results[key]
-        if isinstance(found, _Hostile):
-            raise found
-        hypothesis.assume(found)
-
-    try:
-        hostile()
-    except _Hostile as found:
-        raise ctx.fail(found.report(), expected=found.expected, **found.details) from None
-    except hypothesis.errors.Unsatisfiable:
-        raise RuntimeError(
-            "RES-04: the sandbox served no edge-profile tenant whose responses all conformed to the "
-            "contract, so there was nothing fair to test the connector with (a sandbox defect)"
-        ) from None
-    except hypothesis.errors.Flaky as exc:
-        raise ctx.fail(
-            f"failed on hostile data, but not reproducibly when the same tenant was synced again: {exc}",
-            expected="the same data gives the same outcome",
-        ) from None
-
-
-# -- RES-04: judging one hostile example -----------------------------------------------------------
-
-
-class _Hostile(HarnessError):
-    """One example that broke the connector: what happened, and the input that did it."""
-
-    def __init__(self, problem: str, expected: str, seed: int, sizes: dict[str, int], **details: Any) -> None:
-        super().__init__(problem)
-        self.problem, self.expected, self.seed, self.sizes = problem, expected, seed, sizes
-        self.details = {"seed": seed, "sizes": sizes, **details}
-
-    def report(self) -> str:
-        sizes = ", ".join(f"{s}={n}" for s, n in self.sizes.items())
-        culprit = self.details.get("record")
-        where = f"; the record: {_short(culprit)}" if culprit is not None else ""
-        return (
-            f"{self.problem}; minimal failing input (shrunk by hypothesis): an edge-profile tenant with "
-            f"seed {self.seed} and {sizes}{where}"
-        )
-
-
-def _judge_hostile(
-    ctx: CheckContext, tenant: TenantHandle, run: Run, seed: int, sizes: dict[str, int]
-) -> _Hostile | None:
-    truth = {s: tenant.records(s) for s in sizes}
-    if run.error is not None:
-        # the smallest failing tenant ends with the record that breaks the connector: without it,
-        # a tenant one record smaller passed (that is what shrinking the sizes converges to)
-        last = next(((s, rs[-1]) for s, rs in truth.items() if rs), None)
-        verb = "hung" if isinstance(run.error, ConnectorTimeout) else "crashed"
-        return _Hostile(
-            f"{verb} on a schema-valid page: {_error_text(run.error)}",
-            "no crash on any contract-conforming response: nulls, empty arrays, long unicode strings",
-            seed,
-            sizes,
-            stream=last[0] if last else None,
-            record=last[1] if last else None,
-        )
-    for stream, records in truth.items():
-        col = ctx.contract.collections[stream]
-        expected = {r[col.id_field]: ctx.expected(stream, r) for r in records}
-        rows = {i: ctx.expected(stream, r) for i, r in run.replica.rows.get(stream, {}).items()}
-        lost = [i for i in expected if i not in rows]
-        changed = [i for i in expected if i in rows and rows[i] != expected[i]]
-        if lost or changed:
-            first = (changed or lost)[0]
-            if changed:
-                fields = sorted(
-                    k
-                    for k in {*rows[first], *expected[first]}
-                    if rows[first].get(k) != expected[first].get(k)
-                )
-                what = (
-                    f"stored {len(changed)} {stream} record(s) with altered values "
-                    f"(e.g. {first}: {', '.join(fields)})"
-                )
-            else:
-                what = f"lost {len(lost)} of {len(records)} {stream} record(s) (e.g. {first})"
-            return _Hostile(
-                f"{what} from a schema-valid page",
-                "every record stored exactly as the platform served it",
-                seed,
-                sizes,
-                stream=stream,
-                record=next(r for r in records if r[col.id_field] == first),
-                stored=rows.get(first),
-            )
-        validator = ctx.contract.validator(col.item_schema_uri)
-        for record_id, row in rows.items():
-            errors = [e for e in validator.iter_errors(row) if not ctx.omitted(stream, e)]
-            if errors:
-                pointer = "/" + "/".join(str(p) for p in errors[0].absolute_path)
-                return _Hostile(
-                    f"stored a {stream} record that breaks the schema ({record_id} at {pointer}: "
-                    f"{errors[0].message[:160]})",
-                    "stored records conform to the collection schema",
-                    seed,
-                    sizes,
-                    stream=stream,
-                    record=row,
-                )
-    return None
-
-
-def _short(value: Any, limit: int = 500) -> str:
-    """A record as JSON with long strings abbreviated, so every field shows in a message."""
-
-    def clip(v: Any) -> Any:
-        if isinstance(v, str) and len(v) > 24:
-            return f"{v[:12]}…({len(v)} chars)"
-        if isinstance(v, dict):
-            return {k: clip(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [clip(x) for x in v]
-        return v
-
-    text = json.dumps(clip(value), ensure_ascii=False, default=str)
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 # -- shared ----------------------------------------------------------------------------------------
@@ -433,7 +248,7 @@ def _what_failed(entry: LoggedRequest) -> str:
     return entry.line()
 
 
-def _error_text(error: BaseException | None, *, full: bool = False) -> str:
+def error_text(error: BaseException | None, *, full: bool = False) -> str:
     """The connector's error, with the last line of its traceback or stderr when that says more."""
     if error is None:
         return ""

@@ -8,10 +8,7 @@ its config (`webhook_secret`).
 
 from __future__ import annotations
 
-import copy
-import itertools
 import json
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,8 +31,6 @@ TAMPERING = {
     "missing_timestamp": "no webhook-timestamp header",
     "missing_signature": "no webhook-signature header",
 }
-FUZZ_EXAMPLES = 30  # random cases, after at most COVERAGE_EXAMPLES deterministic ones
-COVERAGE_EXAMPLES = 30
 
 
 @dataclass(frozen=True)
@@ -104,8 +99,8 @@ def signed_events_are_applied(ctx: CheckContext) -> None:
     authentic deliveries makes the platform retry them and finally drop them; one that answers
     2xx without applying them loses changes silently.
     """
-    events = _events(ctx)
-    tenant = ctx.tenant(_sizes(events, 5), purpose="events")
+    events = declared_events(ctx)
+    tenant = ctx.tenant(sizes_for(events, 5), purpose="events")
     wh = Delivery(ctx, tenant)
     problems: list[str] = []
     try:
@@ -172,9 +167,9 @@ def bad_deliveries_are_refused(ctx: CheckContext) -> None:
     it) and must leave the replica untouched: anyone who can reach the endpoint could otherwise
     write into the customer's data, or replay a captured delivery later.
     """
-    events = _events(ctx)
+    events = declared_events(ctx)
     event = next((e for e in events if e.upserts), events[0])
-    tenant = ctx.tenant(_sizes(events, len(TAMPERING) + 1), purpose="tampered")
+    tenant = ctx.tenant(sizes_for(events, len(TAMPERING) + 1), purpose="tampered")
     wh = Delivery(ctx, tenant)
     col = ctx.contract.collections[event.collection]
     records = tenant.records(event.collection)
@@ -219,12 +214,12 @@ def duplicates_are_applied_once(ctx: CheckContext) -> None:
     the first message once more. Each duplicate must be answered without a side effect (2xx or
     4xx): the record is written once, and an old duplicate must not bring back a deleted record.
     """
-    events = _events(ctx)
+    events = declared_events(ctx)
     first = next((e for e in events if e.upserts), events[0])
     later = next((e for e in events if e.collection == first.collection and e.action == "deleted"), None)
     if later is first:
         later = None
-    tenant = ctx.tenant(_sizes(events, 5), purpose="duplicates")
+    tenant = ctx.tenant(sizes_for(events, 5), purpose="duplicates")
     wh = Delivery(ctx, tenant)
     col = ctx.contract.collections[first.collection]
     record = (
@@ -285,214 +280,10 @@ def _ops(replica: Replica, stream: str, record_id: Any) -> list[str]:
 # -- WH-04 ----------------------------------------------------------------------------------------
 
 
-@check("WH-04", pillar="webhooks", severity="high", level="strict", timeout=180)
-def webhook_endpoint_survives_fuzzing(ctx: CheckContext) -> None:
-    """Survives a schemathesis fuzz of its webhook endpoint: no 5xx, no crash.
-
-    schemathesis generates deliveries from the contract's `webhooks` section: valid events of
-    every declared type with unusual but allowed values, and invalid ones (wrong types, missing
-    fields, unknown event types, bodies that are not JSON) - first the edge cases of its coverage
-    phase, then random ones. All edge cases and three in four random ones are correctly signed,
-    so they reach the connector's parsing and not just its signature check; the others keep the
-    headers schemathesis generated, to test the header handling. Every delivery must be answered
-    with a 2xx or a 4xx: a crash or a 5xx makes the platform retry a poisoned message, and an
-    endpoint that falls over can be taken down by anyone who can reach it.
-    """
-    import schemathesis
-    from hypothesis import HealthCheck, Phase, given, seed, settings
-    from hypothesis import strategies as st
-    from schemathesis import GenerationMode
-
-    events = _events(ctx)
-    path = ctx.manifest.webhook_path
-    schema = schemathesis.openapi.from_dict(_webhook_openapi(ctx, events, path), config=schemathesis.Config())
-    operation = schema[path]["POST"]
-    # Signed deliveries: the generated headers are replaced by real ones, so schemathesis mutates
-    # only the body in negative mode. Unsigned ones keep what it generated for the headers too.
-    placeholders = {"webhook-id": "msg_0", "webhook-timestamp": "0", "webhook-signature": "v1,0"}
-    positive = operation.as_strategy(generation_mode=GenerationMode.POSITIVE, headers=placeholders)
-    negative = operation.as_strategy(generation_mode=GenerationMode.NEGATIVE, headers=placeholders)
-    generated = st.one_of(
-        operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
-        operation.as_strategy(generation_mode=GenerationMode.NEGATIVE),
-    )
-    cases = st.one_of(
-        positive.map(lambda case: (case, False)),
-        negative.map(lambda case: (case, False)),
-        negative.map(lambda case: (case, False)),
-        generated.map(lambda case: (case, True)),
-    )
-    tenant = ctx.tenant(_sizes(events, 1), purpose="fuzz")
-    wh = Delivery(ctx, tenant)
-    ids = itertools.count(1)
-    tag = f"{ctx.seed_for('ids'):08x}"
-    sent: list[int] = []
-
-    class Crash(AssertionError):
-        pass
-
-    @_with_examples(_coverage_cases(schema, operation))
-    @seed(ctx.seed_for("fuzz"))
-    @settings(
-        max_examples=FUZZ_EXAMPLES,
-        database=None,
-        deadline=None,
-        derandomize=False,
-        report_multiple_bugs=False,
-        phases=[Phase.explicit, Phase.generate, Phase.shrink],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(drawn=cases)
-    def fuzz(drawn: tuple[Any, bool]) -> None:
-        case, unsigned = drawn
-        from hypothesis import reject
-
-        body = case.body
-        if isinstance(body, bytes | bytearray):
-            payload = bytes(body)
-        elif body is None or type(body).__name__ == "NotSet":
-            payload = b""
-        else:
-            try:
-                payload = json.dumps(body, allow_nan=False).encode()
-            except (TypeError, ValueError):
-                reject()
-        if unsigned:
-            headers = {str(k): str(v) for k, v in (case.headers or {}).items()}
-            how = "a delivery with generated (unsigned) headers"
-        else:
-            headers = sign(wh.secret, payload, msg_id=f"msg_{tag}x{next(ids)}")
-            how = "a correctly signed delivery"
-        headers["content-type"] = case.media_type or "application/json"
-        if any(not _latin1(k) or not _latin1(v) for k, v in headers.items()):
-            reject()
-        sent.append(1)
-        outcome = sender(headers, payload)
-        if outcome:
-            shown = payload[:300].decode("utf-8", "replace") + ("..." if len(payload) > 300 else "")
-            what = _description(case)
-            raise Crash(f"{outcome} on {how} whose body was {shown!r}{f' ({what})' if what else ''}")
-
-    sender = _sender(wh)
-    started = time.monotonic()
-    try:
-        fuzz()
-    except Crash as crash:
-        raise ctx.fail(
-            f"{crash}; delivery {len(sent)} of the fuzz over {', '.join(e.type for e in events)}",
-            expected="a 2xx or 4xx for every delivery, however odd: never a 5xx, a crash or a hang",
-            seconds=round(time.monotonic() - started, 1),
-        ) from None
-    finally:
-        wh.close()
-
-
-def _coverage_cases(schema: Any, operation: Any) -> list[Any]:
-    """The first few body cases of schemathesis' coverage phase, in its order: a body of each wrong
-    JSON type, each required property missing, an event type outside the enum, and so on. These
-    deterministic edge cases come before the random ones (empty when this schemathesis has no
-    coverage generator)."""
-    try:
-        from schemathesis import GenerationMode
-        from schemathesis.core.parameters import ParameterLocation
-        from schemathesis.generation.drivers import CoverageGenerator
-        from schemathesis.generation.feedback import FeedbackSources
-        from schemathesis.generation.overrides import Override
-
-        generator = CoverageGenerator(
-            operation=operation,
-            generation_modes=[GenerationMode.NEGATIVE],
-            generation_config=schema.config.generation_for(operation=operation, phase="coverage"),
-            auth_storage=None,
-            override=Override(),
-            feedback=FeedbackSources(),
-        )
-        body = [c for c in generator if c.meta is not None and c.meta.is_negative_at(ParameterLocation.BODY)]
-    except (ImportError, TypeError, AttributeError):  # another schemathesis 4.x: random cases only
-        return []
-    return body[:COVERAGE_EXAMPLES]
-
-
-def _with_examples(cases: list[Any]) -> Any:
-    """Attach coverage cases as hypothesis explicit examples, signed, to run in their order."""
-    from hypothesis import example
-
-    def attach(test: Any) -> Any:
-        for case in reversed(cases):  # hypothesis runs explicit examples in reverse order of attachment
-            test = example(drawn=(case, False))(test)
-        return test
-
-    return attach
-
-
-def _description(case: Any) -> str:
-    data = getattr(getattr(getattr(case, "meta", None), "phase", None), "data", None)
-    text = getattr(data, "description", "")
-    return f"schemathesis coverage case: {text}" if isinstance(text, str) and text else ""
-
-
-def _webhook_openapi(ctx: CheckContext, events: list[Event], path: str) -> dict[str, Any]:
-    """An OpenAPI document whose only operation is the connector's webhook endpoint.
-
-    Each declared webhook of the contract is a POST on the manifest's webhook path; as they all
-    share it, their bodies are combined with `oneOf` and their header parameters merged.
-    """
-    doc = ctx.contract.document
-    declared = {e.type for e in events}
-    parameters: dict[tuple[str, str], Any] = {}
-    bodies: list[Any] = []
-    for name, item in (doc.get("webhooks") or {}).items():
-        if name not in declared:
-            continue
-        item, _ = ctx.contract.deref(item, ctx.contract.at("webhooks", name))
-        post = item.get("post") or {}
-        for raw in [*(item.get("parameters") or []), *(post.get("parameters") or [])]:
-            param, _ = ctx.contract.deref(raw, ctx.contract.uri)
-            parameters[(param.get("in"), str(param.get("name")).lower())] = copy.deepcopy(raw)
-        request_body, _ = ctx.contract.deref(post.get("requestBody") or {}, ctx.contract.uri)
-        schema = (request_body.get("content") or {}).get("application/json", {}).get("schema")
-        if schema is not None and schema not in bodies:
-            bodies.append(copy.deepcopy(schema))
-    body_schema = bodies[0] if len(bodies) == 1 else {"oneOf": bodies}
-    return {
-        "openapi": doc.get("openapi", "3.1.0"),
-        "info": {"title": f"{ctx.manifest.name} webhooks", "version": ctx.manifest.version},
-        "paths": {
-            path: {
-                "post": {
-                    "operationId": "deliverWebhook",
-                    "parameters": list(parameters.values()),
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": body_schema}},
-                    },
-                    "responses": {"2XX": {"description": "Accepted."}, "4XX": {"description": "Refused."}},
-                }
-            }
-        },
-        "components": copy.deepcopy(doc.get("components") or {}),
-    }
-
-
-def _sender(wh: Delivery) -> Any:
-    """Deliveries through the driver: "" when answered below 500, else what went wrong."""
-
-    def deliver(headers: dict[str, str], payload: bytes) -> str:
-        outcome = wh.send(headers, payload)
-        if isinstance(outcome, str):
-            return outcome
-        if outcome >= 500:
-            stderr = wh.connector.diagnostics().stderr
-            return f"answered {outcome}" + (f" (stderr: {stderr[-1]})" if stderr else "")
-        return ""
-
-    return deliver
-
-
 # -- shared ---------------------------------------------------------------------------------------
 
 
-def _events(ctx: CheckContext) -> list[Event]:
+def declared_events(ctx: CheckContext) -> list[Event]:
     """The declared event types the harness can craft: `<thing>.<created|updated|deleted>`."""
     if not ctx.manifest.webhooks:
         raise NotApplicable("the manifest declares no webhooks")
@@ -518,7 +309,7 @@ def _collections(events: list[Event]) -> list[str]:
     return list(dict.fromkeys(e.collection for e in events))
 
 
-def _sizes(events: list[Event], n: int) -> dict[str, int]:
+def sizes_for(events: list[Event], n: int) -> dict[str, int]:
     return {c: n for c in _collections(events)}
 
 
@@ -542,11 +333,3 @@ def _now() -> str:
 def _reason(exc: ConnectorFailed) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__
-
-
-def _latin1(text: str) -> bool:
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return "\r" not in text and "\n" not in text
