@@ -66,14 +66,25 @@ class Faults:
             outcome.scores["faults fired"] = float(sum(len(e.faults) for e in requests))
             secrets = secrets_of(world, tenant)
             outcome.problems = judge_run(
-                world, first, after="", memory_mib=limits.memory_mib, secrets=secrets, converge=False
+                world,
+                first,
+                after="",
+                memory_mib=limits.memory_mib,
+                secrets=secrets,
+                converge=False,
+                requests=requests,
             )
             if outcome.problems:
                 return outcome
             # changes made under the sync are for the next one: resume from its checkpoint
             second = world.sync(tenant, replica, replica.state, driver=driver, check_first=False)
             outcome.problems = judge_run(
-                world, second, after=AFTER, memory_mib=limits.memory_mib, secrets=secrets
+                world,
+                second,
+                after=AFTER,
+                memory_mib=limits.memory_mib,
+                secrets=secrets,
+                requests=tenant.requests(max([0, *(e.seq for e in requests)])),
             )
             return outcome
         finally:

@@ -2,20 +2,23 @@
 
 Each oracle is judged from evidence the harness holds, never from what the connector says of
 itself: how its calls ended (driver), the replica against the platform's records (sandbox), the
-peak memory of its processes (driver), and the text it produced (logs, stderr, errors, records).
+peak memory of its processes (driver), the text it produced (logs, stderr with its prints,
+errors, checkpoints, records) and the URLs of the requests it made (the sandbox's request log).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
 from harness.connectors import ConnectorTimeout, Replica
+from harness.core.requests import LoggedRequest
 from harness.fuzz.world import Run, RunError, World
-from harness.report.mask import PATTERNS
+from harness.report.mask import MASK, PATTERNS
 
 ORACLES = ("crash", "hang", "5xx", "divergence", "leak", "memory")
 DEFAULT_MEMORY_MIB = 512
@@ -120,6 +123,53 @@ def leak_problem(secrets: dict[str, str], found_in: list[tuple[str, str]]) -> Pr
     return None
 
 
+def url_leak_problem(
+    secrets: dict[str, str],
+    requests: Iterable[LoggedRequest],
+    shapes: Sequence[re.Pattern[str]] = PATTERNS,
+) -> Problem | None:
+    """A credential in the URL of a request it made: proxies, access logs and traces keep URLs.
+
+    In a query string the sandbox has already masked it (by parameter name, or because the value
+    is one of the tenant's credentials), so a masked value is the evidence; an API key the
+    contract itself places in the query (accepted as such by the sandbox) is not a leak. A path
+    is kept as sent, so it is searched for the credentials by value and by shape."""
+    for entry in requests:
+        where = entry.operation or f"{entry.method} {entry.path}"
+        allowed = entry.auth.credential == "query" and entry.auth.error is None and entry.auth.client_id
+        for name, values in entry.query.items():
+            if allowed or not any(v.endswith(MASK) for v in values):
+                continue
+            return Problem(
+                "leak",
+                f"a credential is in the query string of its request {entry.method} {entry.path}"
+                f"?{name}={values[0]} (masked by the sandbox)",
+                f"a credential in the query string of {where}",
+            )
+        for what, value in secrets.items():
+            if value and value in entry.path:
+                return Problem(
+                    "leak",
+                    f"{what} is in the path of its request {entry.method} {_masked_path(entry.path, shapes)}",
+                    f"{what} in the path of {where}",
+                )
+        for pattern in shapes:
+            if pattern.search(entry.path):
+                return Problem(
+                    "leak",
+                    f"a credential or canary is in the path of its request {entry.method} "
+                    f"{_masked_path(entry.path, shapes)}",
+                    f"a credential in the path of {where}",
+                )
+    return None
+
+
+def _masked_path(path: str, shapes: Sequence[re.Pattern[str]]) -> str:
+    for pattern in shapes:
+        path = pattern.sub(lambda m: m.group(0)[:4] + MASK, path)
+    return path
+
+
 def judge_run(
     world: World,
     run: Run,
@@ -128,13 +178,17 @@ def judge_run(
     memory_mib: int,
     secrets: dict[str, str],
     converge: bool = True,
+    requests: Iterable[LoggedRequest] = (),
 ) -> list[Problem]:
-    """Every oracle on one run: the first failed call, memory, leaks, then convergence."""
+    """Every oracle on one run: the first failed call, memory, leaks (in what it produced, then in
+    the URLs of `requests`, the requests it made), then convergence."""
     problems = [call_problem(e, world.code_roots()) for e in run.errors[:1]]
     memory = memory_problem(run.peak_kib, memory_mib)
     if memory:
         problems.append(memory)
-    leak = leak_problem(secrets, places(run.replica, run.stderr, run.errors))
+    leak = leak_problem(secrets, places(run.replica, run.stderr, run.errors)) or url_leak_problem(
+        secrets, requests, world.credential_shapes()
+    )
     if leak:
         problems.append(leak)
     if converge and not run.errors:

@@ -60,6 +60,7 @@ class Responses:
                     after="after a full sync of hostile but valid pages",
                     memory_mib=limits.memory_mib,
                     secrets=secrets_of(world, tenant),
+                    requests=tenant.requests(),
                 )
             outcome.scores["peak_kib"] = float(run.peak_kib)
             return outcome

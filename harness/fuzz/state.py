@@ -95,6 +95,7 @@ class Program:
             after=f"after {'; '.join(self.log)}",
             memory_mib=self.limits.memory_mib,
             secrets=secrets_of(self.world, self.tenant),
+            requests=requests,
         )
         return outcome
 

@@ -20,7 +20,15 @@ from typing import Any
 from hypothesis import strategies as st
 
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Replica
-from harness.fuzz.oracles import Problem, call_problem, frame_of, leak_problem, memory_problem, places
+from harness.fuzz.oracles import (
+    Problem,
+    call_problem,
+    frame_of,
+    leak_problem,
+    memory_problem,
+    places,
+    url_leak_problem,
+)
 from harness.fuzz.schemas import webhook_strategy
 from harness.fuzz.target import Example, Limits, Outcome
 from harness.fuzz.world import World
@@ -57,6 +65,7 @@ class Webhooks:
         body = base64.b64decode(example["body"])
         headers = {**sign(SECRET, body), "content-type": example["content_type"]}
         replica = Replica(id_fields={n: c.id_field for n, c in world.contract.collections.items()})
+        seen = int(world._cache.get("webhook requests seen", 0))  # the tenant is shared
         driver = world.connector(tenant, replica, webhook_secret=SECRET)
         outcome = Outcome(operations={"webhook"})
         errors: list[Any] = []
@@ -78,7 +87,11 @@ class Webhooks:
             )
         memory = memory_problem(diagnostics.peak_kib, limits.memory_mib)
         secrets = {"the client secret": tenant.client_secret, "the webhook secret": SECRET}
-        leak = leak_problem(secrets, places(replica, diagnostics.stderr, errors))
+        made = tenant.requests(seen)  # the requests this delivery made it make, if any
+        world._cache["webhook requests seen"] = max([seen, *(e.seq for e in made)])
+        leak = leak_problem(secrets, places(replica, diagnostics.stderr, errors)) or url_leak_problem(
+            secrets, made, world.credential_shapes()
+        )
         outcome.problems += [p for p in (memory, leak) if p]
         outcome.scores["body bytes"] = float(len(body))
         return outcome

@@ -8,6 +8,7 @@ the `Driver` protocol, one driver per example, so an example's outcome depends o
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ from harness.connectors import (
     driver_for,
     resolve_connector,
 )
-from harness.contract import Contract, default_contract_path, load
+from harness.contract import Contract, ContractError, default_contract_path, load
 from harness.core.changes import CREATED_NAMES
+from harness.report.mask import PATTERNS
 from harness.runtime import Runtime, SandboxHandle, TenantHandle, runtime_for
 
 RunError = ConnectorFailed | ConnectorTimeout
@@ -157,6 +159,19 @@ class World:
         """Fields the platform sets itself (id, timestamps): never planted by a fuzzer."""
         col = self.contract.collections[stream]
         return {col.id_field, *(n for n in (col.updated_field,) if n), *CREATED_NAMES}
+
+    def credential_shapes(self) -> tuple[re.Pattern[str], ...]:
+        """What credentials and canaries look like: the harness's shapes and the contract's own
+        formats (an access token the harness never sees in full is known by its shape)."""
+        if "shapes" not in self._cache:
+            from harness.sandbox.credentials import contract_formats, mask_patterns
+
+            try:
+                own = mask_patterns(contract_formats(self.contract))
+            except ContractError:
+                own = []
+            self._cache["shapes"] = (*PATTERNS, *own)
+        return tuple(self._cache["shapes"])
 
     def operations(self) -> list[str]:
         """The operations the connector uses on an ordinary tenant (learned once, by a sync)."""

@@ -1,0 +1,77 @@
+"""Each oracle both ways, one example at a time (no campaign): it finds the defect of a flawed
+connector and nothing on the reference connector given the same input."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.core.requests import Auth, LoggedRequest
+from harness.fuzz.oracles import url_leak_problem
+from harness.fuzz.responses import Responses
+from harness.fuzz.target import Limits
+from harness.fuzz.world import World
+from tests.fuzz.conftest import FLAWED, REFERENCE
+
+SMALL = {"seed": 1, "profile": "small", "sizes": {"contacts": 2, "companies": 1, "deals": 1}, "plant": []}
+
+
+@pytest.fixture(scope="module")
+def worlds() -> Iterator[Callable[[Path], World]]:
+    """A started World per connector, shared by the module's tests."""
+    started: dict[Path, World] = {}
+
+    def world(connector: Path) -> World:
+        if connector not in started:
+            started[connector] = World.start(str(connector))
+        return started[connector]
+
+    try:
+        yield world
+    finally:
+        for each in started.values():
+            each.close()
+
+
+def keys(world: World, example: dict) -> list[str]:
+    return [p.key for p in Responses().execute(world, example, Limits(512)).problems]
+
+
+def request(
+    path: str, query: dict[str, tuple[str, ...]] | None = None, auth: Auth | None = None
+) -> LoggedRequest:
+    return LoggedRequest(1, 0.0, "GET", path, 200, "listContacts", query=query or {}, auth=auth or Auth())
+
+
+# -- credentials in request URLs --------------------------------------------------------------------
+
+
+def test_a_token_in_the_query_string_of_a_request_is_a_leak(worlds):
+    found = keys(worlds(FLAWED / "token_in_query"), SMALL)
+    assert any(k.startswith("leak:a credential in the query string of ") for k in found), found
+
+
+def test_the_reference_connector_puts_no_credential_in_a_url(worlds):
+    assert keys(worlds(REFERENCE), SMALL) == []
+
+
+def test_a_masked_query_value_or_a_secret_in_a_path_is_a_leak_and_an_ordinary_url_is_not():
+    secrets = {"the client secret": "cs_live_0123456789abcdefghij"}
+    ordinary = request("/v1/contacts/con_42", {"limit": ("100",), "cursor": ("eyJwIjoxfQ",)})
+    assert url_leak_problem(secrets, [ordinary]) is None
+    masked = request("/v1/contacts", {"access_token": ("Wr2x****",)})
+    leak = url_leak_problem(secrets, [ordinary, masked])
+    assert leak is not None and leak.key == "leak:a credential in the query string of listContacts"
+    in_path = url_leak_problem(secrets, [request("/v1/cs_live_0123456789abcdefghij/contacts")])
+    assert in_path is not None and in_path.key == "leak:the client secret in the path of listContacts"
+    assert "0123456789abcdefghij" not in in_path.message  # the report never repeats the secret
+    shaped = url_leak_problem({}, [request("/v1/contacts/at_0123456789abcdefXYZ")])
+    assert shaped is not None and shaped.key == "leak:a credential in the path of listContacts"
+
+
+def test_an_api_key_the_contract_places_in_the_query_is_not_a_leak():
+    accepted = Auth(credential="query", client_id="cli_1")
+    entry = request("/v1/contacts", {"api_key": ("cs_l****",)}, accepted)
+    assert url_leak_problem({}, [entry]) is None
