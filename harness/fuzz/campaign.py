@@ -25,6 +25,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky, Unsatisfiable
 
 from harness.core.errors import HarnessError
+from harness.fuzz.canaries import Canaries
 from harness.fuzz.faults import KINDS as FAULT_KINDS
 from harness.fuzz.faults import Faults
 from harness.fuzz.findings import CampaignDir, Finding
@@ -35,7 +36,7 @@ from harness.fuzz.target import Example, Limits, Outcome, Target
 from harness.fuzz.webhooks import Webhooks
 from harness.fuzz.world import World
 
-TARGETS: dict[str, Target] = {t.name: t for t in (Responses(), Faults(), State(), Webhooks())}
+TARGETS: dict[str, Target] = {t.name: t for t in (Responses(), Faults(), State(), Webhooks(), Canaries())}
 DEFAULT_SHRINK_SECONDS = 20.0
 MAX_BATCH = 50
 MIN_BATCH = 5  # a batch's first input is hypothesis's simplest one: each batch must do more than that
@@ -132,16 +133,26 @@ class Campaign:
         # The budget starts once the connector's operations are known, and a run makes at least
         # one batch: how far a campaign gets never hinges on how busy the machine was at start.
         self._deadline = time.monotonic() + self.budget
+        active = [name for name in self.targets if self._applies(name)]
         ran = False
         try:
-            while not ran or time.monotonic() < self._deadline:
+            while active and (not ran or time.monotonic() < self._deadline):
                 ran = True
-                name = min(self.targets, key=lambda t: (self.stats[t].seconds, self.targets.index(t)))
+                name = min(active, key=lambda t: (self.stats[t].seconds, self.targets.index(t)))
                 self._batch(name)
                 self.save()
         finally:
             self.save()
             self._progress(force=True, end=True)
+
+    def _applies(self, name: str) -> bool:
+        """A target with nothing to draw (no webhooks, no declared fields) is left out, said once:
+        it would otherwise take every batch, never having spent any time."""
+        target = TARGETS[name]
+        if isinstance(target, State) or not target.strategy(self.world).is_empty:
+            return True
+        self._say(f"{name}: left out, this connector gives it nothing to draw")
+        return False
 
     @property
     def elapsed(self) -> float:

@@ -11,7 +11,7 @@ from typing import Any
 
 USAGE = 2
 BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
-DEFAULT_TARGETS = ("responses", "faults", "state", "webhooks")
+DEFAULT_TARGETS = ("responses", "faults", "state", "webhooks", "canaries")
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:

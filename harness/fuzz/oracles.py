@@ -20,7 +20,7 @@ from harness.core.requests import LoggedRequest
 from harness.fuzz.world import Run, RunError, World
 from harness.report.mask import MASK, PATTERNS
 
-ORACLES = ("crash", "hang", "5xx", "divergence", "leak", "memory")
+ORACLES = ("crash", "hang", "5xx", "divergence", "leak", "canary", "memory")
 DEFAULT_MEMORY_MIB = 512
 FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
 

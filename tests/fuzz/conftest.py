@@ -12,6 +12,7 @@ from tests.conftest import ROOT
 
 FLAWED = ROOT / "tests" / "connectors" / "flawed"
 REFERENCE = ROOT / "examples" / "acme_sync"
+FUZZ_CONNECTORS = ROOT / "tests" / "fuzz" / "connectors"  # flawed in ways only a campaign shows
 
 
 @dataclass

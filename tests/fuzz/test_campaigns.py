@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.fuzz.conftest import FLAWED, REFERENCE, Result, campaign, fuzz
+from tests.fuzz.conftest import FLAWED, FUZZ_CONNECTORS, REFERENCE, Result, campaign, fuzz
 
 
 @pytest.fixture(scope="module")
@@ -70,14 +70,24 @@ def test_interleavings_find_the_keeps_first_event_divergence_in_a_short_program(
     assert "incremental sync, the replica differs from the platform" in finding["message"]
 
 
+def test_canaries_find_undeclared_fields_in_its_logs_with_one_slot_and_one_change(capsys, tmp_path):
+    connector = FUZZ_CONNECTORS / "logs_changed_records"
+    result = campaign(capsys, tmp_path / "c", connector, "canaries", "15s", "--shrink-seconds", "20")
+    assert result.status == 1
+    finding = only(result, "canary")
+    assert finding["key"] == "canary:contacts in its logs"
+    assert "a field it does not declare, appears in its logs" in finding["message"]
+    (plant,) = finding["input"]["plant"]  # shrunk to one changed record with one canary
+    assert plant["later"] is True and len(plant["slots"]) == 1
+
+
 def test_the_reference_connector_has_no_finding_in_the_same_budget(capsys, tmp_path):
-    result = campaign(
-        capsys, tmp_path / "c", REFERENCE, "responses,faults,state,webhooks", "60s", "--shrink-seconds", "20"
-    )
+    targets = "responses,faults,state,webhooks,canaries"
+    result = campaign(capsys, tmp_path / "c", REFERENCE, targets, "75s", "--shrink-seconds", "20")
     assert result.status == 0, result.findings
     report = result.report
     assert report["findings"] == []
-    for target in ("responses", "faults", "state", "webhooks"):
+    for target in targets.split(","):
         assert report["stats"][target]["examples"] > 0, target
     assert set(report["coverage"]["operations_known"]) <= set(report["coverage"]["operations"])
     assert report["coverage"]["fault_kinds"], "no fault fired in the faults target"

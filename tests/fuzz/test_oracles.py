@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from harness.core.requests import Auth, LoggedRequest
+from harness.fuzz.canaries import Canaries, slots_of
 from harness.fuzz.oracles import url_leak_problem
 from harness.fuzz.responses import Responses
 from harness.fuzz.target import Limits
 from harness.fuzz.world import World
-from tests.fuzz.conftest import FLAWED, REFERENCE
+from tests.fuzz.conftest import FLAWED, FUZZ_CONNECTORS, REFERENCE
 
 SMALL = {"seed": 1, "profile": "small", "sizes": {"contacts": 2, "companies": 1, "deals": 1}, "plant": []}
 
@@ -75,3 +76,43 @@ def test_an_api_key_the_contract_places_in_the_query_is_not_a_leak():
     accepted = Auth(credential="query", client_id="cli_1")
     entry = request("/v1/contacts", {"api_key": ("cs_l****",)}, accepted)
     assert url_leak_problem({}, [entry]) is None
+
+
+# -- canaries in undeclared fields ------------------------------------------------------------------
+
+
+def planted(later: bool) -> dict:
+    slots = [
+        {"stream": "contacts", "field": "phone", "key": None},
+        {"stream": "contacts", "field": "custom_fields", "key": "loyalty_tier"},
+    ]
+    return {**SMALL, "plant": [{"slots": slots, "later": later}]}
+
+
+def canary_keys(world: World, example: dict) -> list[str]:
+    return [p.key for p in Canaries().execute(world, example, Limits(512)).problems]
+
+
+def test_the_canary_slots_are_the_undeclared_fields_that_can_hold_one(worlds):
+    slots = {s.label for s in slots_of(worlds(REFERENCE), "contacts")}
+    # email, names and updated_at are declared; id and created_at are the platform's; the
+    # lifecycle stage is an enum and the company id a pattern: neither can carry a canary
+    assert slots == {"contacts.phone", "contacts.tags", "contacts.custom_fields[*]"}
+    assert slots_of(worlds(REFERENCE), "companies") == []  # declares no fields: every field is its own
+
+
+def test_a_canary_stored_in_the_replica_is_found(worlds):
+    found = canary_keys(worlds(FLAWED / "ignores_fields"), planted(later=False))
+    assert found and found[0].startswith("canary:contacts.") and found[0].endswith(" in its stored records")
+
+
+def test_a_canary_in_its_logs_is_found_where_it_reaches_them(worlds):
+    connector = worlds(FUZZ_CONNECTORS / "logs_changed_records")
+    assert canary_keys(connector, planted(later=False)) == []  # a full sync logs no record
+    found = canary_keys(connector, planted(later=True))
+    assert found and found[0].startswith("canary:contacts.") and found[0].endswith(" in its logs"), found
+
+
+def test_the_reference_connector_keeps_no_canary(worlds):
+    for later in (False, True):
+        assert canary_keys(worlds(REFERENCE), planted(later)) == []
