@@ -31,12 +31,15 @@ from harness.fuzz.faults import Faults
 from harness.fuzz.findings import CampaignDir, Finding
 from harness.fuzz.oracles import Problem
 from harness.fuzz.responses import Responses
+from harness.fuzz.soak import Soak
 from harness.fuzz.state import STEPS, State
 from harness.fuzz.target import Example, Limits, Outcome, Target
 from harness.fuzz.webhooks import Webhooks
 from harness.fuzz.world import World
 
-TARGETS: dict[str, Target] = {t.name: t for t in (Responses(), Faults(), State(), Webhooks(), Canaries())}
+TARGETS: dict[str, Target] = {
+    t.name: t for t in (Responses(), Faults(), State(), Webhooks(), Canaries(), Soak())
+}
 DEFAULT_SHRINK_SECONDS = 20.0
 MAX_BATCH = 50
 MIN_BATCH = 5  # a batch's first input is hypothesis's simplest one: each batch must do more than that

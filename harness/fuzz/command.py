@@ -11,7 +11,7 @@ from typing import Any
 
 USAGE = 2
 BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
-DEFAULT_TARGETS = ("responses", "faults", "state", "webhooks", "canaries")
+DEFAULT_TARGETS = ("responses", "faults", "state", "webhooks", "canaries", "soak")
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
@@ -19,9 +19,9 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "fuzz",
         help="fuzz a connector until a time budget ends; exit 1 on findings",
         description="A campaign on the sandbox and isolated connector of a certification: hypothesis "
-        "tries hostile responses, fault sequences, interleaved changes and syncs, and signed webhook "
-        "deliveries, shrinks every failure to a minimal input and files each unique finding (by oracle "
-        "and location) in the campaign directory with a one-line replay. Exit status: 0 no findings, "
+        "tries hostile responses, fault sequences, interleaved changes and syncs, signed webhook "
+        "deliveries, canaries in undeclared fields and successive syncs in one process, shrinks "
+        "every failure to a minimal input and files each unique finding (by oracle and location) in the campaign directory with a one-line replay. Exit status: 0 no findings, "
         "1 findings (or, with --replay, the finding still fails), 2 usage error.",
     )
     fuzz.add_argument("--connector", metavar="PATH", help="connector.toml, its folder, or module:Class")
@@ -43,7 +43,11 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "--connector-timeout", type=float, default=None, help="seconds one call may take (default: 30)"
     )
     fuzz.add_argument(
-        "--memory-limit", type=int, default=None, metavar="MIB", help="peak memory allowed (default: 512)"
+        "--memory-limit",
+        type=int,
+        default=None,
+        metavar="MIB",
+        help="a ceiling on peak memory in any example (default: 512); leaks are judged by growth (soak)",
     )
     fuzz.add_argument(
         "--shrink-seconds", type=float, default=None, help="time to shrink one finding (default: 20)"

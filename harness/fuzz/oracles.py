@@ -8,6 +8,7 @@ errors, checkpoints, records) and the URLs of the requests it made (the sandbox'
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -59,12 +60,43 @@ def call_problem(error: RunError, roots: tuple[str, ...] = ()) -> Problem:
 
 
 def memory_problem(peak_kib: int, limit_mib: int) -> Problem | None:
+    """A ceiling for runaway memory in any one example; leaks are judged by growth (below)."""
     if peak_kib <= limit_mib * 1024:
         return None
     return Problem(
         "memory",
         f"its processes peaked at {peak_kib // 1024} MiB, over the campaign's limit of {limit_mib} MiB",
         "peak memory",
+    )
+
+
+GROWTH_FLOOR_MIB = 4.0  # below this, a rise is allocator noise (arenas, caches warming up)
+GROWTH_RATIO = 0.05  # and it must be at least this share of the peak after the warm-up sync
+STEADY = 0.75  # share of the syncs after the warm-up that raised the peak: a trend, not one spike
+
+
+def growth_problem(peaks_kib: list[int], *, warmup: int = 1) -> Problem | None:
+    """Memory judged by its trend, not its size: the peak (VmHWM) of one connector process after
+    each of successive syncs of the same tenant. A connector that lets each sync's data go needs
+    no more memory for the tenth sync than for the second, however large its peak; one that
+    keeps something from every sync (a cache never cleared, a list of every record seen) rises
+    sync after sync and, in production, until it is killed. A leak: after the warm-up syncs the
+    peak rose at most syncs, by more than GROWTH_FLOOR_MIB and GROWTH_RATIO of the warm peak."""
+    measured = peaks_kib[warmup:]
+    if len(measured) < 3 or measured[0] <= 0:
+        return None
+    growth = measured[-1] - measured[0]
+    rises = sum(1 for a, b in itertools.pairwise(measured) if b > a)
+    steady = rises >= STEADY * (len(measured) - 1)
+    if not steady or growth <= GROWTH_FLOOR_MIB * 1024 or growth <= GROWTH_RATIO * measured[0]:
+        return None
+    per_sync = growth / (len(measured) - 1)
+    return Problem(
+        "memory",
+        f"its peak memory rose sync after sync in one process: by {growth / 1024:.1f} MiB from sync "
+        f"{warmup + 1} to sync {len(peaks_kib)} ({per_sync:.0f} KiB a sync, from "
+        f"{measured[0] / 1024:.1f} to {measured[-1] / 1024:.1f} MiB): it keeps something from every sync",
+        "growth across syncs",
     )
 
 

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from harness.fuzz.soak import MIN_SYNCS
 from tests.fuzz.conftest import FLAWED, FUZZ_CONNECTORS, REFERENCE, Result, campaign, fuzz
 
 
@@ -81,9 +82,18 @@ def test_canaries_find_undeclared_fields_in_its_logs_with_one_slot_and_one_chang
     assert plant["later"] is True and len(plant["slots"]) == 1
 
 
+def test_soak_finds_memory_that_rises_sync_after_sync_with_the_fewest_syncs(capsys, tmp_path):
+    connector = FUZZ_CONNECTORS / "grows_per_sync"
+    result = campaign(capsys, tmp_path / "c", connector, "soak", "10s", "--shrink-seconds", "20")
+    assert result.status == 1
+    finding = only(result, "memory")
+    assert finding["key"] == "memory:growth across syncs"
+    assert finding["input"]["syncs"] == MIN_SYNCS  # shrunk to the fewest syncs that make a trend
+
+
 def test_the_reference_connector_has_no_finding_in_the_same_budget(capsys, tmp_path):
-    targets = "responses,faults,state,webhooks,canaries"
-    result = campaign(capsys, tmp_path / "c", REFERENCE, targets, "75s", "--shrink-seconds", "20")
+    targets = "responses,faults,state,webhooks,canaries,soak"
+    result = campaign(capsys, tmp_path / "c", REFERENCE, targets, "90s", "--shrink-seconds", "20")
     assert result.status == 0, result.findings
     report = result.report
     assert report["findings"] == []

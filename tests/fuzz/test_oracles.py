@@ -10,8 +10,9 @@ import pytest
 
 from harness.core.requests import Auth, LoggedRequest
 from harness.fuzz.canaries import Canaries, slots_of
-from harness.fuzz.oracles import url_leak_problem
+from harness.fuzz.oracles import growth_problem, url_leak_problem
 from harness.fuzz.responses import Responses
+from harness.fuzz.soak import Soak
 from harness.fuzz.target import Limits
 from harness.fuzz.world import World
 from tests.fuzz.conftest import FLAWED, FUZZ_CONNECTORS, REFERENCE
@@ -103,16 +104,47 @@ def test_the_canary_slots_are_the_undeclared_fields_that_can_hold_one(worlds):
 
 def test_a_canary_stored_in_the_replica_is_found(worlds):
     found = canary_keys(worlds(FLAWED / "ignores_fields"), planted(later=False))
-    assert found and found[0].startswith("canary:contacts.") and found[0].endswith(" in its stored records")
+    assert found == ["canary:contacts in its stored records"]
 
 
 def test_a_canary_in_its_logs_is_found_where_it_reaches_them(worlds):
     connector = worlds(FUZZ_CONNECTORS / "logs_changed_records")
     assert canary_keys(connector, planted(later=False)) == []  # a full sync logs no record
-    found = canary_keys(connector, planted(later=True))
-    assert found and found[0].startswith("canary:contacts.") and found[0].endswith(" in its logs"), found
+    assert canary_keys(connector, planted(later=True)) == ["canary:contacts in its logs"]
 
 
 def test_the_reference_connector_keeps_no_canary(worlds):
     for later in (False, True):
         assert canary_keys(worlds(REFERENCE), planted(later)) == []
+
+
+# -- memory judged by growth ------------------------------------------------------------------------
+
+
+def soak(world: World, sizes: int, incremental: bool) -> list[str]:
+    streams = {"contacts": sizes, "companies": sizes, "deals": sizes}
+    example = {"seed": 2, "sizes": streams, "syncs": 6, "incremental": incremental, "churn": 2}
+    return [p.key for p in Soak().execute(world, example, Limits(512)).problems]
+
+
+@pytest.mark.parametrize("incremental", [False, True])
+def test_a_connector_whose_memory_rises_sync_after_sync_is_found(worlds, incremental):
+    assert soak(worlds(FUZZ_CONNECTORS / "grows_per_sync"), 3, incremental) == ["memory:growth across syncs"]
+
+
+@pytest.mark.parametrize("sizes", [3, 101])
+def test_a_flat_connector_is_not_a_leak_however_high_its_peak(worlds, sizes):
+    assert soak(worlds(REFERENCE), sizes, incremental=False) == []
+    # holds every page of a list in memory: a high peak (PERF-02's defect), but the same every sync
+    assert soak(worlds(FLAWED / "holds_every_page"), sizes, incremental=False) == []
+
+
+def test_growth_is_a_steady_rise_over_a_floor_and_a_share_of_the_peak():
+    mib = 1024
+    assert growth_problem([30 * mib, 40 * mib, 40 * mib, 40 * mib, 40 * mib]) is None  # warm-up only
+    assert growth_problem([30 * mib, 31 * mib, 39 * mib, 39 * mib, 39 * mib]) is None  # one spike
+    assert growth_problem([30 * mib, 31 * mib, 32 * mib, 33 * mib, 34 * mib]) is None  # 3 MiB: noise
+    steady = growth_problem([30 * mib, 31 * mib, 33 * mib, 35 * mib, 37 * mib])
+    assert steady is not None and steady.key == "memory:growth across syncs"
+    # 5 MiB on a 400 MiB process is under the ratio: a slow warm-up, not a leak
+    assert growth_problem([400 * mib, 400 * mib, 402 * mib, 404 * mib, 405 * mib]) is None
