@@ -21,7 +21,8 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         description="A campaign on the sandbox and isolated connector of a certification: hypothesis "
         "tries hostile responses, fault sequences, interleaved changes and syncs, signed webhook "
         "deliveries, canaries in undeclared fields and successive syncs in one process, shrinks "
-        "every failure to a minimal input and files each unique finding (by oracle and location) in the campaign directory with a one-line replay. Exit status: 0 no findings, "
+        "every failure to a minimal input and files each unique finding (by oracle and location) "
+        "in the campaign directory with a one-line replay. Exit status: 0 no findings, "
         "1 findings (or, with --replay, the finding still fails), 2 usage error.",
     )
     fuzz.add_argument("--connector", metavar="PATH", help="connector.toml, its folder, or module:Class")
