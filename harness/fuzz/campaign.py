@@ -206,7 +206,7 @@ class Campaign:
             derandomize=False,
             report_multiple_bugs=False,
             print_blob=False,
-            phases=[Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+            phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
             suppress_health_check=list(HealthCheck),
             verbosity=hypothesis.Verbosity.quiet,
             stateful_step_count=STEPS,
@@ -224,7 +224,8 @@ class Campaign:
                     tenant_seed = batch_seed % 2**31
                     target.run_chunk(self.world, config, timed_judge, self.limits, tenant_seed, out_of_time)
                 else:
-                    self._given(target, config, batch_seed, cache, out_of_time, judge, counted)()
+                    explicit = _explicit(target, self.world) if stats.batches == 1 else []
+                    self._given(target, config, batch_seed, cache, out_of_time, judge, counted, explicit)()
         except _Found as error:
             self._file(name, error, flaky=False)
         except Flaky as error:
@@ -246,6 +247,7 @@ class Campaign:
         out_of_time: Callable[[], bool],
         judge: Callable[[Example, Outcome], None],
         counted: Callable[[Example, Outcome, float], None],
+        explicit: list[Example] | None = None,
     ) -> Callable[[], None]:
         strategy = target.strategy(self.world)
 
@@ -264,6 +266,8 @@ class Campaign:
 
         # one database entry per target (the test function is the same for all of them)
         fuzz.hypothesis.inner_test._hypothesis_internal_add_digest = target.name.encode()  # type: ignore[attr-defined]
+        for example in reversed(explicit or []):  # hypothesis runs them in reverse order of attachment
+            fuzz = hypothesis.example(example=example)(fuzz)
         return fuzz
 
     def _file(self, name: str, error: _Found, *, flaky: bool) -> None:
@@ -357,6 +361,13 @@ class Campaign:
 def replay(world: World, finding: Finding, limits: Limits) -> Outcome:
     """Run a finding's minimal input again, without hypothesis."""
     return TARGETS[finding.target].execute(world, finding.input, limits)
+
+
+def _explicit(target: Target, world: World) -> list[Example]:
+    """A target's deterministic edge cases (schemathesis's coverage phase for the webhook
+    endpoint), run once, before the campaign's first batch of that target draws at random."""
+    explicit = getattr(target, "explicit", None)
+    return list(explicit(world)) if callable(explicit) else []
 
 
 def _derive(seed: int, name: str, batch: int) -> int:

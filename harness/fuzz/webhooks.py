@@ -1,8 +1,11 @@
-"""Target `webhooks`: correctly signed deliveries with hostile bodies to the connector's endpoint.
+"""Target `webhooks`: deliveries to the connector's webhook endpoint, from schemathesis and raw bytes.
 
-Bodies come from schemathesis over the declared webhooks' schemas, valid events with unusual
-values and events that break the schema (wrong types, missing fields, unknown event types),
-and from raw bytes: not JSON, not UTF-8, deeply nested, empty. Every delivery is signed
+schemathesis generates cases from the endpoint's own OpenAPI operation (the contract's
+`webhooks` as a POST on the manifest's webhook path, see `endpoint`): valid events with unusual
+values, negative cases (wrong types, missing fields, unknown event types, values outside the
+schema), the edge cases of its coverage phase, and negative cases with the headers it generated
+(missing or mangled signature headers). Raw bodies add what a schema cannot say: not JSON, not
+UTF-8, deeply nested, empty. Every delivery but those with generated headers is signed
 (Standard Webhooks) with the connector's own secret, so it gets past the signature check and
 reaches its parsing. Every delivery must be answered with a 2xx or a 4xx: never a 5xx, a crash
 or a hang, and no credential may show in what it writes.
@@ -20,6 +23,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Replica
+from harness.fuzz.endpoint import case_strategy, coverage_inputs
 from harness.fuzz.oracles import (
     Problem,
     call_problem,
@@ -29,7 +33,6 @@ from harness.fuzz.oracles import (
     places,
     url_leak_problem,
 )
-from harness.fuzz.schemas import webhook_strategy
 from harness.fuzz.target import Example, Limits, Outcome
 from harness.fuzz.world import World
 
@@ -44,26 +47,31 @@ class Webhooks:
     def strategy(self, world: World) -> st.SearchStrategy[Example]:
         if not world.manifest.webhooks:
             return st.nothing()
-        sources: list[st.SearchStrategy[bytes]] = []
-        for mode in ("positive", "negative"):
-            bodies = webhook_strategy(world, mode)
-            if bodies is not None:
-                sources.append(bodies.flatmap(_encoded))
         nested = st.integers(1, 2000).map(lambda depth: b"[" * depth + b"]" * depth)
-        sources += [st.binary(max_size=64), nested]
-        return st.fixed_dictionaries(
+        raw = st.fixed_dictionaries(
             {
-                "body": st.one_of(*sources).map(lambda raw: base64.b64encode(raw).decode()),
+                "body": st.one_of(st.binary(max_size=64), nested).map(lambda b: base64.b64encode(b).decode()),
                 "content_type": st.sampled_from(CONTENT_TYPES),
+                "headers": st.none(),
+                "source": st.just("raw bytes"),
             }
         )
+        cases = case_strategy(world)
+        return raw if cases is None else st.one_of(cases, raw)
+
+    def explicit(self, world: World) -> list[Example]:
+        """schemathesis's coverage cases, tried first: a body of each wrong JSON type, each
+        required property missing, a value of the wrong type in each property, ..."""
+        return coverage_inputs(world) if world.manifest.webhooks else []
 
     def execute(self, world: World, example: Example, limits: Limits) -> Outcome:
         tenant = world._cache.get("webhook tenant")
         if tenant is None:
             tenant = world._cache["webhook tenant"] = world.tenant(world.seed_for("webhooks"), {})
         body = base64.b64decode(example["body"])
-        headers = {**sign(SECRET, body), "content-type": example["content_type"]}
+        generated = example.get("headers")  # None: signed with its secret
+        signed = sign(SECRET, body) if generated is None else dict(generated)
+        headers = {**signed, "content-type": example["content_type"]}
         replica = Replica(id_fields={n: c.id_field for n, c in world.contract.collections.items()})
         seen = int(world._cache.get("webhook requests seen", 0))  # the tenant is shared
         driver = world.connector(tenant, replica, webhook_secret=SECRET)
@@ -81,9 +89,7 @@ class Webhooks:
         if status is not None and status >= 500:
             where = frame_of("\n".join(diagnostics.stderr), world.code_roots()) or "no traceback"
             outcome.problems.append(
-                Problem(
-                    "5xx", f"answered {status} to a correctly signed delivery", f"status {status} at {where}"
-                )
+                Problem("5xx", f"answered {status} to {_delivery(example)}", f"status {status} at {where}")
             )
         memory = memory_problem(diagnostics.peak_kib, limits.memory_mib)
         secrets = {"the client secret": tenant.client_secret, "the webhook secret": SECRET}
@@ -99,19 +105,14 @@ class Webhooks:
     def describe(self, example: Example) -> str:
         body = base64.b64decode(example["body"])
         shown = body[:300].decode("utf-8", "replace") + ("…" if len(body) > 300 else "")
-        return f"a correctly signed delivery ({example['content_type']}) whose body is {shown!r}"
+        source = f", {example['source']}" if example.get("source") else ""
+        return f"{_delivery(example)} ({example['content_type']}{source}) whose body is {shown!r}"
 
 
-def _encoded(body: Any) -> st.SearchStrategy[bytes]:
-    """A generated body as bytes: JSON when it is a JSON value, as is when it is bytes."""
-    if isinstance(body, bytes | bytearray):
-        return st.just(bytes(body))
-    if body is None or type(body).__name__ == "NotSet":
-        return st.just(b"")
-    try:
-        return st.just(json.dumps(body, allow_nan=False).encode())
-    except (TypeError, ValueError):
-        return st.just(b"")
+def _delivery(example: Example) -> str:
+    if example.get("headers") is None:
+        return "a correctly signed delivery"
+    return f"a delivery with the headers schemathesis generated ({json.dumps(example['headers'])})"
 
 
 def sign(secret: str, payload: bytes, msg_id: str | None = None) -> dict[str, str]:

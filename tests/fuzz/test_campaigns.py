@@ -55,6 +55,21 @@ def test_webhook_deliveries_find_the_unknown_event_crash_with_a_tiny_body(webhoo
     assert len(body) <= 4, body  # shrunk to something like `[]`, `{}` or `0`
 
 
+def test_schemathesis_negative_cases_find_the_endpoint_that_answers_5xx_on_a_broken_event(capsys, tmp_path):
+    connector = FUZZ_CONNECTORS / "trusts_event_shape"
+    result = campaign(capsys, tmp_path / "c", connector, "webhooks", "15s", "--shrink-seconds", "20")
+    assert result.status == 1
+    finding = only(result, "5xx")
+    assert finding["input"]["source"].startswith("schemathesis")  # raw bytes cannot make such an event
+    event = json.loads(base64.b64decode(finding["input"]["body"]))
+    assert event["type"] in ("contact.created", "contact.updated")
+    assert (
+        not isinstance(event.get("data"), dict)
+        or "email" not in event["data"]
+        or not isinstance(event["data"]["email"], str)
+    )
+
+
 def test_interleavings_find_the_keeps_first_event_divergence_in_a_short_program(capsys, tmp_path):
     result = campaign(
         capsys, tmp_path / "c", FLAWED / "keeps_first_event", "state", "40s", "--shrink-seconds", "60"

@@ -3,6 +3,8 @@ connector and nothing on the reference connector given the same input."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,10 +12,12 @@ import pytest
 
 from harness.core.requests import Auth, LoggedRequest
 from harness.fuzz.canaries import Canaries, slots_of
+from harness.fuzz.endpoint import coverage_inputs, webhook_openapi
 from harness.fuzz.oracles import growth_problem, url_leak_problem
 from harness.fuzz.responses import Responses
 from harness.fuzz.soak import Soak
 from harness.fuzz.target import Limits
+from harness.fuzz.webhooks import Webhooks
 from harness.fuzz.world import World
 from tests.fuzz.conftest import FLAWED, FUZZ_CONNECTORS, REFERENCE
 
@@ -148,3 +152,52 @@ def test_growth_is_a_steady_rise_over_a_floor_and_a_share_of_the_peak():
     assert steady is not None and steady.key == "memory:growth across syncs"
     # 5 MiB on a 400 MiB process is under the ratio: a slow warm-up, not a leak
     assert growth_problem([400 * mib, 400 * mib, 402 * mib, 404 * mib, 405 * mib]) is None
+
+
+# -- schemathesis over the webhook endpoint ---------------------------------------------------------
+
+
+def delivery(body: dict | bytes, headers: dict[str, str] | None = None) -> dict:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return {
+        "body": base64.b64encode(raw).decode(),
+        "content_type": "application/json",
+        "headers": headers,
+        "source": "test",
+    }
+
+
+def delivered(world: World, example: dict) -> list[str]:
+    return [p.key for p in Webhooks().execute(world, example, Limits(512)).problems]
+
+
+def test_the_endpoint_operation_is_the_declared_webhooks_on_the_webhook_path(worlds):
+    api = webhook_openapi(worlds(REFERENCE))
+    assert api is not None
+    (path,) = api["paths"]
+    operation = api["paths"][path]["post"]
+    assert path == worlds(REFERENCE).manifest.webhook_path
+    headers = {p["$ref"].rpartition("/")[2] for p in operation["parameters"]}
+    assert headers == {"WebhookId", "WebhookTimestamp", "WebhookSignature"}
+    assert "application/json" in operation["requestBody"]["content"]
+
+
+def test_schemathesis_cases_include_negative_and_unsigned_ones(worlds):
+    cases = coverage_inputs(worlds(REFERENCE))
+    bodies = [base64.b64decode(c["body"]) for c in cases]
+    assert b"null" in bodies and b"0" in bodies  # a body of each wrong JSON type
+    assert any(b'"data": 0' in b for b in bodies)  # a property of the wrong type
+    assert all(c["headers"] is None for c in cases)  # edge cases are signed: they reach the parsing
+
+
+def test_an_event_that_breaks_the_schema_is_found_when_it_makes_the_endpoint_answer_5xx(worlds):
+    broken = delivery({"type": "contact.created", "data": 0, "timestamp": "2000-01-01T00:00:00Z"})
+    flawed = worlds(FUZZ_CONNECTORS / "trusts_event_shape")
+    assert [k.partition(" at ")[0] for k in delivered(flawed, broken)] == ["5xx:status 500"]
+    assert delivered(worlds(REFERENCE), broken) == []  # refused with a 400
+
+
+def test_generated_headers_are_refused_not_crashed_on(worlds):
+    mangled = delivery({"type": "contact.created"}, {"webhook-signature": "&", "webhook-timestamp": "x"})
+    assert delivered(worlds(REFERENCE), mangled) == []
+    assert delivered(worlds(REFERENCE), delivery(b"\xff\xfe", {})) == []

@@ -1,0 +1,185 @@
+"""The connector's webhook endpoint as an OpenAPI operation, and schemathesis cases for it.
+
+The contract's `webhooks` section describes what the platform delivers; to the connector that
+is the contract it serves: one POST on the manifest's `webhook_path` with the webhooks'
+headers and a body of any declared event. schemathesis generates cases for that operation:
+valid ones (positive), ones that break it (negative: wrong types, missing fields, values
+outside the schema, bodies that are not JSON, headers missing or mangled) and the edge cases
+of its coverage phase. Each case becomes a plain JSON input (body bytes, content type, and
+either the generated headers or None for "sign it"), so a finding replays without schemathesis.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from typing import Any
+
+from hypothesis import strategies as st
+
+from harness.fuzz.world import World
+
+COVERAGE_CASES = 40  # deterministic edge cases of schemathesis's coverage phase, at most
+
+
+def webhook_openapi(world: World) -> dict[str, Any] | None:
+    """An OpenAPI document whose only operation is the connector's webhook endpoint, or None
+    when the manifest declares no webhook the contract describes.
+
+    Each declared webhook is a POST on the manifest's webhook path; as they all share it, their
+    bodies are combined with `oneOf` and their header parameters merged."""
+    contract, manifest = world.contract, world.manifest
+    doc = contract.document
+    declared = set(manifest.webhooks)
+    parameters: dict[tuple[str, str], Any] = {}
+    bodies: list[Any] = []
+    for name, item in (doc.get("webhooks") or {}).items():
+        if name not in declared:
+            continue
+        item, _ = contract.deref(item, contract.at("webhooks", name))
+        post = item.get("post") or {}
+        for raw in [*(item.get("parameters") or []), *(post.get("parameters") or [])]:
+            param, _ = contract.deref(raw, contract.uri)
+            parameters[(param.get("in"), str(param.get("name")).lower())] = copy.deepcopy(raw)
+        request_body, _ = contract.deref(post.get("requestBody") or {}, contract.uri)
+        schema = (request_body.get("content") or {}).get("application/json", {}).get("schema")
+        if schema is not None and schema not in bodies:
+            bodies.append(copy.deepcopy(schema))
+    if not bodies:
+        return None
+    body = bodies[0] if len(bodies) == 1 else {"oneOf": bodies}
+    return {
+        "openapi": doc.get("openapi", "3.1.0"),
+        "info": {"title": f"{manifest.name} webhook endpoint", "version": manifest.version},
+        "paths": {
+            manifest.webhook_path: {
+                "post": {
+                    "operationId": "deliverWebhook",
+                    "parameters": list(parameters.values()),
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": body}},
+                    },
+                    "responses": {"2XX": {"description": "Accepted."}, "4XX": {"description": "Refused."}},
+                }
+            }
+        },
+        "components": copy.deepcopy(doc.get("components") or {}),
+    }
+
+
+def _operation(world: World) -> Any:
+    """The schemathesis operation of the endpoint (made once per world), or None."""
+    if "endpoint" not in world._cache:
+        import schemathesis
+
+        api = webhook_openapi(world)
+        operation = None
+        if api is not None:
+            schema = schemathesis.openapi.from_dict(api, config=schemathesis.Config())
+            operation = schema[world.manifest.webhook_path]["POST"]
+        world._cache["endpoint"] = operation
+    return world._cache["endpoint"]
+
+
+def case_strategy(world: World) -> st.SearchStrategy[dict[str, Any]] | None:
+    """Endpoint inputs from schemathesis: signed positive and negative cases, negative cases with
+    the headers it generated (unsigned), and its coverage phase's edge cases; None without an
+    endpoint."""
+    from schemathesis import GenerationMode
+
+    operation = _operation(world)
+    if operation is None:
+        return None
+    placeholders = {"webhook-id": "msg_0", "webhook-timestamp": "0", "webhook-signature": "v1,0"}
+    positive = operation.as_strategy(generation_mode=GenerationMode.POSITIVE, headers=placeholders)
+    negative = operation.as_strategy(generation_mode=GenerationMode.NEGATIVE, headers=placeholders)
+    unsigned = operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
+    sources = [
+        positive.map(lambda case: to_input(case, "positive", signed=True)),
+        negative.map(lambda case: to_input(case, "negative", signed=True)),
+        unsigned.map(lambda case: to_input(case, "negative, its own headers", signed=False)),
+    ]
+    edge = coverage_inputs(world)  # run first as explicit examples; drawn again later, mutated by none
+    if edge:
+        sources.insert(0, st.sampled_from(edge))
+    return st.one_of(*sources).filter(lambda example: example is not None)
+
+
+def to_input(case: Any, source: str, *, signed: bool) -> dict[str, Any] | None:
+    """A schemathesis case as the target's JSON input, serialized as schemathesis sends it; None
+    for one that cannot be sent (a header that is not latin-1, a body it cannot serialize)."""
+    try:
+        kwargs = case.as_transport_kwargs()
+    except Exception:  # schemathesis refuses to serialize some negative cases: none of ours
+        return None
+    if "json" in kwargs:
+        try:
+            body = json.dumps(kwargs["json"], allow_nan=False).encode()
+        except (TypeError, ValueError):
+            return None
+    else:
+        data = kwargs.get("data", b"")
+        body = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data or b"")
+    raw_headers = {str(k).lower(): str(v) for k, v in (kwargs.get("headers") or {}).items()}
+    content_type = raw_headers.pop("content-type", case.media_type or "application/json")
+    headers = None
+    if not signed:
+        headers = {k: v for k, v in raw_headers.items() if k.startswith("webhook-")}
+        if not all(_latin1(k) and _latin1(v) for k, v in headers.items()):
+            return None
+    if not _latin1(content_type):
+        return None
+    return {
+        "body": base64.b64encode(body).decode(),
+        "content_type": content_type,
+        "headers": headers,
+        "source": f"schemathesis {source}",
+    }
+
+
+def coverage_inputs(world: World) -> list[dict[str, Any]]:
+    """The body edge cases of schemathesis's coverage phase, in its order (a body of each wrong
+    JSON type, each required property missing, an event type outside the enum, ...), signed;
+    empty when this schemathesis has no coverage generator."""
+    if "endpoint coverage" in world._cache:
+        return list(world._cache["endpoint coverage"])
+    operation = _operation(world)
+    inputs: list[dict[str, Any]] = []
+    if operation is not None:
+        try:
+            from schemathesis import GenerationMode
+            from schemathesis.core.parameters import ParameterLocation
+            from schemathesis.generation.drivers import CoverageGenerator
+            from schemathesis.generation.feedback import FeedbackSources
+            from schemathesis.generation.overrides import Override
+
+            config = operation.schema.config
+            generator = CoverageGenerator(
+                operation=operation,
+                generation_modes=[GenerationMode.NEGATIVE],
+                generation_config=config.generation_for(operation=operation, phase="coverage"),
+                auth_storage=None,
+                override=Override(),
+                feedback=FeedbackSources(),
+            )
+            for case in generator:
+                if case.meta is not None and case.meta.is_negative_at(ParameterLocation.BODY):
+                    made = to_input(case, "coverage", signed=True)
+                    if made is not None and made not in inputs:
+                        inputs.append(made)
+                if len(inputs) >= COVERAGE_CASES:
+                    break
+        except (ImportError, TypeError, AttributeError):  # another schemathesis 4.x: random cases only
+            inputs = []
+    world._cache["endpoint coverage"] = inputs
+    return list(inputs)
+
+
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return "\r" not in text and "\n" not in text
