@@ -196,12 +196,15 @@ class ResultCollector:
 
     def __init__(self) -> None:
         self.results: dict[str, Any] = {}
+        self.fuzz_findings: dict[str, Any] = {}  # replayed `--fuzz-findings`, by id
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in report.user_properties:
             if name == "harness_result" and (report.when == "call" or report.skipped):
                 result = json.loads(str(value))
                 self.results[result["id"]] = result
+            elif name == "harness_fuzz_finding" and report.when == "call":
+                self.fuzz_findings[json.loads(str(value))["id"]] = json.loads(str(value))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -211,8 +214,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     from harness.report import envelope, render_html, render_markdown, statement, write_json
 
-    collected = config.stash[RESULTS_KEY]["collector"].results
-    predicate = cert.predicate([collected[c.id] for c in cert.selected() if c.id in collected])
+    collector = config.stash[RESULTS_KEY]["collector"]
+    collected = collector.results
+    replayed = [collector.fuzz_findings[k] for k in sorted(collector.fuzz_findings)] or None
+    predicate = cert.predicate([collected[c.id] for c in cert.selected() if c.id in collected], replayed)
     config.stash[RESULTS_KEY]["predicate"] = predicate
     if not predicate["checks"]:
         return

@@ -120,8 +120,11 @@ class CertificationSession:
                     fix,
                 )
 
-    def predicate(self, results: list[dict[str, Any]]) -> dict[str, Any]:
-        """The certificate's content for the results collected so far."""
+    def predicate(
+        self, results: list[dict[str, Any]], fuzz_findings: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """The certificate's content for the results collected so far (and the fuzz findings
+        replayed first, if any)."""
         manifest = self.manifest
         return build_predicate(
             connector={
@@ -148,6 +151,7 @@ class CertificationSession:
             rootdir=str(self.cfg.rootdir),
             code_changed=changed_inputs(self.code_before, code_digest(manifest, self.outputs())),
             audit=audit_anchor(results),
+            fuzz_findings=fuzz_findings,
         )
 
     def required(self, check: Check) -> bool:

@@ -3,10 +3,12 @@
 `pytest --connector=X --fuzz-findings=CAMPAIGN` adds `fuzz-findings::<id>` per finding of the
 campaign (or of a findings folder, or one finding file), each replaying the finding's minimal
 input on the certification's own sandbox and connector; it fails while the defect is still there.
+Each records its outcome, which the certificate lists under `fuzz_findings`.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,8 @@ from harness.fuzz.campaign import replay
 from harness.fuzz.findings import Finding, FindingError, read_finding
 from harness.fuzz.target import Limits
 from harness.fuzz.world import World
+
+FINDING_PROPERTY = "harness_fuzz_finding"  # the user property the plugin collects for the certificate
 
 
 class FindingStillFails(HarnessError, AssertionError):
@@ -63,10 +67,32 @@ class FindingItem(pytest.Item):
         world = World(
             session.contract, session.manifest, session.sandbox, call_timeout=session.cfg.call_timeout
         )
-        outcome = replay(world, self.finding, Limits(memory_mib=512))
+        try:
+            outcome = replay(world, self.finding, Limits(memory_mib=512))
+        except Exception as exc:
+            self._record("error", f"{type(exc).__name__}: {exc}")
+            raise
         same = [p for p in outcome.problems if p.key == self.finding.key]
         if same:
+            self._record("still fails", same[0].message)
             raise FindingStillFails(session.masker.text(same[0].message))
+        others = "; ".join(p.message for p in outcome.problems)
+        self._record("fixed", f"fails otherwise now: {others}" if others else "")
+
+    def _record(self, outcome: str, message: str) -> None:
+        """What the certificate says of this finding (`fuzz_findings`): collected from the report,
+        so it works the same under xdist."""
+        masker = self.certification.masker
+        entry = {
+            "id": self.finding.id,
+            "key": masker.text(self.finding.key),
+            "oracle": self.finding.oracle,
+            "target": self.finding.target,
+            "file": str(self.file),
+            "outcome": outcome,  # still fails | fixed | error
+            "message": masker.text(message)[:400],
+        }
+        self.user_properties.append((FINDING_PROPERTY, json.dumps(entry)))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, FindingStillFails):

@@ -52,10 +52,12 @@ def build_predicate(
     rootdir: str,
     code_changed: list[str] | None = None,
     audit: dict[str, Any] | None = None,
+    fuzz_findings: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     counts = Counter(c["status"] for c in checks)
     summary = {s: counts.get(s, 0) for s in ("passed", "failed", "error", "not_applicable")}
     summary["waived"] = sum(1 for c in checks if c.get("waived") and c["status"] in FAILING)
+    extra = {"fuzz_findings": fuzz_findings} if fuzz_findings is not None else {}  # `--fuzz-findings`
     return {
         "connector": connector,
         "harness": {"version": harness.__version__},
@@ -75,6 +77,7 @@ def build_predicate(
         "gate": None,
         "replay": replay,
         "rootdir": rootdir,
+        **extra,
     }
 
 

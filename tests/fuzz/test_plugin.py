@@ -10,6 +10,7 @@ from harness.fuzz.findings import CampaignDir, Finding
 from harness.fuzz.target import Limits
 from harness.fuzz.webhooks import Webhooks
 from harness.fuzz.world import World
+from harness.report.certificate import read_certificate
 from tests.fuzz.conftest import FLAWED, REFERENCE
 
 FLAWED_CONNECTOR = FLAWED / "crashes_on_unknown_event"
@@ -48,6 +49,7 @@ def certify(pytester: pytest.Pytester, connector, campaign_dir: CampaignDir) -> 
         "no:cacheprovider",
         f"--connector={connector}",
         f"--fuzz-findings={campaign_dir.root}",
+        f"--cert-report={pytester.path / 'cert.json'}",
         "--checks=AUTH-01",
         "--seed=1",
         "-v",
@@ -66,11 +68,22 @@ def test_a_saved_finding_runs_before_the_catalogue_and_fails_while_the_defect_is
         ["*still fails: handle_webhook(headers, body) raised TypeError*", "*replay: harness fuzz*"]
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+    (replayed,) = certificate(pytester)["fuzz_findings"]
+    assert replayed["outcome"] == "still fails" and replayed["target"] == "webhooks"
+    assert replayed["id"].startswith("crash-") and "raised TypeError" in replayed["message"]
 
 
 def test_a_fixed_finding_passes(pytester, campaign_dir):
     result = certify(pytester, REFERENCE, campaign_dir)
     result.assert_outcomes(passed=2)
+    (replayed,) = certificate(pytester)["fuzz_findings"]
+    assert replayed["outcome"] == "fixed" and replayed["message"] == ""
+
+
+def certificate(pytester: pytest.Pytester) -> dict:
+    """The predicate of the certificate the run wrote, checked against the certificate schema."""
+    _, statement = read_certificate(pytester.path / "cert.json")
+    return statement["predicate"]
 
 
 def test_a_missing_findings_folder_is_a_usage_error(pytester, tmp_path):
