@@ -71,7 +71,8 @@ class TargetStats:
     unfair: int = 0
     operations: set[str] = field(default_factory=set)
     fault_kinds: set[str] = field(default_factory=set)
-    first_finding_after: float | None = None
+    first_finding_after: float | None = None  # when its first finding was filed (shrunk)
+    first_failure_after: float | None = None  # when its first failing example ran (before shrinking)
 
     def rate(self) -> float:
         return self.examples / self.seconds if self.seconds else 0.0
@@ -86,6 +87,7 @@ class TargetStats:
             "operations": sorted(self.operations),
             "fault_kinds": sorted(self.fault_kinds),
             "first_finding_after": self.first_finding_after,
+            "first_failure_after": self.first_failure_after,
         }
 
     @classmethod
@@ -98,6 +100,7 @@ class TargetStats:
             operations=set(data.get("operations", ())),
             fault_kinds=set(data.get("fault_kinds", ())),
             first_finding_after=data.get("first_finding_after"),
+            first_failure_after=data.get("first_failure_after"),
         )
 
 
@@ -195,6 +198,8 @@ class Campaign:
             stats.operations |= outcome.operations
             stats.fault_kinds |= outcome.fault_kinds
             stats.unfair += 0 if outcome.fair else 1
+            if outcome.problems and stats.first_failure_after is None:
+                stats.first_failure_after = round(self.elapsed, 2)
             for problem in outcome.problems:
                 self.directory.record_failure(name, problem.key, example)
             self._progress()
