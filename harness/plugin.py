@@ -203,8 +203,9 @@ class ResultCollector:
             if name == "harness_result" and (report.when == "call" or report.skipped):
                 result = json.loads(str(value))
                 self.results[result["id"]] = result
-            elif name == "harness_fuzz_finding" and report.when == "call":
-                self.fuzz_findings[json.loads(str(value))["id"]] = json.loads(str(value))
+            elif name == "harness_fuzz_finding" and report.when == "call":  # fuzz/item.py
+                finding = json.loads(str(value))
+                self.fuzz_findings[finding["id"]] = finding
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
