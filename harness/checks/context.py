@@ -16,7 +16,7 @@ from harness.runtime import SandboxHandle, TenantHandle
 RunError = ConnectorFailed | ConnectorTimeout
 Truth = dict[str, dict[Any, dict[str, Any]]]  # stream -> id -> record: ground truth a check built
 REVOKED_CALL_TIMEOUT = 10.0  # seconds a connector may take to give up on revoked credentials
-__all__ = ["CheckContext", "Driver", "Run", "RunError", "StreamDiff", "Truth"]
+__all__ = ["CheckContext", "Driver", "Run", "RunError", "StreamDiff", "Truth", "compare"]
 
 
 @dataclass
@@ -63,6 +63,20 @@ class StreamDiff:
                 f"{', '.join(self.fields[first]) or 'extra fields'})"
             )
         return f"{self.stream}: " + "; ".join(parts)
+
+
+def compare(
+    stream: str, truth: dict[Any, dict[str, Any]], rows: dict[Any, dict[str, Any]]
+) -> StreamDiff | None:
+    """How a stream's rows (id -> record) differ from ground truth (id -> record); None when equal.
+    Pure: `CheckContext.diff` cuts both sides to what the connector keeps, then asks this."""
+    diff = StreamDiff(stream, len(truth))
+    diff.lost = [i for i in truth if i not in rows]
+    diff.extra = [i for i in rows if i not in truth]
+    diff.stale = [i for i in truth if i in rows and rows[i] != truth[i]]
+    for i in diff.stale:
+        diff.fields[i] = sorted(k for k in {*truth[i], *rows[i]} if rows[i].get(k) != truth[i].get(k))
+    return diff if diff.lost or diff.extra or diff.stale else None
 
 
 @dataclass
@@ -186,13 +200,8 @@ class CheckContext:
             )
             truth = {r[col.id_field]: self.expected(stream, r) for r in records}
             rows = {i: self.expected(stream, r) for i, r in replica.rows.get(stream, {}).items()}
-            diff = StreamDiff(stream, len(truth))
-            diff.lost = [i for i in truth if i not in rows]
-            diff.extra = [i for i in rows if i not in truth]
-            diff.stale = [i for i in truth if i in rows and rows[i] != truth[i]]
-            for i in diff.stale:
-                diff.fields[i] = sorted(k for k in {*truth[i], *rows[i]} if rows[i].get(k) != truth[i].get(k))
-            if diff.lost or diff.extra or diff.stale:
+            diff = compare(stream, truth, rows)
+            if diff is not None:
                 out.append(diff)
         return out
 

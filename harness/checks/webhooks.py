@@ -1,27 +1,20 @@
 """Webhook checks: deliveries are verified, applied once, and bad ones refused without side effects.
 
-Deliveries are crafted the way the platform signs them (Standard Webhooks: `webhook-id`,
-`webhook-timestamp`, `webhook-signature`) with the payload shape of the contract's `webhooks`
-section, carrying real records of a fresh tenant. Every connector gets its own webhook secret in
-its config (`webhook_secret`).
+How deliveries are made (Standard Webhooks signing, the contract's payload shape, a secret per
+connector) is in deliveries.py; WH-04 (fuzzing the endpoint) is in webhook_fuzz.py.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from harness.checks.context import CheckContext, Driver
-from harness.checks.failures import NotApplicable
+from harness.checks.context import CheckContext
+from harness.checks.deliveries import ACTIONS, Delivery, Event, collections, declared_events, sizes_for
+from harness.checks.failures import Finding
 from harness.checks.registry import check
-from harness.connectors import ConnectorFailed, ConnectorTimeout, Replica
-from harness.contract.schema import validator_for
-from harness.core import new_secret, sign, singular, tamper
-from harness.runtime import TenantHandle
+from harness.checks.scenario import Delivered, Scenario
 
-ACTIONS = ("created", "updated", "deleted")
+__all__ = ["Delivery", "Event", "declared_events", "sizes_for"]
 TAMPERING = {
     "bad_signature": "a signature that does not match the body",
     "wrong_secret": "a signature made with another secret",
@@ -31,59 +24,6 @@ TAMPERING = {
     "missing_timestamp": "no webhook-timestamp header",
     "missing_signature": "no webhook-signature header",
 }
-
-
-@dataclass(frozen=True)
-class Event:
-    """One declared event type: which collection it is about and what happened to the record."""
-
-    type: str
-    collection: str
-    action: str  # created | updated | deleted
-    schema_uri: str | None  # the JSON body's schema in the contract
-
-    @property
-    def upserts(self) -> bool:
-        return self.action != "deleted"
-
-
-class Delivery:
-    """A connector bound to a fresh tenant and replica, with its own webhook secret."""
-
-    def __init__(self, ctx: CheckContext, tenant: TenantHandle) -> None:
-        self.ctx, self.tenant = ctx, tenant
-        self.secret = new_secret()
-        self.replica = ctx.replica()
-        self.connector: Driver = ctx.connector(tenant, self.replica, webhook_secret=self.secret)
-
-    def payload(self, event: Event, data: dict[str, Any]) -> bytes:
-        """The body of one event, checked against the contract (a bad one is the harness's bug)."""
-        body = {"type": event.type, "timestamp": _now(), "data": data}
-        if event.schema_uri is not None:
-            errors = list(validator_for(self.ctx.contract, event.schema_uri).iter_errors(body))
-            if errors:
-                raise RuntimeError(
-                    f"the harness made a {event.type} payload its contract refuses: {errors[0].message}"
-                )
-        return json.dumps(body, separators=(",", ":")).encode()
-
-    def data(self, event: Event, record: dict[str, Any]) -> dict[str, Any]:
-        if event.upserts:
-            return record
-        id_field = self.ctx.contract.collections[event.collection].id_field
-        return {id_field: record[id_field]}
-
-    def send(self, headers: dict[str, str], payload: bytes) -> int | str:
-        """The status the connector answered, or what went wrong instead (a crash, a hang)."""
-        try:
-            return self.connector.handle_webhook(headers, payload)
-        except ConnectorTimeout as exc:
-            return f"hung ({exc})"
-        except ConnectorFailed as exc:
-            return f"crashed ({_reason(exc)})"
-
-    def close(self) -> None:
-        self.connector.close()
 
 
 # -- WH-01 ----------------------------------------------------------------------------------------
@@ -100,57 +40,56 @@ def signed_events_are_applied(ctx: CheckContext) -> None:
     2xx without applying them loses changes silently.
     """
     events = declared_events(ctx)
-    tenant = ctx.tenant(sizes_for(events, 5), purpose="events")
-    wh = Delivery(ctx, tenant)
-    problems: list[str] = []
-    try:
-        for collection in _collections(events):
-            col = ctx.contract.collections[collection]
-            by_action = {e.action: e for e in events if e.collection == collection}
-            record = tenant.create(collection) if "created" in by_action else tenant.records(collection)[0]
-            record_id = record[col.id_field]
-            for action in ACTIONS:
-                event = by_action.get(action)
-                if event is None:
-                    continue
-                if action == "updated":
-                    donor = next(r for r in tenant.records(collection) if r[col.id_field] != record_id)
-                    record = tenant.update(collection, record_id, _changes(ctx, collection, record, donor))
-                elif action == "deleted":
-                    if record_id not in wh.replica.rows.get(collection, {}):
-                        wh.replica.upsert(collection, record)  # as if an earlier sync had stored it
-                    tenant.remove(collection, record_id)
-                payload = wh.payload(event, wh.data(event, record))
-                status = wh.send(sign(wh.secret, payload), payload)
-                problem = _applied(wh.replica, event, ctx.expected(collection, record), record_id, status)
-                if problem:
-                    problems.append(f"{event.type} about {record_id}: {problem}")
-    finally:
-        wh.close()
-    if problems:
-        raise ctx.fail(
-            f"did not accept and apply {len(problems)} correctly signed deliveries: " + "; ".join(problems),
-            expected="a 2xx for each authentic delivery; created/updated store the record, deleted drops it",
-            events=[e.type for e in events],
-        )
+    with Scenario(ctx, ctx.tenant(sizes_for(events, 5), purpose="events")) as scenario:
+        delivered = [
+            d for collection in collections(events) for d in _each_action(scenario, events, collection)
+        ]
+    ctx.require(judge_applied(delivered, events))
 
 
-def _applied(
-    replica: Replica, event: Event, record: dict[str, Any], record_id: Any, status: int | str
-) -> str:
-    if isinstance(status, str):
-        return status
-    if not 200 <= status < 300:
-        return f"answered {status}"
-    rows = replica.rows.get(event.collection, {})
-    if not event.upserts:
-        return f"answered {status} but the record is still in the replica" if record_id in rows else ""
-    if record_id not in rows:
-        return f"answered {status} but the record is not in the replica"
-    stored = {k: rows[record_id].get(k) for k in record}  # what it keeps beyond that is DATA-01's business
-    if stored != record:
-        fields = sorted(k for k in record if stored.get(k) != record.get(k))
-        return f"answered {status} but the replica holds other values for {', '.join(fields)}"
+def _each_action(scenario: Scenario, events: list[Event], collection: str) -> list[Delivered]:
+    """One record taken through the declared events of its collection: created, updated, deleted."""
+    tenant, col = scenario.tenant, scenario.ctx.contract.collections[collection]
+    by_action = {e.action: e for e in events if e.collection == collection}
+    record = tenant.create(collection) if "created" in by_action else tenant.records(collection)[0]
+    record_id = record[col.id_field]
+    out = []
+    for event in (by_action[a] for a in ACTIONS if a in by_action):
+        if event.action == "updated":
+            donor = next(r for r in tenant.records(collection) if r[col.id_field] != record_id)
+            record = tenant.update(collection, record_id, _changes(scenario.ctx, collection, record, donor))
+        elif event.action == "deleted":
+            if record_id not in scenario.replica.rows.get(collection, {}):
+                scenario.store(collection, record)
+            tenant.remove(collection, record_id)
+        out.append(scenario.deliver(event, record))
+    return out
+
+
+def judge_applied(delivered: list[Delivered], events: list[Event]) -> Finding | None:
+    """Each correctly signed delivery got a 2xx and left the replica as the event says."""
+    problems = [f"{d.event.type} about {d.record_id}: {p}" for d in delivered if (p := applied_problem(d))]
+    if not problems:
+        return None
+    return Finding.of(
+        f"did not accept and apply {len(problems)} correctly signed deliveries: " + "; ".join(problems),
+        expected="a 2xx for each authentic delivery; created/updated store the record, deleted drops it",
+        events=[e.type for e in events],
+    )
+
+
+def applied_problem(d: Delivered) -> str:
+    """What is wrong with one authentic delivery's outcome; "" when it was accepted and applied."""
+    if not d.accepted:
+        return d.outcome
+    if not d.event.upserts:
+        return f"answered {d.status} but the record is still in the replica" if d.row is not None else ""
+    if d.row is None:
+        return f"answered {d.status} but the record is not in the replica"
+    stored = {k: d.row.get(k) for k in d.record}  # what it keeps beyond that is DATA-01's business
+    if stored != d.record:
+        fields = sorted(k for k in d.record if stored.get(k) != d.record.get(k))
+        return f"answered {d.status} but the replica holds other values for {', '.join(fields)}"
     return ""
 
 
@@ -169,36 +108,33 @@ def bad_deliveries_are_refused(ctx: CheckContext) -> None:
     """
     events = declared_events(ctx)
     event = next((e for e in events if e.upserts), events[0])
-    tenant = ctx.tenant(sizes_for(events, len(TAMPERING) + 1), purpose="tampered")
-    wh = Delivery(ctx, tenant)
-    col = ctx.contract.collections[event.collection]
-    records = tenant.records(event.collection)
-    if not event.upserts:
-        for record in records:  # a deleted event has something to delete
-            wh.replica.upsert(event.collection, record)
-    accepted: list[str] = []
-    try:
-        for (kind, what), record in zip(TAMPERING.items(), records, strict=False):
-            before = len(wh.replica.operations)
-            payload = wh.payload(event, wh.data(event, record))
-            status = wh.send(tamper(kind, wh.secret, payload), payload)
-            touched = len(wh.replica.operations) != before
-            effect = (
-                f", and {'stored' if event.upserts else 'deleted'} {record[col.id_field]}" if touched else ""
-            )
-            if isinstance(status, str):
-                accepted.append(f"{what} ({kind}): {status}{effect}")
-            elif not 400 <= status < 500 or touched:
-                accepted.append(f"{what} ({kind}): answered {status}{effect}")
-    finally:
-        wh.close()
-    if accepted:
-        raise ctx.fail(
-            f"accepted {len(accepted)} of {len(TAMPERING)} {event.type} deliveries it must refuse: "
-            + "; ".join(accepted),
-            expected="a 4xx and no change to the replica for a bad signature, a wrong secret, a timestamp "
-            "outside the tolerance, or a missing webhook-id/webhook-timestamp/webhook-signature header",
-        )
+    with Scenario(ctx, ctx.tenant(sizes_for(events, len(TAMPERING) + 1), purpose="tampered")) as scenario:
+        records = scenario.tenant.records(event.collection)
+        if not event.upserts:
+            for record in records:  # a deleted event has something to delete
+                scenario.store(event.collection, record)
+        refused = {
+            kind: scenario.deliver(event, record, tampering=kind)
+            for kind, record in zip(TAMPERING, records, strict=False)
+        }
+    ctx.require(judge_refused(event, refused))
+
+
+def judge_refused(event: Event, delivered: dict[str, Delivered]) -> Finding | None:
+    """Each tampered delivery (tampering kind -> what came of it) got a 4xx and changed nothing."""
+    accepted = []
+    for kind, d in delivered.items():
+        effect = f", and {'stored' if event.upserts else 'deleted'} {d.record_id}" if d.applied else ""
+        if isinstance(d.status, str) or not 400 <= d.status < 500 or d.applied:
+            accepted.append(f"{TAMPERING.get(kind, kind)} ({kind}): {d.outcome}{effect}")
+    if not accepted:
+        return None
+    return Finding.of(
+        f"accepted {len(accepted)} of {len(TAMPERING)} {event.type} deliveries it must refuse: "
+        + "; ".join(accepted),
+        expected="a 4xx and no change to the replica for a bad signature, a wrong secret, a timestamp "
+        "outside the tolerance, or a missing webhook-id/webhook-timestamp/webhook-signature header",
+    )
 
 
 # -- WH-03 ----------------------------------------------------------------------------------------
@@ -217,100 +153,77 @@ def duplicates_are_applied_once(ctx: CheckContext) -> None:
     events = declared_events(ctx)
     first = next((e for e in events if e.upserts), events[0])
     later = next((e for e in events if e.collection == first.collection and e.action == "deleted"), None)
-    if later is first:
-        later = None
-    tenant = ctx.tenant(sizes_for(events, 5), purpose="duplicates")
-    wh = Delivery(ctx, tenant)
-    col = ctx.contract.collections[first.collection]
-    record = (
-        tenant.create(first.collection) if first.action == "created" else tenant.records(first.collection)[0]
-    )
-    record_id = record[col.id_field]
-    if not first.upserts:
-        wh.replica.upsert(first.collection, record)
-    problems: list[str] = []
-    try:
-        payload = wh.payload(first, wh.data(first, record))
-        original = sign(wh.secret, payload)
-        status = wh.send(original, payload)
-        if isinstance(status, str) or not 200 <= status < 300:
-            shown = status if isinstance(status, str) else f"answered {status}"
-            raise ctx.fail(
-                f"refused a correctly signed {first.type} delivery ({shown}); duplicates could not be tested",
-                expected="a 2xx for an authentic delivery, then no side effect for its duplicates",
-            )
-        steps = [("the same message again", original, payload)]
+    later = None if later is first else later
+    with Scenario(ctx, ctx.tenant(sizes_for(events, 5), purpose="duplicates")) as scenario:
+        tenant = scenario.tenant
+        record = (
+            tenant.create(first.collection)
+            if first.action == "created"
+            else tenant.records(first.collection)[0]
+        )
+        if not first.upserts:
+            scenario.store(first.collection, record)
+        original = scenario.deliver(first, record)
+        ctx.require(judge_first_accepted(original))
+        labels = ["the same message again"]
+        later_delivered = None
         if later is not None:
-            tenant.remove(first.collection, record_id)
-            later_payload = wh.payload(later, wh.data(later, record))
-            status = wh.send(sign(wh.secret, later_payload), later_payload)
-            if isinstance(status, str) or not 200 <= status < 300:
-                problems.append(
-                    f"{later.type}: {status if isinstance(status, str) else f'answered {status}'}"
-                )
-            steps.append((f"the first message again after {later.type}", original, payload))
-        for label, headers, body in steps:
-            before = _ops(wh.replica, first.collection, record_id)
-            status = wh.send(tamper("replay", wh.secret, body, previous=headers), body)
-            applied = _ops(wh.replica, first.collection, record_id)[len(before) :]
-            if isinstance(status, str) or not 200 <= status < 500:
-                problems.append(f"{label}: {status if isinstance(status, str) else f'answered {status}'}")
-            if applied:
-                problems.append(
-                    f"{label} (webhook-id {headers['webhook-id']}): applied it again "
-                    f"({', '.join(applied)} {record_id})"
-                )
-    finally:
-        wh.close()
-    if later is not None and record_id in wh.replica.rows.get(first.collection, {}):
-        problems.append(f"{record_id} was deleted on the platform but is back in the replica")
-    if problems:
-        raise ctx.fail(
-            f"did not apply duplicate deliveries once: {'; '.join(problems)}",
-            expected="a duplicate webhook-id answered 2xx (or 4xx) with no change to the replica",
-            operations=_ops(wh.replica, first.collection, record_id),
-            expected_operations=["upsert" if first.upserts else "delete", *(["delete"] if later else [])],
-        )
+            tenant.remove(first.collection, original.record_id)
+            later_delivered = scenario.deliver(later, record)
+            labels.append(f"the first message again after {later.type}")
+        duplicates = [(label, scenario.deliver(first, record, previous=original)) for label in labels]
+        kept = original.record_id in scenario.replica.rows.get(first.collection, {})
+        operations = _ops(scenario, first.collection, original.record_id)
+    ctx.require(judge_applied_once(original, duplicates, later_delivered, kept, operations))
 
 
-def _ops(replica: Replica, stream: str, record_id: Any) -> list[str]:
-    return [op.kind for op in list(replica.operations) if op.stream == stream and op.id == record_id]
+def _ops(scenario: Scenario, stream: str, record_id: Any) -> list[str]:
+    return [op.kind for op in list(scenario.replica.operations) if op.stream == stream and op.id == record_id]
 
 
-# -- WH-04 ----------------------------------------------------------------------------------------
+def judge_first_accepted(original: Delivered) -> Finding | None:
+    """Duplicates can be judged only once the first, authentic delivery was accepted."""
+    if original.accepted:
+        return None
+    return Finding.of(
+        f"refused a correctly signed {original.event.type} delivery ({original.outcome}); "
+        "duplicates could not be tested",
+        expected="a 2xx for an authentic delivery, then no side effect for its duplicates",
+    )
 
 
-# -- shared ---------------------------------------------------------------------------------------
-
-
-def declared_events(ctx: CheckContext) -> list[Event]:
-    """The declared event types the harness can craft: `<thing>.<created|updated|deleted>`."""
-    if not ctx.manifest.webhooks:
-        raise NotApplicable("the manifest declares no webhooks")
-    by_singular = {singular(name): name for name in ctx.contract.collections}
-    operations = {op.path: op for op in ctx.contract.webhooks if op.method == "POST"}
-    events = []
-    for name in ctx.manifest.webhooks:
-        thing, _, action = name.rpartition(".")
-        collection = by_singular.get(thing)
-        if collection is None or action not in ACTIONS:
-            continue
-        op = operations.get(name)
-        events.append(Event(name, collection, action, op.body_media.get("application/json") if op else None))
-    if not events:
-        raise NotApplicable(
-            f"none of the declared webhooks ({', '.join(ctx.manifest.webhooks)}) is a created, updated or "
-            "deleted event of a collection of the contract"
-        )
-    return events
-
-
-def _collections(events: list[Event]) -> list[str]:
-    return list(dict.fromkeys(e.collection for e in events))
-
-
-def sizes_for(events: list[Event], n: int) -> dict[str, int]:
-    return {c: n for c in _collections(events)}
+def judge_applied_once(
+    original: Delivered,
+    duplicates: list[tuple[str, Delivered]],
+    later: Delivered | None,
+    kept: bool,
+    operations: list[str],
+) -> Finding | None:
+    """Each duplicate (label, what came of it) is answered 2xx/4xx without touching the record,
+    and a record the later event deleted is not back (`kept`: it is in the replica at the end)."""
+    problems = []
+    if later is not None and not later.accepted:
+        problems.append(f"{later.event.type}: {later.outcome}")
+    for label, d in duplicates:
+        if isinstance(d.status, str) or not 200 <= d.status < 500:
+            problems.append(f"{label}: {d.outcome}")
+        applied = d.on_record()
+        if applied:
+            problems.append(
+                f"{label} (webhook-id {d.headers['webhook-id']}): applied it again "
+                f"({', '.join(applied)} {d.record_id})"
+            )
+    if later is not None and kept:
+        problems.append(f"{original.record_id} was deleted on the platform but is back in the replica")
+    if not problems:
+        return None
+    first = original.event
+    return Finding.of(
+        f"did not apply duplicate deliveries once: {'; '.join(problems)}",
+        expected="a duplicate webhook-id answered 2xx (or 4xx) with no change to the replica",
+        operations=operations,
+        expected_operations=["upsert" if first.upserts else "delete", *(["delete"] if later else [])],
+    )
 
 
 def _changes(
@@ -324,12 +237,3 @@ def _changes(
         (k for k in donor if k not in keep and donor[k] != record.get(k)), key=lambda k: k not in declared
     )
     return {k: donor[k] for k in names[:2]}
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _reason(exc: ConnectorFailed) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.checks.context import StreamDiff
+from harness.checks.deliveries import Event
+from harness.checks.scenario import Delivered, SyncStep
+from harness.connectors import ConnectorFailed
+from harness.connectors.replica import Operation
 from harness.core import ChangeEvent, LoggedRequest, RequestLog
 
 TOKEN_OP = "issueToken"
@@ -48,4 +53,61 @@ def change(seq: int, kind: str, record_id: str, *, by: str = "harness", **record
             "by": by,
             "record": None if kind == "deleted" else {"id": record_id, **record},
         }
+    )
+
+
+# -- integrity and webhook evidence (scenario steps, replica operations, deliveries) -------------
+
+
+def stream_diff(
+    stream: str = "contacts",
+    truth: int = 10,
+    *,
+    lost: list[Any] | None = None,
+    extra: list[Any] | None = None,
+    stale: dict[Any, list[str]] | None = None,
+) -> StreamDiff:
+    """What `ctx.diff` reports for one stream; `stale` is id -> the fields that differ."""
+    return StreamDiff(
+        stream, truth, list(lost or []), list(extra or []), list(stale or {}), dict(stale or {})
+    )
+
+
+def sync_step(
+    *entries: LoggedRequest, what: str = "the full sync", state: Any = None, error: str | None = None
+) -> SyncStep:
+    """One scenario sync; `error` makes it end the way a connector that raised ends."""
+    failed = ConnectorFailed("sync(state)", RuntimeError(error)) if error is not None else None
+    return SyncStep(what, state, failed, log(*entries))
+
+
+def replica_op(kind: str, record_id: Any, stream: str = "contacts") -> Operation:
+    return Operation(kind, stream, record_id, {"id": record_id} if kind == "upsert" else None)
+
+
+def webhook_event(action: str = "created", collection: str = "contacts") -> Event:
+    return Event(f"{collection.removesuffix('s')}.{action}", collection, action, None)
+
+
+def delivered(
+    status: int | str = 204,
+    *,
+    event: Event | None = None,
+    record_id: str = "con_1",
+    record: dict[str, Any] | None = None,
+    applied: tuple[str, ...] = (),
+    row: dict[str, Any] | None = None,
+    webhook_id: str = "msg_1",
+) -> Delivered:
+    """One delivery's outcome; `applied` lists the kinds of the operations it made on its record."""
+    event = event or webhook_event()
+    return Delivered(
+        event=event,
+        record_id=record_id,
+        record=record if record is not None else {"id": record_id},
+        headers={"webhook-id": webhook_id, "webhook-timestamp": "0", "webhook-signature": "v1,x"},
+        payload=b"{}",
+        status=status,
+        applied=tuple((kind, event.collection, record_id) for kind in applied),
+        row=row,
     )

@@ -1,0 +1,116 @@
+"""Webhook deliveries as the platform makes them: the declared event types, and a connector to receive them.
+
+Deliveries are crafted the way the platform signs them (Standard Webhooks: `webhook-id`,
+`webhook-timestamp`, `webhook-signature`) with the payload shape of the contract's `webhooks`
+section, carrying real records of a fresh tenant. Every connector gets its own webhook secret in
+its config (`webhook_secret`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from harness.checks.context import CheckContext, Driver
+from harness.checks.failures import NotApplicable
+from harness.connectors import ConnectorFailed, ConnectorTimeout, Replica
+from harness.contract.schema import validator_for
+from harness.core import new_secret, singular
+from harness.runtime import TenantHandle
+
+ACTIONS = ("created", "updated", "deleted")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One declared event type: which collection it is about and what happened to the record."""
+
+    type: str
+    collection: str
+    action: str  # created | updated | deleted
+    schema_uri: str | None  # the JSON body's schema in the contract
+
+    @property
+    def upserts(self) -> bool:
+        return self.action != "deleted"
+
+
+class Delivery:
+    """A connector bound to a tenant and a replica (a fresh one by default), with its own webhook secret."""
+
+    def __init__(self, ctx: CheckContext, tenant: TenantHandle, replica: Replica | None = None) -> None:
+        self.ctx, self.tenant = ctx, tenant
+        self.secret = new_secret()
+        self.replica = replica if replica is not None else ctx.replica()
+        self.connector: Driver = ctx.connector(tenant, self.replica, webhook_secret=self.secret)
+
+    def payload(self, event: Event, data: dict[str, Any]) -> bytes:
+        """The body of one event, checked against the contract (a bad one is the harness's bug)."""
+        body = {"type": event.type, "timestamp": _now(), "data": data}
+        if event.schema_uri is not None:
+            errors = list(validator_for(self.ctx.contract, event.schema_uri).iter_errors(body))
+            if errors:
+                raise RuntimeError(
+                    f"the harness made a {event.type} payload its contract refuses: {errors[0].message}"
+                )
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    def data(self, event: Event, record: dict[str, Any]) -> dict[str, Any]:
+        if event.upserts:
+            return record
+        id_field = self.ctx.contract.collections[event.collection].id_field
+        return {id_field: record[id_field]}
+
+    def send(self, headers: dict[str, str], payload: bytes) -> int | str:
+        """The status the connector answered, or what went wrong instead (a crash, a hang)."""
+        try:
+            return self.connector.handle_webhook(headers, payload)
+        except ConnectorTimeout as exc:
+            return f"hung ({exc})"
+        except ConnectorFailed as exc:
+            return f"crashed ({_reason(exc)})"
+
+    def close(self) -> None:
+        self.connector.close()
+
+
+def declared_events(ctx: CheckContext) -> list[Event]:
+    """The declared event types the harness can craft: `<thing>.<created|updated|deleted>`."""
+    if not ctx.manifest.webhooks:
+        raise NotApplicable("the manifest declares no webhooks")
+    by_singular = {singular(name): name for name in ctx.contract.collections}
+    operations = {op.path: op for op in ctx.contract.webhooks if op.method == "POST"}
+    events = []
+    for name in ctx.manifest.webhooks:
+        thing, _, action = name.rpartition(".")
+        collection = by_singular.get(thing)
+        if collection is None or action not in ACTIONS:
+            continue
+        op = operations.get(name)
+        events.append(Event(name, collection, action, op.body_media.get("application/json") if op else None))
+    if not events:
+        raise NotApplicable(
+            f"none of the declared webhooks ({', '.join(ctx.manifest.webhooks)}) is a created, updated or "
+            "deleted event of a collection of the contract"
+        )
+    return events
+
+
+def collections(events: list[Event]) -> list[str]:
+    """The collections the events are about, each once, in declaration order."""
+    return list(dict.fromkeys(e.collection for e in events))
+
+
+def sizes_for(events: list[Event], n: int) -> dict[str, int]:
+    return {c: n for c in collections(events)}
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _reason(exc: ConnectorFailed) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
