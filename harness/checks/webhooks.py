@@ -145,9 +145,9 @@ def duplicates_are_applied_once(ctx: CheckContext) -> None:
     """Applies a delivery once, however often the platform sends it (same `webhook-id`).
 
     The platform retries a delivery until it gets a 2xx, so a receiver sees duplicates: the same
-    message with the same `webhook-id`. The harness delivers an event, the same message again,
-    then a later event about the same record (deleted after created, for example) and finally
-    the first message once more. Each duplicate must be answered without a side effect (2xx or
+    message with the same `webhook-id`. The harness delivers an event and, where the contract
+    has one, a later event about the same record (deleted after created, for example), then the
+    first message again, twice. Each duplicate must be answered without a side effect (2xx or
     4xx): the record is written once, and an old duplicate must not bring back a deleted record.
     """
     events = declared_events(ctx)
