@@ -45,6 +45,7 @@ from harness.sandbox.tenants import Tenants  # noqa: E402
 TENANTS = int(os.environ.get("SCALE_TENANTS", "10000"))
 REPLICAS = [int(n) for n in os.environ.get("SCALE_REPLICAS", "1,2,3").split(",")]
 BASELINE = os.environ.get("SCALE_BASELINE")
+ROUNDS = int(os.environ.get("SCALE_ROUNDS", "1"))  # best of N alternated runs: a busy machine's noise
 ADMIN = "scale-bench-admin"
 DURATION = "6s"
 CONNECTIONS = 16
@@ -251,7 +252,10 @@ def main() -> None:
         trees = {"now": ROOT}
         if BASELINE:
             trees = {"before": baseline_tree(BASELINE, folder), "now": ROOT}
-        cold = {name: cold_pages(tree) for name, tree in trees.items()}
+        cold: dict[str, float] = {}
+        for _ in range(3):  # alternated, best of 3
+            for name, tree in trees.items():
+                cold[name] = min(cold.get(name, float("inf")), cold_pages(tree))
         proc, port = start_redis(folder)
         url = f"redis://127.0.0.1:{port}/0"
         try:
@@ -261,15 +265,19 @@ def main() -> None:
             script = wrk_script(pairs, folder)
             results: dict[tuple[str, int], dict[str, float]] = {}
             for replicas in REPLICAS:
-                for name, tree in trees.items():  # alternating: the same machine load for both
-                    server, base = serve(url, replicas, tree)
-                    try:
-                        # warm-up: each process builds the tenants it meets
-                        measure(base, script, pairs, "3s")
-                        results[(name, replicas)] = measure(base, script, pairs, DURATION)
-                    finally:
-                        server.terminate()
-                        server.wait(timeout=30)
+                for _ in range(ROUNDS):
+                    for name, tree in trees.items():  # alternating: the same machine load for both
+                        server, base = serve(url, replicas, tree)
+                        try:
+                            # warm-up: each process builds the tenants it meets
+                            measure(base, script, pairs, "3s")
+                            got = measure(base, script, pairs, DURATION)
+                        finally:
+                            server.terminate()
+                            server.wait(timeout=30)
+                        best = results.get((name, replicas))
+                        if best is None or got["rps"] > best["rps"]:
+                            results[(name, replicas)] = got
             client = redis.Redis(port=port)
             active = client.info("memory")["used_memory"] / TENANTS
         finally:
@@ -277,7 +285,8 @@ def main() -> None:
             proc.wait(timeout=10)
     print(
         f"scale: {TENANTS} tenants in one Redis (made in {made_in:.1f} s), {driver}, {CONNECTIONS} "
-        f"connections, {DURATION}, GET /v1/contacts?limit=50 on a random tenant; {os.cpu_count()} cores; "
+        f"connections, {DURATION}, best of {ROUNDS}, GET /v1/contacts?limit=50 on a random tenant; "
+        f"{os.cpu_count()} cores; "
         f"load average {os.getloadavg()[0]:.1f}"
     )
     for name, ms in cold.items():
