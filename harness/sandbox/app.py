@@ -51,6 +51,7 @@ from harness.sandbox.limits import Decision
 from harness.sandbox.problems import PROBLEM_JSON, conform_error, problem
 from harness.sandbox.recorder import RequestRecord, digest, mask_headers, mask_query
 from harness.sandbox.store import Store
+from harness.sandbox.store.admission import admitting, bearer
 from harness.sandbox.tenants import Tenant, Tenants
 
 Handler = Callable[[Tenant, dict[str, list[str]], dict[str, str], bytes], Response]
@@ -146,8 +147,13 @@ class Sandbox:
         return handlers
 
     async def serve(self, scope: Scope, receive: Receive, tenant_id: str, rest: str) -> Response:
+        with admitting():  # what admission prefetches serves this request only
+            return await self._serve(scope, receive, tenant_id, rest)
+
+    async def _serve(self, scope: Scope, receive: Receive, tenant_id: str, rest: str) -> Response:
         started = time.perf_counter()
-        tenant = self.tenants.get(tenant_id)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+        tenant = self.tenants.store.admit(tenant_id, self.tenants.build, bearer(headers))
         if tenant is None:
             return problem(404, f"no tenant {tenant_id!r} in this sandbox")
         path = "/" + rest
@@ -158,7 +164,6 @@ class Sandbox:
             return problem(404, f"this API is served under {base}")
         api_path = path[len(base) :] or "/"
         method: str = scope["method"]
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
         body = await _read_body(headers, receive)
         query_string = scope.get("query_string", b"").decode("utf-8", "replace")
         query = parse_qs(query_string, keep_blank_values=True) if query_string else {}

@@ -21,6 +21,7 @@ from harness.synth.cache import RecordCache
 from harness.synth.errors import SynthError
 from harness.synth.generator import Builder, Compiler, Ctx, Infinite, rfc3339
 from harness.synth.ids import Codec, codec_for_schema
+from harness.synth.pools import PooledFaker
 
 DEFAULT_CLOCK = datetime(2026, 1, 1, tzinfo=UTC)
 _CTX_ARGS = (
@@ -96,8 +97,8 @@ class Dataset:
         fresh = compiled is None
         if compiled is None:
             # The locale's Generator itself, not the Faker proxy: every provider call skips a lookup.
-            fake = Faker(locale, use_weighting=False)._factories[0]
-            compiler = Compiler(contract, fake, relations, None)  # one memo for all collections
+            fake = PooledFaker(Faker(locale, use_weighting=False)._factories[0], locale)
+            compiler = Compiler(contract, fake, relations, None)  # type: ignore[arg-type]  # one memo for all collections
             builders = {
                 n: compiler.compile(c.item_schema, c.item_schema_uri) for n, c in self.collections.items()
             }
@@ -184,7 +185,7 @@ class Dataset:
         size = self.sizes[collection]
         updated = self.updated_at(collection, min(index, max(size - 1, 0)), record_seed)
         with self._lock:
-            self._fake.seed_instance(record_seed)
+            self._fake.random.seed(record_seed)  # what seed_instance does, less its wrapper
             age = timedelta(
                 seconds=self._fake.random.uniform(0, (updated - (self.clock - self.window)).total_seconds())
             )

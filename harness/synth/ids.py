@@ -32,20 +32,20 @@ class IdCodec:
     multiplier: int
     offset: int
 
-    @property
+    @functools.cached_property
     def capacity(self) -> int:
         return len(self.alphabet) ** self.length
 
     def encode(self, index: int) -> str:
         x = (index * self.multiplier + self.offset) % self.capacity
         pairs, base2 = _pairs(self.alphabet)
-        chunks = []
-        for _ in range(self.length // 2):
+        chunks = [""] * (self.length // 2)
+        for at in range(len(chunks) - 1, -1, -1):
             x, r = divmod(x, base2)
-            chunks.append(pairs[r])
+            chunks[at] = pairs[r]
         if self.length % 2:
-            chunks.append(self.alphabet[x % len(self.alphabet)])
-        return self.prefix + "".join(reversed(chunks))
+            return self.prefix + self.alphabet[x % len(self.alphabet)] + "".join(chunks)
+        return self.prefix + "".join(chunks)
 
     def decode(self, value: object) -> int | None:
         value = str(value)

@@ -8,6 +8,7 @@ import time
 import httpx
 import pytest
 
+from harness.sandbox.store.redis import LOCK_TIMEOUT
 from tests.redis.replicas import start_replica, token
 
 
@@ -134,11 +135,13 @@ def test_a_replica_killed_mid_run_loses_nothing(replicas, redis_server):
         audit = survivor.admin.get(f"/_sandbox/tenants/{tid}/audit").json()
         assert audit["problems"] == []
         assert sum(e["action"] == "record.created" for e in audit["data"]) == len(changes)
-    # the survivors go on writing where the dead one stopped
+    # the survivors go on writing where the dead one stopped (once the lock it may have died
+    # holding times out: LOCK_TIMEOUT)
     after = httpx.post(
         a.api(tid) + "/v1/contacts",
         json={"email": "after@example.com", "first_name": "A", "last_name": "B"},
         headers=headers,
+        timeout=LOCK_TIMEOUT + 10,
     )
     assert after.status_code == 201
     assert b.admin.get(f"/_sandbox/tenants/{tid}/changes").json()["data"][-1]["id"] == after.json()["id"]

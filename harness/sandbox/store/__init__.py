@@ -37,6 +37,11 @@ class Store(Protocol):
         """The live tenant, or None (never created, deleted, or past its TTL)."""
         ...
 
+    def admit(self, tenant_id: str, build: Build, token: str | None) -> Tenant | None:
+        """`get` for an API request presenting `token` (None: no bearer token); a shared store
+        also prefetches what the request will ask, in one round trip (see store.admission)."""
+        ...
+
     def delete(self, tenant_id: str) -> bool:
         """Forget the tenant and free everything it held."""
         ...

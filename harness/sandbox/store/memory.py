@@ -68,6 +68,9 @@ class MemoryStore:
         self.delete(tenant_id)
         return None
 
+    def admit(self, tenant_id: str, build: Any, token: str | None) -> Tenant | None:
+        return self.get(tenant_id, build)  # in this process: nothing to prefetch
+
     def delete(self, tenant_id: str) -> bool:
         with self._lock:
             tenant = self._by_id.pop(tenant_id, None)

@@ -40,6 +40,7 @@ from harness.sandbox.faults import FaultRule, Faults
 from harness.sandbox.idempotency import IdempotencyStore, Stored
 from harness.sandbox.limits import Decision, RateLimiter
 from harness.sandbox.recorder import RequestLog, RequestRecord
+from harness.sandbox.store.admission import Admission, admit, current
 from harness.sandbox.store.queue import DeliveryQueue
 from harness.sandbox.webhooks import Dispatcher, Subscription
 from harness.synth import Change, Dataset, Overlay
@@ -94,6 +95,8 @@ class RedisStore:
         self._lock = threading.Lock()
         self._reserve = self.r.register_script(RESERVE)
         self._bucket = self.r.register_script(BUCKET)
+        self._admit = self.r.register_script(ADMIT)
+        self._refund = self.r.register_script(REFUND)
         self._guarded = self.r.register_script(GUARDED)
         self.queue = DeliveryQueue(self.r, self._guarded, delivery_workers)
         self.queue.start()
@@ -147,6 +150,49 @@ class RedisStore:
 
         tenant = build(TenantSpec(**json.loads(raw)), self.parts)
         self._remember(tenant)
+        return tenant
+
+    def admit(self, tenant_id: str, build: Any, token: str | None) -> Tenant | None:
+        """`get`, and everything else an API request would ask Redis before its handler runs,
+        in one script (ADMIT): the request's number, whether there are faults, the presented
+        token and its client, the rate-limit decision for that client (spent now; refunded with
+        the request log's append if the request never reaches the rate limit), and the change
+        log's tail. The request's parts read these answers (see store.admission)."""
+        if not isinstance(tenant_id, str) or "}" in tenant_id or "{" in tenant_id:
+            return None
+        p = prefix(tenant_id)
+        with self._lock:
+            tenant = self._cache.get(tenant_id)
+        known = len(tenant.data.changes) if tenant is not None else -1
+        found = self._admit(
+            keys=[TENANTS, p + "meta", p + "reqseq", p + "faults", p + "log", p + "clock", p + "rlkeys"],
+            args=[tenant_id, 1 if tenant is None else 0, known, token or "", p],
+        )
+        if not found:
+            with self._lock:
+                self._cache.pop(tenant_id, None)
+            return None
+        if len(found) == 1:  # past its TTL
+            self.delete(tenant_id)
+            return None
+        _, seq, faults, log, clock, token_raw, client_raw, allowed, left, meta = found
+        admission = Admission(p, seq=int(seq), faults=bool(faults), log_from=known, log=log, clock=clock)
+        if token is not None:
+            admission.token, admission.token_raw = token, token_raw
+            if token_raw is not None:
+                admission.client_id, admission.client_raw = json.loads(token_raw)["c"], client_raw
+            if int(allowed) >= 0:
+                admission.bucket, admission.decision = admission.client_id, (bool(allowed), float(left))
+        if tenant is None:
+            from harness.sandbox.tenants import TenantSpec
+
+            admission.log_from, admission.log = -1, None  # the new overlay replays the whole log itself
+            tenant = build(TenantSpec(**json.loads(meta)), self.parts)
+            self._remember(tenant)
+        else:
+            with self._lock:
+                self._cache.move_to_end(tenant_id)
+        admit(admission)
         return tenant
 
     def delete(self, tenant_id: str) -> bool:
@@ -217,7 +263,7 @@ class RedisStore:
             webhooks=webhooks,
             clients=clients,
             tokens=tokens,
-            requests=RedisRequestLog(self.r, p, self._guarded),
+            requests=RedisRequestLog(self.r, p, self._guarded, self._refund, spec.burst),
             audit=RedisAuditLog(self.audit_key, self.r, p),
             idempotency=RedisIdempotency(self.r, p),
             faults=RedisFaults(spec.seed, self.r, p),  # type: ignore[arg-type]
@@ -247,28 +293,85 @@ return n
 """
 
 # A token bucket, refilled continuously, by Redis's clock: one budget however many replicas spend it.
-BUCKET = """
+SPEND = """
+local function spend(key, index, rate, burst, now)
+  local b = redis.call('HMGET', key, 'tokens', 'last')
+  local tokens = tonumber(b[1]) or burst
+  local last = tonumber(b[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - last) * rate)
+  local allowed = 0
+  if tokens >= 1 then
+    tokens = tokens - 1
+    allowed = 1
+  end
+  redis.call('HSET', key, 'tokens', tostring(tokens), 'last', tostring(now))
+  redis.call('PEXPIRE', key, math.ceil(burst / rate * 1000) + 1000)
+  redis.call('SADD', index, key)
+  return allowed, tostring(tokens)
+end
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+"""
+
+BUCKET = (
+    SPEND
+    + """
 local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
 if redis.call('EXISTS', KEYS[3]) == 0 then return {1, tostring(burst)} end  -- a deleted tenant
 local now = tonumber(ARGV[3])
-if now < 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
-local b = redis.call('HMGET', KEYS[1], 'tokens', 'last')
-local tokens = tonumber(b[1]) or burst
-local last = tonumber(b[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - last) * rate)
-local allowed = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
-end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'last', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
-redis.call('SADD', KEYS[2], KEYS[1])
-return {allowed, tostring(tokens)}
+if now < 0 then now = clock() end
+local allowed, left = spend(KEYS[1], KEYS[2], rate, burst, now)
+return {allowed, left}
 """
+)
+
+# Give back a token spent at admission by a request that never reached the rate limit.
+REFUND = """
+local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens'))
+if tokens then redis.call('HSET', KEYS[1], 'tokens', tostring(math.min(tonumber(ARGV[1]), tokens + 1))) end
+return 1
+"""
+
+# One API request's questions in one round trip (RedisStore.admit). KEYS: the registry, meta,
+# reqseq, faults, log, clock, rlkeys; ARGV: tenant id, whether meta is wanted, the change-log
+# index this process has replayed to (-1: none), the bearer token ('' none), the key prefix.
+# The token and bucket keys are built from the prefix: they carry the tenant's hash tag, so they
+# live on the same Cluster slot as the declared keys.
+ADMIT = (
+    SPEND
+    + """
+local expires = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local meta = redis.call('GET', KEYS[2])
+if not expires or not meta then return false end
+local now = clock()
+if tonumber(expires) <= now then return {expires} end
+local seq = redis.call('INCR', KEYS[3])
+local faults = redis.call('EXISTS', KEYS[4])
+local log, tenant_clock = {}, false
+local from = tonumber(ARGV[3])
+if from >= 0 then
+  log = redis.call('LRANGE', KEYS[5], from, -1)
+  tenant_clock = redis.call('GET', KEYS[6])
+end
+local token, client, allowed, left = false, false, -1, '0'
+if ARGV[4] ~= '' then
+  token = redis.call('GET', ARGV[5] .. 'tok:' .. ARGV[4])
+  if token then
+    local t = cjson.decode(token)
+    client = redis.call('HGET', ARGV[5] .. 'clients', t.c)
+    local revoked = t.r or (client and cjson.decode(client).revoked)
+    if faults == 0 and not revoked and t.e > now then  -- the rate limit is the next step: take it now
+      local spec = cjson.decode(meta)
+      allowed, left = spend(ARGV[5] .. 'rl:' .. t.c, KEYS[7], tonumber(spec.rate), tonumber(spec.burst), now)
+    end
+  end
+end
+if ARGV[2] ~= '1' then meta = false end
+return {expires, seq, faults, log, tenant_clock, token, client, allowed, left, meta}
+"""
+)
 
 
 class RedisRateLimiter(RateLimiter):
@@ -277,6 +380,15 @@ class RedisRateLimiter(RateLimiter):
         self._p, self._script = p, script
 
     def take(self, key: str, now: float | None = None) -> Decision:
+        admission = current(self._p)
+        if (
+            now is None
+            and admission is not None
+            and admission.decision is not None
+            and admission.bucket == key
+            and admission.take("decision")
+        ):
+            return self.decide(*admission.decision)
         allowed, left = self._script(
             keys=[self._p + "rl:" + key, self._p + "rlkeys", self._p + "meta"],
             args=[self.rate, self.burst, -1 if now is None else now],
@@ -292,7 +404,7 @@ class RedisOverlay(Overlay):
         self, dataset: Dataset, r: redis.Redis, p: str, change_by: dict[int, str], guarded: Any
     ) -> None:
         super().__init__(dataset)
-        self._guarded, self._meta = guarded, p + "meta"
+        self._p, self._guarded, self._meta = p, guarded, p + "meta"
         self._r, self._log_key, self._clock_key, self._lock_key = r, p + "log", p + "clock", p + "lock"
         self._base_clock = dataset.clock
         self._writer = threading.local()
@@ -389,7 +501,7 @@ class RedisOverlay(Overlay):
             raise TimeoutError(f"could not lock {self._lock_key} within {LOCK_TIMEOUT} s")
         try:
             with self._lock:
-                self._replay()
+                self._pull()
                 self._writer.depth = 1
                 try:
                     yield
@@ -400,18 +512,42 @@ class RedisOverlay(Overlay):
                 lock.release()
 
     def _replay(self) -> None:
-        """Apply the changes other processes appended since this one last looked."""
+        """Before a read: apply the changes other processes appended since this one last looked.
+        An API request reads as of its admission, which already fetched the log's tail: its
+        reads cost no round trip (and see one moment of the tenant, not several)."""
         if getattr(self._writer, "depth", 0):
             return  # inside a write, which replayed when it took the lock
+        admission = current(self._p)
+        if admission is not None and admission.fresh:
+            return
+        with self._lock:
+            if (
+                admission is not None
+                and admission.log is not None
+                and admission.take("log")
+                and admission.log_from == len(self.changes)
+            ):
+                self._catch_up(admission.log, admission.clock)
+                admission.fresh = True
+                return
+            self._pull()
+        if admission is not None:
+            admission.fresh = True
+
+    def _pull(self) -> None:
+        """Read the log's tail and the clock from Redis and apply them."""
         with self._lock:
             pipe = self._r.pipeline(transaction=False)
             pipe.lrange(self._log_key, len(self.changes), -1)
             pipe.get(self._clock_key)
             entries, clock = pipe.execute()
-            for raw in entries:
-                self._apply(json.loads(raw))
-            if clock is not None:
-                self.clock = self._base_clock + timedelta(seconds=int(clock))
+            self._catch_up(entries, clock)
+
+    def _catch_up(self, entries: list[bytes], clock: bytes | None) -> None:
+        for raw in entries:
+            self._apply(json.loads(raw))
+        if clock is not None:
+            self.clock = self._base_clock + timedelta(seconds=int(clock))
 
     def _apply(self, entry: dict[str, Any]) -> None:
         seq, collection, record_id, record = entry["s"], entry["c"], entry["i"], entry["r"]
@@ -434,10 +570,14 @@ class RedisOverlay(Overlay):
 
 class RedisClients(MutableMapping[str, "Client"]):
     def __init__(self, r: redis.Redis, p: str) -> None:
-        self._r, self._key = r, p + "clients"
+        self._r, self._p, self._key = r, p, p + "clients"
 
     def __getitem__(self, client_id: str) -> Client:
-        raw = self._r.hget(self._key, client_id)
+        admission = current(self._p)
+        if admission is not None and admission.client_id == client_id and admission.take("client"):
+            raw = admission.client_raw
+        else:
+            raw = self._r.hget(self._key, client_id)  # type: ignore[assignment]
         if raw is None:
             raise KeyError(client_id)
         return _client(json.loads(raw))
@@ -452,10 +592,12 @@ class RedisClients(MutableMapping[str, "Client"]):
         return isinstance(client_id, str) and bool(self._r.hexists(self._key, client_id))
 
     def __setitem__(self, client_id: str, client: Client) -> None:
+        _forget(self._p, "client")
         value = {"id": client.client_id, "secret": client.client_secret, "scopes": sorted(client.scopes)}
         self._r.hset(self._key, client_id, json.dumps({**value, "revoked": client.revoked}))
 
     def __delitem__(self, client_id: str) -> None:
+        _forget(self._p, "client")
         self._r.hdel(self._key, client_id)
 
     def __iter__(self) -> Iterator[str]:
@@ -468,6 +610,13 @@ class RedisClients(MutableMapping[str, "Client"]):
         return [_client(json.loads(v)) for v in self._r.hvals(self._key)]
 
 
+def _forget(p: str, what: str) -> None:
+    """A write: what admission read of it is out of date."""
+    admission = current(p)
+    if admission is not None:
+        admission.used.add(what)
+
+
 def _client(value: dict[str, Any]) -> Client:
     from harness.sandbox.tenants import Client
 
@@ -478,10 +627,14 @@ class RedisTokens(MutableMapping[str, "Token"]):
     """Access tokens, each its own key expiring a grace period after the token does."""
 
     def __init__(self, r: redis.Redis, p: str, token_ttl: int) -> None:
-        self._r, self._p, self._index = r, p + "tok:", p + "toks"
+        self._r, self._tenant, self._p, self._index = r, p, p + "tok:", p + "toks"
 
     def __getitem__(self, value: str) -> Any:
-        raw = self._r.get(self._p + value)
+        admission = current(self._tenant)
+        if admission is not None and admission.token == value and admission.take("token"):
+            raw = admission.token_raw
+        else:
+            raw = self._r.get(self._p + value)  # type: ignore[assignment]
         if raw is None:
             raise KeyError(value)
         return _token(value, json.loads(raw))
@@ -497,6 +650,7 @@ class RedisTokens(MutableMapping[str, "Token"]):
 
     def __setitem__(self, value: str, token: Any) -> None:
         data = {"c": token.client_id, "s": sorted(token.scopes), "e": token.expires_at, "r": token.revoked}
+        _forget(self._tenant, "token")
         ttl = max(1, int(token.expires_at - time.time()) + TOKEN_GRACE)
         pipe = self._r.pipeline(transaction=True)
         pipe.set(self._p + value, json.dumps(data), ex=ttl)
@@ -504,6 +658,7 @@ class RedisTokens(MutableMapping[str, "Token"]):
         pipe.execute()
 
     def __delitem__(self, value: str) -> None:
+        _forget(self._tenant, "token")
         self._r.delete(self._p + value)
         self._r.srem(self._index, value)
 
@@ -551,15 +706,28 @@ class LazySecrets:
 
 
 class RedisRequestLog(RequestLog):
-    def __init__(self, r: redis.Redis, p: str, guarded: Any) -> None:
+    def __init__(self, r: redis.Redis, p: str, guarded: Any, refund: Any, burst: int) -> None:
         super().__init__()
-        self._r, self._key, self._seq_key, self._meta = r, p + "req", p + "reqseq", p + "meta"
-        self._guarded = guarded
+        self._r, self._p, self._key, self._seq_key, self._meta = r, p, p + "req", p + "reqseq", p + "meta"
+        self._guarded, self._refund, self._burst = guarded, refund, burst
 
     def append(self, entry: RequestRecord) -> None:
-        self._guarded(keys=[self._meta, self._key], args=["rpush", _compact(entry.to_dict())])
+        """The request's last round trip: its log entry, and the refund of a rate-limit token its
+        admission spent that it never used."""
+        admission = current(self._p)
+        if admission is None or not admission.refund:
+            self._guarded(keys=[self._meta, self._key], args=["rpush", _compact(entry.to_dict())])
+            return
+        admission.used.add("decision")
+        pipe = self._r.pipeline(transaction=False)
+        self._guarded(keys=[self._meta, self._key], args=["rpush", _compact(entry.to_dict())], client=pipe)
+        self._refund(keys=[self._p + "rl:" + str(admission.bucket)], args=[self._burst], client=pipe)
+        pipe.execute()
 
     def next_seq(self) -> int:
+        admission = current(self._p)
+        if admission is not None and admission.seq is not None and admission.take("seq"):
+            return admission.seq
         return int(self._guarded(keys=[self._meta, self._seq_key], args=["incr"]) or 0)
 
     def since(self, seq: int = 0) -> list[RequestRecord]:
@@ -636,7 +804,8 @@ class RedisFaults:
     the same seed and the same requests fire the same faults, whichever replica serves them."""
 
     def __init__(self, seed: int, r: redis.Redis, p: str) -> None:
-        self._seed, self._r, self._key, self._lock_key = seed, r, p + "faults", p + "faults:lock"
+        self._seed, self._r, self._p = seed, r, p
+        self._key, self._lock_key = p + "faults", p + "faults:lock"
 
     @property
     def rules(self) -> list[FaultRule]:
@@ -653,6 +822,9 @@ class RedisFaults:
         self._r.delete(self._key)
 
     def fire(self, operation: str) -> list[FaultRule]:
+        admission = current(self._p)
+        if admission is not None and not admission.faults and admission.take("faults"):
+            return []  # admission saw no rules
         if not self._r.exists(self._key):  # no rules: the common case costs one round trip
             return []
         with self._locked():
