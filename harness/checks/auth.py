@@ -59,7 +59,9 @@ def judge_token_placement(log: RequestLog) -> Finding | None:
 
 
 def judge_token_obtained(log: RequestLog, token_url: str | None) -> Finding | None:
-    if log.token().status(200):
+    """A token from the token endpoint; nothing to get where the contract has none (a static API
+    key or bearer secret is the credential itself)."""
+    if log.token_operation is None or log.token().status(200):
         return None
     return Finding.of(
         "never obtained a token from the token endpoint",

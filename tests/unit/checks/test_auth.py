@@ -225,3 +225,14 @@ def test_a_scope_only_check_needs_counts_as_used():
         authed(3, scopes=("account:read", "contacts:read")),
     )
     assert judge_scopes(entries, SCOPES, []) is None
+
+
+def test_a_contract_without_a_token_endpoint_needs_no_token_request():
+    # fairness: with a static API key or bearer secret there is no token endpoint to call
+    from harness.core import RequestLog
+
+    static = RequestLog([authed(1), authed(2)], token_operation=None)
+    assert judge_token_obtained(static, None) is None
+    assert judge_bearer_on_api(static) is None
+    missing = RequestLog([request(1, 401, auth={"error": "missing_token"})], token_operation=None)
+    assert judge_bearer_on_api(missing) is not None
