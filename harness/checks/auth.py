@@ -168,7 +168,7 @@ def stops_on_revoked_credentials(ctx: CheckContext) -> None:
     """
     timeout = min(ctx.call_timeout, REVOKED_CALL_TIMEOUT)
     tenant = ctx.tenant(purpose="revoked")
-    connector = ctx.connector(tenant, timeout=timeout)
+    connector = ctx.connector(tenant)  # check() with valid credentials gets the run's call timeout
     error: RunError | None = None
     try:
         try:
@@ -181,6 +181,7 @@ def stops_on_revoked_credentials(ctx: CheckContext) -> None:
             ) from None
         mark = tenant.requests().last_seq
         tenant.revoke(tenant.client_id)
+        connector.timeout = timeout  # only giving up on revoked credentials must be prompt
         started = time.monotonic()
         try:
             connector.sync(None)

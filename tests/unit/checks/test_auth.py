@@ -236,3 +236,38 @@ def test_a_contract_without_a_token_endpoint_needs_no_token_request():
     assert judge_bearer_on_api(static) is None
     missing = RequestLog([request(1, 401, auth={"error": "missing_token"})], token_operation=None)
     assert judge_bearer_on_api(missing) is not None
+
+
+def test_auth_04_gives_check_the_runs_call_timeout_and_only_the_revoked_sync_the_short_one():
+    # fairness: a slow start (a command connector on a loaded machine) before revocation is no defect
+    from types import SimpleNamespace
+
+    from harness.checks.auth import REVOKED_CALL_TIMEOUT, stops_on_revoked_credentials
+
+    timeouts: dict[str, float] = {}
+
+    class Driver:
+        def __init__(self, timeout: float) -> None:
+            self.timeout = timeout
+
+        def check(self) -> None:
+            timeouts["check"] = self.timeout
+
+        def sync(self, state: object) -> None:
+            timeouts["sync"] = self.timeout
+            raise raised("401 revoked")
+
+        def close(self) -> None:
+            pass
+
+    tenant = SimpleNamespace(client_id="c", requests=lambda since=0: log(), revoke=lambda client: 1)
+    findings: list = []
+    ctx = SimpleNamespace(
+        call_timeout=60.0,
+        tenant=lambda **_: tenant,
+        connector=lambda t, timeout=None: Driver(60.0 if timeout is None else timeout),
+        require=findings.append,
+    )
+    stops_on_revoked_credentials(ctx)  # type: ignore[arg-type]
+    assert timeouts == {"check": 60.0, "sync": REVOKED_CALL_TIMEOUT}
+    assert findings == [None]
