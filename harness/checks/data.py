@@ -94,7 +94,9 @@ def judge_minimized(
     """No stored record of a declared stream holds a field outside `keep` (stream -> the id and
     declared fields), and no canary (canary -> where it was planted) is in any output."""
     problems = [
-        p for stream, names in keep.items() if (p := undeclared_phrase(stream, rows.get(stream, {}), names))
+        p
+        for stream, names in keep.items()
+        if (p := undeclared_phrase(stream, rows.get(stream, {}), names, canaries))
     ]
     leaks = [(where, canary) for where, text in outputs for canary in canaries if found(canary, text)]
     if leaks:
@@ -109,14 +111,16 @@ def judge_minimized(
     )
 
 
-def undeclared_phrase(stream: str, rows: Mapping[Any, Mapping[str, Any]], keep: set[str]) -> str:
+def undeclared_phrase(
+    stream: str, rows: Mapping[Any, Mapping[str, Any]], keep: set[str], canaries: Iterable[str] = ()
+) -> str:
     """`stored 2 undeclared field(s) of contacts (email, phone) in 3 of 13 record(s), e.g. ...`."""
     carrying = {rid: sorted(set(row) - keep) for rid, row in rows.items() if set(row) - keep}
     if not carrying:
         return ""
     fields = Counter(name for extra in carrying.values() for name in extra)
     rid, extra = next(iter(carrying.items()))
-    example = ", ".join(f"{name}={_short(rows[rid][name])}" for name in extra[:3])
+    example = ", ".join(f"{name}={_short(rows[rid][name], canaries)}" for name in extra[:3])
     return (
         f"stored {len(fields)} undeclared field(s) of {stream} ({', '.join(sorted(fields))}) in "
         f"{len(carrying)} of {len(rows)} record(s), e.g. {rid}: {example}"
@@ -163,6 +167,7 @@ def _text(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
 
 
-def _short(value: Any) -> str:
-    text = json.dumps(value, default=str, ensure_ascii=False)
+def _short(value: Any, canaries: Iterable[str] = ()) -> str:
+    """A value in at most 40 characters, its canaries masked before it is cut (no half canary)."""
+    text = hide(json.dumps(value, default=str, ensure_ascii=False), canaries)
     return text if len(text) <= 40 else text[:37] + "..."

@@ -105,3 +105,10 @@ def test_canary_fields_are_schema_valid_shaped_like_the_platforms_and_carry_no_h
     validator = contract.validator(contract.collections["contacts"].item_schema_uri)
     record = {**base, **fields}
     assert not [e for e in validator.iter_errors(record) if e.absolute_path and e.absolute_path[0] in fields]
+
+
+def test_a_long_value_is_cut_after_its_canary_is_masked_so_no_half_canary_shows():
+    url = "https://acme.io/aaaaaaaaaaaaa/tavorimeku"  # cut at 37 characters: mid-canary
+    rows = {"c1": {"id": "c1", "website": url}}
+    text = undeclared_phrase("contacts", rows, {"id"}, ["tavorimeku"])
+    assert "tavori" not in text.lower() and "website=" in text
