@@ -7,20 +7,21 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
 
 from harness.checks.context import REVOKED_CALL_TIMEOUT, CheckContext, Driver, RunError
-from harness.checks.failures import NotApplicable
+from harness.checks.failures import Finding, NotApplicable
 from harness.checks.registry import check
-from harness.connectors import ConnectorFailed, ConnectorTimeout
-from harness.core import sign
+from harness.connectors import ConnectorFailed, ConnectorTimeout, Replica
+from harness.core import RequestLog, sign
 from harness.runtime import TenantHandle
 
 RECORDS = 30  # per stream: one page, the point is the paths a secret can travel, not volume
 URLSAFE = re.compile(r"[A-Za-z0-9_-]+")
+Places = list[tuple[str, str]]  # (where, text) of everything the connector produced
 
 
 @check("SEC-01", pillar="secrets", severity="critical", level="basic", timeout=90)
@@ -34,11 +35,12 @@ def no_secret_leaks(ctx: CheckContext) -> None:
     and checkpoints it stores, the text and traceback of its errors, its stderr (a Python
     connector's prints and `logging` records included), or the paths and query strings of its
     requests: all of these end up in log aggregators, tickets and screenshots. Tokens are
-    recognized by the shape of the tokens the platform issues.
+    recognized by the shape of the tokens the platform issues (text the platform served, such as
+    a record's value or a cursor the connector sends back, is never taken for one).
     """
     tenant = ctx.tenant({stream: RECORDS for stream in ctx.manifest.streams}, purpose="leaks")
     webhook_secret = _webhook_secret(ctx.seed_for("webhook-secret"))
-    token_shape = _token_shape(ctx, tenant)
+    shape = _token_shape(ctx, tenant)
     replica = ctx.replica()
     connector = ctx.connector(tenant, replica, webhook_secret=webhook_secret)
     errors: list[tuple[str, RunError]] = []
@@ -54,32 +56,47 @@ def no_secret_leaks(ctx: CheckContext) -> None:
     finally:
         connector.close()
 
-    places = _places(tenant, replica, connector, errors)
     secrets = {
         "the client secret": tenant.client_secret,
         "the webhook secret": webhook_secret,
         "the webhook signing key": webhook_secret.removeprefix("whsec_"),
     }
+    log = tenant.requests()
+    outputs = _places(replica, connector, errors) + request_urls(log)
+    ctx.require(judge_no_leaks(outputs, secrets, shape, served_text(tenant, ctx.manifest.streams, log)))
+
+
+def judge_no_leaks(
+    outputs: Places,
+    secrets: Mapping[str, str],
+    shape: re.Pattern[str] | None,
+    served: Iterable[str] = (),
+) -> Finding | None:
+    """No secret (what -> value) in any output (where, text); no text shaped like the platform's
+    tokens either, unless it is text the platform itself served (`served`: a record's value, a
+    cursor sent back in a URL), which a token never is: the sandbox masks tokens wherever it logs."""
     leaks: dict[str, list[str]] = {}
     for what, value in secrets.items():
-        found = [where for where, text in places if value in text]
-        if found and not (what == "the webhook signing key" and "the webhook secret" in leaks):
-            leaks[what] = found
-    if token_shape is not None:
-        found = [where for where, text in places if token_shape.search(text)]
-        if found:
-            leaks["an access token"] = found
-    if leaks:
-        raise ctx.fail(
-            "; ".join(
-                f"leaked {what} ({_masked(secrets.get(what))}) in {len(found)} place(s), e.g. "
-                f"{', '.join(found[:3])}"
-                for what, found in leaks.items()
-            ),
-            expected="credentials used only in the token request and the Authorization header, never "
-            "logged, stored, printed or put in a URL (log that a token was issued, not the token)",
-            places={what: found[:10] for what, found in leaks.items()},
-        )
+        where = [w for w, text in outputs if value in text]
+        if where and not (what == "the webhook signing key" and "the webhook secret" in leaks):
+            leaks[what] = where
+    if shape is not None:
+        known = {m for text in served for m in shape.findall(text)}
+        where = [w for w, text in outputs if any(m not in known for m in shape.findall(text))]
+        if where:
+            leaks["an access token"] = where
+    if not leaks:
+        return None
+    return Finding.of(
+        "; ".join(
+            f"leaked {what} ({_masked(secrets.get(what))}) in {len(where)} place(s), "
+            f"e.g. {', '.join(where[:3])}"
+            for what, where in leaks.items()
+        ),
+        expected="credentials used only in the token request and the Authorization header, never "
+        "logged, stored, printed or put in a URL (log that a token was issued, not the token)",
+        places={what: where[:10] for what, where in leaks.items()},
+    )
 
 
 @check("SEC-02", pillar="secrets", severity="high", level="standard", timeout=90)
@@ -112,16 +129,23 @@ def no_egress(ctx: CheckContext) -> None:
         egress = connector.egress() or []
     finally:
         connector.close()
-    if egress:
-        hosts = sorted({str(e["host"]) for e in egress})
-        first = egress[0]
-        raise ctx.fail(
-            f"made {len(egress)} connection attempt(s) to host(s) other than the platform: "
-            f"{', '.join(hosts)} (e.g. {first['host']} port {first['port']}); every one was refused",
-            expected=f"connections only to the platform ({tenant.base_url.split('/t/')[0]})",
-            egress=egress[:10],
-            run_errors=[f"{call}: {exc}" for call, exc in errors],
-        )
+    platform = tenant.base_url.split("/t/")[0]
+    ctx.require(judge_no_egress(egress, [f"{call}: {exc}" for call, exc in errors], platform))
+
+
+def judge_no_egress(egress: list[dict[str, Any]], run_errors: list[str], platform: str) -> Finding | None:
+    """`egress` is the worker's report of refused connections (host, port) to anything but the platform."""
+    if not egress:
+        return None
+    hosts = sorted({str(e["host"]) for e in egress})
+    first = egress[0]
+    return Finding.of(
+        f"made {len(egress)} connection attempt(s) to host(s) other than the platform: "
+        f"{', '.join(hosts)} (e.g. {first['host']} port {first['port']}); every one was refused",
+        expected=f"connections only to the platform ({platform})",
+        egress=egress[:10],
+        run_errors=run_errors,
+    )
 
 
 @check("SEC-03", pillar="secrets", severity="high", level="standard", timeout=30)
@@ -181,6 +205,11 @@ def _token_shape(ctx: CheckContext, tenant: TenantHandle) -> re.Pattern[str] | N
         token = response.json().get("access_token")
     except (httpx.HTTPError, ValueError, AttributeError):
         return None
+    return token_shape(token)
+
+
+def token_shape(token: Any) -> re.Pattern[str] | None:
+    """A pattern for tokens shaped like this one: its prefix (`at_`), if any, and its length."""
     if not isinstance(token, str) or not URLSAFE.fullmatch(token):
         return None
     prefix, sep, body = token.partition("_")
@@ -201,28 +230,28 @@ def _deliver_webhooks(
 ) -> None:
     """One correctly signed delivery and one forged one: both paths handle the signing secret."""
     event = ctx.manifest.webhooks[0]
-    data: dict[str, Any] = {"id": "evt_sec01"}
+    rng = random.Random(ctx.seed_for("deliveries"))
+    data: dict[str, Any] = {"id": f"evt_{rng.randrange(1, 10**6)}"}  # like the sandbox's own event ids
     stream = next((s for s in ctx.manifest.streams if s.startswith(event.split(".")[0])), None)
     if stream is not None:
         records = tenant.records(stream)
         data = records[0] if records else data
     body = json.dumps({"type": event, "timestamp": _now_iso(), "data": data}).encode()
     stamp = int(time.time())
-    forged = "whsec_" + base64.b64encode(b"not-the-key").decode()
-    for msg_id, signing_secret in (("msg_sec01_valid", secret), ("msg_sec01_forged", forged)):
-        headers = sign(signing_secret, body, msg_id=msg_id, timestamp=stamp)
-        _attempt(errors, f"handle_webhook({msg_id})", connector.handle_webhook, headers, body)
+    forged = "whsec_" + base64.b64encode(rng.randbytes(24)).decode()
+    for label, signing_secret in (("valid", secret), ("forged", forged)):
+        # message ids as a Standard Webhooks sender makes them: nothing says which check sends them
+        headers = sign(signing_secret, body, msg_id=f"msg_{rng.getrandbits(96):024x}", timestamp=stamp)
+        _attempt(errors, f"handle_webhook({label} delivery)", connector.handle_webhook, headers, body)
 
 
 def _now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def _places(
-    tenant: TenantHandle, replica: Any, connector: Driver, errors: list[tuple[str, RunError]]
-) -> list[tuple[str, str]]:
+def _places(replica: Replica, connector: Driver, errors: list[tuple[str, RunError]]) -> Places:
     """Everything the connector produced that people or other systems get to read, by where."""
-    out: list[tuple[str, str]] = []
+    out: Places = []
     for i, entry in enumerate(replica.logs, 1):
         out.append((f"log #{i} ({entry.get('level')} {str(entry.get('message'))[:40]!r})", _text(entry)))
     for stream, rows in replica.rows.items():
@@ -235,14 +264,21 @@ def _places(
         out.append((f"the traceback of {call}", exc.traceback_text))
     for i, line in enumerate(connector.diagnostics().stderr, 1):
         out.append((f"stderr line {i}", line))
-    for entry in tenant.requests():
-        out.append(
-            (
-                f"the URL of request #{entry.seq} ({entry.method} {entry.path[:60]})",
-                f"{entry.path}?{entry.query_string}",
-            )
-        )
     return out
+
+
+def request_urls(log: RequestLog) -> Places:
+    """The path and query string of each request (as the sandbox logged them, secrets masked)."""
+    return [
+        (f"the URL of request #{e.seq} ({e.method} {e.path[:60]})", f"{e.path}?{e.query_string}") for e in log
+    ]
+
+
+def served_text(tenant: TenantHandle, streams: Iterable[str], log: RequestLog) -> list[str]:
+    """Text the platform served or was sent back unmasked, so no token: the records (as JSON) and
+    every query value of the request log (cursors, ids)."""
+    records = [_text(record) for stream in streams for record in tenant.records(stream)]
+    return records + [v for e in log for vs in e.query.values() for v in vs]
 
 
 def _text(value: Any) -> str:

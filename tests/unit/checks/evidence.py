@@ -111,3 +111,37 @@ def delivered(
         applied=tuple((kind, event.collection, record_id) for kind in applied),
         row=row,
     )
+# -- auth, contract, data and secrets evidence (how a call ended, who a request was) -------------
+
+
+def raised(message: str = "boom", call: str = "sync(None)", traceback_text: str = "") -> Any:
+    """A connector call that raised RuntimeError(message), as the driver reports it."""
+    from harness.connectors import ConnectorFailed
+
+    return ConnectorFailed(call, RuntimeError(message), traceback_text)
+
+
+def hung(call: str = "sync(None)", seconds: float = 10.0) -> Any:
+    from harness.connectors import ConnectorTimeout
+
+    return ConnectorTimeout(call, seconds)
+
+
+def token_request(seq: int, status: int = 200, **fields: Any) -> LoggedRequest:
+    """A request to the token endpoint (operation TOKEN_OP)."""
+    return request(seq, status, operation=TOKEN_OP, method="POST", path="/oauth/token", **fields)
+
+
+def authed(
+    seq: int,
+    status: int = 200,
+    *,
+    token: str = "tok_1",
+    scopes: tuple[str, ...] = ("contacts:read",),
+    error: str | None = None,
+    credential: str = "header",
+    **fields: Any,
+) -> LoggedRequest:
+    """An API request that presented an issued token (`token` its id) with these scopes."""
+    auth = {"credential": credential, "token_id": token, "scopes": list(scopes), "error": error}
+    return request(seq, status, auth=auth, **fields)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.checks.push import commit_then_fail, judge_no_duplicate, judge_pushed
+from harness.checks.retried_push import commit_then_fail, judge_no_duplicate, judge_pushed
 from harness.connectors import ConnectorFailed
 from harness.core import Fault
 from tests.unit.checks.evidence import change, log, request
