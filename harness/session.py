@@ -197,6 +197,7 @@ class CertificationSession:
             )
         for tenant in ctx.tenants:
             self.masker.add(tenant.client_secret, *secrets_in(tenant.info))
+        self.masker.add(*ctx.masked)
         heads, broken = self._audit_heads(ctx)
         if broken and error is None:
             error = RuntimeError(f"the sandbox's audit log does not verify: {broken[0]}")

@@ -88,6 +88,13 @@ class CheckContext:
     seed: int
     call_timeout: float = 60.0
     tenants: list[TenantHandle] = field(default_factory=list)
+    masked: set[str] = field(default_factory=set)  # values planted by the check: masked in every rendering
+
+    def plant(self, *values: str) -> None:
+        """Remember values the check planted (canaries), so the session masks them wherever
+        connector-controlled text is rendered, in any letter case."""
+        for value in values:
+            self.masked.update({value, value.lower(), value.upper()})
 
     def seed_for(self, purpose: str = "") -> int:
         """A seed per check (and purpose), derived from the run's seed: reproducible, independent."""

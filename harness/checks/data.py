@@ -86,6 +86,7 @@ class _Planter:
                 else:
                     self.tenant.update(stream, target, fields)
                 self.canaries.update({c: f"{stream}/{target} {name}" for c, name in planted.items()})
+                self.ctx.plant(*planted)
 
 
 def judge_minimized(

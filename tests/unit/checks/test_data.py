@@ -112,3 +112,14 @@ def test_a_long_value_is_cut_after_its_canary_is_masked_so_no_half_canary_shows(
     rows = {"c1": {"id": "c1", "website": url}}
     text = undeclared_phrase("contacts", rows, {"id"}, ["tavorimeku"])
     assert "tavori" not in text.lower() and "website=" in text
+
+
+def test_planted_canaries_are_masked_in_any_letter_case() -> None:
+    from harness.checks.context import CheckContext
+    from harness.report.mask import Masker
+
+    ctx = CheckContext("DATA-01", sandbox=None, contract=None, manifest=None, seed=1)  # type: ignore[arg-type]
+    ctx.plant("Gupelunudu@acme.io")
+    text = Masker(ctx.masked).text("failed on GUPELUNUDU@ACME.IO, gupelunudu@acme.io and Gupelunudu@acme.io")
+    assert "gupelunudu" not in text.lower()
+    assert text.startswith("failed on ")
