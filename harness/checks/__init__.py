@@ -7,6 +7,7 @@ from harness.checks import (  # noqa: F401  (importing registers the checks)
     hostile,
     integrity,
     performance,
+    refusals,
     resilience,
     secrets,
     stateful,
