@@ -6,6 +6,7 @@ from harness.checks import (  # noqa: F401  (importing registers the checks)
     data,
     hostile,
     integrity,
+    memory,
     performance,
     refusals,
     resilience,
