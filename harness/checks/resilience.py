@@ -203,9 +203,9 @@ def judge_backoff(api: RequestLog) -> Finding | None:
         return None
     entry, retry, gap = hasty[0]
     return Finding.of(
-        f"retried without backoff: {len(hasty)} of {len(failed)} failed request(s) were an immediate retry "
-        f"and were sent again within {MIN_BACKOFF * 1000:.0f} ms, e.g. {_what_failed(entry)}, retried "
-        f"{max(gap, 0) * 1000:.0f} ms later",
+        f"retried without backoff: {len(hasty)} of {len(failed)} failed request(s) were themselves an "
+        f"immediate retry and were sent again within {MIN_BACKOFF * 1000:.0f} ms, "
+        f"e.g. {_what_failed(entry)}, retried {max(gap, 0) * 1000:.0f} ms later",
         expected=(
             f"at most one immediate retry, then wait before retrying again (backoff with jitter, at least "
             f"{MIN_BACKOFF * 1000:.0f} ms)"
