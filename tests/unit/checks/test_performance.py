@@ -64,6 +64,23 @@ def test_parallel_streams_in_flight_at_once_pass() -> None:
     assert judge_rate_budget(log(*entries), until=None) is None
 
 
+def test_one_stall_of_a_loaded_machine_is_forgiven() -> None:
+    """stdlib_cli on a machine with a load average of 10 (seed 3): back to back, but one stall of
+    1.8 s before the last request (the change feed's position), which by itself wastes 17 tokens."""
+    api = serial(31, serve_ms=95, pause_ms=20)
+    last = request(32, time=api[-1].responded + 1.8, operation="listEvents", path="/events", latency_ms=1)
+    assert judge_rate_budget(log(*api, last), until=None) is None
+
+
+def test_sleeping_before_every_third_page_is_not_forgiven() -> None:
+    out, now = [], 100.0
+    for i in range(32):
+        out.append(request(i + 1, time=now, latency_ms=10, query={"cursor": [str(i)]}))
+        now += 0.01 + (1.0 if i % 3 == 2 else 0.005)
+    finding = judge_rate_budget(log(*out), until=None)
+    assert finding is not None and "requests its rate budget allowed" in finding.message
+
+
 def test_sleeping_a_second_between_pages_wastes_the_budget() -> None:
     """flawed sleeps_between_pages: a second's sleep before every next page."""
     api = serial(8, serve_ms=10, pause_ms=1000)
