@@ -1,17 +1,15 @@
-"""Performance checks: the connector uses its rate budget well and streams instead of hoarding."""
+"""Pacing: the connector uses its rate budget well, judged on its own clock, without hammering the limit."""
 
 from __future__ import annotations
 
-import contextlib
+import itertools
 import math
 import statistics
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from harness.checks.context import CheckContext
-from harness.checks.failures import NotApplicable
+from harness.checks.failures import Finding
 from harness.checks.registry import check
 from harness.connectors import ConnectorFailed, ConnectorTimeout
 from harness.core import LoggedRequest, RequestLog
@@ -21,6 +19,7 @@ BUDGET_PAGES = 30  # list pages at the contract's largest page size (more at any
 BUDGET_WINDOW = 8.0  # seconds the sync gets; pacing through its budget takes about 2 s
 MIN_UTILIZATION = 0.70
 MAX_RATE_LIMITED_SHARE = 0.05
+STALLS_FORGIVEN = 0.10  # the longest tenth of the pauses count as typical ones (load, not the connector)
 
 
 @check("PERF-01", pillar="performance", severity="medium", level="standard", timeout=60)
@@ -32,15 +31,22 @@ def uses_rate_budget(ctx: CheckContext) -> None:
     finish inside the burst: it has to pace itself through its budget. It gets 8 s, about four
     times what that takes.
 
-    How it is measured, from the request log: the platform's token bucket is replayed over the
-    connector's API requests (the token endpoint has its own budget). Tokens that overflow the
-    full bucket while the connector is active (from its first API request until it finishes, or
-    until the 8 s run out) are budget it wasted. Utilization = requests accepted / (requests
-    accepted + tokens wasted); it must be at least 70%. Tokens still unused when the sync
-    finishes do not count against it: a sync that is done needs no more. Separately, fewer than
-    5% of its API requests may be answered 429: a connector that paces itself (reads the
-    RateLimit headers, spaces its requests) rarely sees one, and one that hammers the limit
-    makes the platform throttle every client of the account.
+    How it is measured, from the sandbox's request log, on the connector's own clock: the time the
+    sandbox spent answering requests (from a request's arrival to its answer) is left out, so only
+    the connector's pauses count, between receiving an answer and sending its next request, and a
+    slow or busy machine serving pages slowly gives the same verdict as an idle one. On that clock
+    the platform's token bucket is replayed over the connector's API requests (the token endpoint
+    has its own budget). Tokens that overflow the full bucket while the connector is active (from
+    its first API request until it finishes, or until the 8 s run out) are budget it wasted.
+    Utilization = requests accepted / (requests accepted + tokens wasted); it must be at least 70%,
+    which a connector that pauses no more than about 70 ms between an answer and its next request
+    meets. The longest tenth of its pauses (at least one) count as typical ones: a loaded machine
+    now and then leaves a process waiting a second for a core, where a connector that sleeps does
+    so before every page. Tokens still unused when the sync finishes do not count against it: a
+    sync that is done needs no more. Separately, fewer than 5% of its API requests may be answered
+    429: a connector that paces itself (reads the RateLimit headers, spaces its requests) rarely
+    sees one, and one that hammers the limit makes the platform throttle every client of the
+    account.
     """
     streams = list(ctx.manifest.streams)
     pages = math.ceil(BUDGET_PAGES / len(streams))
@@ -55,65 +61,119 @@ def uses_rate_budget(ctx: CheckContext) -> None:
     ended = time.time()  # a call that ran out of time was ended with its whole process tree
     connector.close()
     api = tenant.requests().api().until(ended)
+    ctx.require(judge_paced_run(api, error, streams))
+    ctx.require(judge_rate_budget(api, until=ended if error is not None else None))
+
+
+def judge_paced_run(api: RequestLog, error: BaseException | None, streams: list[str]) -> Finding | None:
+    """The sync did not fail under the rate limit, and made API requests to judge."""
     if isinstance(error, ConnectorFailed):
-        raise ctx.fail(
+        return Finding.of(
             f"the sync failed under a rate limit of {RATE:g} requests/s (burst {BURST}): {error}",
             expected="a sync that paces itself through its rate budget and finishes",
             requests=api.failed()[-5:],
         )
     if not api:
-        raise ctx.fail(
+        return Finding.of(
             "the sync made no API request at all", expected=f"list requests for {', '.join(streams)}"
         )
-    finished = error is None
-    budget = _replay_bucket(api, ended if not finished else None)
+    return None
+
+
+def judge_rate_budget(api: RequestLog, *, until: float | None) -> Finding | None:
+    """Utilization of the rate budget on the connector's own clock, and the share of 429s.
+
+    `until` is when an unfinished sync was stopped (None: it finished).
+    """
+    if not api:
+        return None
+    clock = ConnectorClock(api)
+    pauses = connector_pauses(api, clock)
+    tail = None if until is None else max(clock(until) - clock(api[-1].time), 0.0)
+    budget = _replay_bucket(api, forgive_stalls(pauses), tail)
     limited = api.status(429)
     share = len(limited) / len(api)
     problems = []
     if budget.utilization < MIN_UTILIZATION:
-        gaps = [b.time - a.time for a, b in zip(budget.accepted, budget.accepted[1:], strict=False)]
-        pause = statistics.median(gaps) if gaps else 0.0
-        problems.append(
-            f"used only {len(budget.accepted)} of the {budget.available:.0f} requests its rate budget "
-            f"allowed over {budget.active:.1f} s ({budget.utilization:.0%}; the limit is {RATE:g}/s, "
-            f"burst {BURST}): "
-            f"the median pause between its requests was {pause:.2f} s where the budget allows one every "
-            f"{1 / RATE:.2f} s"
-            + ("" if finished else f", and the sync was still running when its {BUDGET_WINDOW:g} s were up")
-        )
+        problems.append(_underused(budget, clock, pauses, finished=until is None))
     if share >= MAX_RATE_LIMITED_SHARE:
-        first = limited[0]
-        following = api.next_after(first)
-        after = ""
-        if following is not None:
-            gap = following.time - first.time
-            after = f"; e.g. {first.line()}, then {following.line()} {gap:.3f} s later"
-        problems.append(
-            f"{len(limited)} of its {len(api)} API requests ({share:.0%}) were answered 429: it sends faster "
-            f"than its rate limit allows instead of pacing itself{after}"
-        )
-    if problems:
-        raise ctx.fail(
-            "; ".join(problems),
-            expected=(
-                f"at least {MIN_UTILIZATION:.0%} of the rate budget used while syncing, and under "
-                f"{MAX_RATE_LIMITED_SHARE:.0%} of requests answered 429"
-            ),
-            requests=limited or api,
-            utilization=round(budget.utilization, 3),
-            rate_limited_share=round(share, 3),
-            requests_accepted=len(budget.accepted),
-            tokens_wasted=round(budget.wasted, 1),
-            active_seconds=round(budget.active, 3),
-            finished=finished,
-        )
+        problems.append(_hammered(api, limited, share))
+    if not problems:
+        return None
+    return Finding.of(
+        "; ".join(problems),
+        expected=(
+            f"at least {MIN_UTILIZATION:.0%} of the rate budget used while syncing, and under "
+            f"{MAX_RATE_LIMITED_SHARE:.0%} of requests answered 429"
+        ),
+        requests=limited or api,
+        utilization=round(budget.utilization, 3),
+        rate_limited_share=round(share, 3),
+        requests_accepted=len(budget.accepted),
+        tokens_wasted=round(budget.wasted, 1),
+        active_seconds=round(budget.active, 3),
+        sandbox_seconds=round(clock.busy, 3),
+        finished=until is None,
+    )
+
+
+def _underused(budget: _Budget, clock: ConnectorClock, pauses: list[float], *, finished: bool) -> str:
+    pause = statistics.median(pauses) if pauses else 0.0
+    return (
+        f"used only {len(budget.accepted)} of the {budget.available:.0f} requests its rate budget "
+        f"allowed over {budget.active:.1f} s of its own time ({budget.utilization:.0%}; the limit is "
+        f"{RATE:g}/s, burst {BURST}; the {clock.busy:.1f} s the sandbox spent answering left out): "
+        f"the median pause between an answer and its next request was {pause:.2f} s where the budget "
+        f"allows one every {1 / RATE:.2f} s"
+        + ("" if finished else f", and the sync was still running when its {BUDGET_WINDOW:g} s were up")
+    )
+
+
+def _hammered(api: RequestLog, limited: RequestLog, share: float) -> str:
+    first = limited[0]
+    following = api.next_after(first)
+    after = ""
+    if following is not None:
+        after = f"; e.g. {first.line()}, then {following.line()} {following.time - first.time:.3f} s later"
+    return (
+        f"{len(limited)} of its {len(api)} API requests ({share:.0%}) were answered 429: it sends faster "
+        f"than its rate limit allows instead of pacing itself{after}"
+    )
+
+
+class ConnectorClock:
+    """Sandbox time with the sandbox's own service time cut out: the connector's own time.
+
+    A request is in the sandbox's hands from its arrival to its answer (`responded`); time when
+    any request is in its hands is not the connector's. Under load the sandbox serves a page more
+    slowly, and that must not read as the connector pausing.
+    """
+
+    def __init__(self, log: RequestLog) -> None:
+        spans: list[list[float]] = []
+        for start, end in sorted((e.time, max(e.time, e.responded)) for e in log):
+            if spans and start <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], end)
+            else:
+                spans.append([start, end])
+        self._spans = spans
+
+    @property
+    def busy(self) -> float:
+        """Seconds the sandbox spent answering, overlaps counted once."""
+        return sum(end - start for start, end in self._spans)
+
+    def __call__(self, moment: float) -> float:
+        """The connector's own time at `moment` (sandbox epoch seconds)."""
+        busy = sum(min(end, moment) - start for start, end in self._spans if start < moment)
+        return moment - busy
 
 
 @dataclass
 class _Budget:
     accepted: list[LoggedRequest] = field(default_factory=list)
     wasted: float = 0.0  # tokens that overflowed a full bucket while the connector was active
-    active: float = 0.0  # seconds from its first API request to its last (or to the window's end)
+    active: float = 0.0  # own seconds from its first API request to its last (or to the window's end)
 
     @property
     def available(self) -> float:
@@ -124,20 +184,41 @@ class _Budget:
         return len(self.accepted) / self.available if self.available else 1.0
 
 
-def _replay_bucket(api: RequestLog, until: float | None) -> _Budget:
-    """Replay the platform's token bucket over the requests (sandbox arrival times)."""
+def connector_pauses(api: RequestLog, clock: ConnectorClock) -> list[float]:
+    """The connector's own time before each request after the first: from the answer to the one
+    before (or, with requests in flight together, from the last moment the sandbox was busy)."""
+    own = [clock(e.time) for e in api]
+    return [b - a for a, b in itertools.pairwise(own)]
+
+
+def forgive_stalls(pauses: list[float]) -> list[float]:
+    """The longest tenth of the pauses (at least one) counted as a median one.
+
+    A loaded machine now and then leaves a process waiting for a core (or a pipe to the harness
+    full) for a second; a connector that sleeps does it before every page. Only ever shortens.
+    """
+    if not pauses:
+        return pauses
+    typical = statistics.median(pauses)
+    count = max(1, int(len(pauses) * STALLS_FORGIVEN))
+    longest = set(sorted(range(len(pauses)), key=pauses.__getitem__)[-count:])
+    return [min(p, typical) if i in longest else p for i, p in enumerate(pauses)]
+
+
+def _replay_bucket(api: RequestLog, pauses: list[float], tail: float | None) -> _Budget:
+    """Replay the platform's token bucket over the requests, the connector's pauses between them
+    (on its own clock), and the `tail` from its last request to the end of an unfinished sync."""
     out = _Budget()
-    tokens, last = float(BURST), api[0].time
-    for entry in api:
-        tokens = _refill(out, tokens, entry.time - last)
-        last = entry.time
+    tokens = float(BURST)
+    for entry, pause in zip(api, [0.0, *pauses], strict=True):
+        tokens = _refill(out, tokens, pause)
+        out.active += pause
         if entry.status != 429:
             out.accepted.append(entry)
             tokens = max(tokens - 1, 0.0)
-    if until is not None:
-        _refill(out, tokens, until - last)
-        last = until
-    out.active = last - api[0].time
+    if tail is not None:
+        _refill(out, tokens, tail)
+        out.active += tail
     return out
 
 
@@ -147,111 +228,3 @@ def _refill(budget: _Budget, tokens: float, seconds: float) -> float:
         budget.wasted += tokens - BURST
         tokens = float(BURST)
     return tokens
-
-
-# -- PERF-02 --------------------------------------------------------------------------------------
-
-MEMORY_RECORDS = 12_000
-BASELINE_RECORDS = 100  # about one page: what the connector needs to hold at a time
-GROWTH_LIMIT_MIB = 8.0
-MEMORY_CALL_TIMEOUT = 60.0
-POLL_SECONDS = 0.025
-
-
-@check("PERF-02", pillar="performance", severity="medium", level="strict", timeout=120)
-def memory_stays_flat(ctx: CheckContext) -> None:
-    """Streams records page by page: peak memory does not grow with the size of the account.
-
-    The connector syncs a tenant with 12,000 records in one stream, and, for comparison, one with
-    about a page of records. Its peak resident memory (the operating system's high-water mark,
-    VmHWM, summed over the connector's processes) may grow by at most 8 MiB between the two. A
-    connector that hands each page to the sink and lets it go needs about the same memory for
-    both; one that collects every page (or every record) before writing grows with the account,
-    here by tens of MiB, and runs out of memory on a customer with millions of records.
-
-    12,000 rather than 100,000 records keeps the check within seconds (the sandbox makes about
-    20,000 records a second, and the 60 s budget covers the whole catalogue) while holding them
-    all still costs a Python connector several times the bound. Every connector runs in
-    processes of its own (a Python connector in its worker, whose sink hands each record to the
-    harness and keeps none), watched through /proc while the sync runs.
-    """
-    if not Path("/proc/self/status").is_file():
-        raise NotApplicable("peak memory is read from /proc/<pid>/status, which this platform does not have")
-    stream = ctx.manifest.streams[0]
-    small = _memory_run(ctx, {stream: BASELINE_RECORDS}, "memory-baseline")
-    large = _memory_run(ctx, {stream: MEMORY_RECORDS}, "memory")
-    for run, n in ((small, BASELINE_RECORDS), (large, MEMORY_RECORDS)):
-        if run.problem or run.records < n:
-            raise ctx.fail(
-                f"the sync of {n:,} {stream} records did not complete: "
-                f"{run.problem or f'it wrote {run.records:,} records'}",
-                expected=f"sync(None) writes all {n:,} records and exits normally",
-                stderr=run.stderr[-2000:],
-            )
-    growth = (large.peak_kib - small.peak_kib) / 1024
-    if growth > GROWTH_LIMIT_MIB:
-        raise ctx.fail(
-            f"its peak memory grew by {growth:.1f} MiB while syncing {MEMORY_RECORDS:,} {stream} records "
-            f"(peak {large.peak_kib / 1024:.1f} MiB, against {small.peak_kib / 1024:.1f} MiB for "
-            f"{BASELINE_RECORDS} records): it holds records in memory instead of streaming them to the "
-            f"sink page by page",
-            expected=f"peak memory growth under {GROWTH_LIMIT_MIB:g} MiB: about a page held at a time",
-            peak_mib=round(large.peak_kib / 1024, 1),
-            baseline_mib=round(small.peak_kib / 1024, 1),
-            records=MEMORY_RECORDS,
-        )
-
-
-@dataclass
-class _MemoryRun:
-    peak_kib: int = 0
-    records: int = 0
-    problem: str = ""
-    stderr: str = ""
-
-
-class _CountingSink:
-    """A sink that counts the records it is given and keeps none of them."""
-
-    def __init__(self) -> None:
-        self.records = 0
-        self.logs: list[dict[str, Any]] = []
-
-    def upsert(self, stream: str, record: dict[str, Any]) -> None:
-        self.records += 1
-
-    def delete(self, stream: str, record_id: Any) -> None:
-        pass
-
-    def checkpoint(self, state: Any) -> None:
-        pass
-
-    def log(self, level: str, message: str, **fields: Any) -> None:
-        self.logs.append({})
-
-
-def _memory_run(ctx: CheckContext, sizes: dict[str, int], purpose: str) -> _MemoryRun:
-    """Run one sync with the driver sampling its processes' peak memory; the tenant is deleted after."""
-    tenant = ctx.tenant(sizes, purpose=purpose)
-    out = _MemoryRun()
-    try:
-        replica = _CountingSink()  # the replica would hold every record by design
-        connector = ctx.connector(tenant, replica, timeout=MEMORY_CALL_TIMEOUT)
-        connector.sample_memory = True
-        try:
-            connector.sync(None)
-        except ConnectorTimeout:
-            out.problem = f"it did not finish within {MEMORY_CALL_TIMEOUT:g} s"
-        except ConnectorFailed as exc:
-            out.problem = str(exc)
-        finally:
-            diagnostics = connector.diagnostics()
-            connector.close()
-        out.peak_kib = diagnostics.peak_kib
-        out.records = replica.records
-        out.stderr = "\n".join(diagnostics.stderr)
-        return out
-    finally:
-        with contextlib.suppress(Exception):
-            tenant.delete()
-        ctx.tenants.remove(tenant)

@@ -106,6 +106,11 @@ class LoggedRequest:
         )
 
     @property
+    def responded(self) -> float:
+        """When the sandbox had its answer ready (arrival plus its own service time), epoch seconds."""
+        return self.time + self.latency_ms / 1000
+
+    @property
     def query_string(self) -> str:
         return "&".join(f"{k}={v}" for k, vs in self.query.items() for v in vs)
 

@@ -1,0 +1,147 @@
+"""PERF-01 and PERF-02 judged from recorded evidence: clean patterns pass, defects are named.
+
+PERF-01's request logs are built as the sandbox records them: arrival time and the time it took
+to answer (latency_ms), so a loaded machine is a log whose pages take long to serve.
+"""
+
+from __future__ import annotations
+
+from harness.checks.memory import MemoryRun, judge_memory_growth, judge_memory_runs
+from harness.checks.performance import ConnectorClock, judge_paced_run, judge_rate_budget
+from harness.connectors import ConnectorFailed
+from tests.unit.checks.evidence import log, request
+
+STREAMS = ["contacts", "companies", "deals"]
+
+
+def serial(n: int, *, serve_ms: float, pause_ms: float, status=lambda i: 200, start: float = 100.0):
+    """A serial connector: each request `pause_ms` after the answer to the one before."""
+    out, now = [], start
+    for i in range(n):
+        out.append(request(i + 1, status(i), time=now, latency_ms=serve_ms, query={"cursor": [str(i)]}))
+        now += (serve_ms + pause_ms) / 1000
+    return log(*out)
+
+
+def test_the_connector_clock_leaves_out_the_sandbox_answering() -> None:
+    api = log(
+        request(1, time=10.0, latency_ms=100),
+        request(2, time=10.05, latency_ms=100),  # overlaps the first: counted once
+        request(3, time=10.5, latency_ms=200),
+    )
+    clock = ConnectorClock(api)
+    assert round(clock.busy, 3) == 0.35
+    assert clock(10.0) == 10.0
+    assert round(clock(10.5), 3) == 10.35  # 0.15 s of the first 0.5 s were the sandbox's
+    assert round(clock(11.0), 3) == 10.65
+
+
+def test_back_to_back_requests_use_the_budget_on_a_loaded_machine() -> None:
+    """requests_retry under load: the sandbox takes 106 ms to serve a 200-record page, the
+    connector sends its next request 3 ms after each answer. By wall clock that is under half
+    the budget; on the connector's own clock it is all of it, as on an idle machine."""
+    loaded = serial(40, serve_ms=106, pause_ms=3)
+    idle = serial(40, serve_ms=8, pause_ms=3)
+    assert judge_rate_budget(loaded, until=None) is None
+    assert judge_rate_budget(idle, until=None) is None
+
+
+def test_a_connector_pacing_itself_to_the_limit_passes() -> None:
+    """One request every 50 ms by wall clock (sleeping what the RateLimit headers say)."""
+    assert judge_rate_budget(serial(40, serve_ms=12, pause_ms=38), until=None) is None
+
+
+def test_parallel_streams_in_flight_at_once_pass() -> None:
+    """async_parallel: three streams' pages in flight together, each answered in 150 ms."""
+    entries, seq = [], 0
+    for round_ in range(14):
+        for lane, op in enumerate(("listContacts", "listCompanies", "listDeals")):
+            seq += 1
+            at = 100 + round_ * 0.155 + lane * 0.01
+            entries.append(
+                request(seq, time=at, operation=op, latency_ms=150, query={"cursor": [str(round_)]})
+            )
+    assert judge_rate_budget(log(*entries), until=None) is None
+
+
+def test_one_stall_of_a_loaded_machine_is_forgiven() -> None:
+    """stdlib_cli on a machine with a load average of 10 (seed 3): back to back, but one stall of
+    1.8 s before the last request (the change feed's position), which by itself wastes 17 tokens."""
+    api = serial(31, serve_ms=95, pause_ms=20)
+    last = request(32, time=api[-1].responded + 1.8, operation="listEvents", path="/events", latency_ms=1)
+    assert judge_rate_budget(log(*api, last), until=None) is None
+
+
+def test_sleeping_before_every_third_page_is_not_forgiven() -> None:
+    out, now = [], 100.0
+    for i in range(32):
+        out.append(request(i + 1, time=now, latency_ms=10, query={"cursor": [str(i)]}))
+        now += 0.01 + (1.0 if i % 3 == 2 else 0.005)
+    finding = judge_rate_budget(log(*out), until=None)
+    assert finding is not None and "requests its rate budget allowed" in finding.message
+
+
+def test_sleeping_a_second_between_pages_wastes_the_budget() -> None:
+    """flawed sleeps_between_pages: a second's sleep before every next page."""
+    api = serial(8, serve_ms=10, pause_ms=1000)
+    finding = judge_rate_budget(api, until=api[-1].time + 0.5)
+    assert finding is not None
+    assert "used only 8 of the" in finding.message and "requests its rate budget allowed" in finding.message
+    assert "the median pause between an answer and its next request was 1.00 s" in finding.message
+    assert "still running when its 8 s were up" in finding.message
+    assert finding.details["utilization"] < 0.2 and finding.details["finished"] is False
+
+
+def test_a_slow_sandbox_does_not_hide_a_connector_that_sleeps() -> None:
+    finding = judge_rate_budget(serial(20, serve_ms=106, pause_ms=300), until=None)
+    assert (
+        finding is not None and "pause between an answer and its next request was 0.30 s" in finding.message
+    )
+
+
+def test_hammering_the_limit_is_named() -> None:
+    """flawed ignores_retry_after: retrying 50 ms after every 429."""
+    api = serial(40, serve_ms=5, pause_ms=45, status=lambda i: 429 if i % 5 == 4 else 200)
+    finding = judge_rate_budget(api, until=None)
+    assert finding is not None
+    assert "8 of its 40 API requests (20%) were answered 429" in finding.message
+    assert "used only" not in finding.message
+
+
+def test_the_paced_run_must_not_fail_and_must_make_requests() -> None:
+    failed = ConnectorFailed("sync", RuntimeError("429 Too Many Requests"))
+    finding = judge_paced_run(serial(3, serve_ms=5, pause_ms=5), failed, STREAMS)
+    assert finding is not None and "the sync failed under a rate limit of 20 requests/s" in finding.message
+    empty = judge_paced_run(log(), None, STREAMS)
+    assert empty is not None and "made no API request at all" in empty.message
+    assert judge_paced_run(serial(3, serve_ms=5, pause_ms=5), None, STREAMS) is None
+
+
+# -- PERF-02 ---------------------------------------------------------------------------------------
+
+
+def test_streaming_page_by_page_keeps_memory_flat() -> None:
+    small = MemoryRun(100, peak_kib=30_000, records=100)
+    large = MemoryRun(12_000, peak_kib=33_000, records=12_000)
+    assert judge_memory_runs("contacts", small, large) is None
+    assert judge_memory_growth("contacts", small, large) is None
+
+
+def test_holding_every_page_is_named() -> None:
+    """flawed holds_every_page: every page read into memory before any record reaches the sink."""
+    small = MemoryRun(100, peak_kib=30_000, records=100)
+    large = MemoryRun(12_000, peak_kib=30_000 + 40 * 1024, records=12_000)
+    finding = judge_memory_growth("contacts", small, large)
+    assert finding is not None
+    assert "grew by 40.0 MiB while syncing 12,000 contacts records" in finding.message
+    assert "it holds records in memory instead of streaming them" in finding.message
+
+
+def test_a_memory_run_that_did_not_complete_is_named() -> None:
+    small = MemoryRun(100, peak_kib=30_000, records=100)
+    slow = MemoryRun(12_000, peak_kib=90_000, records=3_000, problem="it did not finish within 60 s")
+    finding = judge_memory_runs("contacts", small, slow)
+    assert finding is not None and "the sync of 12,000 contacts records did not complete" in finding.message
+    short = MemoryRun(12_000, peak_kib=31_000, records=11_000)
+    finding = judge_memory_runs("contacts", small, short)
+    assert finding is not None and "it wrote 11,000 records" in finding.message
