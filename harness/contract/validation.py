@@ -96,6 +96,8 @@ def validate_response(
             )
         return found
     media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if status in NO_BODY or operation.method == "HEAD":
+        return found + _bodiless(spec.media, media_type, status, operation, body)
     body_schema = _media_schema(spec.media, media_type)
     if body_schema is False:
         found.append(
@@ -106,6 +108,26 @@ def validate_response(
         )
         return found
     found += _parsed_body(contract, body_schema, media_type, body, "/body")
+    return found
+
+
+NO_BODY = (204, 304)  # RFC 9110 sections 15.3.5 and 15.4.5: these responses end at their headers
+
+
+def _bodiless(
+    media: dict[str, str | None], media_type: str, status: int, operation: Operation, body: bytes
+) -> list[Violation]:
+    """A response HTTP allows no body (204, 304, any answer to HEAD) where the contract documents
+    content anyway (Jira, Zoom, SendGrid do for 204): conforming is the documented type, if any,
+    and nothing after the headers, for a client discards whatever follows them."""
+    found = []
+    if body:
+        what = "HEAD" if operation.method == "HEAD" else str(status)
+        found.append(Violation("/body", f"a {what} response carries no body (RFC 9110), got {len(body)} bytes"))
+    if media_type and _media_schema(media, media_type) is False:
+        found.append(
+            Violation("/headers/content-type", f"content type {media_type!r} is not one of {sorted(media)}")
+        )
     return found
 
 

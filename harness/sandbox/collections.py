@@ -23,6 +23,7 @@ from harness.contract.collections import list_ok_schema as ok_schema
 from harness.contract.schema import schema_type
 from harness.sandbox import cursors
 from harness.sandbox.events import singular
+from harness.sandbox.generated import concrete
 from harness.sandbox.problems import json_response, problem
 from harness.sandbox.tenants import Tenant
 from harness.synth import rfc3339
@@ -218,6 +219,8 @@ def delete_record(
         return problem(404, f"no {col.name} record with id {record_id!r}")
     written = col.writes.get("delete")
     status = written.status if written else 204
+    if status == 204 and written is not None and written.media:  # content documented, none allowed
+        return Response(status_code=204, media_type=concrete(written.media))
     if written is None or written.body_uri is None or status == 204:
         return Response(status_code=status)
     contract = tenant.data.dataset.contract

@@ -26,6 +26,7 @@ from harness.synth.generator import Builder, Compiler, Ctx
 ATTEMPTS = 6
 PASSES = 6
 JSON_LIKE = ("application/json", "+json", "/json")
+NO_BODY = (204, 304)  # RFC 9110 sections 15.3.5 and 15.4.5: these responses end at their headers
 
 
 def request_seed(*parts: object) -> int:
@@ -179,9 +180,11 @@ class Responder:
     ) -> Response:
         headers = self._headers(spec, seed)
         media, schema_uri = pick_media(spec)
-        if media is None or status in (204, 304):
+        if media is None:
             return Response(b"", status, headers=headers)
         send_as = concrete(media)
+        if status in NO_BODY:  # documented with content, but HTTP allows it none: the type only
+            return Response(b"", status, media_type=send_as, headers=headers)
         if not is_json(send_as) and schema_uri is None:
             value: Any = "" if not send_as.startswith("text/") else "ok"
         else:
@@ -233,6 +236,8 @@ class Responder:
         if media is None:
             return Response(b"", status, headers=headers), "repaired"
         send_as = concrete(media)
+        if status in NO_BODY:
+            return Response(b"", status, media_type=send_as, headers=headers), "repaired"
         value: Any = None
         parsed = False
         if is_json(send_as) and body:
