@@ -451,7 +451,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\ntotal: {totals['usable']}/{totals['specs']} usable ({totals['started']} start), "
         f"{totals['operations']} operations tested, {totals['nonconforming_share']:.0%} non-conforming "
         f"to a valid request (target <= {TARGET_NONCONF:.0%}; {totals['bodiless_204']} more fail only on a "
-        f"204/304 the contract documents a body for, which HTTP forbids), {totals['server_errors_5xx']} 5xx + "
+        f"204/304 the contract documents a body for, which HTTP forbids), "
+        f"{totals['server_errors_5xx']} 5xx + "
         f"{totals['not_served_501']} 501 (target 0), {totals['crashes']} crashes, {totals['hangs']} hangs; "
         f"{totals['auth_refused_valid']}/{totals['positive_cases']} valid requests refused 401/403"
     )

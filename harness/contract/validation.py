@@ -123,7 +123,9 @@ def _bodiless(
     found = []
     if body:
         what = "HEAD" if operation.method == "HEAD" else str(status)
-        found.append(Violation("/body", f"a {what} response carries no body (RFC 9110), got {len(body)} bytes"))
+        found.append(
+            Violation("/body", f"a {what} response carries no body (RFC 9110), got {len(body)} bytes")
+        )
     if media_type and _media_schema(media, media_type) is False:
         found.append(
             Violation("/headers/content-type", f"content type {media_type!r} is not one of {sorted(media)}")
