@@ -6,6 +6,7 @@ differ from the schema's. Each shape is copied from the published spec named bes
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 import pytest
 from starlette.testclient import TestClient
@@ -37,20 +38,30 @@ CONTRACT: dict = {
 }
 
 
-@pytest.fixture(scope="module")
-def contract(tmp_path_factory):
+def _load(tmp_path_factory, doc):
     path = tmp_path_factory.mktemp("vendor") / "vendor.json"
-    path.write_text(json.dumps(CONTRACT))
+    path.write_text(json.dumps(doc))
     return load(path)
 
 
-@pytest.fixture(scope="module")
-def client(contract):
+@contextmanager
+def _served(contract):
     sandbox = Sandbox(contract, admin_token="adm")
     with TestClient(sandbox.app) as http:
         created = http.post("/_sandbox/tenants", json={"seed": 5}, headers={"Authorization": "Bearer adm"})
         assert created.status_code == 201, created.text
         yield http, created.json()
+
+
+@pytest.fixture(scope="module")
+def contract(tmp_path_factory):
+    return _load(tmp_path_factory, CONTRACT)
+
+
+@pytest.fixture(scope="module")
+def client(contract):
+    with _served(contract) as served:
+        yield served
 
 
 def _url(created, path):
@@ -73,3 +84,83 @@ def test_a_body_on_a_204_breaks_the_contract_whatever_its_schema(contract):
     assert [v.pointer for v in found] == ["/body"] and "RFC 9110" in found[0].message
     wrong = validate_response(contract, op, 204, {"content-type": "text/html"}, b"")
     assert [v.pointer for v in wrong] == ["/headers/content-type"]
+
+
+def _oauth_contract(flows):
+    """Zoom/Spotify/Asana-shaped: the API under a base path, the token endpoint on another host
+    and outside every path of the contract."""
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "OAuth elsewhere", "version": "1"},
+        "servers": [{"url": "https://api.example.com/v2"}],
+        "security": [{"oauth": ["user:read"]}],
+        "components": {
+            "securitySchemes": {"oauth": {"type": "oauth2", "flows": flows}},
+        },
+        "paths": {
+            "/users/me": {
+                "get": {
+                    "operationId": "me",
+                    "responses": {
+                        "200": {
+                            "description": "me",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {"id": TEXT},
+                                        "required": ["id"],
+                                    }
+                                }
+                            },
+                        },
+                        "401": {"description": "no"},
+                    },
+                }
+            }
+        },
+    }
+
+
+CODE_FLOW = {
+    "authorizationCode": {
+        "authorizationUrl": "https://accounts.example.com/authorize",
+        "tokenUrl": "https://accounts.example.com/api/token",
+        "scopes": {"user:read": "read"},
+    }
+}
+
+
+@pytest.mark.parametrize(
+    "flows, token_path",
+    [
+        (CODE_FLOW, "/api/token"),  # Spotify: authorization code only, token on another host
+        (  # Zoom: a client-credentials flow at the API host's root, outside the /v2 base
+            {
+                **CODE_FLOW,
+                "clientCredentials": {"tokenUrl": "https://api.example.com/oauth/token", "scopes": {}},
+            },
+            "/oauth/token",
+        ),
+    ],
+    ids=["authorization-code-elsewhere", "client-credentials-outside-base"],
+)
+def test_a_token_endpoint_outside_the_contracts_paths_is_served_and_reported(
+    tmp_path_factory, flows, token_path
+):
+    contract = _load(tmp_path_factory, _oauth_contract(flows))
+    with _served(contract) as (http, created):
+        assert created["token_url"] == f"http://testserver/t/{created['id']}{token_path}"
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": created["client_id"],
+            "client_secret": created["client_secret"],
+        }
+        token = http.post(created["token_url"], data=form)
+        assert token.status_code == 200, token.text
+        me = http.get(
+            created["base_url"] + "/users/me",
+            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+        )
+        assert me.status_code == 200, me.text
+        assert http.get(created["base_url"] + "/users/me").status_code == 401
