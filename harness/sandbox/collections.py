@@ -118,6 +118,11 @@ def with_self_links(contract: Contract, col: Collection, record: Any, path_param
     if record_id is None:
         return record
     params = {**path_params, col.id_param: str(record_id)}
+    if col.key_fields:  # read at a path of its own: its fields fill that path
+        keys = {param: _dig(record, name) for param, name in col.key_fields}
+        if any(v is None for v in keys.values()):
+            return record
+        params = {param: str(value) for param, value in keys.items()}
     path = col.item_op.path
     for name, value in params.items():
         path = path.replace("{" + name + "}", quote(str(value), safe=""))
@@ -174,10 +179,10 @@ def _following(pag: Any, query: Query, offset: int, limit: int, page: int | None
 def get_record(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
-    record_id = _record_id(col, path_params)
-    record = tenant.data.get(col.name, record_id) or _stand_in(col, col.item_op, tenant, record_id)
+    record_id = _found_id(col, tenant, path_params)
+    record = _live(tenant, col, record_id) or _stand_in(col, col.item_op, tenant, record_id, path_params)
     if record is None:
-        return problem(404, f"no {col.name} record with id {record_id!r}")
+        return _missing(col, record_id, path_params)
     return json_response(with_self_links(tenant.data.dataset.contract, col, record, path_params))
 
 
@@ -185,6 +190,11 @@ def create_record(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
     record = tenant.data.create(col.name, json.loads(body) if body else {})
+    if col.key_fields and isinstance(record.get("full_name"), str):  # GitHub, Bitbucket: `owner/name`
+        keys = [_dig(record, name) for _, name in col.key_fields]
+        if all(isinstance(k, (str, int)) for k in keys):
+            full = "/".join(str(k) for k in keys)
+            record = tenant.data.update(col.name, record[col.id_field], {"full_name": full}) or record
     return json_response(
         with_self_links(tenant.data.dataset.contract, col, record, path_params), col.status_of("create", 201)
     )
@@ -193,14 +203,14 @@ def create_record(
 def update_record(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
-    record_id = _record_id(col, path_params)
+    record_id = _found_id(col, tenant, path_params)
     fields = json.loads(body) if body else {}
-    record = tenant.data.update(col.name, record_id, fields)
+    record = tenant.data.update(col.name, record_id, fields) if record_id is not _NOT_FOUND else None
     if record is None and col.update_op is not None:
-        found = _stand_in(col, col.update_op, tenant, record_id)
+        found = _stand_in(col, col.update_op, tenant, record_id, path_params)
         record = {**found, **(fields if isinstance(fields, dict) else {})} if found else None
     if record is None:
-        return problem(404, f"no {col.name} record with id {record_id!r}")
+        return _missing(col, record_id, path_params)
     return json_response(
         with_self_links(tenant.data.dataset.contract, col, record, path_params), col.status_of("update", 200)
     )
@@ -211,12 +221,12 @@ def delete_record(
 ) -> Response:
     """Delete with the documented status; where a body is documented (Stripe's `deleted`
     object, or the record itself) it is built from the record that was deleted."""
-    record_id = _record_id(col, path_params)
-    record = tenant.data.get(col.name, record_id)
+    record_id = _found_id(col, tenant, path_params)
+    record = _live(tenant, col, record_id)
     if record is None or not tenant.data.delete(col.name, record_id):
-        record = _stand_in(col, col.delete_op, tenant, record_id) if col.delete_op else None
+        record = _stand_in(col, col.delete_op, tenant, record_id, path_params) if col.delete_op else None
     if record is None:
-        return problem(404, f"no {col.name} record with id {record_id!r}")
+        return _missing(col, record_id, path_params)
     written = col.writes.get("delete")
     status = written.status if written else 204
     if status == 204 and written is not None and written.media:  # content documented, none allowed
@@ -228,7 +238,9 @@ def delete_record(
     return json_response(_deleted_body(contract, schema, record, col), status)
 
 
-def _stand_in(col: Collection, op: Any, tenant: Tenant, record_id: Any) -> dict[str, Any] | None:
+def _stand_in(
+    col: Collection, op: Any, tenant: Tenant, record_id: Any, path_params: dict[str, str]
+) -> dict[str, Any] | None:
     """A record for an id the tenant has no record for, where the operation documents no 404
     (nor a 4XX or default answer): the contract allows only its success, so that is answered,
     with a record made for this id (not stored). A record the tenant deleted stays a 404: state
@@ -236,12 +248,70 @@ def _stand_in(col: Collection, op: Any, tenant: Tenant, record_id: Any) -> dict[
     if op.response_for(404) is not None or _was_deleted(tenant, col, record_id):
         return None
     dataset = tenant.data.dataset
-    salt = f":stand-in:{record_id}"
+    salt = ":stand-in:" + ("/".join(path_params.values()) if col.key_fields else str(record_id))
     record = dataset.make(col.name, max(dataset.size(col.name) - 1, 0), seed_salt=salt)
     if not isinstance(record, dict):
         return None
-    record[col.id_field] = record_id
+    if col.key_fields:  # the fields its path names take the values asked for
+        for param, name in col.key_fields:
+            _put(record, name, path_params.get(param))
+    else:
+        record[col.id_field] = record_id
     return record
+
+
+def _dig(record: Any, dotted: str) -> Any:
+    """`record["owner"]["login"]` for `owner.login`; None where a step is missing."""
+    for step in dotted.split("."):
+        if not isinstance(record, dict):
+            return None
+        record = record.get(step)
+    return record
+
+
+def _put(record: dict[str, Any], dotted: str, value: Any) -> None:
+    *holders, last = dotted.split(".")
+    for step in holders:
+        inner = record.get(step)
+        if not isinstance(inner, dict):
+            inner = record[step] = {}
+        record = inner
+    record[last] = value
+
+
+KEY_SCAN_PAGE = 500
+_NOT_FOUND = object()
+
+
+def _live(tenant: Tenant, col: Collection, record_id: Any) -> dict[str, Any] | None:
+    return None if record_id is _NOT_FOUND else tenant.data.get(col.name, record_id)
+
+
+def _missing(col: Collection, record_id: Any, path_params: dict[str, str]) -> Response:
+    """A 404 whose text says "Not Found" as vendors' do: SDKs pick their not-found exception by
+    it (PyGithub raises UnknownObjectException only for a 404 whose message says so)."""
+    if record_id is _NOT_FOUND:
+        named = ", ".join(f"{name} {path_params.get(param)!r}" for param, name in col.key_fields)
+        return problem(404, f"Not Found: no {col.name} record with {named}")
+    return problem(404, f"Not Found: no {col.name} record with id {record_id!r}")
+
+
+def _found_id(col: Collection, tenant: Tenant, path_params: dict[str, str]) -> Any:
+    """The id of the record an item path names: its last parameter, or (records read at a
+    path of their own) the record whose key fields equal the path's values; a value no record
+    has when none does."""
+    if not col.key_fields:
+        return _record_id(col, path_params)
+    wanted = [(name, path_params.get(param)) for param, name in col.key_fields]
+    after = START
+    while True:
+        records, last = tenant.data.page(col.name, after, KEY_SCAN_PAGE)
+        for record in records:
+            if all(str(_dig(record, name)) == value for name, value in wanted):
+                return record.get(col.id_field)
+        if last is None:
+            return _NOT_FOUND
+        after = last
 
 
 def _was_deleted(tenant: Tenant, col: Collection, record_id: Any) -> bool:

@@ -164,3 +164,125 @@ def test_a_token_endpoint_outside_the_contracts_paths_is_served_and_reported(
         )
         assert me.status_code == 200, me.text
         assert http.get(created["base_url"] + "/users/me").status_code == 401
+
+
+def _object(props, required=()):
+    return {"type": "object", "properties": props, **({"required": list(required)} if required else {})}
+
+
+def _json(schema, description="ok"):
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+REPO = _object(
+    {
+        "id": {"type": "integer"},
+        "name": TEXT,
+        "full_name": TEXT,
+        "owner": _object({"login": TEXT, "id": {"type": "integer"}}, ["login"]),
+        "description": {"type": "string", "nullable": True},
+    },
+    ["id", "name", "full_name", "owner"],
+)
+ISSUE = _object({"id": {"type": "integer"}, "number": {"type": "integer"}, "title": TEXT}, ["id", "number"])
+OWNER_REPO = [
+    {"name": "owner", "in": "path", "required": True, "schema": TEXT},
+    {"name": "repo", "in": "path", "required": True, "schema": TEXT},
+]
+NOT_FOUND = {
+    "description": "Not Found",
+    "content": {"application/json": {"schema": _object({"message": TEXT})}},
+}
+GITHUB_SHAPED = {
+    "openapi": "3.0.3",
+    "info": {"title": "GitHub-shaped", "version": "1"},
+    "servers": [{"url": "https://api.example.com"}],
+    "security": [{"key": []}],
+    "components": {"securitySchemes": {"key": KEY}, "schemas": {"repo": REPO, "issue": ISSUE}},
+    "paths": {
+        "/user/repos": {
+            "get": {
+                "operationId": "listMine",
+                "responses": {
+                    "200": _json({"type": "array", "items": {"$ref": "#/components/schemas/repo"}})
+                },
+            },
+            "post": {
+                "operationId": "createMine",
+                "requestBody": {
+                    "content": {"application/json": {"schema": _object({"name": TEXT}, ["name"])}}
+                },
+                "responses": {"201": _json({"$ref": "#/components/schemas/repo"})},
+            },
+        },
+        "/repos/{owner}/{repo}": {
+            "parameters": OWNER_REPO,
+            "get": {
+                "operationId": "getRepo",
+                "responses": {"200": _json({"$ref": "#/components/schemas/repo"}), "404": NOT_FOUND},
+            },
+            "delete": {
+                "operationId": "deleteRepo",
+                "responses": {"204": {"description": "gone"}, "404": NOT_FOUND},
+            },
+        },
+        "/repos/{owner}/{repo}/issues": {
+            "parameters": OWNER_REPO,
+            "get": {
+                "operationId": "listIssues",
+                "responses": {
+                    "200": _json({"type": "array", "items": {"$ref": "#/components/schemas/issue"}})
+                },
+            },
+            "post": {
+                "operationId": "createIssue",
+                "requestBody": {"content": {"application/json": {"schema": _object({"title": TEXT})}}},
+                "responses": {"201": _json({"$ref": "#/components/schemas/issue"})},
+            },
+        },
+        "/repos/{owner}/{repo}/issues/{issue_number}": {
+            "parameters": [
+                *OWNER_REPO,
+                {"name": "issue_number", "in": "path", "required": True, "schema": {"type": "integer"}},
+            ],
+            "get": {
+                "operationId": "getIssue",
+                "responses": {"200": _json({"$ref": "#/components/schemas/issue"}), "404": NOT_FOUND},
+            },
+        },
+    },
+}
+
+
+def test_a_record_created_at_one_path_is_read_and_deleted_at_the_path_that_answers_its_schema(
+    tmp_path_factory,
+):
+    contract = _load(tmp_path_factory, GITHUB_SHAPED)
+    assert contract.collections["repos"].key_fields == (("owner", "owner.login"), ("repo", "name"))
+    with _served(contract) as (http, created):
+        key = {"X-Key": created["client_secret"]}
+        made = http.post(created["base_url"] + "/user/repos", json={"name": "demo"}, headers=key)
+        assert made.status_code == 201, made.text
+        repo = made.json()
+        assert repo["full_name"] == f"{repo['owner']['login']}/demo"
+        read = http.get(created["base_url"] + f"/repos/{repo['full_name']}", headers=key)
+        assert (read.status_code, read.json()["id"]) == (200, repo["id"])
+        assert (
+            http.get(created["base_url"] + f"/repos/{repo['owner']['login']}/nope", headers=key).status_code
+            == 404
+        )
+        assert (
+            http.delete(created["base_url"] + f"/repos/{repo['full_name']}", headers=key).status_code == 204
+        )
+        gone = http.get(created["base_url"] + f"/repos/{repo['full_name']}", headers=key)
+        assert gone.status_code == 404 and "Not Found" in gone.json()["message"]
+
+
+def test_an_item_path_parameter_names_the_record_field_it_holds(tmp_path_factory):
+    contract = _load(tmp_path_factory, GITHUB_SHAPED)
+    assert contract.collections["issues"].id_field == "number"  # {issue_number}, not the issue's `id`
+    with _served(contract) as (http, created):
+        key = {"X-Key": created["client_secret"]}
+        issue = http.post(created["base_url"] + "/repos/o/r/issues", json={"title": "t"}, headers=key).json()
+        read = http.get(created["base_url"] + f"/repos/o/r/issues/{issue['number']}", headers=key)
+        assert (read.status_code, read.json()["title"]) == (200, "t")
