@@ -35,6 +35,14 @@ class Parameter:
     required: bool
     schema_ref: str | None  # absolute URI of the parameter's schema, for validators
     schema: dict[str, Any]
+    style: str = ""  # OpenAPI `style`; empty: the location's default (form for query and cookie)
+    explode: bool | None = None  # None: the style's default (true for form only)
+
+    @property
+    def serialized(self) -> tuple[str, bool]:
+        """(style, explode) with the OpenAPI defaults filled in."""
+        style = self.style or ("form" if self.location in ("query", "cookie") else "simple")
+        return style, self.explode if self.explode is not None else style == "form"
 
     @property
     def key(self) -> tuple[str, str]:

@@ -72,6 +72,8 @@ def _parameters(contract: Contract, raw: list[Any], pointer: str) -> dict[tuple[
             required=bool(param.get("required")) or param["in"] == "path",
             schema_ref=schema_uri,
             schema=schema,
+            style=str(param.get("style") or ""),
+            explode=param["explode"] if isinstance(param.get("explode"), bool) else None,
         )
         out[p.key] = p
     return out

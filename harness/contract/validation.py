@@ -24,6 +24,7 @@ from harness.contract.model import Contract, Operation, Parameter
 from harness.contract.pointer import join
 from harness.contract.routing import Match
 from harness.contract.schema import schema_type
+from harness.contract.styles import fold
 
 Query = Mapping[str, list[str]]
 
@@ -181,6 +182,7 @@ def _check_parameters(
     found: list[Violation] = []
     declared = {p.name for p in op.parameters if p.location == "query"}
     declared |= contract.query_credentials(op)
+    query = fold(op, query)  # deepObject, delimited and exploded values read by their style
     for name in query:
         if name not in declared:
             hint = f"; it takes {', '.join(sorted(declared))}" if declared else ""
@@ -203,9 +205,26 @@ def _check_parameters(
                 continue
             raw = raw[0]
         if param.schema_ref:
-            value = _coerce(raw, param.schema)
+            if isinstance(raw, dict):  # a deepObject or exploded object: its leaves by their schemas
+                value = coerce(contract, raw, {"$ref": param.schema_ref}, contract.uri)
+            elif isinstance(raw, str) and not schema_type(
+                param.schema
+            ):  # `created=5` for anyOf [object, int]
+                value = coerce_text(raw, _alternative_types(contract, param.schema, param.schema_ref))
+            else:
+                value = _coerce(raw, param.schema)
             found += _schema(contract, param.schema_ref, value, where)
     return found
+
+
+def _alternative_types(contract: Contract, schema: dict[str, Any], uri: str) -> set[str]:
+    """The types an `anyOf`/`oneOf` schema's parts allow, for reading a string as one of them."""
+    kinds: set[str] = set()
+    for key in ("anyOf", "oneOf"):
+        for index, part in enumerate(schema.get(key) or ()):
+            resolved = contract.deref(part, f"{uri}/{key}/{index}")[0]
+            kinds |= schema_type(resolved) if isinstance(resolved, dict) else set()
+    return kinds
 
 
 def _raw_value(

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import pytest
 from starlette.testclient import TestClient
 
-from harness.contract import load, validate_response
+from harness.contract import load, validate_request, validate_response
 from harness.sandbox import Sandbox
 
 KEY = {"type": "apiKey", "in": "header", "name": "X-Key"}
@@ -286,3 +286,78 @@ def test_an_item_path_parameter_names_the_record_field_it_holds(tmp_path_factory
         issue = http.post(created["base_url"] + "/repos/o/r/issues", json={"title": "t"}, headers=key).json()
         read = http.get(created["base_url"] + f"/repos/o/r/issues/{issue['number']}", headers=key)
         assert (read.status_code, read.json()["title"]) == (200, "t")
+
+
+def _query(name, schema, **how):
+    return {"name": name, "in": "query", "schema": schema, **how}
+
+
+INTS = {"type": "array", "items": {"type": "integer"}}
+STYLED = {
+    "openapi": "3.0.3",
+    "info": {"title": "Query styles", "version": "1"},
+    "paths": {
+        "/things": {
+            "get": {
+                "operationId": "listThings",
+                "parameters": [
+                    # Apideck's filter, Stripe's created (anyOf an object of bounds or an integer)
+                    _query(
+                        "filter",
+                        _object({"name": TEXT, "since": {"type": "integer"}}),
+                        style="deepObject",
+                        explode=True,
+                    ),
+                    _query(
+                        "created",
+                        {"anyOf": [_object({"gt": {"type": "integer"}}), {"type": "integer"}]},
+                        style="deepObject",
+                        explode=True,
+                    ),
+                    _query("expand", {"type": "array", "items": TEXT}, style="deepObject", explode=True),
+                    _query("ids", INTS, style="pipeDelimited", explode=False),
+                    _query("tags", {"type": "array", "items": TEXT}, style="spaceDelimited", explode=False),
+                    _query("opt_fields", INTS, style="form", explode=False),  # Asana, SendGrid: a,b,c
+                ],
+                "responses": {"200": {"description": "ok"}},
+            }
+        }
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"filter[name]": ["x"], "filter[since]": ["5"]},
+        {"created[gt]": ["5"]},
+        {"created": ["5"]},
+        {"expand[]": ["a", "b"]},
+        {"expand[0]": ["a"], "expand[1]": ["b"]},
+        {"ids": ["1|2|3"]},
+        {"tags": ["a b"]},
+        {"opt_fields": ["1,2"]},
+    ],
+    ids=lambda q: "&".join(q),
+)
+def test_query_parameters_are_read_by_their_style(tmp_path_factory, query):
+    contract = _load(tmp_path_factory, STYLED)
+    _, found = validate_request(contract, "GET", "/things", query)
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    "query, pointer",
+    [
+        ({"filter[since]": ["soon"]}, "/query/filter/since"),
+        ({"created[gt]": ["soon"]}, "/query/created"),
+        ({"ids": ["1|x"]}, "/query/ids/1"),
+        ({"opt_fields": ["1,x"]}, "/query/opt_fields/1"),
+        ({"other[x]": ["1"]}, "/query/other[x]"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "&".join(v),
+)
+def test_a_styled_value_that_breaks_its_schema_is_refused_by_the_parameter(tmp_path_factory, query, pointer):
+    contract = _load(tmp_path_factory, STYLED)
+    _, found = validate_request(contract, "GET", "/things", query)
+    assert [v.pointer for v in found] == [pointer]
