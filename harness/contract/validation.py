@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import orjson
 
-from harness.contract.bodies import coerce, coerce_text, nest, parse_form
+from harness.contract.bodies import coerce, coerce_text, nest, parse_form, to_utf8
 from harness.contract.errors import Violation
 from harness.contract.model import Contract, Operation, Parameter
 from harness.contract.pointer import join
@@ -257,6 +257,11 @@ def _request_body(contract: Contract, op: Operation, content_type: str, body: by
                 f"content type {media_type or '(none)'!r} is not one of {sorted(op.body_media)}",
             )
         ]
+    try:
+        body = to_utf8(content_type, body)  # the text in the charset it declares
+    except ValueError as exc:
+        where = "/body" if str(exc).startswith("the body") else "/headers/content-type"
+        return [Violation(where, str(exc))]
     return _parsed_body(contract, schema_uri, media_type, body, "/body")
 
 

@@ -361,3 +361,86 @@ def test_a_styled_value_that_breaks_its_schema_is_refused_by_the_parameter(tmp_p
     contract = _load(tmp_path_factory, STYLED)
     _, found = validate_request(contract, "GET", "/things", query)
     assert [v.pointer for v in found] == [pointer]
+
+
+NOTE = _object({"id": TEXT, "text": TEXT, "friendly_name": TEXT}, ["id"])
+NOTES = {
+    "openapi": "3.0.3",
+    "info": {"title": "Notes", "version": "1"},
+    "security": [{"key": []}],
+    "components": {"securitySchemes": {"key": KEY}, "schemas": {"note": NOTE}},
+    "paths": {
+        "/notes": {
+            "get": {
+                "operationId": "listNotes",
+                "responses": {
+                    "200": _json({"type": "array", "items": {"$ref": "#/components/schemas/note"}})
+                },
+            },
+            "post": {
+                "operationId": "createNote",
+                "requestBody": {
+                    "content": {
+                        "application/json": {"schema": _object({"text": TEXT})},
+                        # Twilio: the form names the field FriendlyName, the record friendly_name
+                        "application/x-www-form-urlencoded": {
+                            "schema": _object({"text": TEXT, "FriendlyName": TEXT})
+                        },
+                    }
+                },
+                "responses": {"201": _json({"$ref": "#/components/schemas/note"})},
+            },
+        },
+        "/notes/{id}": {
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": TEXT}],
+            "get": {
+                "operationId": "getNote",
+                "responses": {"200": _json({"$ref": "#/components/schemas/note"}), "404": NOT_FOUND},
+            },
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def notes(tmp_path_factory):
+    with _served(_load(tmp_path_factory, NOTES)) as (http, created):
+        yield http, created, {"X-Key": created["client_secret"]}
+
+
+@pytest.mark.parametrize(
+    "content_type, body",
+    [
+        ("application/json; charset=iso-8859-1", '{"text": "café"}'.encode("latin-1")),
+        ("application/x-www-form-urlencoded; charset=ISO-8859-1", b"text=caf%E9"),
+        ("application/json; charset=utf-16", '{"text": "café"}'.encode("utf-16")),
+    ],
+    ids=["json-latin-1", "form-latin-1", "json-utf-16"],
+)
+def test_a_body_in_another_charset_is_read_in_that_charset(notes, content_type, body):
+    http, created, key = notes
+    made = http.post(
+        created["base_url"] + "/notes", content=body, headers={**key, "Content-Type": content_type}
+    )
+    assert made.status_code == 201, made.text
+    read = http.get(created["base_url"] + f"/notes/{made.json()['id']}", headers=key)
+    assert read.json()["text"] == "café"
+
+
+@pytest.mark.parametrize(
+    "charset, body, pointer",
+    [
+        ("klingon-8", b'{"text": "x"}', "/headers/content-type"),
+        ("us-ascii", '{"text": "café"}'.encode("latin-1"), "/body"),
+    ],
+)
+def test_an_unknown_or_wrong_charset_is_a_4xx_naming_it(notes, charset, body, pointer):
+    http, created, key = notes
+    refused = http.post(
+        created["base_url"] + "/notes",
+        content=body,
+        headers={**key, "Content-Type": f"application/json; charset={charset}"},
+    )
+    assert refused.status_code == 400, refused.text
+    assert charset in refused.text
+    assert pointer in refused.text
