@@ -146,6 +146,38 @@ def with_self_links(contract: Contract, col: Collection, record: Any, path_param
     return out
 
 
+def as_record_fields(contract: Contract, col: Collection, fields: Any) -> Any:
+    """A write's fields under the record's own names, where the request names them otherwise
+    but alike: Twilio's form sends `FriendlyName` for the record's `friendly_name`, so it is
+    stored (and read back) as that. Case, `_` and `-` do not count; names the record lacks
+    stay as sent."""
+    if not isinstance(fields, dict):
+        return fields
+    names = _record_names(contract, col)
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        own = key if key in names.values() else names.get(_plain(key), key)
+        if own not in out or own == key:
+            out[own] = value
+    return out
+
+
+def _plain(name: str) -> str:
+    return "".join(c for c in name.lower() if c.isalnum())
+
+
+def _record_names(contract: Contract, col: Collection) -> dict[str, str]:
+    """The item schema's property names by their plain spelling (one per spelling)."""
+    cache = contract.__dict__.setdefault("_record_names", {})
+    if col.name not in cache:
+        props = envelope_properties(contract, col.item_schema, col.item_schema_uri)
+        names: dict[str, str] = {}
+        for name in props:
+            names.setdefault(_plain(name), name)
+        cache[col.name] = names
+    return cache[col.name]
+
+
 def _writable(contract: Contract, col: Collection) -> frozenset[str]:
     """The top-level fields a create or update of the collection sends."""
     cache = contract.__dict__.setdefault("_writable_fields", {})
@@ -189,7 +221,8 @@ def get_record(
 def create_record(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
-    record = tenant.data.create(col.name, json.loads(body) if body else {})
+    contract = tenant.data.dataset.contract
+    record = tenant.data.create(col.name, as_record_fields(contract, col, json.loads(body) if body else {}))
     if col.key_fields and isinstance(record.get("full_name"), str):  # GitHub, Bitbucket: `owner/name`
         keys = [_dig(record, name) for _, name in col.key_fields]
         if all(isinstance(k, (str, int)) for k in keys):
@@ -204,7 +237,7 @@ def update_record(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
     record_id = _found_id(col, tenant, path_params)
-    fields = json.loads(body) if body else {}
+    fields = as_record_fields(tenant.data.dataset.contract, col, json.loads(body) if body else {})
     record = tenant.data.update(col.name, record_id, fields) if record_id is not _NOT_FOUND else None
     if record is None and col.update_op is not None:
         found = _stand_in(col, col.update_op, tenant, record_id, path_params)

@@ -444,3 +444,14 @@ def test_an_unknown_or_wrong_charset_is_a_4xx_naming_it(notes, charset, body, po
     assert refused.status_code == 400, refused.text
     assert charset in refused.text
     assert pointer in refused.text
+
+
+def test_a_form_field_named_otherwise_is_stored_under_the_records_own_name(notes):
+    http, created, key = notes
+    made = http.post(
+        created["base_url"] + "/notes", data={"FriendlyName": "support", "text": "t"}, headers=key
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["friendly_name"] == "support" and "FriendlyName" not in made.json()
+    read = http.get(created["base_url"] + f"/notes/{made.json()['id']}", headers=key)
+    assert read.json()["friendly_name"] == "support"
