@@ -153,10 +153,10 @@ def as_record_fields(contract: Contract, col: Collection, fields: Any) -> Any:
     stay as sent."""
     if not isinstance(fields, dict):
         return fields
-    names = _record_names(contract, col)
+    names: dict[str, str] = _record_names(contract, col)
     out: dict[str, Any] = {}
     for key, value in fields.items():
-        own = key if key in names.values() else names.get(_plain(key), key)
+        own = str(key) if key in names.values() else names.get(_plain(str(key)), str(key))
         if own not in out or own == key:
             out[own] = value
     return out
