@@ -217,7 +217,7 @@ def _read_elsewhere(
         if keys is None:
             continue
         col = _collection(contract, op, item_op, (listed[0], answered[1], answered[0]), by_key)
-        out.append(replace(col, key_fields=keys))
+        out.append(replace(col, key_fields=keys, parent_params=()))  # its key fields place it
         taken.add(item_op.path)
     return out
 

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 from starlette.responses import Response
 
 from harness.contract import Collection, Contract, Violation
+from harness.contract.bodies import coerce_text
 from harness.contract.collections import envelope_properties, envelope_required
 from harness.contract.collections import list_ok_schema as ok_schema
 from harness.contract.schema import schema_type
@@ -78,7 +79,7 @@ def list_records(
         offset = (max(_int(query, pag.page_param, 1), 1) - 1) * limit
     if offset:
         after = data.key_at(col.name, offset, since)
-    records, last = data.page(col.name, after, limit, since)
+    records, last = _scoped_page(col, tenant, after, limit, since, path_params)
     records = [with_self_links(data.dataset.contract, col, r, path_params) for r in records]
     more = last is not None
     position = {"k": list(last) if last else None, "since": since.isoformat() if since else None}
@@ -90,7 +91,7 @@ def list_records(
         "data": records,
         "next": cursors.encode(tenant.secret, col.name, position) if more else None,
         "has_more": more,
-        "total": data.count(col.name, since),
+        "total": data.count(col.name, since) - _elsewhere(col, tenant, path_params),
         "offset": offset,
         "page": page,
         "limit": limit,
@@ -212,7 +213,8 @@ def get_record(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
     record_id = _found_id(col, tenant, path_params)
-    record = _live(tenant, col, record_id) or _stand_in(col, col.item_op, tenant, record_id, path_params)
+    record = _live(tenant, col, record_id, path_params)
+    record = record or _stand_in(col, col.item_op, tenant, record_id, path_params)
     if record is None:
         return _missing(col, record_id, path_params)
     return json_response(with_self_links(tenant.data.dataset.contract, col, record, path_params))
@@ -222,7 +224,14 @@ def create_record(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
     contract = tenant.data.dataset.contract
-    record = tenant.data.create(col.name, as_record_fields(contract, col, json.loads(body) if body else {}))
+    fields = as_record_fields(contract, col, json.loads(body) if body else {})
+    if col.parent_params and isinstance(
+        fields, dict
+    ):  # its parent field (Twilio's account_sid) from the path
+        fields = {**_parent_fields(contract, col, path_params), **fields}
+    record = tenant.data.create(col.name, fields)
+    if col.parent_params:
+        tenant.parents[(col.name, record.get(col.id_field))] = _scope(col, path_params)
     if col.key_fields and isinstance(record.get("full_name"), str):  # GitHub, Bitbucket: `owner/name`
         keys = [_dig(record, name) for _, name in col.key_fields]
         if all(isinstance(k, (str, int)) for k in keys):
@@ -238,7 +247,8 @@ def update_record(
 ) -> Response:
     record_id = _found_id(col, tenant, path_params)
     fields = as_record_fields(tenant.data.dataset.contract, col, json.loads(body) if body else {})
-    record = tenant.data.update(col.name, record_id, fields) if record_id is not _NOT_FOUND else None
+    in_scope = _live(tenant, col, record_id, path_params) is not None
+    record = tenant.data.update(col.name, record_id, fields) if in_scope else None
     if record is None and col.update_op is not None:
         found = _stand_in(col, col.update_op, tenant, record_id, path_params)
         record = {**found, **(fields if isinstance(fields, dict) else {})} if found else None
@@ -255,7 +265,7 @@ def delete_record(
     """Delete with the documented status; where a body is documented (Stripe's `deleted`
     object, or the record itself) it is built from the record that was deleted."""
     record_id = _found_id(col, tenant, path_params)
-    record = _live(tenant, col, record_id)
+    record = _live(tenant, col, record_id, path_params)
     if record is None or not tenant.data.delete(col.name, record_id):
         record = _stand_in(col, col.delete_op, tenant, record_id, path_params) if col.delete_op else None
     if record is None:
@@ -276,10 +286,12 @@ def _stand_in(
 ) -> dict[str, Any] | None:
     """A record for an id the tenant has no record for, where the operation documents no 404
     (nor a 4XX or default answer): the contract allows only its success, so that is answered,
-    with a record made for this id (not stored). A record the tenant deleted stays a 404: state
-    is real. None: answer 404."""
+    with a record made for this id (not stored). A record the tenant deleted, or one under
+    another parent, stays a 404: state is real. None: answer 404."""
     if op.response_for(404) is not None or _was_deleted(tenant, col, record_id):
         return None
+    if record_id is not _NOT_FOUND and tenant.data.get(col.name, record_id) is not None:
+        return None  # it exists, under another parent: state is real, so not found here either
     dataset = tenant.data.dataset
     salt = ":stand-in:" + ("/".join(path_params.values()) if col.key_fields else str(record_id))
     record = dataset.make(col.name, max(dataset.size(col.name) - 1, 0), seed_salt=salt)
@@ -316,8 +328,71 @@ KEY_SCAN_PAGE = 500
 _NOT_FOUND = object()
 
 
-def _live(tenant: Tenant, col: Collection, record_id: Any) -> dict[str, Any] | None:
-    return None if record_id is _NOT_FOUND else tenant.data.get(col.name, record_id)
+def _live(
+    tenant: Tenant, col: Collection, record_id: Any, path_params: dict[str, str]
+) -> dict[str, Any] | None:
+    """The record, if it exists under the parent the path names (`/networks/{networkId}/...`)."""
+    if record_id is _NOT_FOUND:
+        return None
+    record = tenant.data.get(col.name, record_id)
+    return record if record is not None and _in_scope(col, tenant, record_id, path_params) else None
+
+
+def _scope(col: Collection, path_params: dict[str, str]) -> tuple[str, ...]:
+    return tuple(str(path_params.get(name, "")) for name in col.parent_params)
+
+
+def _in_scope(col: Collection, tenant: Tenant, record_id: Any, path_params: dict[str, str]) -> bool:
+    """A record written under a parent is found under that parent only; seed records, which
+    no write placed, under every parent."""
+    if not col.parent_params:
+        return True
+    placed = tenant.parents.get((col.name, record_id))
+    return placed is None or placed == _scope(col, path_params)
+
+
+def _elsewhere(col: Collection, tenant: Tenant, path_params: dict[str, str]) -> int:
+    """Live records of the collection written under another parent (left out of counts)."""
+    if not col.parent_params:
+        return 0
+    here = _scope(col, path_params)
+    return sum(
+        1
+        for (name, record_id), placed in list(tenant.parents.items())
+        if name == col.name and placed != here and tenant.data.get(col.name, record_id) is not None
+    )
+
+
+def _scoped_page(
+    col: Collection, tenant: Tenant, after: Any, limit: int, since: Any, path_params: dict[str, str]
+) -> tuple[list[dict[str, Any]], Any]:
+    """A page of the records under this parent: pages of the collection, those placed under
+    another parent left out, until `limit` are found or none remain."""
+    records, last = tenant.data.page(col.name, after, limit, since)
+    if not col.parent_params or not tenant.parents:
+        return records, last
+    kept = [r for r in records if _in_scope(col, tenant, r.get(col.id_field), path_params)]
+    while len(kept) < limit and last is not None:
+        more, next_last = tenant.data.page(col.name, last, limit - len(kept), since)
+        kept += [r for r in more if _in_scope(col, tenant, r.get(col.id_field), path_params)]
+        last = next_last
+    return kept, last
+
+
+def _parent_fields(contract: Contract, col: Collection, path_params: dict[str, str]) -> dict[str, Any]:
+    """The record's fields that name its parents (`{AccountSid}` is Twilio's `account_sid`,
+    `{networkId}` a `networkId`), set from the path a record is created under."""
+    names = _record_names(contract, col)
+    props = envelope_properties(contract, col.item_schema, col.item_schema_uri)
+    out: dict[str, Any] = {}
+    for param in col.parent_params:
+        own = names.get(_plain(param))
+        if own is not None and own != col.id_field and param in path_params:
+            schema = props[own][0] if own in props else {}
+            out[own] = coerce_text(
+                path_params[param], schema_type(schema if isinstance(schema, dict) else {})
+            )
+    return out
 
 
 def _missing(col: Collection, record_id: Any, path_params: dict[str, str]) -> Response:

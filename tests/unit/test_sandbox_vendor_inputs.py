@@ -45,10 +45,12 @@ def _load(tmp_path_factory, doc):
 
 
 @contextmanager
-def _served(contract):
+def _served(contract, **spec):
     sandbox = Sandbox(contract, admin_token="adm")
     with TestClient(sandbox.app) as http:
-        created = http.post("/_sandbox/tenants", json={"seed": 5}, headers={"Authorization": "Bearer adm"})
+        created = http.post(
+            "/_sandbox/tenants", json={"seed": 5, **spec}, headers={"Authorization": "Bearer adm"}
+        )
         assert created.status_code == 201, created.text
         yield http, created.json()
 
@@ -455,3 +457,69 @@ def test_a_form_field_named_otherwise_is_stored_under_the_records_own_name(notes
     assert made.json()["friendly_name"] == "support" and "FriendlyName" not in made.json()
     read = http.get(created["base_url"] + f"/notes/{made.json()['id']}", headers=key)
     assert read.json()["friendly_name"] == "support"
+
+
+SSID = _object({"number": {"type": "integer"}, "name": TEXT, "networkId": TEXT}, ["number"])
+NETWORK = [{"name": "networkId", "in": "path", "required": True, "schema": TEXT}]
+MERAKI_SHAPED = {
+    "openapi": "3.0.3",
+    "info": {"title": "Meraki-shaped", "version": "1"},
+    "security": [{"key": []}],
+    "components": {"securitySchemes": {"key": KEY}, "schemas": {"ssid": SSID}},
+    "paths": {
+        "/networks/{networkId}/ssids": {
+            "parameters": NETWORK,
+            "get": {
+                "operationId": "listSsids",
+                "responses": {
+                    "200": _json({"type": "array", "items": {"$ref": "#/components/schemas/ssid"}})
+                },
+            },
+            "post": {
+                "operationId": "createSsid",
+                "requestBody": {"content": {"application/json": {"schema": _object({"name": TEXT})}}},
+                "responses": {"201": _json({"$ref": "#/components/schemas/ssid"})},
+            },
+        },
+        "/networks/{networkId}/ssids/{number}": {
+            "parameters": [
+                *NETWORK,
+                {"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}},
+            ],
+            "get": {
+                "operationId": "getSsid",
+                "responses": {"200": _json({"$ref": "#/components/schemas/ssid"}), "404": NOT_FOUND},
+            },
+            "put": {
+                "operationId": "updateSsid",
+                "requestBody": {"content": {"application/json": {"schema": _object({"name": TEXT})}}},
+                "responses": {"200": _json({"$ref": "#/components/schemas/ssid"}), "404": NOT_FOUND},
+            },
+            "delete": {
+                "operationId": "deleteSsid",
+                "responses": {"204": {"description": "gone"}, "404": NOT_FOUND},
+            },
+        },
+    },
+}
+
+
+def test_a_nested_record_is_found_under_its_own_parent_only(tmp_path_factory):
+    with _served(_load(tmp_path_factory, MERAKI_SHAPED), sizes={"ssids": 3}) as (http, created):
+        key, base = {"X-Key": created["client_secret"]}, created["base_url"]
+        made = http.post(base + "/networks/N_1/ssids", json={"name": "guest"}, headers=key)
+        assert made.status_code == 201, made.text
+        ssid = made.json()
+        assert ssid["networkId"] == "N_1"  # the parent field, from the path
+        number = ssid["number"]
+        assert http.get(base + f"/networks/N_1/ssids/{number}", headers=key).json()["name"] == "guest"
+        assert http.get(base + f"/networks/N_2/ssids/{number}", headers=key).status_code == 404
+        assert (
+            http.put(base + f"/networks/N_2/ssids/{number}", json={"name": "x"}, headers=key).status_code
+            == 404
+        )
+        assert http.delete(base + f"/networks/N_2/ssids/{number}", headers=key).status_code == 404
+        here = [s["number"] for s in http.get(base + "/networks/N_1/ssids", headers=key).json()]
+        there = [s["number"] for s in http.get(base + "/networks/N_2/ssids", headers=key).json()]
+        assert number in here and number not in there
+        assert http.delete(base + f"/networks/N_1/ssids/{number}", headers=key).status_code == 204
