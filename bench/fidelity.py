@@ -177,6 +177,19 @@ def auth_config(doc: dict[str, Any], tenant: dict[str, Any]) -> tuple[str, list[
     return "\n".join(lines) + "\n", used
 
 
+def implicit_headers(doc: dict[str, Any], tenant: dict[str, Any]) -> list[str]:
+    """`Name: value` headers for the credentials the control API lists for schemes the document
+    does not declare (the implicit token of a contract that documents 401s but declares no
+    scheme, as GitHub's does): schemathesis cannot place those by scheme, so every request
+    carries them."""
+    declared = set((doc.get("components") or {}).get("securitySchemes") or {})
+    return [
+        f"{c['name']}: {c['value']}"
+        for c in tenant.get("credentials") or []
+        if c.get("scheme") not in declared and c.get("in") == "header" and c.get("name")
+    ]
+
+
 _NORMALIZE = [
     (re.compile(r"'[^']{0,200}'"), "'…'"),
     (re.compile(r'"[^"]{0,200}"'), '"…"'),
@@ -316,7 +329,10 @@ def run_spec(spec: corpus.Spec, max_examples: int, time_limit: float, seed: int)
             result.tenant_error = answer.text[:300]
             return result
         tenant = answer.json()
-        config, result.credentials = auth_config(_document(path), tenant)
+        document = _document(path)
+        config, result.credentials = auth_config(document, tenant)
+        headers = implicit_headers(document, tenant)
+        result.credentials += [f"{h.partition(':')[0]}:implicit" for h in headers]
         with tempfile.TemporaryDirectory() as tmp:
             events = Path(tmp) / "events.ndjson"
             (Path(tmp) / "schemathesis.toml").write_text(config, encoding="utf-8")
@@ -343,6 +359,7 @@ def run_spec(spec: corpus.Spec, max_examples: int, time_limit: float, seed: int)
                 "--report-ndjson-path",
                 str(events),
                 "--no-color",
+                *(arg for header in headers for arg in ("--header", header)),
             ]
             started = time.monotonic()
             try:
