@@ -523,3 +523,53 @@ def test_a_nested_record_is_found_under_its_own_parent_only(tmp_path_factory):
         there = [s["number"] for s in http.get(base + "/networks/N_2/ssids", headers=key).json()]
         assert number in here and number not in there
         assert http.delete(base + f"/networks/N_1/ssids/{number}", headers=key).status_code == 204
+
+
+NULLABLE = {
+    "openapi": "3.0.3",
+    "info": {"title": "Nullable without a type", "version": "1"},
+    "components": {"schemas": {"user": _object({"login": TEXT}, ["login"])}},
+    "paths": {
+        "/properties": {
+            "patch": {
+                "operationId": "setProperties",
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": _object(
+                                {
+                                    # GitHub's custom-property default_value, and its nullable-simple-user style
+                                    "default_value": {
+                                        "oneOf": [TEXT, {"type": "array", "items": TEXT}],
+                                        "nullable": True,
+                                    },
+                                    "owner": {
+                                        "allOf": [{"$ref": "#/components/schemas/user"}],
+                                        "nullable": True,
+                                    },
+                                }
+                            )
+                        }
+                    }
+                },
+                "responses": {"200": {"description": "ok"}},
+            }
+        }
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "body, pointers",
+    [
+        ({"default_value": None, "owner": None}, []),
+        ({"default_value": ["a"], "owner": {"login": "o"}}, []),
+        ({"default_value": 5}, ["/body/default_value"]),
+        ({"owner": {}}, ["/body/owner"]),
+    ],
+)
+def test_nullable_without_a_type_allows_null_and_nothing_else_new(tmp_path_factory, body, pointers):
+    contract = _load(tmp_path_factory, NULLABLE)
+    headers = {"content-type": "application/json"}
+    _, found = validate_request(contract, "PATCH", "/properties", {}, headers, json.dumps(body).encode())
+    assert [v.pointer for v in found] == pointers
