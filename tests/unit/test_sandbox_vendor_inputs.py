@@ -538,7 +538,7 @@ NULLABLE = {
                         "application/json": {
                             "schema": _object(
                                 {
-                                    # GitHub's custom-property default_value, and its nullable-simple-user style
+                                    # GitHub: custom-property default_value; nullable-simple-user
                                     "default_value": {
                                         "oneOf": [TEXT, {"type": "array", "items": TEXT}],
                                         "nullable": True,
