@@ -37,6 +37,7 @@ class Parameter:
     schema: dict[str, Any]
     style: str = ""  # OpenAPI `style`; empty: the location's default (form for query and cookie)
     explode: bool | None = None  # None: the style's default (true for form only)
+    multi_segment: bool = False  # a path parameter whose value may hold `/` (GitHub's git refs)
 
     @property
     def serialized(self) -> tuple[str, bool]:

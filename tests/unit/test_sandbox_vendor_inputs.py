@@ -573,3 +573,32 @@ def test_nullable_without_a_type_allows_null_and_nothing_else_new(tmp_path_facto
     headers = {"content-type": "application/json"}
     _, found = validate_request(contract, "PATCH", "/properties", {}, headers, json.dumps(body).encode())
     assert [v.pointer for v in found] == pointers
+
+
+def test_a_multi_segment_path_parameter_holds_slashes_and_others_do_not(tmp_path_factory):
+    ref = {"name": "ref", "in": "path", "required": True, "schema": TEXT}
+    doc = {
+        "openapi": "3.0.3",
+        "info": {"title": "Git refs", "version": "1"},
+        "paths": {
+            # GitHub's GET /repos/{owner}/{repo}/git/ref/{ref}, `ref` marked x-multi-segment
+            "/git/ref/{ref}": {
+                "get": {
+                    "operationId": "getRef",
+                    "parameters": [{**ref, "x-multi-segment": True}],
+                    "responses": {"200": {"description": "ok"}},
+                }
+            },
+            "/tags/{ref}": {
+                "get": {
+                    "operationId": "getTag",
+                    "parameters": [ref],
+                    "responses": {"200": {"description": "ok"}},
+                }
+            },
+        },
+    }
+    contract = _load(tmp_path_factory, doc)
+    found = contract.router.match("GET", "/git/ref/heads/feature-a")
+    assert found is not None and found.path_params == {"ref": "heads/feature-a"}
+    assert contract.router.match("GET", "/tags/heads/feature-a") is None
