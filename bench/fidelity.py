@@ -10,6 +10,8 @@ credentials, and read its NDJSON event stream. Printed per spec and in total:
 - ops: operations schemathesis tested;
 - nonconf: share of tested operations where a *valid* (positive-mode) request got an answer
   failing status_code / content_type / response_headers / response_schema conformance;
+- 204body: operations that fail only on a 204/304 whose documented content HTTP forbids
+  sending (RFC 9110; schemathesis reads the empty body as malformed JSON): counted apart;
 - 5xx: responses with a 5xx status (501 "not served" counted apart), and crashes (the sandbox
   process died);
 - hangs: requests that timed out.
@@ -55,6 +57,7 @@ ADMIN = "fidelity-admin-token"
 GENEROUS = {"rate": 100_000, "burst": 100_000}  # so 429s do not crowd out everything else
 START_TIMEOUT = 90.0
 TARGET_NONCONF = 0.03
+NO_BODY = (204, 304)  # RFC 9110: no body, so documented content cannot be sent (schemathesis flags it)
 
 
 @dataclass
@@ -69,6 +72,7 @@ class Result:
     credentials: list[str] = field(default_factory=list)  # which schemes we could satisfy
     operations: int = 0
     nonconforming: int = 0
+    bodiless: int = 0  # operations failing only on a 204/304 the contract documents a body for
     server_errors: int = 0  # 5xx responses other than 501
     not_served: int = 0  # 501 responses
     auth_refused_valid: int = 0  # positive requests answered 401/403
@@ -173,6 +177,19 @@ def auth_config(doc: dict[str, Any], tenant: dict[str, Any]) -> tuple[str, list[
     return "\n".join(lines) + "\n", used
 
 
+def implicit_headers(doc: dict[str, Any], tenant: dict[str, Any]) -> list[str]:
+    """`Name: value` headers for the credentials the control API lists for schemes the document
+    does not declare (the implicit token of a contract that documents 401s but declares no
+    scheme, as GitHub's does): schemathesis cannot place those by scheme, so every request
+    carries them."""
+    declared = set((doc.get("components") or {}).get("securitySchemes") or {})
+    return [
+        f"{c['name']}: {c['value']}"
+        for c in tenant.get("credentials") or []
+        if c.get("scheme") not in declared and c.get("in") == "header" and c.get("name")
+    ]
+
+
 _NORMALIZE = [
     (re.compile(r"'[^']{0,200}'"), "'…'"),
     (re.compile(r'"[^"]{0,200}"'), '"…"'),
@@ -192,6 +209,7 @@ def parse_events(path: Path, result: Result, examples: int = 3) -> None:
     """Fill `result` from schemathesis' NDJSON events."""
     tested: set[str] = set()
     nonconf: set[str] = set()
+    bodiless: set[str] = set()
     if not path.exists():
         return
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -232,6 +250,9 @@ def parse_events(path: Path, result: Result, examples: int = 3) -> None:
                 message = f"{failure.get('title', '')}: {failure.get('message', '')}".strip(": ")
                 if "timeout" in message.lower() or "timed out" in message.lower():
                     result.hangs += 1
+                if name in CONFORMANCE and status in NO_BODY:
+                    bodiless.add(label)  # the contract documents a body HTTP forbids: unservable
+                    continue
                 if name in CONFORMANCE:
                     nonconf.add(label)
                 if name in (*CONFORMANCE, "not_a_server_error"):
@@ -245,6 +266,7 @@ def parse_events(path: Path, result: Result, examples: int = 3) -> None:
                         bucket.append({})  # counted, not shown
     result.operations = len(tested)
     result.nonconforming = len(nonconf)
+    result.bodiless = len(bodiless - nonconf)
 
 
 def run_spec(spec: corpus.Spec, max_examples: int, time_limit: float, seed: int) -> Result:
@@ -307,7 +329,10 @@ def run_spec(spec: corpus.Spec, max_examples: int, time_limit: float, seed: int)
             result.tenant_error = answer.text[:300]
             return result
         tenant = answer.json()
-        config, result.credentials = auth_config(_document(path), tenant)
+        document = _document(path)
+        config, result.credentials = auth_config(document, tenant)
+        headers = implicit_headers(document, tenant)
+        result.credentials += [f"{h.partition(':')[0]}:implicit" for h in headers]
         with tempfile.TemporaryDirectory() as tmp:
             events = Path(tmp) / "events.ndjson"
             (Path(tmp) / "schemathesis.toml").write_text(config, encoding="utf-8")
@@ -334,6 +359,7 @@ def run_spec(spec: corpus.Spec, max_examples: int, time_limit: float, seed: int)
                 "--report-ndjson-path",
                 str(events),
                 "--no-color",
+                *(arg for header in headers for arg in ("--header", header)),
             ]
             started = time.monotonic()
             try:
@@ -355,7 +381,7 @@ def run_spec(spec: corpus.Spec, max_examples: int, time_limit: float, seed: int)
 
 def _table(results: list[Result]) -> str:
     rows = [
-        f"{'spec':22} {'starts':>6} {'load s':>7} {'tenant':>6} {'ops':>5} {'nonconf':>8} "
+        f"{'spec':22} {'starts':>6} {'load s':>7} {'tenant':>6} {'ops':>5} {'nonconf':>8} {'204body':>7} "
         f"{'5xx':>5} {'501':>5} {'401/3':>6} {'hangs':>5} {'st s':>6}"
     ]
     for r in results:
@@ -363,7 +389,8 @@ def _table(results: list[Result]) -> str:
             f"{r.name:22} {'yes' if r.started else 'NO':>6} "
             f"{(f'{r.load_s:.1f}' if r.load_s is not None else '-'):>7} "
             f"{(r.tenant_status or '-')!s:>6} {r.operations:>5} "
-            f"{(f'{r.share:.0%}' if r.operations else '-'):>8} {r.server_errors:>5} {r.not_served:>5} "
+            f"{(f'{r.share:.0%}' if r.operations else '-'):>8} {r.bodiless:>7} "
+            f"{r.server_errors:>5} {r.not_served:>5} "
             f"{r.auth_refused_valid:>6} {r.hangs:>5} {r.st_seconds:>5.0f}{'+' if r.timed_out else ' '}"
             + (" crashed" if r.crashed else "")
         )
@@ -380,6 +407,7 @@ def _totals(results: list[Result]) -> dict[str, Any]:
         "operations": ops,
         "nonconforming": nonconf,
         "nonconforming_share": nonconf / ops if ops else 0.0,
+        "bodiless_204": sum(r.bodiless for r in results),
         "server_errors_5xx": sum(r.server_errors for r in results),
         "not_served_501": sum(r.not_served for r in results),
         "positive_cases": sum(r.positive_cases for r in results),
@@ -439,7 +467,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\ntotal: {totals['usable']}/{totals['specs']} usable ({totals['started']} start), "
         f"{totals['operations']} operations tested, {totals['nonconforming_share']:.0%} non-conforming "
-        f"to a valid request (target <= {TARGET_NONCONF:.0%}), {totals['server_errors_5xx']} 5xx + "
+        f"to a valid request (target <= {TARGET_NONCONF:.0%}; {totals['bodiless_204']} more fail only on a "
+        f"204/304 the contract documents a body for, which HTTP forbids), "
+        f"{totals['server_errors_5xx']} 5xx + "
         f"{totals['not_served_501']} 501 (target 0), {totals['crashes']} crashes, {totals['hangs']} hangs; "
         f"{totals['auth_refused_valid']}/{totals['positive_cases']} valid requests refused 401/403"
     )

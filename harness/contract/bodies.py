@@ -7,12 +7,13 @@ so the flat pairs are folded into objects and arrays and each leaf read as its s
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Collection
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 if TYPE_CHECKING:
     from harness.contract.model import Contract
@@ -177,3 +178,60 @@ def multipart_value(content_type: str, body: bytes) -> dict[str, Any]:
         )
         pairs.append((str(name), str(text)))
     return nest(pairs)
+
+
+UTF8 = ("utf-8", "utf8")
+_CHARSET = re.compile(r";\s*charset\s*=\s*\"?([^\";\s]+)\"?", re.IGNORECASE)
+
+
+def charset_of(content_type: str) -> str | None:
+    """The `charset` parameter of a Content-Type, lower-cased, or None."""
+    found = _CHARSET.search(content_type)
+    return found.group(1).lower() if found else None
+
+
+def is_text(media_type: str) -> bool:
+    """Media types whose bytes are text in some charset (JSON, forms, XML, text/*)."""
+    return (
+        media_type.startswith("text/")
+        or media_type in ("application/json", "application/x-www-form-urlencoded", "application/xml")
+        or media_type.endswith(("+json", "+xml"))
+    )
+
+
+def to_utf8(content_type: str, body: bytes) -> bytes:
+    """A text body in another charset (`; charset=iso-8859-1`) as UTF-8; ValueError naming the
+    charset when it is unknown or the bytes are not text in it."""
+    charset = charset_of(content_type)
+    media_type = content_type.split(";")[0].strip().lower()
+    if not body or charset is None or charset in UTF8 or not is_text(media_type):
+        return body
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        raise ValueError(
+            f"unknown charset {charset!r}; send UTF-8, or a charset such as iso-8859-1"
+        ) from None
+    try:
+        text = body.decode(charset)
+        if media_type == "application/x-www-form-urlencoded":  # `caf%E9`: escaped bytes in the charset too
+            pairs = parse_qsl(text, keep_blank_values=True, encoding=charset, errors="strict")
+            return urlencode(pairs).encode("ascii")
+        return text.encode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"the body is not valid {charset} (byte {exc.start})") from None
+
+
+def as_utf8(headers: dict[str, str], body: bytes | None) -> tuple[dict[str, str], bytes | None]:
+    """A request's body transcoded to UTF-8 once, its Content-Type saying so, for code that reads
+    UTF-8 only; unchanged when its charset is unknown or wrong (validation reports that)."""
+    content_type = headers.get("content-type", "")
+    if not body or charset_of(content_type) in (None, *UTF8):
+        return headers, body
+    try:
+        converted = to_utf8(content_type, body)
+    except ValueError:
+        return headers, body
+    if converted is body:
+        return headers, body
+    return {**headers, "content-type": _CHARSET.sub("; charset=utf-8", content_type)}, converted

@@ -17,6 +17,7 @@ formats; `x-sandbox` hints on the item schema or the list operation say what can
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -128,6 +129,10 @@ class Collection:
     id_param: str = "id"  # the item path's parameter that names the record (its last one)
     parent_params: tuple[str, ...] = ()  # the path parameters before it, which scope the record
     writes: dict[str, Written] = field(default_factory=dict)  # "create" | "update" | "delete"
+    # Where records are read at another path than they are listed and created at (GitHub's
+    # `POST /user/repos`, read at `/repos/{owner}/{repo}`): each item path parameter and the
+    # record field (dotted) whose value it must equal. Empty: the last parameter is the id.
+    key_fields: tuple[tuple[str, str], ...] = ()
 
     @property
     def read_scopes(self) -> frozenset[str]:
@@ -171,7 +176,83 @@ def infer_collections(contract: Contract) -> list[Collection]:
         if shape is None:
             continue
         collections.append(_collection(contract, op, item_op, shape, by_key))
+    collections += _read_elsewhere(contract, ops, by_key, collections)
     return _named(contract, collections)
+
+
+def _read_elsewhere(
+    contract: Contract,
+    ops: Sequence[Operation],
+    by_key: dict[tuple[str, str], Operation],
+    found: list[Collection],
+) -> list[Collection]:
+    """Collections whose records are read back at a path of their own: a list with a create
+    and no item path under it, and a GET item path (not already some collection's) answering
+    the very schema the create answers. `POST /user/repos` answers `full-repository`, as
+    `GET /repos/{owner}/{repo}` does; the item's parameters name record fields (`owner.login`,
+    `name`), which is how a record is found there."""
+    taken = {c.item_op.path for c in found} | {c.list_op.path for c in found}
+    reads: dict[str, Operation] = {}
+    for op in ops:
+        if op.method == "GET" and op.path not in taken and op.path.rstrip("/").endswith("}"):
+            shape = _ok_schema(contract, op)
+            if shape is not None and "array" not in schema_type(shape[1]):
+                reads.setdefault(shape[0], op)
+    out: list[Collection] = []
+    for op in sorted(ops, key=lambda o: o.path.count("{")):  # `/user/repos` before `/orgs/{org}/repos`
+        if op.method != "GET" or op.path in taken or _ITEM.match(op.path.rstrip("/")):
+            continue
+        create = by_key.get(("POST", op.path))
+        written = documented_success(create) if create is not None else None
+        if written is None or written.body_uri is None:
+            continue
+        answered = contract.deref({"$ref": written.body_uri}, contract.uri)
+        item_op = reads.get(answered[1])
+        if item_op is not None and item_op.path in taken:
+            continue
+        listed = _list_shape(contract, op) if item_op is not None else None
+        if item_op is None or listed is None or not isinstance(answered[0], dict):
+            continue
+        keys = _key_fields(contract, item_op, answered[0], answered[1])
+        if keys is None:
+            continue
+        col = _collection(contract, op, item_op, (listed[0], answered[1], answered[0]), by_key)
+        out.append(replace(col, key_fields=keys, parent_params=()))  # its key fields place it
+        taken.add(item_op.path)
+    return out
+
+
+KEY_NAMES = ("name", "slug", "login", "key", "id")
+HOLDER_KEYS = ("login", "slug", "key", "name", "id")  # `{owner}` is the owner's login
+
+
+def _key_fields(
+    contract: Contract, item_op: Operation, schema: dict[str, Any], uri: str
+) -> tuple[tuple[str, str], ...] | None:
+    """Each path parameter of the item path and the record field it names: a field of its own
+    name (or an object field of its name, by that object's `login`/`name`/`id`: `{owner}` is
+    `owner.login`); the last parameter, the record itself, may be its `name`/`slug` (`{repo}`).
+    None when one cannot be placed."""
+    props = {n: p for n, (p, _) in envelope_properties(contract, schema, uri).items()}
+    params = re.findall(r"\{([^}]+)\}", item_op.path)
+    out = []
+    for index, param in enumerate(params):
+        keyable = {n: p for n, p in props.items() if _keyable(p)}
+        name = _pick((param,), keyable)
+        if name is None:
+            holder = props.get(_pick((param,), props) or "")
+            inner = holder.get("properties") if isinstance(holder, dict) else None
+            if isinstance(inner, dict):
+                sub = _pick(
+                    HOLDER_KEYS, {n: p for n, p in inner.items() if _keyable(contract.deref(p, uri)[0])}
+                )
+                name = f"{_pick((param,), props)}.{sub}" if sub else None
+        if name is None and index == len(params) - 1:
+            name = _pick((*_tails(param)[1:], *KEY_NAMES), keyable)
+        if name is None:
+            return None
+        out.append((param, name))
+    return tuple(out)
 
 
 def _collection(
@@ -186,7 +267,8 @@ def _collection(
     props = item_schema.get("properties", {})
     path_params = re.findall(r"\{([^}]+)\}", item_op.path)
     id_param = path_params[-1]
-    id_field = hints.get("id") or _pick(("id", id_param, "sid", "gid", "uuid", "key"), props) or "id"
+    keyable = {n: p for n, p in props.items() if _keyable(contract.deref(p, item_uri)[0])}
+    id_field = hints.get("id") or _named_by(id_param, keyable) or "id"
     if id_field in props:
         id_schema = contract.deref(props[id_field], item_uri)[0]
     else:
@@ -224,6 +306,29 @@ def _collection(
         parent_params=tuple(path_params[:-1]),
         writes=writes,
     )
+
+
+def _named_by(param: str, props: dict[str, Any]) -> str | None:
+    """The record property a path parameter names: the parameter itself (`{sku}`, Twilio's
+    `{Sid}`), or what is left once the record's own name is taken off (GitHub's `{issue_number}`
+    is the issue's `number`, `{secret_name}` its `name`, Asana's `{user_gid}` its `gid`), else
+    the usual id names. Case and `_` do not matter."""
+    return _pick((param, *_tails(param), "id", "sid", "gid", "uuid", "key"), props)
+
+
+def _tails(param: str) -> list[str]:
+    """A parameter name and its shorter endings by word: `issue_number` -> issuenumber, number."""
+    words = [w.lower() for w in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", param)]
+    return ["".join(words[n:]) for n in range(len(words))]
+
+
+def _keyable(schema: Any) -> bool:
+    """A property that can tell records apart: a string or number without a short enum."""
+    if not isinstance(schema, dict):
+        return False
+    kinds = schema_type(schema)
+    enum = schema.get("enum")
+    return not (kinds & {"object", "array", "boolean"}) and not (isinstance(enum, list) and len(enum) < 1000)
 
 
 def _named(contract: Contract, cols: list[Collection]) -> list[Collection]:

@@ -368,6 +368,14 @@ def _json_schema_nullable(out: dict[str, Any]) -> None:
             out["type"] = [kind, "null"]
         if isinstance(out.get("enum"), list) and None not in out["enum"]:
             out["enum"] = [*out["enum"], None]
+        if kind is None:  # no type to widen: null is one more alternative (GitHub's nullable oneOf)
+            for key in ("anyOf", "oneOf"):
+                if isinstance(out.get(key), list) and {"type": "null"} not in out[key]:
+                    out[key] = [*out[key], {"type": "null"}]
+                    break
+            else:
+                if isinstance(out.get("allOf"), list):
+                    out["anyOf"] = [{"allOf": out.pop("allOf")}, {"type": "null"}]
     for bound, flag in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
         exclusive = out.pop(flag) if isinstance(out.get(flag), bool) else None
         if exclusive and bound in out:

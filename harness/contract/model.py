@@ -35,6 +35,15 @@ class Parameter:
     required: bool
     schema_ref: str | None  # absolute URI of the parameter's schema, for validators
     schema: dict[str, Any]
+    style: str = ""  # OpenAPI `style`; empty: the location's default (form for query and cookie)
+    explode: bool | None = None  # None: the style's default (true for form only)
+    multi_segment: bool = False  # a path parameter whose value may hold `/` (GitHub's git refs)
+
+    @property
+    def serialized(self) -> tuple[str, bool]:
+        """(style, explode) with the OpenAPI defaults filled in."""
+        style = self.style or ("form" if self.location in ("query", "cookie") else "simple")
+        return style, self.explode if self.explode is not None else style == "form"
 
     @property
     def key(self) -> tuple[str, str]:
@@ -194,15 +203,33 @@ class Contract:
         return {IMPLICIT_SCHEME: dict(IMPLICIT)}
 
     @cached_property
-    def token_path(self) -> str | None:
-        """The OAuth2 token endpoint's path relative to the API base (from the security scheme)."""
-        for scheme in self.security_schemes.values():
-            flow = (scheme.get("flows") or {}).get("clientCredentials")
-            if scheme.get("type") == "oauth2" and flow:
-                path = urlparse(flow["tokenUrl"]).path
-                base = self.base_path
-                return path[len(base) :] if base and path.startswith(base + "/") else path
+    def token_url_path(self) -> str | None:
+        """The OAuth2 token endpoint's path from the server's root, taken from the flows that
+        have one (client credentials first, then authorization code, password). The sandbox
+        serves it there whether or not it is one of the contract's paths, and on whatever host
+        the contract names (Zoom's zoom.us/oauth/token for an API at api.zoom.us/v2)."""
+        for flow_name in TOKEN_FLOWS:
+            for scheme in self.security_schemes.values():
+                flows = scheme.get("flows") if isinstance(scheme, dict) else None
+                flow = flows.get(flow_name) if isinstance(flows, dict) else None
+                url = (
+                    flow.get("tokenUrl")
+                    if isinstance(flow, dict) and scheme.get("type") == "oauth2"
+                    else None
+                )
+                if isinstance(url, str) and url:
+                    path = re.sub("/{2,}", "/", urlparse(url).path) or "/"
+                    return path if path.startswith("/") else "/" + path
         return None
+
+    @cached_property
+    def token_path(self) -> str | None:
+        """The token endpoint's path relative to the API base, where it is under the base;
+        otherwise its path from the server's root (`token_url_path`)."""
+        path, base = self.token_url_path, self.base_path
+        if path is None:
+            return None
+        return path[len(base) :] if base and path.startswith(base + "/") else path
 
     @cached_property
     def token_operation(self) -> Operation | None:
@@ -229,6 +256,9 @@ class Contract:
 
     def pointer(self, *tokens: object) -> str:
         return join(*tokens)
+
+
+TOKEN_FLOWS = ("clientCredentials", "authorizationCode", "password")
 
 
 def _fragment(uri: str) -> str:

@@ -59,6 +59,12 @@ def _implicit(contract: Contract, op: dict[str, Any]) -> bool:
     return not declared and "401" in (op.get("responses") or {})
 
 
+def _multi_segment(param: dict[str, Any]) -> bool:
+    """A path parameter whose values span segments: GitHub marks them `x-multi-segment: true`
+    (`{ref}` is `heads/feature-a`, sent unescaped by its SDKs)."""
+    return param.get("x-multi-segment") is True
+
+
 def _parameters(contract: Contract, raw: list[Any], pointer: str) -> dict[tuple[str, str], Parameter]:
     out = {}
     for index, node in enumerate(raw):
@@ -72,6 +78,9 @@ def _parameters(contract: Contract, raw: list[Any], pointer: str) -> dict[tuple[
             required=bool(param.get("required")) or param["in"] == "path",
             schema_ref=schema_uri,
             schema=schema,
+            style=str(param.get("style") or ""),
+            explode=param["explode"] if isinstance(param.get("explode"), bool) else None,
+            multi_segment=param["in"] == "path" and _multi_segment(param),
         )
         out[p.key] = p
     return out

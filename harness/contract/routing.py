@@ -17,6 +17,10 @@ class Match:
     path_params: dict[str, str]
 
 
+def by_path_ops(by_path: dict[str, dict[str, Operation]]) -> list[Operation]:
+    return [op for methods in by_path.values() for op in methods.values()]
+
+
 class Router:
     """Templates compiled to regexes; literal segments win over parameters (`/me` before `/{id}`)."""
 
@@ -25,14 +29,24 @@ class Router:
         for op in operations:
             by_path.setdefault(op.path, {})[op.method] = op
         ordered = sorted(by_path, key=lambda p: (len(_PARAM.findall(p)), -p.count("/")))
-        self._routes = [(self._compile(p), p, by_path[p]) for p in ordered]
+        spanning = {
+            (op.path, param.name)
+            for op in by_path_ops(by_path)
+            for param in op.parameters
+            if param.location == "path" and param.multi_segment
+        }
+        self._routes = [
+            (self._compile(p, {name for path, name in spanning if path == p}), p, by_path[p]) for p in ordered
+        ]
 
     @staticmethod
-    def _compile(template: str) -> re.Pattern[str]:
+    def _compile(template: str, spanning: set[str] | frozenset[str] = frozenset()) -> re.Pattern[str]:
+        """The template as a regex; a parameter in `spanning` may hold `/` (one that spans segments)."""
         pattern, last = [], 0
         for m in _PARAM.finditer(template):
             pattern.append(re.escape(template[last : m.start()]))
-            pattern.append(f"(?P<p{len(pattern)}>[^/]+)")
+            value = ".+" if m.group(1) in spanning else "[^/]+"
+            pattern.append(f"(?P<p{len(pattern)}>{value})")
             last = m.end()
         pattern.append(re.escape(template[last:]))
         return re.compile("^" + "".join(pattern) + "$")

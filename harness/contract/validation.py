@@ -18,12 +18,13 @@ from typing import Any, Literal
 
 import orjson
 
-from harness.contract.bodies import coerce, coerce_text, nest, parse_form
+from harness.contract.bodies import coerce, coerce_text, nest, parse_form, to_utf8
 from harness.contract.errors import Violation
 from harness.contract.model import Contract, Operation, Parameter
 from harness.contract.pointer import join
 from harness.contract.routing import Match
 from harness.contract.schema import schema_type
+from harness.contract.styles import fold
 
 Query = Mapping[str, list[str]]
 
@@ -96,6 +97,8 @@ def validate_response(
             )
         return found
     media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if status in NO_BODY or operation.method == "HEAD":
+        return found + _bodiless(spec.media, media_type, status, operation, body)
     body_schema = _media_schema(spec.media, media_type)
     if body_schema is False:
         found.append(
@@ -106,6 +109,28 @@ def validate_response(
         )
         return found
     found += _parsed_body(contract, body_schema, media_type, body, "/body")
+    return found
+
+
+NO_BODY = (204, 304)  # RFC 9110 sections 15.3.5 and 15.4.5: these responses end at their headers
+
+
+def _bodiless(
+    media: dict[str, str | None], media_type: str, status: int, operation: Operation, body: bytes
+) -> list[Violation]:
+    """A response HTTP allows no body (204, 304, any answer to HEAD) where the contract documents
+    content anyway (Jira, Zoom, SendGrid do for 204): conforming is the documented type, if any,
+    and nothing after the headers, for a client discards whatever follows them."""
+    found = []
+    if body:
+        what = "HEAD" if operation.method == "HEAD" else str(status)
+        found.append(
+            Violation("/body", f"a {what} response carries no body (RFC 9110), got {len(body)} bytes")
+        )
+    if media_type and _media_schema(media, media_type) is False:
+        found.append(
+            Violation("/headers/content-type", f"content type {media_type!r} is not one of {sorted(media)}")
+        )
     return found
 
 
@@ -157,6 +182,7 @@ def _check_parameters(
     found: list[Violation] = []
     declared = {p.name for p in op.parameters if p.location == "query"}
     declared |= contract.query_credentials(op)
+    query = fold(op, query)  # deepObject, delimited and exploded values read by their style
     for name in query:
         if name not in declared:
             hint = f"; it takes {', '.join(sorted(declared))}" if declared else ""
@@ -179,9 +205,26 @@ def _check_parameters(
                 continue
             raw = raw[0]
         if param.schema_ref:
-            value = _coerce(raw, param.schema)
+            if isinstance(raw, dict):  # a deepObject or exploded object: its leaves by their schemas
+                value = coerce(contract, raw, {"$ref": param.schema_ref}, contract.uri)
+            elif isinstance(raw, str) and not schema_type(
+                param.schema
+            ):  # `created=5` for anyOf [object, int]
+                value = coerce_text(raw, _alternative_types(contract, param.schema, param.schema_ref))
+            else:
+                value = _coerce(raw, param.schema)
             found += _schema(contract, param.schema_ref, value, where)
     return found
+
+
+def _alternative_types(contract: Contract, schema: dict[str, Any], uri: str) -> set[str]:
+    """The types an `anyOf`/`oneOf` schema's parts allow, for reading a string as one of them."""
+    kinds: set[str] = set()
+    for key in ("anyOf", "oneOf"):
+        for index, part in enumerate(schema.get(key) or ()):
+            resolved = contract.deref(part, f"{uri}/{key}/{index}")[0]
+            kinds |= schema_type(resolved) if isinstance(resolved, dict) else set()
+    return kinds
 
 
 def _raw_value(
@@ -214,6 +257,11 @@ def _request_body(contract: Contract, op: Operation, content_type: str, body: by
                 f"content type {media_type or '(none)'!r} is not one of {sorted(op.body_media)}",
             )
         ]
+    try:
+        body = to_utf8(content_type, body)  # the text in the charset it declares
+    except ValueError as exc:
+        where = "/body" if str(exc).startswith("the body") else "/headers/content-type"
+        return [Violation(where, str(exc))]
     return _parsed_body(contract, schema_uri, media_type, body, "/body")
 
 

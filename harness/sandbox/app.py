@@ -28,7 +28,7 @@ from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
 from harness.contract import Contract, Match, Operation, Violation, validate_request, validate_response
-from harness.contract.bodies import form_value, multipart_value
+from harness.contract.bodies import as_utf8, form_value, multipart_value
 from harness.contract.collections import find_feed
 from harness.contract.validation import check_request
 from harness.core.errors import HarnessError
@@ -182,6 +182,7 @@ class Sandbox:
             body_size=len(body or b""),
             operation=None,
         )
+        headers, body = as_utf8(headers, body)  # logged as sent; handled as UTF-8
         call = _Call(tenant, entry, method, api_path, query, headers, body)
         response = await self._respond(call)
         if call.refused:

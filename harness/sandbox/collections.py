@@ -18,11 +18,13 @@ from urllib.parse import quote, urlencode
 from starlette.responses import Response
 
 from harness.contract import Collection, Contract, Violation
+from harness.contract.bodies import coerce_text
 from harness.contract.collections import envelope_properties, envelope_required
 from harness.contract.collections import list_ok_schema as ok_schema
 from harness.contract.schema import schema_type
 from harness.sandbox import cursors
 from harness.sandbox.events import singular
+from harness.sandbox.generated import concrete
 from harness.sandbox.problems import json_response, problem
 from harness.sandbox.tenants import Tenant
 from harness.synth import rfc3339
@@ -77,7 +79,7 @@ def list_records(
         offset = (max(_int(query, pag.page_param, 1), 1) - 1) * limit
     if offset:
         after = data.key_at(col.name, offset, since)
-    records, last = data.page(col.name, after, limit, since)
+    records, last = _scoped_page(col, tenant, after, limit, since, path_params)
     records = [with_self_links(data.dataset.contract, col, r, path_params) for r in records]
     more = last is not None
     position = {"k": list(last) if last else None, "since": since.isoformat() if since else None}
@@ -89,7 +91,7 @@ def list_records(
         "data": records,
         "next": cursors.encode(tenant.secret, col.name, position) if more else None,
         "has_more": more,
-        "total": data.count(col.name, since),
+        "total": data.count(col.name, since) - _elsewhere(col, tenant, path_params),
         "offset": offset,
         "page": page,
         "limit": limit,
@@ -117,6 +119,11 @@ def with_self_links(contract: Contract, col: Collection, record: Any, path_param
     if record_id is None:
         return record
     params = {**path_params, col.id_param: str(record_id)}
+    if col.key_fields:  # read at a path of its own: its fields fill that path
+        keys = {param: _dig(record, name) for param, name in col.key_fields}
+        if any(v is None for v in keys.values()):
+            return record
+        params = {param: str(value) for param, value in keys.items()}
     path = col.item_op.path
     for name, value in params.items():
         path = path.replace("{" + name + "}", quote(str(value), safe=""))
@@ -138,6 +145,38 @@ def with_self_links(contract: Contract, col: Collection, record: Any, path_param
             links["self"] = {**own, "href": url}
         out[holder] = links
     return out
+
+
+def as_record_fields(contract: Contract, col: Collection, fields: Any) -> Any:
+    """A write's fields under the record's own names, where the request names them otherwise
+    but alike: Twilio's form sends `FriendlyName` for the record's `friendly_name`, so it is
+    stored (and read back) as that. Case, `_` and `-` do not count; names the record lacks
+    stay as sent."""
+    if not isinstance(fields, dict):
+        return fields
+    names: dict[str, str] = _record_names(contract, col)
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        own = str(key) if key in names.values() else names.get(_plain(str(key)), str(key))
+        if own not in out or own == key:
+            out[own] = value
+    return out
+
+
+def _plain(name: str) -> str:
+    return "".join(c for c in name.lower() if c.isalnum())
+
+
+def _record_names(contract: Contract, col: Collection) -> dict[str, str]:
+    """The item schema's property names by their plain spelling (one per spelling)."""
+    cache = contract.__dict__.setdefault("_record_names", {})
+    if col.name not in cache:
+        props = envelope_properties(contract, col.item_schema, col.item_schema_uri)
+        names: dict[str, str] = {}
+        for name in props:
+            names.setdefault(_plain(name), name)
+        cache[col.name] = names
+    return cache[col.name]
 
 
 def _writable(contract: Contract, col: Collection) -> frozenset[str]:
@@ -173,17 +212,31 @@ def _following(pag: Any, query: Query, offset: int, limit: int, page: int | None
 def get_record(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
-    record_id = _record_id(col, path_params)
-    record = tenant.data.get(col.name, record_id) or _stand_in(col, col.item_op, tenant, record_id)
+    record_id = _found_id(col, tenant, path_params)
+    record = _live(tenant, col, record_id, path_params)
+    record = record or _stand_in(col, col.item_op, tenant, record_id, path_params)
     if record is None:
-        return problem(404, f"no {col.name} record with id {record_id!r}")
+        return _missing(col, record_id, path_params)
     return json_response(with_self_links(tenant.data.dataset.contract, col, record, path_params))
 
 
 def create_record(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
-    record = tenant.data.create(col.name, json.loads(body) if body else {})
+    contract = tenant.data.dataset.contract
+    fields = as_record_fields(contract, col, json.loads(body) if body else {})
+    if col.parent_params and isinstance(
+        fields, dict
+    ):  # its parent field (Twilio's account_sid) from the path
+        fields = {**_parent_fields(contract, col, path_params), **fields}
+    record = tenant.data.create(col.name, fields)
+    if col.parent_params:
+        tenant.parents[(col.name, record.get(col.id_field))] = _scope(col, path_params)
+    if col.key_fields and isinstance(record.get("full_name"), str):  # GitHub, Bitbucket: `owner/name`
+        keys = [_dig(record, name) for _, name in col.key_fields]
+        if all(isinstance(k, (str, int)) for k in keys):
+            full = "/".join(str(k) for k in keys)
+            record = tenant.data.update(col.name, record[col.id_field], {"full_name": full}) or record
     return json_response(
         with_self_links(tenant.data.dataset.contract, col, record, path_params), col.status_of("create", 201)
     )
@@ -192,14 +245,15 @@ def create_record(
 def update_record(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
-    record_id = _record_id(col, path_params)
-    fields = json.loads(body) if body else {}
-    record = tenant.data.update(col.name, record_id, fields)
+    record_id = _found_id(col, tenant, path_params)
+    fields = as_record_fields(tenant.data.dataset.contract, col, json.loads(body) if body else {})
+    in_scope = _live(tenant, col, record_id, path_params) is not None
+    record = tenant.data.update(col.name, record_id, fields) if in_scope else None
     if record is None and col.update_op is not None:
-        found = _stand_in(col, col.update_op, tenant, record_id)
+        found = _stand_in(col, col.update_op, tenant, record_id, path_params)
         record = {**found, **(fields if isinstance(fields, dict) else {})} if found else None
     if record is None:
-        return problem(404, f"no {col.name} record with id {record_id!r}")
+        return _missing(col, record_id, path_params)
     return json_response(
         with_self_links(tenant.data.dataset.contract, col, record, path_params), col.status_of("update", 200)
     )
@@ -210,14 +264,16 @@ def delete_record(
 ) -> Response:
     """Delete with the documented status; where a body is documented (Stripe's `deleted`
     object, or the record itself) it is built from the record that was deleted."""
-    record_id = _record_id(col, path_params)
-    record = tenant.data.get(col.name, record_id)
+    record_id = _found_id(col, tenant, path_params)
+    record = _live(tenant, col, record_id, path_params)
     if record is None or not tenant.data.delete(col.name, record_id):
-        record = _stand_in(col, col.delete_op, tenant, record_id) if col.delete_op else None
+        record = _stand_in(col, col.delete_op, tenant, record_id, path_params) if col.delete_op else None
     if record is None:
-        return problem(404, f"no {col.name} record with id {record_id!r}")
+        return _missing(col, record_id, path_params)
     written = col.writes.get("delete")
     status = written.status if written else 204
+    if status == 204 and written is not None and written.media:  # content documented, none allowed
+        return Response(status_code=204, media_type=concrete(written.media))
     if written is None or written.body_uri is None or status == 204:
         return Response(status_code=status)
     contract = tenant.data.dataset.contract
@@ -225,20 +281,145 @@ def delete_record(
     return json_response(_deleted_body(contract, schema, record, col), status)
 
 
-def _stand_in(col: Collection, op: Any, tenant: Tenant, record_id: Any) -> dict[str, Any] | None:
+def _stand_in(
+    col: Collection, op: Any, tenant: Tenant, record_id: Any, path_params: dict[str, str]
+) -> dict[str, Any] | None:
     """A record for an id the tenant has no record for, where the operation documents no 404
     (nor a 4XX or default answer): the contract allows only its success, so that is answered,
-    with a record made for this id (not stored). A record the tenant deleted stays a 404: state
-    is real. None: answer 404."""
+    with a record made for this id (not stored). A record the tenant deleted, or one under
+    another parent, stays a 404: state is real. None: answer 404."""
     if op.response_for(404) is not None or _was_deleted(tenant, col, record_id):
         return None
+    if record_id is not _NOT_FOUND and tenant.data.get(col.name, record_id) is not None:
+        return None  # it exists, under another parent: state is real, so not found here either
     dataset = tenant.data.dataset
-    salt = f":stand-in:{record_id}"
+    salt = ":stand-in:" + ("/".join(path_params.values()) if col.key_fields else str(record_id))
     record = dataset.make(col.name, max(dataset.size(col.name) - 1, 0), seed_salt=salt)
     if not isinstance(record, dict):
         return None
-    record[col.id_field] = record_id
+    if col.key_fields:  # the fields its path names take the values asked for
+        for param, name in col.key_fields:
+            _put(record, name, path_params.get(param))
+    else:
+        record[col.id_field] = record_id
     return record
+
+
+def _dig(record: Any, dotted: str) -> Any:
+    """`record["owner"]["login"]` for `owner.login`; None where a step is missing."""
+    for step in dotted.split("."):
+        if not isinstance(record, dict):
+            return None
+        record = record.get(step)
+    return record
+
+
+def _put(record: dict[str, Any], dotted: str, value: Any) -> None:
+    *holders, last = dotted.split(".")
+    for step in holders:
+        inner = record.get(step)
+        if not isinstance(inner, dict):
+            inner = record[step] = {}
+        record = inner
+    record[last] = value
+
+
+KEY_SCAN_PAGE = 500
+_NOT_FOUND = object()
+
+
+def _live(
+    tenant: Tenant, col: Collection, record_id: Any, path_params: dict[str, str]
+) -> dict[str, Any] | None:
+    """The record, if it exists under the parent the path names (`/networks/{networkId}/...`)."""
+    if record_id is _NOT_FOUND:
+        return None
+    record = tenant.data.get(col.name, record_id)
+    return record if record is not None and _in_scope(col, tenant, record_id, path_params) else None
+
+
+def _scope(col: Collection, path_params: dict[str, str]) -> tuple[str, ...]:
+    return tuple(str(path_params.get(name, "")) for name in col.parent_params)
+
+
+def _in_scope(col: Collection, tenant: Tenant, record_id: Any, path_params: dict[str, str]) -> bool:
+    """A record written under a parent is found under that parent only; seed records, which
+    no write placed, under every parent."""
+    if not col.parent_params:
+        return True
+    placed = tenant.parents.get((col.name, record_id))
+    return placed is None or placed == _scope(col, path_params)
+
+
+def _elsewhere(col: Collection, tenant: Tenant, path_params: dict[str, str]) -> int:
+    """Live records of the collection written under another parent (left out of counts)."""
+    if not col.parent_params:
+        return 0
+    here = _scope(col, path_params)
+    return sum(
+        1
+        for (name, record_id), placed in list(tenant.parents.items())
+        if name == col.name and placed != here and tenant.data.get(col.name, record_id) is not None
+    )
+
+
+def _scoped_page(
+    col: Collection, tenant: Tenant, after: Any, limit: int, since: Any, path_params: dict[str, str]
+) -> tuple[list[dict[str, Any]], Any]:
+    """A page of the records under this parent: pages of the collection, those placed under
+    another parent left out, until `limit` are found or none remain."""
+    records, last = tenant.data.page(col.name, after, limit, since)
+    if not col.parent_params or not tenant.parents:
+        return records, last
+    kept = [r for r in records if _in_scope(col, tenant, r.get(col.id_field), path_params)]
+    while len(kept) < limit and last is not None:
+        more, next_last = tenant.data.page(col.name, last, limit - len(kept), since)
+        kept += [r for r in more if _in_scope(col, tenant, r.get(col.id_field), path_params)]
+        last = next_last
+    return kept, last
+
+
+def _parent_fields(contract: Contract, col: Collection, path_params: dict[str, str]) -> dict[str, Any]:
+    """The record's fields that name its parents (`{AccountSid}` is Twilio's `account_sid`,
+    `{networkId}` a `networkId`), set from the path a record is created under."""
+    names = _record_names(contract, col)
+    props = envelope_properties(contract, col.item_schema, col.item_schema_uri)
+    out: dict[str, Any] = {}
+    for param in col.parent_params:
+        own = names.get(_plain(param))
+        if own is not None and own != col.id_field and param in path_params:
+            schema = props[own][0] if own in props else {}
+            out[own] = coerce_text(
+                path_params[param], schema_type(schema if isinstance(schema, dict) else {})
+            )
+    return out
+
+
+def _missing(col: Collection, record_id: Any, path_params: dict[str, str]) -> Response:
+    """A 404 whose text says "Not Found" as vendors' do: SDKs pick their not-found exception by
+    it (PyGithub raises UnknownObjectException only for a 404 whose message says so)."""
+    if record_id is _NOT_FOUND:
+        named = ", ".join(f"{name} {path_params.get(param)!r}" for param, name in col.key_fields)
+        return problem(404, f"Not Found: no {col.name} record with {named}")
+    return problem(404, f"Not Found: no {col.name} record with id {record_id!r}")
+
+
+def _found_id(col: Collection, tenant: Tenant, path_params: dict[str, str]) -> Any:
+    """The id of the record an item path names: its last parameter, or (records read at a
+    path of their own) the record whose key fields equal the path's values; a value no record
+    has when none does."""
+    if not col.key_fields:
+        return _record_id(col, path_params)
+    wanted = [(name, path_params.get(param)) for param, name in col.key_fields]
+    after = START
+    while True:
+        records, last = tenant.data.page(col.name, after, KEY_SCAN_PAGE)
+        for record in records:
+            if all(str(_dig(record, name)) == value for name, value in wanted):
+                return record.get(col.id_field)
+        if last is None:
+            return _NOT_FOUND
+        after = last
 
 
 def _was_deleted(tenant: Tenant, col: Collection, record_id: Any) -> bool:

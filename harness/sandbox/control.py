@@ -238,12 +238,14 @@ def create_tenant(call: Call) -> Response:
     except QuotaExceeded as exc:
         raise ControlProblem(429, f"{exc}; delete one first (DELETE /_sandbox/tenants/{{id}})") from None
     url = call.request.url
-    base = str(call.request.base_url).rstrip("/") + f"/t/{tenant.id}" + sandbox.contract.base_path
+    root = str(call.request.base_url).rstrip("/") + f"/t/{tenant.id}"
+    base = root + sandbox.contract.base_path
+    token_path = sandbox.contract.token_url_path  # served there, in the contract's paths or not
     return json_response(
         {
             **tenant.describe(),
             "base_url": base,
-            "token_url": base + sandbox.token_path if sandbox.token_path else None,
+            "token_url": root + token_path if token_path else None,
             "client_id": client.client_id,
             "client_secret": client.client_secret,
             "scopes": sorted(client.scopes),

@@ -20,12 +20,15 @@ from starlette.responses import Response
 
 from harness.contract import Contract, Operation, validate_response
 from harness.contract.model import Response as ResponseSpec
+from harness.contract.pointer import escape
 from harness.synth import DEFAULT_CLOCK
 from harness.synth.generator import Builder, Compiler, Ctx
 
 ATTEMPTS = 6
 PASSES = 6
 JSON_LIKE = ("application/json", "+json", "/json")
+STRUCTURED = ("link", "location", "set-cookie", "etag", "last-modified", "retry-after")  # grammar, not text
+NO_BODY = (204, 304)  # RFC 9110 sections 15.3.5 and 15.4.5: these responses end at their headers
 
 
 def request_seed(*parts: object) -> int:
@@ -179,9 +182,11 @@ class Responder:
     ) -> Response:
         headers = self._headers(spec, seed)
         media, schema_uri = pick_media(spec)
-        if media is None or status in (204, 304):
+        if media is None:
             return Response(b"", status, headers=headers)
         send_as = concrete(media)
+        if status in NO_BODY:  # documented with content, but HTTP allows it none: the type only
+            return Response(b"", status, media_type=send_as, headers=headers)
         if not is_json(send_as) and schema_uri is None:
             value: Any = "" if not send_as.startswith("text/") else "ok"
         else:
@@ -191,9 +196,11 @@ class Responder:
 
     def _headers(self, spec: ResponseSpec | None, seed: int) -> dict[str, str]:
         out: dict[str, str] = {}
-        for name, (_required, schema_uri) in (spec.headers if spec else {}).items():
+        for name, (required, schema_uri) in (spec.headers if spec else {}).items():
             if name in ("content-type", "content-length", "transfer-encoding"):
                 continue
+            if name in STRUCTURED and not required:
+                continue  # a made-up `Link: land` breaks the client that parses it; none is allowed
             value, ok = self.values.value(schema_uri, request_seed(seed, name)) if schema_uri else ("x", True)
             text = header_text(value)
             if schema_uri and not ok:
@@ -224,15 +231,16 @@ class Responder:
             if spec is None:
                 return response, "unrepaired"
         media, schema_uri = pick_media(spec)
-        headers = {
-            k: v
-            for k, v in response.headers.items()
-            if k not in ("content-type", "content-length") and k not in (spec.headers if spec else {})
-        }
-        headers.update(self._headers(spec, seed))
+        headers = {k: v for k, v in response.headers.items() if k not in ("content-type", "content-length")}
+        checked = validate_response(self.contract, op, status, headers, b"")
+        wrong = {v.pointer.split("/")[2] for v in checked if v.pointer.startswith("/headers/")}
+        headers = {k: v for k, v in headers.items() if k not in wrong}  # the handler's `Link` stays
+        headers.update({k: v for k, v in self._headers(spec, seed).items() if k not in headers})
         if media is None:
             return Response(b"", status, headers=headers), "repaired"
         send_as = concrete(media)
+        if status in NO_BODY:
+            return Response(b"", status, media_type=send_as, headers=headers), "repaired"
         value: Any = None
         parsed = False
         if is_json(send_as) and body:
@@ -255,9 +263,15 @@ class Responder:
         )
         return out, kind
 
-    def patch(self, schema_uri: str, value: Any, seed: int) -> Any:
-        """Replace each part of `value` that breaks the schema with the same part of a valid value."""
+    def patch(self, schema_uri: str, value: Any, seed: int, depth: int = 0) -> Any:
+        """Replace each part of `value` that breaks the schema with the same part of a valid value.
+        Arrays are patched element by element first, each against its items schema: a valid
+        value's array may be shorter or empty, and taking it whole would empty a page."""
         validator = self.contract.validator(schema_uri)
+        if validator.is_valid(value):
+            return value
+        if depth < MAX_PATCH_DEPTH:
+            value = self._patch_arrays(schema_uri, value, seed, depth)
         good, ok = self.values.value(schema_uri, seed)
         if not ok:
             return value
@@ -284,6 +298,27 @@ class Responder:
                     continue
                 value = _replace(value, path, good)
         return value
+
+    def _patch_arrays(self, schema_uri: str, value: Any, seed: int, depth: int) -> Any:
+        schema, uri = self.contract.deref({"$ref": schema_uri}, self.contract.uri)
+        if not isinstance(schema, dict):
+            return value
+        items = schema.get("items")
+        if isinstance(value, list) and isinstance(items, dict):
+            return [
+                self.patch(f"{uri}/items", v, request_seed(seed, i), depth + 1) for i, v in enumerate(value)
+            ]
+        props = schema.get("properties")
+        if isinstance(value, dict) and isinstance(props, dict):
+            out = dict(value)
+            for name, inner in value.items():
+                if isinstance(inner, list) and isinstance(props.get(name), dict):
+                    out[name] = self.patch(f"{uri}/properties/{escape(name)}", inner, seed, depth + 1)
+            return out
+        return value
+
+
+MAX_PATCH_DEPTH = 4
 
 
 def _documented_like(op: Operation, status: int) -> tuple[int, ResponseSpec | None]:

@@ -110,6 +110,9 @@ class Tenant:
     idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
     faults: Faults = None  # type: ignore[assignment]  # made in __post_init__ unless a store gives one
     change_by: MutableMapping[int, str] = field(default_factory=dict)
+    # The parent path values (`{networkId}`) each record written under a nested path belongs to,
+    # by (collection, record id): it is found under that parent only. Seed records have none.
+    parents: MutableMapping[tuple[str, Any], tuple[str, ...]] = field(default_factory=dict)
     expires_at: float = float("inf")  # when its TTL ends (time.time())
     spec: TenantSpec | None = None
     _secrets: Callable[[], Container[str]] | None = None

@@ -23,8 +23,14 @@ def test_stripe_every_list_and_item_pair_is_its_own_collection():
         if not p.endswith("}") and any(q.rpartition("/")[0] == p for q in gets if q.endswith("}"))
     }
     cols = stripe.collections
-    assert len(pairs) == 84 and len(cols) == 84  # 75 when named by the last segment alone
-    assert {c.list_op.path for c in cols.values()} == pairs
+    keyed = {c.list_op.path: c.item_op.path for c in cols.values() if c.key_fields}
+    assert len(pairs) == 84 and len(cols) == 84 + len(keyed)  # 75 when named by the last segment alone
+    assert {c.list_op.path for c in cols.values()} == pairs | set(keyed)
+    # lists whose item path names the parent otherwise ({id} and {fee}) are joined by schema
+    assert keyed == {
+        "/v1/application_fees/{id}/refunds": "/v1/application_fees/{fee}/refunds/{id}",
+        "/v1/transfers/{id}/reversals": "/v1/transfers/{transfer}/reversals/{id}",
+    }
     assert cols["accounts"].list_op.path == "/v1/accounts"
     customers = cols["customers"]
     assert (customers.pagination.style, customers.pagination.cursor_param) == ("id", "starting_after")

@@ -9,11 +9,6 @@ github = pytest.importorskip("github")
 
 VENDOR = "github"
 
-NOT_SERVED = (
-    "POST /user/repos is not linked to the repos read at /repos/{owner}/{repo} (different "
-    "paths), so a created repository is generated, not stored (issue 12, item 1)"
-)
-
 
 def _client(tenant, token: str | None = None, per_page: int = 30):
     return github.Github(
@@ -30,30 +25,25 @@ def repo(tenant):
     return _client(tenant).get_user().create_repo("demo", description="first")
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_SERVED)
 def test_create(repo):
     assert repo.name == "demo" and repo.description == "first"
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_SERVED)
 def test_read_back(tenant, repo):
     assert _client(tenant).get_repo(repo.full_name).description == "first"
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_SERVED)
 def test_update(tenant, repo):
     repo.edit(description="second")
     assert _client(tenant).get_repo(repo.full_name).description == "second"
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_SERVED)
 def test_delete_then_read_after_delete(tenant, repo):
     repo.delete()
     with pytest.raises(github.UnknownObjectException):
         _client(tenant).get_repo(repo.full_name)
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_SERVED)
 def test_paging(tenant):
     client = _client(tenant, per_page=2)
     made = {client.get_user().create_repo(f"r{i}").full_name for i in range(5)}

@@ -14,10 +14,6 @@ from twilio.base.exceptions import TwilioRestException  # noqa: E402
 
 VENDOR = "twilio"
 
-FORM_FIELDS = (
-    "Twilio's form fields (FriendlyName) are kept under their own names, not as the record's "
-    "friendly_name, so the created queue shows a generated name (issue 12)"
-)
 NEXT_PAGE = (
     "Twilio's next_page_uri is not taken for the paging link: the sandbox fills it with a "
     "generated value, so the SDK stops early or follows it into a 404 (issue 12)"
@@ -35,17 +31,14 @@ def queue(tenant):
     return _account(tenant).queues.create(friendly_name="support")
 
 
-@pytest.mark.xfail(strict=True, reason=FORM_FIELDS)
 def test_create(queue):
     assert queue.sid and queue.friendly_name == "support"
 
 
-@pytest.mark.xfail(strict=True, reason=FORM_FIELDS)
 def test_read_back(tenant, queue):
     assert _account(tenant).queues(queue.sid).fetch().friendly_name == "support"
 
 
-@pytest.mark.xfail(strict=True, reason=FORM_FIELDS)
 def test_update(tenant, queue):
     account = _account(tenant)
     account.queues(queue.sid).update(friendly_name="billing")
