@@ -180,13 +180,13 @@ def given_test(
     """A hypothesis test of `prop` over `strategy`: `prop` raises to fail, returns False to reject
     the example as unfair (hypothesis.assume), else passes. Explicit examples run first, in order."""
 
-    def example(drawn: T) -> None:
+    def run_example(drawn: T) -> None:
         name = key(drawn)
         if not memo.seen(name) and memo.expired():
             return  # out of shrinking time: passes at once, so shrinking ends
         hypothesis.assume(memo.call(name, lambda: prop(drawn)) is not False)
 
-    test: Any = hypothesis.given(drawn=strategy)(example)
+    test: Any = hypothesis.given(drawn=strategy)(run_example)
     for value in reversed(explicit):  # hypothesis runs explicit examples in reverse order of attachment
         test = hypothesis.example(drawn=value)(test)
     test = config(test)
