@@ -142,13 +142,12 @@ class Program(Generic[W]):
             return
         self.keys = (*self.keys, key)
         self._actions.append(action)
-        if not self.memo.seen(self.keys) and self.memo.expired():
-            self.skipped = True  # out of shrinking time: the rest of this program passes
-            return
         if self.memo.seen(self.keys):
-            self.memo.call(self.keys, lambda: None)  # replays: raises the recorded failure, if any
-            return
-        self.memo.call(self.keys, self._catch_up)
+            self.memo.outcomes[self.keys].replay()  # raises the recorded failure, if there was one
+        elif self.memo.expired():
+            self.skipped = True  # out of shrinking time: the rest of this program passes
+        else:
+            self.memo.call(self.keys, self._catch_up)
 
     def _catch_up(self) -> None:
         if self.world is None:
