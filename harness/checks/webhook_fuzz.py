@@ -61,6 +61,7 @@ def webhook_endpoint_survives_fuzzing(ctx: CheckContext) -> None:
     ids = itertools.count(1)
     tag = f"{ctx.seed_for('ids'):08x}"
     sent: list[int] = []
+    coverage = [(case, False) for case in _coverage_cases(schema, operation)]
     started = time.monotonic()
 
     def deliver(drawn: tuple[Any, bool]) -> bool:
@@ -95,7 +96,7 @@ def webhook_endpoint_survives_fuzzing(ctx: CheckContext) -> None:
         config=check_settings(max_examples=FUZZ_EXAMPLES),
         memo=Memo(FUZZ_SHRINK_SECONDS),
         key=lambda drawn: repr(prepare(*drawn)),
-        explicit=[(case, False) for case in _coverage_cases(schema, operation)],
+        explicit=coverage,
     )
     try:
         run_property(ctx, test, flaky="the webhook endpoint failed")
