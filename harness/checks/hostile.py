@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-import hypothesis
 from hypothesis import strategies as st
 
-from harness.checks.context import CheckContext, Run
+from harness.checks.context import CheckContext, RunError
+from harness.checks.failures import Finding
+from harness.checks.properties import Memo, check_settings, given_test, run_property
 from harness.checks.registry import check
 from harness.checks.resilience import error_text
 from harness.connectors import ConnectorTimeout
-from harness.core.errors import HarnessError
-from harness.runtime import TenantHandle
 
 HOSTILE_EXAMPLES = 10  # hypothesis examples (edge-profile tenants) per run
 HOSTILE_RECORDS = 30  # at most this many records per stream in one example
@@ -34,99 +34,92 @@ def survives_hostile_responses(ctx: CheckContext) -> None:
     the record that breaks it.
     """
     streams = list(ctx.manifest.streams)
-    results: dict[tuple[Any, ...], _Hostile | bool] = {}
-    deadline: list[float] = []
     timeout = min(ctx.call_timeout, HOSTILE_CALL_TIMEOUT)
 
-    def attempt(seed: int, sizes: dict[str, int]) -> _Hostile | bool:
-        """The failure this example shows; else whether its responses all conformed to the contract."""
+    def attempt(drawn: tuple[int, dict[str, int]]) -> bool:
+        """Whether this example was fair (its responses all conformed); raises when it broke the connector."""
+        seed, sizes = drawn
         all_sizes = {name: sizes.get(name, 0) for name in ctx.contract.collections}
         tenant = ctx.tenant(all_sizes, seed=seed, profile="edge", keep=False)
         try:
             run = ctx.sync(tenant, check_first=False, timeout=timeout)
             if any(e.response_violations for e in run.requests):
                 return False  # the platform broke its own contract: not a fair test of the connector
-            return _judge_hostile(ctx, tenant, run, seed, sizes) or True
+            truth = {s: tenant.records(s) for s in sizes}
         finally:
             tenant.delete()
+        ids = {s: ctx.contract.collections[s].id_field for s in sizes}
+        ctx.require(
+            judge_hostile(
+                run.error,
+                truth,
+                run.replica.rows,
+                ids,
+                _schema_errors(ctx, run.replica.rows, sizes),
+                expected=ctx.expected,
+                seed=seed,
+                sizes=sizes,
+            )
+        )
+        return True
 
-    @hypothesis.seed(ctx.seed_for("hostile"))
-    @hypothesis.settings(
-        max_examples=HOSTILE_EXAMPLES,
-        deadline=None,
-        database=None,
-        derandomize=False,
-        print_blob=False,
-        report_multiple_bugs=False,
-        phases=[hypothesis.Phase.generate, hypothesis.Phase.shrink],
-        suppress_health_check=list(hypothesis.HealthCheck),
-        verbosity=hypothesis.Verbosity.quiet,
+    drawn = st.tuples(
+        st.integers(0, 2**32 - 1),
+        st.fixed_dictionaries({s: st.integers(0, HOSTILE_RECORDS) for s in streams}),
     )
-    @hypothesis.given(
-        seed=st.integers(0, 2**32 - 1),
-        sizes=st.fixed_dictionaries({s: st.integers(0, HOSTILE_RECORDS) for s in streams}),
+    test = given_test(
+        attempt,
+        drawn,
+        seed=ctx.seed_for("hostile"),
+        config=check_settings(max_examples=HOSTILE_EXAMPLES),
+        memo=Memo(HOSTILE_SHRINK_BUDGET),
+        key=lambda d: (d[0], *sorted(d[1].items())),
     )
-    def hostile(seed: int, sizes: dict[str, int]) -> None:
-        key = (seed, *sorted(sizes.items()))
-        if key not in results:
-            if deadline and time.monotonic() > deadline[0]:
-                return  # out of shrinking time: the smallest failure found so far is the answer
-            results[key] = attempt(seed, sizes)
-            if isinstance(results[key], _Hostile) and not deadline:
-                deadline.append(time.monotonic() + HOSTILE_SHRINK_BUDGET)
-        found = results[key]
-        if isinstance(found, _Hostile):
-            raise found
-        hypothesis.assume(found)
-
-    try:
-        hostile()
-    except _Hostile as found:
-        raise ctx.fail(found.report(), expected=found.expected, **found.details) from None
-    except hypothesis.errors.Unsatisfiable:
-        raise RuntimeError(
-            "RES-04: the sandbox served no edge-profile tenant whose responses all conformed to the "
-            "contract, so there was nothing fair to test the connector with (a sandbox defect)"
-        ) from None
-    except hypothesis.errors.Flaky as exc:
-        raise ctx.fail(
-            f"failed on hostile data, but not reproducibly when the same tenant was synced again: {exc}",
-            expected="the same data gives the same outcome",
-        ) from None
+    run_property(
+        ctx,
+        test,
+        flaky="failed on hostile data",
+        unfair="the sandbox served no edge-profile tenant whose responses all conformed to the contract, "
+        "so there was nothing fair to test the connector with (a sandbox defect)",
+    )
 
 
 # -- RES-04: judging one hostile example -----------------------------------------------------------
 
 
-class _Hostile(HarnessError):
-    """One example that broke the connector: what happened, and the input that did it."""
+@dataclass(frozen=True)
+class SchemaError:
+    """The first way a stored row breaks its collection's schema."""
 
-    def __init__(self, problem: str, expected: str, seed: int, sizes: dict[str, int], **details: Any) -> None:
-        super().__init__(problem)
-        self.problem, self.expected, self.seed, self.sizes = problem, expected, seed, sizes
-        self.details = {"seed": seed, "sizes": sizes, **details}
-
-    def report(self) -> str:
-        sizes = ", ".join(f"{s}={n}" for s, n in self.sizes.items())
-        culprit = self.details.get("record")
-        where = f"; the record: {_short(culprit)}" if culprit is not None else ""
-        return (
-            f"{self.problem}; minimal failing input (shrunk by hypothesis): an edge-profile tenant with "
-            f"seed {self.seed} and {sizes}{where}"
-        )
+    record_id: Any
+    row: dict[str, Any]
+    pointer: str
+    message: str
 
 
-def _judge_hostile(
-    ctx: CheckContext, tenant: TenantHandle, run: Run, seed: int, sizes: dict[str, int]
-) -> _Hostile | None:
-    truth = {s: tenant.records(s) for s in sizes}
-    if run.error is not None:
+Expected = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+def judge_hostile(
+    error: RunError | None,
+    truth: Mapping[str, list[dict[str, Any]]],
+    rows: Mapping[str, Mapping[Any, dict[str, Any]]],
+    id_fields: Mapping[str, str],
+    schema_errors: Mapping[str, SchemaError],
+    *,
+    seed: int,
+    sizes: dict[str, int],
+    expected: Expected = lambda stream, record: record,
+) -> Finding | None:
+    """No crash or hang, every record stored as served, every stored row valid. `truth` is the
+    platform's records per stream in order; `expected` cuts a record to what the replica keeps."""
+    if error is not None:
         # the smallest failing tenant ends with the record that breaks the connector: without it,
         # a tenant one record smaller passed (that is what shrinking the sizes converges to)
         last = next(((s, rs[-1]) for s, rs in truth.items() if rs), None)
-        verb = "hung" if isinstance(run.error, ConnectorTimeout) else "crashed"
-        return _Hostile(
-            f"{verb} on a schema-valid page: {error_text(run.error)}",
+        verb = "hung" if isinstance(error, ConnectorTimeout) else "crashed"
+        return _finding(
+            f"{verb} on a schema-valid page: {error_text(error)}",
             "no crash on any contract-conforming response: nulls, empty arrays, long unicode strings",
             seed,
             sizes,
@@ -134,18 +127,15 @@ def _judge_hostile(
             record=last[1] if last else None,
         )
     for stream, records in truth.items():
-        col = ctx.contract.collections[stream]
-        expected = {r[col.id_field]: ctx.expected(stream, r) for r in records}
-        rows = {i: ctx.expected(stream, r) for i, r in run.replica.rows.get(stream, {}).items()}
-        lost = [i for i in expected if i not in rows]
-        changed = [i for i in expected if i in rows and rows[i] != expected[i]]
+        want = {r[id_fields[stream]]: expected(stream, r) for r in records}
+        stored = {i: expected(stream, r) for i, r in rows.get(stream, {}).items()}
+        lost = [i for i in want if i not in stored]
+        changed = [i for i in want if i in stored and stored[i] != want[i]]
         if lost or changed:
             first = (changed or lost)[0]
             if changed:
                 fields = sorted(
-                    k
-                    for k in {*rows[first], *expected[first]}
-                    if rows[first].get(k) != expected[first].get(k)
+                    k for k in {*stored[first], *want[first]} if stored[first].get(k) != want[first].get(k)
                 )
                 what = (
                     f"stored {len(changed)} {stream} record(s) with altered values "
@@ -153,30 +143,58 @@ def _judge_hostile(
                 )
             else:
                 what = f"lost {len(lost)} of {len(records)} {stream} record(s) (e.g. {first})"
-            return _Hostile(
+            return _finding(
                 f"{what} from a schema-valid page",
                 "every record stored exactly as the platform served it",
                 seed,
                 sizes,
                 stream=stream,
-                record=next(r for r in records if r[col.id_field] == first),
-                stored=rows.get(first),
+                record=next(r for r in records if r[id_fields[stream]] == first),
+                stored=stored.get(first),
             )
-        validator = ctx.contract.validator(col.item_schema_uri)
-        for record_id, row in rows.items():
+        bad = schema_errors.get(stream)
+        if bad is not None:
+            return _finding(
+                f"stored a {stream} record that breaks the schema ({bad.record_id} at {bad.pointer}: "
+                f"{bad.message[:160]})",
+                "stored records conform to the collection schema",
+                seed,
+                sizes,
+                stream=stream,
+                record=bad.row,
+            )
+    return None
+
+
+def _finding(problem: str, expected: str, seed: int, sizes: dict[str, int], **details: Any) -> Finding:
+    """The problem, with the minimal failing input and the record that breaks the connector."""
+    shown = ", ".join(f"{s}={n}" for s, n in sizes.items())
+    culprit = details.get("record")
+    where = f"; the record: {_short(culprit)}" if culprit is not None else ""
+    return Finding.of(
+        f"{problem}; minimal failing input (shrunk by hypothesis): an edge-profile tenant with "
+        f"seed {seed} and {shown}{where}",
+        expected=expected,
+        seed=seed,
+        sizes=sizes,
+        **details,
+    )
+
+
+def _schema_errors(
+    ctx: CheckContext, rows: Mapping[str, Mapping[Any, dict[str, Any]]], streams: Iterable[str]
+) -> dict[str, SchemaError]:
+    """Per stream, the first stored row that breaks its schema (ignoring fields left out on purpose)."""
+    out = {}
+    for stream in streams:
+        validator = ctx.contract.validator(ctx.contract.collections[stream].item_schema_uri)
+        for record_id, row in rows.get(stream, {}).items():
             errors = [e for e in validator.iter_errors(row) if not ctx.omitted(stream, e)]
             if errors:
                 pointer = "/" + "/".join(str(p) for p in errors[0].absolute_path)
-                return _Hostile(
-                    f"stored a {stream} record that breaks the schema ({record_id} at {pointer}: "
-                    f"{errors[0].message[:160]})",
-                    "stored records conform to the collection schema",
-                    seed,
-                    sizes,
-                    stream=stream,
-                    record=row,
-                )
-    return None
+                out[stream] = SchemaError(record_id, row, pointer, errors[0].message)
+                break
+    return out
 
 
 def _short(value: Any, limit: int = 500) -> str:

@@ -9,12 +9,15 @@ import time
 from typing import Any
 
 from harness.checks.context import CheckContext
+from harness.checks.failures import Finding
+from harness.checks.properties import Memo, check_settings, given_test, run_property
 from harness.checks.registry import check
 from harness.checks.webhooks import Delivery, Event, declared_events, sizes_for
 from harness.core import sign
 
 FUZZ_EXAMPLES = 30  # random cases, after at most COVERAGE_EXAMPLES deterministic ones
 COVERAGE_EXAMPLES = 30
+FUZZ_SHRINK_SECONDS = 30.0  # then the smallest failing delivery found so far is reported
 
 
 @check("WH-04", pillar="webhooks", severity="high", level="strict", timeout=180)
@@ -31,7 +34,6 @@ def webhook_endpoint_survives_fuzzing(ctx: CheckContext) -> None:
     endpoint that falls over can be taken down by anyone who can reach it.
     """
     import schemathesis
-    from hypothesis import HealthCheck, Phase, given, seed, settings
     from hypothesis import strategies as st
     from schemathesis import GenerationMode
 
@@ -59,64 +61,98 @@ def webhook_endpoint_survives_fuzzing(ctx: CheckContext) -> None:
     ids = itertools.count(1)
     tag = f"{ctx.seed_for('ids'):08x}"
     sent: list[int] = []
-
-    class Crash(AssertionError):
-        pass
-
-    @_with_examples(_coverage_cases(schema, operation))
-    @seed(ctx.seed_for("fuzz"))
-    @settings(
-        max_examples=FUZZ_EXAMPLES,
-        database=None,
-        deadline=None,
-        derandomize=False,
-        report_multiple_bugs=False,
-        phases=[Phase.explicit, Phase.generate, Phase.shrink],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(drawn=cases)
-    def fuzz(drawn: tuple[Any, bool]) -> None:
-        case, unsigned = drawn
-        from hypothesis import reject
-
-        body = case.body
-        if isinstance(body, bytes | bytearray):
-            payload = bytes(body)
-        elif body is None or type(body).__name__ == "NotSet":
-            payload = b""
-        else:
-            try:
-                payload = json.dumps(body, allow_nan=False).encode()
-            except (TypeError, ValueError):
-                reject()
-        if unsigned:
-            headers = {str(k): str(v) for k, v in (case.headers or {}).items()}
-            how = "a delivery with generated (unsigned) headers"
-        else:
-            headers = sign(wh.secret, payload, msg_id=f"msg_{tag}x{next(ids)}")
-            how = "a correctly signed delivery"
-        headers["content-type"] = case.media_type or "application/json"
-        if any(not _latin1(k) or not _latin1(v) for k, v in headers.items()):
-            reject()
-        sent.append(1)
-        outcome = sender(headers, payload)
-        if outcome:
-            shown = payload[:300].decode("utf-8", "replace") + ("..." if len(payload) > 300 else "")
-            what = _description(case)
-            raise Crash(f"{outcome} on {how} whose body was {shown!r}{f' ({what})' if what else ''}")
-
-    sender = _sender(wh)
+    coverage = [(case, False) for case in _coverage_cases(schema, operation)]
     started = time.monotonic()
+
+    def deliver(drawn: tuple[Any, bool]) -> bool:
+        """Whether the case could be sent (else hypothesis rejects it); raises when it broke the endpoint."""
+        prepared = prepare(*drawn)
+        if prepared is None:
+            return False
+        headers, payload, unsigned = prepared
+        if not unsigned:
+            headers = {**sign(wh.secret, payload, msg_id=f"msg_{tag}x{next(ids)}"), **headers}
+        sent.append(1)
+        answer = wh.send(headers, payload)
+        stderr = wh.connector.diagnostics().stderr if isinstance(answer, int) and answer >= 500 else []
+        ctx.require(
+            judge_answer(
+                answer,
+                stderr[-1] if stderr else None,
+                how=UNSIGNED if unsigned else SIGNED,
+                payload=payload,
+                case=_description(drawn[0]),
+                delivery=len(sent),
+                events=[e.type for e in events],
+                seconds=round(time.monotonic() - started, 1),
+            )
+        )
+        return True
+
+    test = given_test(
+        deliver,
+        cases,
+        seed=ctx.seed_for("fuzz"),
+        config=check_settings(max_examples=FUZZ_EXAMPLES),
+        memo=Memo(FUZZ_SHRINK_SECONDS),
+        key=lambda drawn: repr(prepare(*drawn)),
+        explicit=coverage,
+    )
     try:
-        fuzz()
-    except Crash as crash:
-        raise ctx.fail(
-            f"{crash}; delivery {len(sent)} of the fuzz over {', '.join(e.type for e in events)}",
-            expected="a 2xx or 4xx for every delivery, however odd: never a 5xx, a crash or a hang",
-            seconds=round(time.monotonic() - started, 1),
-        ) from None
+        run_property(ctx, test, flaky="the webhook endpoint failed")
     finally:
         wh.close()
+
+
+SIGNED, UNSIGNED = "a correctly signed delivery", "a delivery with generated (unsigned) headers"
+
+
+def prepare(case: Any, unsigned: bool) -> tuple[dict[str, str], bytes, bool] | None:
+    """What a schemathesis case sends: its headers (only content-type for a delivery signed at
+    sending), its body as bytes, and whether it goes unsigned; None when it cannot be sent as HTTP."""
+    body = case.body
+    if isinstance(body, bytes | bytearray):
+        payload = bytes(body)
+    elif body is None or type(body).__name__ == "NotSet":
+        payload = b""
+    else:
+        try:
+            payload = json.dumps(body, allow_nan=False).encode()
+        except (TypeError, ValueError):
+            return None
+    headers = {str(k): str(v) for k, v in (case.headers or {}).items()} if unsigned else {}
+    headers["content-type"] = case.media_type or "application/json"
+    if any(not _latin1(k) or not _latin1(v) for k, v in headers.items()):
+        return None
+    return headers, payload, unsigned
+
+
+def judge_answer(
+    answer: int | str,
+    stderr: str | None,
+    *,
+    how: str,
+    payload: bytes,
+    case: str = "",
+    delivery: int,
+    events: list[str],
+    seconds: float = 0.0,
+) -> Finding | None:
+    """Every delivery is answered below 500. `answer` is the status, or what went wrong (a crash
+    or a hang) as the driver describes it; `stderr` the connector's last line of stderr."""
+    if isinstance(answer, int):
+        if answer < 500:
+            return None
+        outcome = f"answered {answer}" + (f" (stderr: {stderr})" if stderr else "")
+    else:
+        outcome = answer
+    shown = payload[:300].decode("utf-8", "replace") + ("..." if len(payload) > 300 else "")
+    return Finding.of(
+        f"{outcome} on {how} whose body was {shown!r}{f' ({case})' if case else ''}; "
+        f"delivery {delivery} of the fuzz over {', '.join(events)}",
+        expected="a 2xx or 4xx for every delivery, however odd: never a 5xx, a crash or a hang",
+        seconds=seconds,
+    )
 
 
 def _coverage_cases(schema: Any, operation: Any) -> list[Any]:
@@ -143,18 +179,6 @@ def _coverage_cases(schema: Any, operation: Any) -> list[Any]:
     except (ImportError, TypeError, AttributeError):  # another schemathesis 4.x: random cases only
         return []
     return body[:COVERAGE_EXAMPLES]
-
-
-def _with_examples(cases: list[Any]) -> Any:
-    """Attach coverage cases as hypothesis explicit examples, signed, to run in their order."""
-    from hypothesis import example
-
-    def attach(test: Any) -> Any:
-        for case in reversed(cases):  # hypothesis runs explicit examples in reverse order of attachment
-            test = example(drawn=(case, False))(test)
-        return test
-
-    return attach
 
 
 def _description(case: Any) -> str:
@@ -204,21 +228,6 @@ def _webhook_openapi(ctx: CheckContext, events: list[Event], path: str) -> dict[
         },
         "components": copy.deepcopy(doc.get("components") or {}),
     }
-
-
-def _sender(wh: Delivery) -> Any:
-    """Deliveries through the driver: "" when answered below 500, else what went wrong."""
-
-    def deliver(headers: dict[str, str], payload: bytes) -> str:
-        outcome = wh.send(headers, payload)
-        if isinstance(outcome, str):
-            return outcome
-        if outcome >= 500:
-            stderr = wh.connector.diagnostics().stderr
-            return f"answered {outcome}" + (f" (stderr: {stderr[-1]})" if stderr else "")
-        return ""
-
-    return deliver
 
 
 def _latin1(text: str) -> bool:
