@@ -84,29 +84,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", metavar="REV", help="also run REV and print the ratio")
     parser.add_argument("--rounds", type=int, default=1, help="alternating runs per side")
+    parser.add_argument("connectors", nargs="*", default=list(TARGETS), help="default: both references")
     args = parser.parse_args()
-    connectors = ("examples/acme_sync", "examples/acme_sync_cli")
+    connectors = args.connectors
     if not args.baseline:
         for connector in connectors:
             serial: list[tuple[float, float]] = []
             side: list[tuple[float, float]] = []
-            same = True
+            differ: set[str] = set()
             for _ in range(args.rounds):
                 wall, _, cpu, one_by_one = certify(connector, ROOT, "--check-workers=1")
                 serial.append((wall, cpu))
                 wall, durations, cpu, verdicts = certify(connector, ROOT)
                 side.append((wall, cpu))
-                same = same and verdicts == one_by_one
+                differ |= {
+                    f"{c} {one_by_one.get(c)} one at a time, {verdicts.get(c)} side by side"
+                    for c in {*verdicts, *one_by_one}
+                    if verdicts.get(c) != one_by_one.get(c)
+                }
             (s_wall, s_cpu), (c_wall, c_cpu) = (
                 (statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs))
                 for runs in (serial, side)
             )
+            same = "DIFFER: " + "; ".join(sorted(differ)) if differ else "the same"
             slowest = ", ".join(f"{check} {seconds:.1f} s" for seconds, check in durations[:3])
             print(
                 f"{connector:<24} strict catalogue: side by side {c_wall:5.1f} s wall "
                 f"(target {TARGETS[connector]:g} s idle), one at a time {s_wall:5.1f} s: "
                 f"ratio {c_wall / s_wall:.2f}x; CPU {c_cpu:.1f} s vs {s_cpu:.1f} s "
-                f"({c_cpu / s_cpu:.2f}x); verdicts {'the same' if same else 'DIFFER'}; {load()}; "
+                f"({c_cpu / s_cpu:.2f}x); verdicts {same}; "
+                f"{load()}; "
                 f"slowest: {slowest}",
                 flush=True,
             )
