@@ -4,6 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+# `make test` spreads the suite over xdist workers, one per core, a module per worker at a time
+# (loadfile: module- and session-scoped fixtures start once, and a module's whole-catalogue
+# certifications never run beside each other), and prints the 30 slowest tests, so CI shows
+# where time goes. Not loadgroup: with pytest 9.2 it ignores xdist_group (pytest-xdist#1386).
+TEST_WORKERS ?= auto
 # `make check`'s tests: tests/unit less the files that start servers, browsers or subprocess
 # certifications, or fuzz a whole contract (those stay in `make test`).
 SLOW_UNIT := sandbox_conformance first_hour report_browser cli_image cli_serve contract_real_specs \
@@ -32,7 +37,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=30 $(PYTEST_ARGS)
 
 certify: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider --connector=examples/acme_sync --cert-level=strict --cert-report=cert.json $(PYTEST_ARGS)

@@ -91,6 +91,13 @@ OPTIONS = (
     Option(
         "call_timeout", "--connector-timeout", "seconds one connector call may take (default: 60)", "SECONDS"
     ),
+    Option(
+        "check_workers",
+        "--check-workers",
+        "checks run at once, each on its own tenants (default: one per core, at least 2, at most 4; "
+        "1 runs them one after another). Pace-sensitive checks (performance) always run alone, last",
+        "N",
+    ),
 )
 
 
@@ -110,6 +117,7 @@ class HarnessConfig:
     signing_key: str | None
     call_timeout: float
     rootdir: Path
+    check_workers: int = 1
 
     @property
     def active(self) -> bool:
@@ -189,6 +197,7 @@ def resolve(config: pytest.Config) -> HarnessConfig:
         signing_key=raw["signing_key"],
         call_timeout=timeout,
         rootdir=rootdir,
+        check_workers=_workers(raw["check_workers"]),
     )
 
 
@@ -205,6 +214,27 @@ def _timeout(raw: str | None) -> float:
             f"--connector-timeout must be a positive number of seconds (e.g. 60), got {raw!r}"
         )
     return timeout
+
+
+def default_workers() -> int:
+    """Checks mostly wait on the connector and the sandbox, so two run well even on one core; more
+    than four only queue behind each other on a small machine."""
+    return max(2, min(4, os.cpu_count() or 1))
+
+
+def _workers(raw: str | None) -> int:
+    """How many checks run at once: a whole number from 1."""
+    if raw is None:
+        return default_workers()
+    try:
+        workers = int(raw)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise pytest.UsageError(
+            f"--check-workers must be a whole number from 1 (1 runs the checks one at a time), got {raw!r}"
+        )
+    return workers
 
 
 def check_names(names: tuple[str, ...], ids: list[str], pillars: list[str]) -> None:

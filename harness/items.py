@@ -33,7 +33,8 @@ class CheckItem(pytest.Item):
         from harness.plugin import SESSION_KEY
 
         session = self.config.stash[SESSION_KEY]
-        result, error = session.run_check(self.check)
+        planned = [item.check for item in self.session.items if isinstance(item, CheckItem)]
+        result, error = session.outcome(self.check, planned)
         self.user_properties.append((RESULT_PROPERTY, json.dumps(result.to_dict())))
         if error is None:
             return

@@ -45,7 +45,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if workerinput and "harness_seed" in workerinput:  # xdist: every worker uses the controller's seed
         from dataclasses import replace
 
-        cfg = replace(cfg, seed=int(workerinput["harness_seed"]), seed_given=True)
+        # one check at a time per worker: the controller hands each worker its checks one by one
+        cfg = replace(cfg, seed=int(workerinput["harness_seed"]), seed_given=True, check_workers=1)
     config.stash[CONFIG_KEY] = cfg
     if not cfg.active:
         return

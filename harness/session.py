@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ from harness.report.digest import changed_inputs, code_digest
 from harness.report.mask import Masker, secrets_in
 from harness.runtime import Runtime, SandboxHandle, runtime_for
 from harness.runtime.handle import SandboxError
+from harness.schedule import CheckSchedule
 
 
 @dataclass
@@ -55,6 +57,9 @@ class CheckResult:
         return dict(self.__dict__)
 
 
+Outcome = tuple[CheckResult, BaseException | None]  # a check's result, and what it raised
+
+
 class CertificationSession:
     def __init__(self, cfg: HarnessConfig, junitxml: Path | None = None) -> None:
         self.cfg = cfg
@@ -74,6 +79,8 @@ class CertificationSession:
         self._runtime: Runtime | None = None
         self._start_error: Exception | None = None
         self._lock = threading.Lock()
+        self._schedule: CheckSchedule[Outcome] | None = None
+        self._schedule_lock = threading.Lock()
 
     def outputs(self) -> list[Path]:
         """The files this run writes itself: never part of the code digest."""
@@ -103,6 +110,8 @@ class CertificationSession:
             return self._runtime.handle
 
     def close(self) -> None:
+        if self._schedule is not None:
+            self._schedule.stop()  # the checks still running finish before their sandbox stops
         if self._runtime is not None:
             self._runtime.stop()
             self._runtime = None
@@ -166,7 +175,21 @@ class CertificationSession:
             list(self.cfg.checks), level=self.cfg.cert_level if not self.cfg.checks else "strict"
         )
 
-    def run_check(self, check: Check) -> tuple[CheckResult, BaseException | None]:
+    def outcome(self, check: Check, planned: Sequence[Check]) -> Outcome:
+        """A check's result and what it raised. With one worker it runs now; with more, the first
+        call starts every planned check (`--check-workers` at once, the exclusive ones alone at
+        the end) and each call waits for its own. Results are the same either way: a check's
+        tenants, seeds and connector are its own, whatever ran beside it."""
+        if self.cfg.check_workers <= 1:
+            return self.run_check(check)
+        with self._schedule_lock:
+            if self._schedule is None:
+                self._schedule = CheckSchedule(self.run_check, planned, self.cfg.check_workers)
+        if check not in self._schedule:  # not planned at the start (a rerun plugin, say): runs now
+            return self.run_check(check)
+        return self._schedule.result(check)
+
+    def run_check(self, check: Check) -> Outcome:
         """Run one check under its time limit: its result, and what it raised (None if it passed)."""
         ctx = CheckContext(
             check.id,

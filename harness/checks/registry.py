@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 PILLARS = ("auth", "contract", "integrity", "resilience", "webhooks", "secrets", "data", "performance")
 SEVERITIES = ("critical", "high", "medium", "low")
 LEVELS = ("basic", "standard", "strict")
+# Pillars whose judgement is about the connector's own pace or resources: their checks run alone.
+EXCLUSIVE_PILLARS = ("performance",)
 
 CheckFunc = Callable[["CheckContext"], None]
 
@@ -29,6 +31,9 @@ class Check:
     level: str
     timeout: float
     func: CheckFunc
+    # Runs with no other check beside it: its verdict reads the connector's pace, CPU or memory,
+    # which checks running alongside would take a share of. The others run concurrently.
+    exclusive: bool = False
 
     @property
     def title(self) -> str:
@@ -82,9 +87,11 @@ def check(
     severity: str = "critical",
     level: str = "basic",
     timeout: float = 120.0,
+    exclusive: bool | None = None,
     registry: Registry = REGISTRY,
 ) -> Callable[[CheckFunc], CheckFunc]:
-    """Register a check function. Its docstring's first line is its title in the report."""
+    """Register a check function. Its docstring's first line is its title in the report.
+    `exclusive` (default: True in the performance pillar) makes it run with no other check beside it."""
     if pillar not in PILLARS:
         raise ValueError(f"{check_id}: unknown pillar {pillar!r}; use one of {PILLARS}")
     if severity not in SEVERITIES:
@@ -95,7 +102,8 @@ def check(
     def register(func: CheckFunc) -> CheckFunc:
         if not inspect.getdoc(func):
             raise ValueError(f"{check_id}: a check needs a docstring; it is the check's text in the report")
-        registry.register(Check(check_id, pillar, severity, level, timeout, func))
+        alone = pillar in EXCLUSIVE_PILLARS if exclusive is None else exclusive
+        registry.register(Check(check_id, pillar, severity, level, timeout, func, alone))
         return func
 
     return register

@@ -101,9 +101,10 @@ class _Zygote:
                 return dict(message)
 
     def load(self, deadline: float) -> dict[str, Any]:
-        if self.loaded is None:
-            self.loaded = self.recv(deadline)
-        return self.loaded
+        with self.lock:  # drivers start from several threads at once: one reads the reply
+            if self.loaded is None:
+                self.loaded = self.recv(deadline)
+            return self.loaded
 
     def fork(self, deadline: float) -> _Worker:
         home = private_home(self.room.user)

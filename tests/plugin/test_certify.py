@@ -195,3 +195,29 @@ def test_fixtures_for_integrators_own_tests(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=3)
     without = certify(pytester, "test_own.py", "-k", "fresh")
     without.assert_outcomes(passed=1, deselected=1)
+
+
+def test_checks_side_by_side_give_the_verdicts_of_one_at_a_time(pytester: pytest.Pytester) -> None:
+    """Same seed, same results (statuses, failure messages, order) whatever ran beside a check."""
+    runs = {}
+    for workers in ("1", "3"):
+        result = certify(
+            pytester,
+            f"--connector={FLAWED / 'ignores_next_cursor'}",
+            "--checks=AUTH-01,CON-01,INT-01,INT-02",
+            "--seed=5",
+            f"--check-workers={workers}",
+            "--cert-report=cert.json",
+        )
+        replay = "*pytest --connector=* --seed=5 --checks=INT-01"
+        result.stdout.fnmatch_lines(["*INT-01 failed*", "*seed: 5", "Reproduce with:", replay])
+        runs[workers] = [(c["id"], c["status"], c["message"]) for c in predicate(pytester)["checks"]]
+    assert [c[0] for c in runs["3"]] == ["AUTH-01", "CON-01", "INT-01", "INT-02"]
+    assert runs["3"] == runs["1"]
+    assert ("INT-01", "failed") in {(c[0], c[1]) for c in runs["3"]}
+
+
+def test_check_workers_must_be_a_whole_number(pytester: pytest.Pytester) -> None:
+    result = certify(pytester, f"--connector={EXAMPLE}", "--check-workers=0")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--check-workers must be a whole number from 1*'0'*"])

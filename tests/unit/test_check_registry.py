@@ -57,3 +57,18 @@ def test_selection_by_id_pillar_and_level():
 
 def _doc(ctx):
     """A check."""
+
+
+def test_pace_sensitive_checks_run_alone():
+    registry = Registry()
+    check("P-01", pillar="performance", registry=registry)(_doc)
+    check("A-01", pillar="auth", registry=registry)(_doc)
+    check("A-02", pillar="auth", exclusive=True, registry=registry)(_doc)
+    check("P-02", pillar="performance", exclusive=False, registry=registry)(_doc)
+    assert {c.id: c.exclusive for c in registry.all()} == {
+        "A-01": False,
+        "A-02": True,
+        "P-01": True,
+        "P-02": False,
+    }
+    assert all(c.exclusive for c in REGISTRY.all() if c.pillar == "performance")
