@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
 import time
 from typing import Any
 
 from harness.checks.context import CheckContext
-from harness.checks.failures import Finding
+from harness.checks.failures import Finding, NotApplicable
 from harness.checks.properties import Memo, check_settings, given_test, run_property
 from harness.checks.registry import check
-from harness.checks.webhooks import Delivery, Event, declared_events, sizes_for
+from harness.checks.webhooks import Delivery, declared_events, sizes_for
+from harness.contract.endpoint import webhook_endpoint
 from harness.core import sign
 
 FUZZ_EXAMPLES = 30  # random cases, after at most COVERAGE_EXAMPLES deterministic ones
@@ -39,7 +39,19 @@ def webhook_endpoint_survives_fuzzing(ctx: CheckContext) -> None:
 
     events = declared_events(ctx)
     path = ctx.manifest.webhook_path
-    schema = schemathesis.openapi.from_dict(_webhook_openapi(ctx, events, path), config=schemathesis.Config())
+    api = webhook_endpoint(
+        ctx.contract,
+        [e.type for e in events],
+        path,
+        title=f"{ctx.manifest.name} webhooks",
+        version=ctx.manifest.version,
+    )
+    if api is None:
+        raise NotApplicable(
+            "the contract's `webhooks` section gives no JSON body schema for the declared webhooks "
+            f"({', '.join(e.type for e in events)}), so there is nothing to generate deliveries from"
+        )
+    schema = schemathesis.openapi.from_dict(api, config=schemathesis.Config())
     operation = schema[path]["POST"]
     # Signed deliveries: the generated headers are replaced by real ones, so schemathesis mutates
     # only the body in negative mode. Unsigned ones keep what it generated for the headers too.
@@ -185,49 +197,6 @@ def _description(case: Any) -> str:
     data = getattr(getattr(getattr(case, "meta", None), "phase", None), "data", None)
     text = getattr(data, "description", "")
     return f"schemathesis coverage case: {text}" if isinstance(text, str) and text else ""
-
-
-def _webhook_openapi(ctx: CheckContext, events: list[Event], path: str) -> dict[str, Any]:
-    """An OpenAPI document whose only operation is the connector's webhook endpoint.
-
-    Each declared webhook of the contract is a POST on the manifest's webhook path; as they all
-    share it, their bodies are combined with `oneOf` and their header parameters merged.
-    """
-    doc = ctx.contract.document
-    declared = {e.type for e in events}
-    parameters: dict[tuple[str, str], Any] = {}
-    bodies: list[Any] = []
-    for name, item in (doc.get("webhooks") or {}).items():
-        if name not in declared:
-            continue
-        item, _ = ctx.contract.deref(item, ctx.contract.at("webhooks", name))
-        post = item.get("post") or {}
-        for raw in [*(item.get("parameters") or []), *(post.get("parameters") or [])]:
-            param, _ = ctx.contract.deref(raw, ctx.contract.uri)
-            parameters[(param.get("in"), str(param.get("name")).lower())] = copy.deepcopy(raw)
-        request_body, _ = ctx.contract.deref(post.get("requestBody") or {}, ctx.contract.uri)
-        schema = (request_body.get("content") or {}).get("application/json", {}).get("schema")
-        if schema is not None and schema not in bodies:
-            bodies.append(copy.deepcopy(schema))
-    body_schema = bodies[0] if len(bodies) == 1 else {"oneOf": bodies}
-    return {
-        "openapi": doc.get("openapi", "3.1.0"),
-        "info": {"title": f"{ctx.manifest.name} webhooks", "version": ctx.manifest.version},
-        "paths": {
-            path: {
-                "post": {
-                    "operationId": "deliverWebhook",
-                    "parameters": list(parameters.values()),
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": body_schema}},
-                    },
-                    "responses": {"2XX": {"description": "Accepted."}, "4XX": {"description": "Refused."}},
-                }
-            }
-        },
-        "components": copy.deepcopy(doc.get("components") or {}),
-    }
 
 
 def _latin1(text: str) -> bool:

@@ -12,12 +12,12 @@ either the generated headers or None for "sign it"), so a finding replays withou
 from __future__ import annotations
 
 import base64
-import copy
 import json
 from typing import Any
 
 from hypothesis import strategies as st
 
+from harness.contract.endpoint import webhook_endpoint
 from harness.fuzz.world import World
 
 COVERAGE_CASES = 40  # deterministic edge cases of schemathesis's coverage phase, at most
@@ -25,48 +25,15 @@ COVERAGE_CASES = 40  # deterministic edge cases of schemathesis's coverage phase
 
 def webhook_openapi(world: World) -> dict[str, Any] | None:
     """An OpenAPI document whose only operation is the connector's webhook endpoint, or None
-    when the manifest declares no webhook the contract describes.
-
-    Each declared webhook is a POST on the manifest's webhook path; as they all share it, their
-    bodies are combined with `oneOf` and their header parameters merged."""
-    contract, manifest = world.contract, world.manifest
-    doc = contract.document
-    declared = set(manifest.webhooks)
-    parameters: dict[tuple[str, str], Any] = {}
-    bodies: list[Any] = []
-    for name, item in (doc.get("webhooks") or {}).items():
-        if name not in declared:
-            continue
-        item, _ = contract.deref(item, contract.at("webhooks", name))
-        post = item.get("post") or {}
-        for raw in [*(item.get("parameters") or []), *(post.get("parameters") or [])]:
-            param, _ = contract.deref(raw, contract.uri)
-            parameters[(param.get("in"), str(param.get("name")).lower())] = copy.deepcopy(raw)
-        request_body, _ = contract.deref(post.get("requestBody") or {}, contract.uri)
-        schema = (request_body.get("content") or {}).get("application/json", {}).get("schema")
-        if schema is not None and schema not in bodies:
-            bodies.append(copy.deepcopy(schema))
-    if not bodies:
-        return None
-    body = bodies[0] if len(bodies) == 1 else {"oneOf": bodies}
-    return {
-        "openapi": doc.get("openapi", "3.1.0"),
-        "info": {"title": f"{manifest.name} webhook endpoint", "version": manifest.version},
-        "paths": {
-            manifest.webhook_path: {
-                "post": {
-                    "operationId": "deliverWebhook",
-                    "parameters": list(parameters.values()),
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": body}},
-                    },
-                    "responses": {"2XX": {"description": "Accepted."}, "4XX": {"description": "Refused."}},
-                }
-            }
-        },
-        "components": copy.deepcopy(doc.get("components") or {}),
-    }
+    when the manifest declares no webhook the contract describes."""
+    manifest = world.manifest
+    return webhook_endpoint(
+        world.contract,
+        manifest.webhooks,
+        manifest.webhook_path,
+        title=f"{manifest.name} webhook endpoint",
+        version=manifest.version,
+    )
 
 
 def _operation(world: World) -> Any:
