@@ -45,6 +45,10 @@ _PR_SET_DUMPABLE = 4
 _hardened = False
 _hardening = threading.Lock()
 _live: set[int] = set()  # pids of connector processes this harness started and still waits for
+# Held from a connector process's start until its pid is in `_live`, and while orphans are listed:
+# checks run side by side, and a sweep in one thread must not take another thread's process that
+# has started but is not yet known for an orphan (it would be SIGKILLed at its first breath).
+_spawning = threading.Lock()
 
 
 def environment(home: str, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -143,16 +147,17 @@ class Room:
         a session (and process group) of its own, stdout and stderr piped to the harness."""
         options.setdefault("stdout", subprocess.PIPE)
         options.setdefault("stderr", subprocess.PIPE)
-        proc = subprocess.Popen(
-            [*self.wrapper, *argv],
-            cwd=cwd,
-            env=environment(self.home, extra_env),
-            close_fds=True,
-            start_new_session=True,
-            **options,
-        )
+        with _spawning:
+            proc = subprocess.Popen(
+                [*self.wrapper, *argv],
+                cwd=cwd,
+                env=environment(self.home, extra_env),
+                close_fds=True,
+                start_new_session=True,
+                **options,
+            )
+            _live.add(proc.pid)
         self.procs.append(proc)
-        _live.add(proc.pid)
         return proc
 
     def kill(self, proc: subprocess.Popen[Any]) -> None:
@@ -260,7 +265,8 @@ def sweep_orphans() -> list[int]:
     """Kill and reap the orphans that came back to the harness (we are their subreaper): our
     children in a session other than ours, that we did not start. Returns their pids."""
     me, mine = os.getpid(), os.getsid(0)
-    found = [pid for pid, ppid, sid in _processes() if ppid == me and sid != mine and pid not in _live]
+    with _spawning:
+        found = [pid for pid, ppid, sid in _processes() if ppid == me and sid != mine and pid not in _live]
     for pid in found:
         kill_tree(pid)
         with contextlib.suppress(ChildProcessError, OSError):
