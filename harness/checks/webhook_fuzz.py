@@ -12,7 +12,7 @@ from harness.checks.failures import Finding, NotApplicable
 from harness.checks.properties import Memo, check_settings, given_test, run_property
 from harness.checks.registry import check
 from harness.checks.webhooks import Delivery, declared_events, sizes_for
-from harness.contract.endpoint import webhook_endpoint
+from harness.contract.endpoint import coverage_body_cases, header_safe, webhook_endpoint
 from harness.core import sign
 
 FUZZ_EXAMPLES = 30  # random cases, after at most COVERAGE_EXAMPLES deterministic ones
@@ -73,7 +73,7 @@ def webhook_endpoint_survives_fuzzing(ctx: CheckContext) -> None:
     ids = itertools.count(1)
     tag = f"{ctx.seed_for('ids'):08x}"
     sent: list[int] = []
-    coverage = [(case, False) for case in _coverage_cases(schema, operation)]
+    coverage = [(case, False) for case in itertools.islice(coverage_body_cases(operation), COVERAGE_EXAMPLES)]
     started = time.monotonic()
 
     def deliver(drawn: tuple[Any, bool]) -> bool:
@@ -134,7 +134,7 @@ def prepare(case: Any, unsigned: bool) -> tuple[dict[str, str], bytes, bool] | N
             return None
     headers = {str(k): str(v) for k, v in (case.headers or {}).items()} if unsigned else {}
     headers["content-type"] = case.media_type or "application/json"
-    if any(not _latin1(k) or not _latin1(v) for k, v in headers.items()):
+    if any(not header_safe(k) or not header_safe(v) for k, v in headers.items()):
         return None
     return headers, payload, unsigned
 
@@ -167,41 +167,7 @@ def judge_answer(
     )
 
 
-def _coverage_cases(schema: Any, operation: Any) -> list[Any]:
-    """The first few body cases of schemathesis' coverage phase, in its order: a body of each wrong
-    JSON type, each required property missing, an event type outside the enum, and so on. These
-    deterministic edge cases come before the random ones (empty when this schemathesis has no
-    coverage generator)."""
-    try:
-        from schemathesis import GenerationMode
-        from schemathesis.core.parameters import ParameterLocation
-        from schemathesis.generation.drivers import CoverageGenerator
-        from schemathesis.generation.feedback import FeedbackSources
-        from schemathesis.generation.overrides import Override
-
-        generator = CoverageGenerator(
-            operation=operation,
-            generation_modes=[GenerationMode.NEGATIVE],
-            generation_config=schema.config.generation_for(operation=operation, phase="coverage"),
-            auth_storage=None,
-            override=Override(),
-            feedback=FeedbackSources(),
-        )
-        body = [c for c in generator if c.meta is not None and c.meta.is_negative_at(ParameterLocation.BODY)]
-    except (ImportError, TypeError, AttributeError):  # another schemathesis 4.x: random cases only
-        return []
-    return body[:COVERAGE_EXAMPLES]
-
-
 def _description(case: Any) -> str:
     data = getattr(getattr(getattr(case, "meta", None), "phase", None), "data", None)
     text = getattr(data, "description", "")
     return f"schemathesis coverage case: {text}" if isinstance(text, str) and text else ""
-
-
-def _latin1(text: str) -> bool:
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return "\r" not in text and "\n" not in text

@@ -9,7 +9,7 @@ the webhook target in `harness fuzz`), so both read it from here.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from harness.contract.model import Contract
@@ -55,3 +55,40 @@ def webhook_endpoint(
         },
         "components": copy.deepcopy(doc.get("components") or {}),
     }
+
+
+def coverage_body_cases(operation: Any) -> Iterator[Any]:
+    """schemathesis's coverage-phase cases for `operation` whose body breaks its schema, in its
+    order: a body of each wrong JSON type, each required property missing, an event type outside
+    the enum, and so on. These deterministic edge cases go before the random ones. Its coverage
+    generator is not public API, so another schemathesis 4.x yields nothing here (random cases
+    only) rather than an error."""
+    try:
+        from schemathesis import GenerationMode
+        from schemathesis.core.parameters import ParameterLocation
+        from schemathesis.generation.drivers import CoverageGenerator
+        from schemathesis.generation.feedback import FeedbackSources
+        from schemathesis.generation.overrides import Override
+
+        generator = CoverageGenerator(
+            operation=operation,
+            generation_modes=[GenerationMode.NEGATIVE],
+            generation_config=operation.schema.config.generation_for(operation=operation, phase="coverage"),
+            auth_storage=None,
+            override=Override(),
+            feedback=FeedbackSources(),
+        )
+        for case in generator:
+            if case.meta is not None and case.meta.is_negative_at(ParameterLocation.BODY):
+                yield case
+    except (ImportError, TypeError, AttributeError):
+        return
+
+
+def header_safe(text: str) -> bool:
+    """Whether `text` can travel as an HTTP header name or value: Latin-1, one line."""
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return "\r" not in text and "\n" not in text

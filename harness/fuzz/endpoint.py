@@ -17,7 +17,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from harness.contract.endpoint import webhook_endpoint
+from harness.contract.endpoint import coverage_body_cases, header_safe, webhook_endpoint
 from harness.fuzz.world import World
 
 COVERAGE_CASES = 40  # deterministic edge cases of schemathesis's coverage phase, at most
@@ -94,9 +94,9 @@ def to_input(case: Any, source: str, *, signed: bool) -> dict[str, Any] | None:
     headers = None
     if not signed:
         headers = {k: v for k, v in raw_headers.items() if k.startswith("webhook-")}
-        if not all(_latin1(k) and _latin1(v) for k, v in headers.items()):
+        if not all(header_safe(k) and header_safe(v) for k, v in headers.items()):
             return None
-    if not _latin1(content_type):
+    if not header_safe(content_type):
         return None
     return {
         "body": base64.b64encode(body).decode(),
@@ -115,38 +115,11 @@ def coverage_inputs(world: World) -> list[dict[str, Any]]:
     operation = _operation(world)
     inputs: list[dict[str, Any]] = []
     if operation is not None:
-        try:
-            from schemathesis import GenerationMode
-            from schemathesis.core.parameters import ParameterLocation
-            from schemathesis.generation.drivers import CoverageGenerator
-            from schemathesis.generation.feedback import FeedbackSources
-            from schemathesis.generation.overrides import Override
-
-            config = operation.schema.config
-            generator = CoverageGenerator(
-                operation=operation,
-                generation_modes=[GenerationMode.NEGATIVE],
-                generation_config=config.generation_for(operation=operation, phase="coverage"),
-                auth_storage=None,
-                override=Override(),
-                feedback=FeedbackSources(),
-            )
-            for case in generator:
-                if case.meta is not None and case.meta.is_negative_at(ParameterLocation.BODY):
-                    made = to_input(case, "coverage", signed=True)
-                    if made is not None and made not in inputs:
-                        inputs.append(made)
-                if len(inputs) >= COVERAGE_CASES:
-                    break
-        except (ImportError, TypeError, AttributeError):  # another schemathesis 4.x: random cases only
-            inputs = []
+        for case in coverage_body_cases(operation):
+            made = to_input(case, "coverage", signed=True)
+            if made is not None and made not in inputs:
+                inputs.append(made)
+            if len(inputs) >= COVERAGE_CASES:
+                break
     world._cache["endpoint coverage"] = inputs
     return list(inputs)
-
-
-def _latin1(text: str) -> bool:
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return "\r" not in text and "\n" not in text
