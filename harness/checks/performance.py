@@ -46,7 +46,9 @@ def uses_rate_budget(ctx: CheckContext) -> None:
     sync that is done needs no more. Separately, fewer than 5% of its API requests may be answered
     429: a connector that paces itself (reads the RateLimit headers, spaces its requests) rarely
     sees one, and one that hammers the limit makes the platform throttle every client of the
-    account.
+    account. 429s to requests already in flight together, sent before the first of them was
+    answered, count as one: parallel streams meet the limit at once, and how soon they meet it
+    depends on how fast the machine serves pages.
     """
     streams = list(ctx.manifest.streams)
     pages = math.ceil(BUDGET_PAGES / len(streams))
@@ -92,12 +94,13 @@ def judge_rate_budget(api: RequestLog, *, until: float | None) -> Finding | None
     tail = None if until is None else max(clock(until) - clock(api[-1].time), 0.0)
     budget = _replay_bucket(api, forgive_stalls(pauses), tail)
     limited = api.status(429)
-    share = len(limited) / len(api)
+    ignored = unheeded_429s(limited)
+    share = len(ignored) / len(api)
     problems = []
     if budget.utilization < MIN_UTILIZATION:
         problems.append(_underused(budget, clock, pauses, finished=until is None))
     if share >= MAX_RATE_LIMITED_SHARE:
-        problems.append(_hammered(api, limited, share))
+        problems.append(_hammered(api, limited, ignored, share))
     if not problems:
         return None
     return Finding.of(
@@ -129,15 +132,31 @@ def _underused(budget: _Budget, clock: ConnectorClock, pauses: list[float], *, f
     )
 
 
-def _hammered(api: RequestLog, limited: RequestLog, share: float) -> str:
-    first = limited[0]
+def unheeded_429s(limited: RequestLog) -> list[LoggedRequest]:
+    """The 429s the connector could have avoided: each one to a request it sent after the answer
+    to the last such 429 had reached it. Requests already in flight together when the platform
+    first says 429 (parallel streams meeting the limit at once) count as one, however fast the
+    machine brought them to the limit."""
+    out: list[LoggedRequest] = []
+    known_at = -math.inf  # when the last counted 429 reached the connector
+    for entry in sorted(limited, key=lambda e: e.time):
+        if entry.time >= known_at:
+            out.append(entry)
+            known_at = max(entry.time, entry.responded)
+    return out
+
+
+def _hammered(api: RequestLog, limited: RequestLog, ignored: list[LoggedRequest], share: float) -> str:
+    first = ignored[0]
     following = api.next_after(first)
     after = ""
     if following is not None:
         after = f"; e.g. {first.line()}, then {following.line()} {following.time - first.time:.3f} s later"
+    together = len(limited) - len(ignored)
+    aside = f" ({together} more sent together with one of those not counted)" if together else ""
     return (
-        f"{len(limited)} of its {len(api)} API requests ({share:.0%}) were answered 429: it sends faster "
-        f"than its rate limit allows instead of pacing itself{after}"
+        f"{len(ignored)} of its {len(api)} API requests ({share:.0%}) were answered 429{aside}: it sends "
+        f"faster than its rate limit allows instead of pacing itself{after}"
     )
 
 

@@ -108,6 +108,34 @@ def test_hammering_the_limit_is_named() -> None:
     assert "used only" not in finding.message
 
 
+def _lanes(rounds: int, *, lanes: int, limited: set[int], start: float = 100.0, gap: float = 0.06):
+    """`lanes` requests in flight together each round, sent 1 ms apart and answered in 20 ms;
+    the rounds in `limited` are answered 429 on every lane."""
+    entries, seq = [], 0
+    for r in range(rounds):
+        for lane in range(lanes):
+            seq += 1
+            status = 429 if r in limited else 200
+            entries.append(request(seq, status, time=start + r * gap + lane * 0.001, latency_ms=20))
+    return log(*entries)
+
+
+def test_parallel_streams_meeting_the_limit_together_count_once() -> None:
+    """async_parallel on a fast machine: its three streams reach the empty bucket together, all
+    three in flight are answered 429, then it paces itself. One 429 counted, not three."""
+    api = _lanes(12, lanes=3, limited={6})
+    assert judge_rate_budget(api, until=None) is None
+
+
+def test_parallel_streams_that_keep_meeting_the_limit_are_named() -> None:
+    """A parallel connector that goes on at full speed after each 429: every round it sends after
+    one reached it counts."""
+    api = _lanes(12, lanes=3, limited={4, 6, 8})
+    finding = judge_rate_budget(api, until=None)
+    assert finding is not None
+    assert "3 of its 36 API requests (8%) were answered 429 (6 more sent together" in finding.message
+
+
 def test_the_paced_run_must_not_fail_and_must_make_requests() -> None:
     failed = ConnectorFailed("sync", RuntimeError("429 Too Many Requests"))
     finding = judge_paced_run(serial(3, serve_ms=5, pause_ms=5), failed, STREAMS)
