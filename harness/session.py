@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.checks import LEVELS, REGISTRY, Check, CheckContext, CheckFailure, NotApplicable
+from harness.checks.registry import not_offered
 from harness.config import HarnessConfig
 from harness.connectors import (
     ConnectorFailed,
@@ -204,6 +205,7 @@ class CertificationSession:
 
         def body() -> None:
             try:
+                not_offered(check, self.contract)
                 check.func(ctx)
             except BaseException as exc:
                 outcome["error"] = exc

@@ -87,7 +87,7 @@ def judge_bearer_on_api(log: RequestLog, public: Collection[str] = ()) -> Findin
     )
 
 
-@check("AUTH-03", pillar="auth", severity="critical", level="standard")
+@check("AUTH-03", pillar="auth", severity="critical", level="standard", requires=("token_endpoint",))
 def survives_token_expiry(ctx: CheckContext) -> None:
     """Gets a new token when its token expires in the middle of a sync, and loses nothing.
 

@@ -54,7 +54,7 @@ def require_full_sync(ctx: CheckContext, scenario: Scenario, what: str = "the fu
 # -- INT-01 -------------------------------------------------------------------------------------
 
 
-@check("INT-01", pillar="integrity", severity="critical", timeout=180)
+@check("INT-01", pillar="integrity", severity="critical", timeout=180, requires=("collections",))
 def full_sync_equals_ground_truth(ctx: CheckContext) -> None:
     """A full sync brings in every record exactly once, across many pages, with every field intact.
 
@@ -123,7 +123,9 @@ def _full_sync_problems(stream: str, diff: StreamDiff | None, upserts: Counter[A
 # -- INT-02 -------------------------------------------------------------------------------------
 
 
-@check("INT-02", pillar="integrity", severity="critical", level="basic", timeout=120)
+@check(
+    "INT-02", pillar="integrity", severity="critical", level="basic", timeout=120, requires=("incremental",)
+)
 def incremental_sync_picks_up_changes(ctx: CheckContext) -> None:
     """An incremental sync from the saved state brings in exactly the creates, updates and deletes since.
 
@@ -196,7 +198,9 @@ def judge_reread(
 # -- INT-03 -------------------------------------------------------------------------------------
 
 
-@check("INT-03", pillar="integrity", severity="high", level="standard", timeout=120)
+@check(
+    "INT-03", pillar="integrity", severity="high", level="standard", timeout=120, requires=("incremental",)
+)
 def churn_during_paging_loses_nothing(ctx: CheckContext) -> None:
     """Records that change while it pages are not lost: one incremental sync later the replica is exact.
 

@@ -11,8 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from harness.checks.failures import NotApplicable
+from harness.contract.offers import OFFERS, gap
+
 if TYPE_CHECKING:
     from harness.checks.context import CheckContext
+    from harness.contract import Contract
 
 PILLARS = ("auth", "contract", "integrity", "resilience", "webhooks", "secrets", "data", "performance")
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -34,6 +38,9 @@ class Check:
     # Runs with no other check beside it: its verdict reads the connector's pace, CPU or memory,
     # which checks running alongside would take a share of. The others run concurrently.
     exclusive: bool = False
+    # Offers of the contract (harness.contract.offers) the check needs; without one it is not
+    # applicable, with the contract's gap as the reason, and never run.
+    requires: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
@@ -80,6 +87,14 @@ class Registry:
 REGISTRY = Registry()
 
 
+def not_offered(check: Check, contract: Contract) -> None:
+    """Raise NotApplicable, with the contract's gap as the reason, if it lacks an offer the check requires."""
+    for name in check.requires:
+        missing = gap(contract, name)
+        if missing is not None:
+            raise NotApplicable(str(missing))
+
+
 def check(
     check_id: str,
     *,
@@ -88,10 +103,15 @@ def check(
     level: str = "basic",
     timeout: float = 120.0,
     exclusive: bool | None = None,
+    requires: tuple[str, ...] = (),
     registry: Registry = REGISTRY,
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Register a check function. Its docstring's first line is its title in the report.
-    `exclusive` (default: True in the performance pillar) makes it run with no other check beside it."""
+    `exclusive` (default: True in the performance pillar) makes it run with no other check beside it.
+    `requires` names the contract offers it needs (see harness.contract.offers)."""
+    unknown = [name for name in requires if name not in OFFERS]
+    if unknown:
+        raise ValueError(f"{check_id}: unknown offer(s) {unknown}; use some of {sorted(OFFERS)}")
     if pillar not in PILLARS:
         raise ValueError(f"{check_id}: unknown pillar {pillar!r}; use one of {PILLARS}")
     if severity not in SEVERITIES:
@@ -103,7 +123,7 @@ def check(
         if not inspect.getdoc(func):
             raise ValueError(f"{check_id}: a check needs a docstring; it is the check's text in the report")
         alone = pillar in EXCLUSIVE_PILLARS if exclusive is None else exclusive
-        registry.register(Check(check_id, pillar, severity, level, timeout, func, alone))
+        registry.register(Check(check_id, pillar, severity, level, timeout, func, alone, tuple(requires)))
         return func
 
     return register

@@ -14,7 +14,7 @@ from harness.connectors import ConnectorFailed, ConnectorTimeout
 from harness.core import ChangeEvent, Fault, RequestLog
 
 
-@check("INT-06", pillar="integrity", severity="critical", level="standard", timeout=60)
+@check("INT-06", pillar="integrity", severity="critical", level="standard", timeout=60, requires=("writes",))
 def retried_push_creates_no_duplicate(ctx: CheckContext) -> None:
     """A push retried after a failure that had already committed creates no duplicate.
 

@@ -14,7 +14,7 @@ from harness.core import RequestLog
 Scopes = Mapping[str, frozenset[str]]  # operationId -> the scopes the contract says it needs
 
 
-@check("AUTH-02", pillar="auth", severity="high", level="standard")
+@check("AUTH-02", pillar="auth", severity="high", level="standard", requires=("scopes",))
 def least_privilege(ctx: CheckContext) -> None:
     """Asks only for the scopes its operations need (least privilege).
 

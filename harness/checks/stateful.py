@@ -23,7 +23,7 @@ STATEFUL_PENDING = 3  # changes between two syncs: 1 to 3, so every program sync
 STATEFUL_SHRINK_SECONDS = 8  # then the shortest failing sequence found so far is reported
 
 
-@check("INT-05", pillar="integrity", severity="high", level="strict", timeout=120)
+@check("INT-05", pillar="integrity", severity="high", level="strict", timeout=120, requires=("incremental",))
 def replica_converges_under_interleaved_changes(ctx: CheckContext) -> None:
     """Stateful property test: however changes and incremental syncs interleave, the replica converges.
 

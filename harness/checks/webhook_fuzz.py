@@ -20,7 +20,7 @@ COVERAGE_EXAMPLES = 30
 FUZZ_SHRINK_SECONDS = 30.0  # then the smallest failing delivery found so far is reported
 
 
-@check("WH-04", pillar="webhooks", severity="high", level="strict", timeout=180)
+@check("WH-04", pillar="webhooks", severity="high", level="strict", timeout=180, requires=("webhooks",))
 def webhook_endpoint_survives_fuzzing(ctx: CheckContext) -> None:
     """Survives a schemathesis fuzz of its webhook endpoint: no 5xx, no crash.
 

@@ -29,7 +29,7 @@ TAMPERING = {
 # -- WH-01 ----------------------------------------------------------------------------------------
 
 
-@check("WH-01", pillar="webhooks", severity="critical", level="basic", timeout=60)
+@check("WH-01", pillar="webhooks", severity="critical", level="basic", timeout=60, requires=("webhooks",))
 def signed_events_are_applied(ctx: CheckContext) -> None:
     """Accepts correctly signed webhook deliveries with a 2xx and applies them to its store.
 
@@ -96,7 +96,7 @@ def applied_problem(d: Delivered) -> str:
 # -- WH-02 ----------------------------------------------------------------------------------------
 
 
-@check("WH-02", pillar="webhooks", severity="critical", level="basic", timeout=60)
+@check("WH-02", pillar="webhooks", severity="critical", level="basic", timeout=60, requires=("webhooks",))
 def bad_deliveries_are_refused(ctx: CheckContext) -> None:
     """Refuses forged, unsigned and stale webhook deliveries with a 4xx and no side effect.
 
@@ -140,7 +140,7 @@ def judge_refused(event: Event, delivered: dict[str, Delivered]) -> Finding | No
 # -- WH-03 ----------------------------------------------------------------------------------------
 
 
-@check("WH-03", pillar="webhooks", severity="high", level="standard", timeout=60)
+@check("WH-03", pillar="webhooks", severity="high", level="standard", timeout=60, requires=("webhooks",))
 def duplicates_are_applied_once(ctx: CheckContext) -> None:
     """Applies a delivery once, however often the platform sends it (same `webhook-id`).
 
