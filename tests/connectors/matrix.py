@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FLAWED = ROOT / "tests" / "connectors" / "flawed"
 
 
-def run(connector: Path, seed: int) -> dict[str, str]:
+def run(connector: Path, seed: int, contract: str | None = None) -> dict[str, str]:
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "cert.json"
         subprocess.run(
@@ -33,6 +33,7 @@ def run(connector: Path, seed: int) -> dict[str, str]:
                 f"--seed={seed}",
                 "--cert-level=strict",
                 f"--cert-report={report}",
+                *([f"--contract={ROOT / contract}"] if contract else []),
             ],
             cwd=folder,
             capture_output=True,
@@ -51,7 +52,7 @@ def main(seed: int = 7, names: list[str] | None = None) -> int:
         if names and folder.name not in names:
             continue
         expect = tomllib.loads((folder / "expect.toml").read_text())
-        failed = run(folder, seed)
+        failed = run(folder, seed, expect.get("contract"))
         also = set(expect.get("also", {}))
         unexpected = sorted(set(failed) - {expect["check"]} - also)
         missing = sorted(({expect["check"]} | also) - set(failed))

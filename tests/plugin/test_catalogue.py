@@ -3,7 +3,8 @@
 The reference connectors pass the whole catalogue; each connector under
 tests/connectors/flawed/ carries exactly one defect and an `expect.toml` naming the check that
 must catch it, words its message must contain, and (`also`) any other check it fails for a
-stated, real reason. A flawed connector is run against its own check and the `also` checks;
+stated, real reason; `contract` names the platform contract when it is not the bundled one.
+A flawed connector is run against its own check and the `also` checks;
 anything else it would fail is caught by the full-catalogue run of `make matrix`.
 """
 
@@ -48,6 +49,11 @@ def certify(pytester: pytest.Pytester, connector: Path, *args: str) -> tuple[pyt
     return result, read_certificate(report)[1]["predicate"]
 
 
+def contract_args(expect: dict) -> list[str]:
+    """`contract = "tests/contracts/X"` in expect.toml: the connector is for that platform."""
+    return [f"--contract={ROOT / expect['contract']}"] if "contract" in expect else []
+
+
 @pytest.mark.parametrize("connector", REFERENCE, ids=lambda p: p.name)
 def test_the_reference_connectors_pass_every_check(pytester: pytest.Pytester, connector: Path) -> None:
     result, cert = certify(pytester, connector)
@@ -66,7 +72,7 @@ def test_each_flawed_connector_fails_the_check_it_targets(
 ) -> None:
     also = dict(expect.get("also", {}))
     checks = ",".join([expect["check"], *also])
-    result, cert = certify(pytester, FLAWED / name, f"--checks={checks}")
+    result, cert = certify(pytester, FLAWED / name, f"--checks={checks}", *contract_args(expect))
     outcome = {c["id"]: c for c in cert["checks"]}
     target = outcome[expect["check"]]
     assert target["status"] == "failed", result.stdout.str()[-3000:]
