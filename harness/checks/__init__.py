@@ -2,6 +2,7 @@
 
 from harness.checks import (  # noqa: F401  (importing registers the checks)
     auth,
+    certificates,
     contract,
     data,
     hostile,

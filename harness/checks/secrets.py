@@ -148,24 +148,6 @@ def judge_no_egress(egress: list[dict[str, Any]], run_errors: list[str], platfor
     )
 
 
-@check("SEC-03", pillar="secrets", severity="high", level="standard", timeout=30)
-def refuses_untrusted_tls(ctx: CheckContext) -> None:
-    """Refuses a platform that presents an untrusted TLS certificate.
-
-    A connector that turns certificate verification off (`verify=False`) hands its credentials
-    and the customer's data to anyone who can intercept the connection. The check serves the
-    sandbox over TLS with a self-signed certificate and requires the connector to refuse it.
-    """
-    if not ctx.sandbox.base_url.startswith("https://"):
-        raise NotApplicable(
-            f"the {ctx.sandbox.kind} runtime serves the sandbox over plain HTTP ({ctx.sandbox.base_url}) "
-            "and cannot serve TLS, so there is no certificate for the connector to refuse"
-        )
-    raise NotApplicable(
-        f"the {ctx.sandbox.kind} runtime serves TLS, but cannot serve an untrusted certificate on demand"
-    )
-
-
 # -- SEC-01 helpers ------------------------------------------------------------------------------
 
 

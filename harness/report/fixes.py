@@ -38,7 +38,10 @@ FIXES: dict[str, str] = {
     "SEC-01": "Never log, store, print or put in a URL a credential: "
     "log that a token was issued, not the token.",
     "SEC-02": "Call no host but base_url and token_url: remove telemetry and third-party calls.",
-    "SEC-03": "Keep TLS certificate verification on.",
+    "SEC-03": (
+        "Keep TLS certificate verification on: never `verify=False`, `CERT_NONE`, "
+        "`rejectUnauthorized: false` or `NODE_TLS_REJECT_UNAUTHORIZED=0`."
+    ),
     "DATA-01": "Keep only the fields listed under [connector.fields] (and the id) for each stream.",
     "PERF-01": "Pace requests to the rate limit: use most of the budget, without running into 429s.",
     "PERF-02": "Store records page by page instead of holding the whole account in memory.",

@@ -8,6 +8,7 @@ from harness.runtime.container import ContainerError, ContainerSandbox, containe
 from harness.runtime.embedded import EmbeddedSandbox, embedded
 from harness.runtime.handle import SandboxError, SandboxHandle, TenantHandle
 from harness.runtime.start import Runtime, runtime_for
+from harness.runtime.tls import UntrustedFront, untrusted_front
 from harness.runtime.url import UrlSandbox
 
 __all__ = [
@@ -18,8 +19,10 @@ __all__ = [
     "SandboxError",
     "SandboxHandle",
     "TenantHandle",
+    "UntrustedFront",
     "UrlSandbox",
     "container",
     "embedded",
     "runtime_for",
+    "untrusted_front",
 ]

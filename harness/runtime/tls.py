@@ -133,7 +133,9 @@ class UntrustedFront:
     forwarding every connection whose handshake completes to `upstream` (the sandbox).
 
     `url` is its origin (give the connector `base_url`/`token_url` with this origin);
-    `handshakes` counts the connections whose client accepted its certificate.
+    `handshakes` counts the connections whose client accepted its certificate, `connections`
+    every TCP connection made to it (so `refused`: those whose client hung up on the certificate).
+    A plain TCP listener at `url` counts and relays each connection to the TLS listener behind it.
     """
 
     def __init__(self, upstream: str, upstream_ca: Path | None = None) -> None:
@@ -145,11 +147,19 @@ class UntrustedFront:
             self.upstream_tls = ssl.create_default_context(cafile=str(upstream_ca) if upstream_ca else None)
         self.ca = RunCA(name="untrusted CA (SEC-03)")
         self.handshakes = 0
+        self.connections = 0
         self.url = ""
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="harness-untrusted-tls", daemon=True)
         self._server: asyncio.base_events.Server | None = None
+        self._tls: asyncio.base_events.Server | None = None
+        self._tls_port = 0
+
+    @property
+    def refused(self) -> int:
+        """Connections whose TLS handshake did not complete: the client refused the certificate."""
+        return max(0, self.connections - self.handshakes)
 
     def start(self) -> str:
         self._thread.start()
@@ -167,18 +177,31 @@ class UntrustedFront:
         asyncio.set_event_loop(self._loop)
         context = self.ca.server_context()
         try:
-            self._server = self._loop.run_until_complete(
+            self._tls = self._loop.run_until_complete(
                 asyncio.start_server(self._forward, "127.0.0.1", 0, ssl=context, ssl_handshake_timeout=5)
             )
+            self._tls_port = self._tls.sockets[0].getsockname()[1]
+            self._server = self._loop.run_until_complete(asyncio.start_server(self._count, "127.0.0.1", 0))
             port = self._server.sockets[0].getsockname()[1]
             self.url = f"https://127.0.0.1:{port}"
         finally:
             self._ready.set()
         self._loop.set_exception_handler(_quiet_tls_errors)
         self._loop.run_forever()
-        self._server.close()
-        self._loop.run_until_complete(self._server.wait_closed())
+        for server in (self._server, self._tls):
+            server.close()
+            self._loop.run_until_complete(server.wait_closed())
         self._loop.close()
+
+    async def _count(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Every connection counted, then relayed byte for byte to the TLS listener."""
+        self.connections += 1
+        try:
+            tls_reader, tls_writer = await asyncio.open_connection("127.0.0.1", self._tls_port)
+        except OSError:
+            writer.close()
+            return
+        await asyncio.gather(_pump(reader, tls_writer), _pump(tls_reader, writer))
 
     async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.handshakes += 1  # called only once the handshake completed: the client accepted us
@@ -190,15 +213,16 @@ class UntrustedFront:
             writer.close()
             return
 
-        async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(OSError, ssl.SSLError):
-                while data := await source.read(65536):
-                    sink.write(data)
-                    await sink.drain()
-            with contextlib.suppress(OSError, ssl.SSLError, RuntimeError):
-                sink.close()
+        await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
 
-        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+
+async def _pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(OSError, ssl.SSLError):
+        while data := await source.read(65536):
+            sink.write(data)
+            await sink.drain()
+    with contextlib.suppress(OSError, ssl.SSLError, RuntimeError):
+        sink.close()
 
 
 def _quiet_tls_errors(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:

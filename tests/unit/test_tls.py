@@ -145,6 +145,7 @@ def test_an_untrusted_front_is_refused_by_a_verifying_client(tls_sandbox, tenant
             with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
                 httpx.Client(verify=verify, timeout=10).post(url, data=token_form(tenant))
         assert front.handshakes == 0
+        assert front.refused == 2  # each connection seen, so SEC-03 knows the connector tried
 
 
 def test_an_untrusted_front_lets_a_non_verifying_client_reach_the_sandbox(tls_sandbox, tenant):
