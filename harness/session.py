@@ -20,6 +20,7 @@ from typing import Any
 
 from harness.checks import LEVELS, REGISTRY, Check, CheckContext, CheckFailure, NotApplicable
 from harness.checks.registry import not_offered
+from harness.checks.root_causes import suspect
 from harness.config import HarnessConfig
 from harness.connectors import (
     ConnectorFailed,
@@ -53,6 +54,9 @@ class CheckResult:
     expected: str = ""
     evidence: dict[str, Any] = field(default_factory=dict)
     audit: list[dict[str, Any]] = field(default_factory=list)  # each tenant's audit chain head
+    # The check whose defect this failed check's scenario ran into (harness.checks.root_causes);
+    # the certificate turns it into `inconclusive` when that check failed too.
+    suspect: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -226,7 +230,11 @@ class CertificationSession:
         heads, broken = self._audit_heads(ctx)
         if broken and error is None:
             error = RuntimeError(f"the sandbox's audit log does not verify: {broken[0]}")
-        result = self.mask(self._result(check, error, time.perf_counter() - started))
+        result = self._result(check, error, time.perf_counter() - started)
+        if result.status in ("failed", "error"):
+            found = suspect(check, self._request_logs(ctx))
+            result.suspect = found.to_dict() if found else None
+        result = self.mask(result)
         result.audit = heads
         for tenant in ctx.tenants:
             with contextlib.suppress(Exception):  # a tenant left behind does not change the verdict
@@ -247,11 +255,20 @@ class CertificationSession:
             broken += [f"tenant {tenant.id}: {p}" for p in audit["problems"]]
         return heads, broken
 
+    def _request_logs(self, ctx: CheckContext) -> list[Any]:
+        logs = []
+        for tenant in ctx.tenants:
+            with contextlib.suppress(Exception):  # a tenant the check deleted itself has no log
+                logs.append(tenant.requests())
+        return logs
+
     def mask(self, result: CheckResult) -> CheckResult:
         """The result with every credential and canary masked out of connector-controlled text."""
         result.message = self.masker.text(result.message)
         result.expected = self.masker.text(result.expected)
         result.evidence = self.masker.value(result.evidence)
+        if result.suspect:
+            result.suspect = {k: self.masker.text(v) for k, v in result.suspect.items()}
         return result
 
     def _result(self, check: Check, error: BaseException | None, duration: float) -> CheckResult:

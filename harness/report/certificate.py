@@ -21,7 +21,26 @@ from harness.report.signing import SigningError, open_envelope
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://connector-harness.dev/certification/v1"
-FAILING = ("failed", "error")
+FAILING = ("failed", "error", "inconclusive")
+STATUSES = ("passed", "failed", "error", "not_applicable", "inconclusive")
+
+
+def root_causes(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The checks with each failed suspect of a check that failed too made `inconclusive`,
+    `blocked_by` that check: its own message pointed away from the cause the root check names.
+    The `suspect` note is consumed either way (a suspect of a passing check keeps its failure)."""
+    failed = {c["id"] for c in checks if c["status"] == "failed"}
+    out = []
+    for check in checks:
+        check = dict(check)
+        found = check.pop("suspect", None)
+        if found and check["status"] in ("failed", "error") and found["check"] in failed:
+            check["status"] = "inconclusive"
+            check["blocked_by"] = found["check"]
+            check["evidence"] = {**check.get("evidence", {}), "own_finding": check["message"]}
+            check["message"] = f"blocked by {found['check']}: {found['reason']}"
+        out.append(check)
+    return out
 
 
 def verdict(checks: list[dict[str, Any]], required: set[str], code_changed: list[str] | None = None) -> str:
@@ -54,8 +73,9 @@ def build_predicate(
     audit: dict[str, Any] | None = None,
     fuzz_findings: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    checks = root_causes(checks)
     counts = Counter(c["status"] for c in checks)
-    summary = {s: counts.get(s, 0) for s in ("passed", "failed", "error", "not_applicable")}
+    summary = {s: counts.get(s, 0) for s in STATUSES}
     summary["waived"] = sum(1 for c in checks if c.get("waived") and c["status"] in FAILING)
     extra = {"fuzz_findings": fuzz_findings} if fuzz_findings is not None else {}  # `--fuzz-findings`
     return {

@@ -21,7 +21,8 @@ margin:.5rem 0 1rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}
 td,th{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #e3e6ea;vertical-align:top}
 .status{font-weight:700;white-space:nowrap}.passed{color:#0b7a28}.failed,.error{color:#b31515}
-.not_applicable{color:#6b7280}.meta{color:#4b5563}code,pre{font:13px/1.4 ui-monospace,monospace}
+.not_applicable{color:#6b7280}.inconclusive{color:#a16207}
+.meta{color:#4b5563}code,pre{font:13px/1.4 ui-monospace,monospace}
 pre{background:#f4f6f8;padding:.6rem;border-radius:.3rem;white-space:pre-wrap;overflow-wrap:anywhere}
 details summary{cursor:pointer;color:#1f4fbf}
 .duration{white-space:nowrap;text-align:right}.fix{margin:.4rem 0;padding:.4rem .6rem;background:#eef4ff;
@@ -68,7 +69,7 @@ def _row(check: dict[str, Any]) -> str:
     status = check["status"]
     mark = MARKS[status] + (" (waived)" if check.get("waived") and status in ("failed", "error") else "")
     cell = f"<b>{escape(check['id'])}</b> {escape(check['title'])}"
-    if status in ("failed", "error", "not_applicable") and check["message"]:
+    if status in ("failed", "error", "not_applicable", "inconclusive") and check["message"]:
         cell += f"<br>{escape(check['message'])}"
     if check.get("waived"):
         cell += f"<br><i>waiver: {escape(check['waived'])}</i>"

@@ -16,7 +16,13 @@ from rich.text import Text
 
 from harness.report.text import MARKS, printable
 
-STYLES = {"passed": "green", "failed": "bold red", "error": "bold red", "not_applicable": "dim"}
+STYLES = {
+    "passed": "green",
+    "failed": "bold red",
+    "error": "bold red",
+    "not_applicable": "dim",
+    "inconclusive": "yellow",
+}
 
 
 def summary_lines(
@@ -29,6 +35,10 @@ def summary_lines(
 ) -> list[str]:
     """The summary's lines; `terminal=False` gives one unwrapped line per check."""
     connector = predicate["connector"]
+    blocked: dict[str, list[str]] = {}
+    for check in predicate["checks"]:
+        if check["status"] == "inconclusive":
+            blocked.setdefault(check["blocked_by"], []).append(check["id"])
     rows = []
     for check in predicate["checks"]:
         status = check["status"]
@@ -54,6 +64,13 @@ def summary_lines(
         f"({predicate['sandbox']} sandbox, seed {predicate['seed']}, level {predicate['cert_level']})",
         markup=False,
     )
+    for root, names in blocked.items():
+        console.print(
+            f"root cause: {root} failed; {len(names)} check(s) its defect blocked are inconclusive "
+            f"({', '.join(names)}): fix {root} first",
+            markup=False,
+            style="bold red",
+        )
     if table is not None:
         console.print(table)
     else:
@@ -70,7 +87,9 @@ def summary_lines(
     style = {"CERTIFIED": "bold green", "NOT CERTIFIED": "bold red"}.get(verdict, "bold yellow")
     console.print(
         f"{s['passed']} passed, {s['failed']} failed, {s['error']} errors, {s['not_applicable']} not "
-        f"applicable, {s['waived']} waived -> [{style}]{verdict}[/]"
+        f"applicable, {s['waived']} waived"
+        + (f", {s['inconclusive']} inconclusive" if s.get("inconclusive") else "")
+        + f" -> [{style}]{verdict}[/]"
     )
     for check_id, reason in predicate["waivers"].items():
         console.print(f"waiver {check_id}: {printable(reason)}", markup=False)

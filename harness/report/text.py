@@ -7,7 +7,13 @@ from typing import Any
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # keeps tab and newline
 
-MARKS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "not_applicable": "N/A"}
+MARKS = {
+    "passed": "PASS",
+    "failed": "FAIL",
+    "error": "ERROR",
+    "not_applicable": "N/A",
+    "inconclusive": "BLOCKED",
+}
 
 
 def by_pillar(checks: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -1,0 +1,46 @@
+"""Root causes: a failed check whose own scenario shows another check's defect names that check.
+
+When a sync breaks on its first request (a page size over the contract's maximum), every check
+that syncs fails, each with a message about its own subject ("gave up instead of retrying",
+"asked for scopes it never used") that points away from the cause. Each check's evidence already
+shows the cause: requests the platform refused for breaking the contract. A failed check with
+such requests in its own tenants' logs is a *suspect* of CON-01; the certificate reports it
+`inconclusive`, blocked by CON-01, when CON-01 failed in the same run (harness.report).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from harness.checks.contract import listing, violations
+from harness.checks.registry import Check
+from harness.core import RequestLog
+
+CONTRACT_ROOT = "CON-01"
+
+
+@dataclass(frozen=True)
+class Suspect:
+    """The check whose defect this check's scenario ran into, and what shows it."""
+
+    check: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"check": self.check, "reason": self.reason}
+
+
+def suspect(check: Check, logs: Iterable[RequestLog]) -> Suspect | None:
+    """CON-01, when the platform refused some of this check's requests as breaking the contract.
+    Checks of the contract pillar judge requests themselves: they are never blocked by one."""
+    if check.pillar == "contract":
+        return None
+    refused = [e for log in logs for e in log if e.status >= 400 and violations(e)]
+    if not refused:
+        return None
+    return Suspect(
+        CONTRACT_ROOT,
+        f"the platform refused {len(refused)} of its requests as breaking the contract, e.g. "
+        f"{refused[0].line()}: {listing(refused)}",
+    )
