@@ -43,7 +43,11 @@ def run(connector: Path, seed: int, contract: str | None = None) -> dict[str, st
         from harness.report import read_certificate
 
         predicate = read_certificate(report)[1]["predicate"]
-    return {c["id"]: c["message"] for c in predicate["checks"] if c["status"] in ("failed", "error")}
+    return {
+        c["id"]: c["message"]
+        for c in predicate["checks"]
+        if c["status"] in ("failed", "error", "inconclusive")
+    }
 
 
 def main(seed: int = 7, names: list[str] | None = None) -> int:
