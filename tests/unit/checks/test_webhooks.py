@@ -44,7 +44,8 @@ def test_judge_applied_counts_the_failed_deliveries_and_lists_the_events():
     )
     assert finding is not None
     assert finding.message == (
-        "did not accept and apply 1 correctly signed deliveries: contact.created about con_1: answered 401"
+        "did not accept and apply 1 correctly signed deliveries (standard-webhooks (webhook-signature)): "
+        "contact.created about con_1: answered 401"
     )
     assert finding.details["events"] == ["contact.created"]
 
@@ -63,7 +64,9 @@ def test_refused_names_accepted_crashed_and_side_effecting_deliveries():
     outcomes["missing_id"] = delivered(400, applied=("upsert",))
     finding = judge_refused(CREATED, outcomes)
     assert finding is not None
-    assert finding.message.startswith("accepted 3 of 7 contact.created deliveries it must refuse: ")
+    assert finding.message.startswith(
+        "accepted 3 of 8 contact.created deliveries it must refuse, signed standard-webhooks (webhook-signature): "
+    )
     assert "a signature that does not match the body (bad_signature): answered 204, and stored con_1" in (
         finding.message
     )
