@@ -144,7 +144,7 @@ def test_the_hint_at_the_root_and_on_an_operation(tmp_path: Path) -> None:
             "{scheme: base-string, header: X-S, timestamp_header: X-T, base: 'v0:{timestamp}'}",
             "/x-sandbox/signing/base",
             "does not contain {body}",
-        ),  # noqa: E501
+        ),
         ("hmac", "/x-sandbox/signing", "signing is a str, not a mapping"),
     ],
 )

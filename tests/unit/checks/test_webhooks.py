@@ -65,7 +65,8 @@ def test_refused_names_accepted_crashed_and_side_effecting_deliveries():
     finding = judge_refused(CREATED, outcomes)
     assert finding is not None
     assert finding.message.startswith(
-        "accepted 3 of 8 contact.created deliveries it must refuse, signed standard-webhooks (webhook-signature): "
+        "accepted 3 of 8 contact.created deliveries it must refuse, "
+        "signed standard-webhooks (webhook-signature): "
     )
     assert "a signature that does not match the body (bad_signature): answered 204, and stored con_1" in (
         finding.message
