@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import random
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -27,6 +29,8 @@ class GitHubSync:
     SIGNATURE = "x-hub-signature-256"
     DELIVERY = "x-github-delivery"
     WEBHOOK_MEMORY = 10_000
+    MAX_ATTEMPTS = 6  # 429, 5xx and transport errors
+    MAX_RETRY_AFTER = 30.0
 
     def __init__(self, config: Mapping[str, Any], sink: Any) -> None:
         self.sink = sink
@@ -54,9 +58,39 @@ class GitHubSync:
         return self._base_url + self.STREAMS[stream].format(owner=self._owner, repo=self._repo)
 
     def _get(self, url: str, params: dict[str, Any] | None) -> httpx.Response:
-        response = self._client.get(url, params=params, headers={"Authorization": f"Bearer {self._token}"})
+        """One GET, retried on 429 (after Retry-After), 5xx and transport errors with backoff."""
+        for attempt in range(1, self.MAX_ATTEMPTS + 1):
+            try:
+                response = self._client.get(
+                    url, params=params, headers={"Authorization": f"Bearer {self._token}"}
+                )
+                response.read()
+                if response.is_success:
+                    response.json()  # a cut-off body is retried like a dropped connection
+            except (httpx.TransportError, ValueError):
+                if attempt == self.MAX_ATTEMPTS:
+                    raise
+                time.sleep(self._backoff(attempt))
+                continue
+            if response.status_code == 429 or response.status_code >= 500:
+                if attempt == self.MAX_ATTEMPTS:
+                    break
+                time.sleep(self._wait(response, attempt))
+                continue
+            response.raise_for_status()
+            return response
         response.raise_for_status()
         return response
+
+    def _backoff(self, attempt: int) -> float:
+        delay = 0.2 * 2 ** (attempt - 1)
+        return delay + random.uniform(0, delay)
+
+    def _wait(self, response: httpx.Response, attempt: int) -> float:
+        try:
+            return min(max(float(response.headers["Retry-After"]), 0.0), self.MAX_RETRY_AFTER)
+        except (KeyError, ValueError):
+            return self._backoff(attempt)
 
     def _pages(self, stream: str, since: str | None) -> Iterator[list[dict[str, Any]]]:
         """Each page of a list, following the `Link: <...>; rel="next"` header to the end."""
