@@ -163,3 +163,43 @@ def test_a_bad_hint_on_an_operation_names_the_operation(tmp_path: Path) -> None:
     [problem] = signing_problems(doc)
     assert problem.pointer == "/webhooks/issue.created/post/x-sandbox/signing"
     assert "Stripe-Signature" in problem.fix
+
+
+# -- the sandbox signs with the contract's scheme ------------------------------------------------
+
+
+class _Now:
+    """An executor that runs the delivery at once, so the test sees it."""
+
+    def submit(self, fn, *args):
+        fn(*args)
+
+
+def test_the_sandbox_signs_deliveries_with_the_contracts_scheme() -> None:
+    from datetime import UTC, datetime
+
+    from harness.contract import load
+    from harness.sandbox.events import EventShapes
+    from harness.sandbox.webhooks import Dispatcher
+    from harness.synth.overlay import Change
+    from tests.conftest import ROOT
+
+    contract = load(ROOT / "tests" / "contracts" / "github_like.openapi.yaml")
+    shapes = EventShapes(contract)
+    assert shapes.signing("issue.created") == GITHUB
+    received: list[tuple[dict[str, str], bytes]] = []
+    dispatcher = Dispatcher(
+        _Now(),  # type: ignore[arg-type]
+        shapes.event_type,
+        shapes.webhook_payload,
+        signing=shapes.signing,
+    )
+    sub = dispatcher.subscribe(["issue.created"], target=lambda h, b: received.append((h, b)) or 204)
+    assert not sub.secret.startswith("whsec_")  # a plain string, as GitHub hands it out
+    record = {"id": 5, "number": 1, "title": "t"}
+    dispatcher.on_change(Change(1, datetime.now(UTC), "created", "issues", 1, record))
+    [(headers, body)] = received
+    assert set(headers) == {"X-GitHub-Delivery", "X-Hub-Signature-256"}
+    assert GITHUB.verify(sub.secret, body, headers) is None
+    assert dispatcher.log()[0]["message"] == headers["X-GitHub-Delivery"]
+    assert dispatcher.secret_problem(["issue.created"], "") == "the secret is empty"
