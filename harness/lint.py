@@ -12,6 +12,7 @@ from collections import Counter
 
 from harness.contract import Collection, Contract, ContractError, Problem, load
 from harness.contract.collections import operation_roles
+from harness.contract.signing import signing_for
 from harness.sandbox.credentials import credential_problems
 
 
@@ -30,6 +31,11 @@ def lint_command(file: str) -> int:
         f"{file}: OpenAPI {contract.version}, {len(contract.operations)} operations, "
         f"{len(contract.webhooks)} webhooks, base path {contract.base_path or '/'}"
     )
+    schemes = {w.path: signing_for(contract, w.path) for w in contract.webhooks}
+    for scheme in dict.fromkeys(schemes.values()):
+        names = [name for name, s in schemes.items() if s == scheme]
+        dedup = f", delivery id {scheme.id_header}" if scheme.id_header else ", no delivery id header"
+        print(f"  webhooks {', '.join(names)}: signed {scheme.name}{dedup}")
     for name, col in contract.collections.items():
         print(f"  collection {name}: {col.list_op.path} + {col.item_op.path}, {describe(col)}")
     roles = Counter(role for role, _ in operation_roles(contract).values())

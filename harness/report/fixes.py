@@ -30,10 +30,12 @@ FIXES: dict[str, str] = {
     "RES-02": "Retry 5xx responses, dropped connections and cut-off bodies with exponential backoff.",
     "RES-03": "On a 4xx that retrying cannot fix (400, 403, 404, 422), stop with an error.",
     "RES-04": "Handle every schema-valid value: nulls, empty pages, extreme strings and numbers.",
-    "WH-01": "Verify the Standard Webhooks signature with webhook_secret, apply the event, answer 2xx.",
+    "WH-01": "Verify the signature (the contract's scheme) over the raw body with webhook_secret, "
+    "apply the event, answer 2xx.",
     "WH-02": "Answer 4xx, and change nothing, for a bad or missing signature, id or timestamp, "
     "or a timestamp more than a few minutes off.",
-    "WH-03": "Remember the webhook-ids you applied and apply a redelivered one no more.",
+    "WH-03": "Remember the delivery ids (webhook-id, or the scheme's) you applied; "
+    "apply a redelivered one no more.",
     "WH-04": "Answer any malformed delivery with a 4xx: never crash, never answer 5xx.",
     "SEC-01": "Never log, store, print or put in a URL a credential: "
     "log that a token was issued, not the token.",

@@ -361,8 +361,11 @@ def subscribe(call: Call) -> Response:
     if unknown:
         raise ControlProblem(422, f"event types are from {known}; unknown: {unknown}", "/body/types")
     secret = spec.get("secret")
-    if secret is not None and not _signs(secret):
-        raise ControlProblem(422, "secret is a Standard Webhooks secret: whsec_<base64>", "/body/secret")
+    problem = tenant.webhooks.secret_problem(types, secret) if secret is not None else None
+    if problem is not None or (secret is not None and secret.startswith("whsec_") and not _signs(secret)):
+        raise ControlProblem(
+            422, f"secret: {problem or 'a Standard Webhooks secret is whsec_<base64>'}", "/body/secret"
+        )
     sub = tenant.webhooks.subscribe(types, url=spec["url"], secret=secret)
     tenant.audit.record("webhook.subscribed", subscription=sub.id, url=sub.url, types=sorted(sub.types))
     return json_response(sub.describe(), 201)

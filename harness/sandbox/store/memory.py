@@ -36,7 +36,12 @@ class MemoryStore:
         return Parts(
             data=Overlay(dataset),
             limiter=RateLimiter(spec.rate, spec.burst),
-            webhooks=Dispatcher(tenants.executor, tenants.shapes.event_type, tenants.shapes.webhook_payload),
+            webhooks=Dispatcher(
+                tenants.executor,
+                tenants.shapes.event_type,
+                tenants.shapes.webhook_payload,
+                signing=tenants.shapes.signing,
+            ),
             clients={},
             tokens={},
             requests=RequestLog(),

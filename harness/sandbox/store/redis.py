@@ -252,6 +252,7 @@ class RedisStore:
             tenants.executor,
             tenants.shapes.event_type,
             tenants.shapes.webhook_payload,
+            signing=tenants.shapes.signing,
         )
 
         def secrets() -> Container[str]:
@@ -870,8 +871,10 @@ class RedisFaults:
 class RedisDispatcher(Dispatcher):
     """Subscriptions and the delivery log in Redis; deliveries go through the shared queue."""
 
-    def __init__(self, r: redis.Redis, p: str, guarded: Any, queue: DeliveryQueue, *args: Any) -> None:
-        super().__init__(*args)
+    def __init__(
+        self, r: redis.Redis, p: str, guarded: Any, queue: DeliveryQueue, *args: Any, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
         self._queue = queue
         self._p = p
         self._r, self._subs, self._log, self._meta, self._guarded = (
