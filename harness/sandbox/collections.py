@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from contextvars import ContextVar
 from datetime import datetime
+from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -19,9 +20,16 @@ from starlette.responses import Response
 
 from harness.contract import Collection, Contract, Violation
 from harness.contract.bodies import coerce_text
-from harness.contract.collections import envelope_properties, envelope_required
+from harness.contract.collections import (
+    BEFORE_NAMES,
+    ID_CURSOR_NAMES,
+    LIMIT_NAMES,
+    envelope_properties,
+    envelope_required,
+)
 from harness.contract.collections import list_ok_schema as ok_schema
 from harness.contract.schema import schema_type
+from harness.contract.styles import fold
 from harness.sandbox import cursors
 from harness.sandbox.events import singular
 from harness.sandbox.generated import concrete
@@ -448,9 +456,17 @@ def _deleted_body(contract: Contract, schema: Any, record: dict[str, Any], col: 
 
 
 class Feed:
-    """The change feed: the tenant's change log as the contract's event objects."""
+    """The change feed: the tenant's change log as the contract's event objects, oldest first.
 
-    TIME_NAMES = ("occurred_at", "created_at", "timestamp", "time")
+    It pages by whatever its operation offers: an opaque `cursor`, or event ids (Stripe's
+    `starting_after`/`ending_before`); it filters by `type` (a name, `*` wildcards, or a list
+    of names in `types`) and by a `created` range (`created[gte]=...`, Unix seconds). An
+    event's time field is an RFC 3339 string or Unix seconds, as its schema says, and where
+    the event's object field is itself an object holding the record (Stripe's `data.object`)
+    the record goes there.
+    """
+
+    TIME_NAMES = ("occurred_at", "created_at", "timestamp", "time", "created")
     OBJECT_NAMES = ("object", "data", "record", "resource")
     OBJECT_ID_NAMES = ("object_id", "record_id", "resource_id")
 
@@ -470,45 +486,114 @@ class Feed:
         items = contract.deref(page_props.get(self.data_field, {}), contract.uri)[0].get("items", {})
         self.event = contract.deref(items, contract.uri)[0]
         self.page_props = set(page_props)
-        event_id = self.contract.deref(self.event.get("properties", {}).get("id", {}), contract.uri)[0]
-        self.id_pattern = event_id.get("pattern")
+        self.props = {
+            name: contract.deref(prop, contract.uri)[0]
+            for name, prop in self.event.get("properties", {}).items()
+        }
+        self.id_pattern = self.props.get("id", {}).get("pattern")
+        params = {p.name for p in op.parameters if p.location == "query"}
+        self.after = next((n for n in ID_CURSOR_NAMES if n in params), None)
+        self.before = next((n for n in BEFORE_NAMES if n in params), None)
+        self.limit = next((n for n in LIMIT_NAMES if n in params), "limit")
+        self.cursor = "cursor" if "cursor" in params or not self.after else None
+        self.time_name = next((n for n in self.TIME_NAMES if n in self.props), None)
+        self.time_is_int = bool(
+            self.time_name and schema_type(self.props[self.time_name]) & {"integer", "number"}
+        )
+        self.holder = next((n for n in self.OBJECT_NAMES if n in self.props and self._holds(n)), None)
+
+    def _holds(self, name: str) -> str | None:
+        """The record's field inside an object field (`data.object`), if it is one."""
+        inner = self.props[name].get("properties") or {}
+        return next((n for n in self.OBJECT_NAMES if n in inner), None)
 
     def __call__(self, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes) -> Response:
-        position = 0
-        cursor = _one(query, "cursor")
-        if cursor:
-            try:
-                position = int(cursors.decode(tenant.secret, "feed", cursor)["seq"])
-            except (cursors.InvalidCursor, KeyError, ValueError) as exc:
-                return _bad_cursor("cursor", str(exc))
-        limit = _int(query, "limit", 50)
-        changes = tenant.data.changes_since(position, limit + 1)
-        more = len(changes) > limit
-        changes = changes[:limit]
-        last = changes[-1].seq if changes else position
         codec = codec_for(self.id_pattern, tenant.seed, "events")
+        position, upto = 0, None
+        cursor = _one(query, self.cursor)
+        try:
+            if cursor:
+                position = int(cursors.decode(tenant.secret, "feed", cursor)["seq"])
+            if _one(query, self.after):
+                position = self._seq(codec, _one(query, self.after) or "")
+            if _one(query, self.before):
+                upto = self._seq(codec, _one(query, self.before) or "")
+        except (cursors.InvalidCursor, KeyError, ValueError) as exc:
+            return _bad_cursor((cursor and self.cursor) or self.after or self.before or "cursor", str(exc))
+        limit = max(_int(query, self.limit, 50), 1)
+        wanted = self._filter(query)
+        changes = [c for c in tenant.data.changes_since(position) if wanted(c)]
+        if upto is not None:  # `ending_before`: the page just before that event
+            changes = [c for c in changes if c.seq < upto][-limit - 1 :]
+            more = len(changes) > limit
+            changes = changes[-limit:]
+        else:
+            more = len(changes) > limit
+            changes = changes[:limit]
+        last = changes[-1].seq if changes else position
         body_out: dict[str, Any] = {self.data_field: [self._event(c, codec) for c in changes]}
         for name in self.page_props - {self.data_field}:
             if "cursor" in name or name.startswith("next"):
                 body_out[name] = cursors.encode(tenant.secret, "feed", {"seq": last})
             elif "more" in name:
                 body_out[name] = more
+            elif name in SELF_NAMES:
+                body_out[name] = self.contract.base_path + self.op.path
         return json_response(body_out)
+
+    @staticmethod
+    def _seq(codec: Any, event_id: str) -> int:
+        seq = codec.decode(event_id) if codec else None
+        if seq is None and event_id.startswith("evt_") and event_id[4:].isdigit():
+            seq = int(event_id[4:])
+        if seq is None:
+            raise ValueError(f"no event with id {event_id!r}")
+        return int(seq)
+
+    def _filter(self, query: Query) -> Any:
+        """Which changes the query asks for: by event type and by `created` range."""
+        folded = fold(self.op, query)
+        types = [str(t) for t in folded.get("types") or ()] + [str(t) for t in folded.get("type") or ()]
+        span = folded.get(self.time_name or "", None) if self.time_is_int else None
+        bounds: dict[str, int] = {}
+        if isinstance(span, dict):
+            bounds = {
+                k: int(v) for k, v in span.items() if k in ("gt", "gte", "lt", "lte") and str(v).isdigit()
+            }
+        elif isinstance(span, list) and span and str(span[-1]).isdigit():
+            bounds = {"gte": int(span[-1]), "lte": int(span[-1])}
+
+        def wanted(change: Change) -> bool:
+            kind = f"{singular(change.collection)}.{change.type}"
+            if types and not any(fnmatchcase(kind, t) for t in types):
+                return False
+            at = int(change.time.timestamp())
+            return all(
+                {"gt": at > v, "gte": at >= v, "lt": at < v, "lte": at <= v}[op] for op, v in bounds.items()
+            )
+
+        return wanted
 
     def _event(self, change: Change, codec: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name in self.event.get("properties", {}):
+        record = change.record
+        if record is None:  # a deletion: the id is all there is
+            id_field = self.contract.collections[change.collection].id_field
+            record = {id_field: change.id}
+        for name in self.props:
             if name == "id":
                 out[name] = codec.encode(change.seq) if codec else f"evt_{change.seq}"
             elif name == "type":
                 out[name] = f"{singular(change.collection)}.{change.type}"
             elif name in ("sequence", "seq"):
                 out[name] = change.seq
-            elif name in self.TIME_NAMES:
-                out[name] = rfc3339(change.time)
+            elif name == self.time_name:
+                out[name] = int(change.time.timestamp()) if self.time_is_int else rfc3339(change.time)
             elif name in self.OBJECT_ID_NAMES:
                 out[name] = change.id
-            elif name in self.OBJECT_NAMES:
+            elif name == self.holder:
+                out[name] = {self._holds(name): record}
+            elif name in self.OBJECT_NAMES and self.holder is None:
                 out[name] = change.record
         return out
 
