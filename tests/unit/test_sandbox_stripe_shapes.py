@@ -57,7 +57,10 @@ def test_starting_after_pages_forward_and_ending_before_back(api):
 
 
 def test_type_and_created_filters(api):
-    assert {e["type"] for e in events(api, type="customer.*")["data"]} == {"customer.created", "customer.deleted"}
+    assert {e["type"] for e in events(api, type="customer.*")["data"]} == {
+        "customer.created",
+        "customer.deleted",
+    }
     assert [e["type"] for e in events(api, **{"types[0]": "product.created"})["data"]] == ["product.created"]
     assert events(api, **{"created[gt]": 4_102_444_800})["data"] == []  # nothing after 2100
     assert len(events(api, **{"created[gte]": 0}, limit=100)["data"]) == 5
@@ -74,3 +77,21 @@ def test_an_error_names_the_parameter_at_fault_or_none(api):
     assert refused.status_code == 400 and refused.json()["error"]["param"] == "limit"
     missing = api.get("/v1/customers/cus_missing")
     assert missing.status_code == 404 and "param" not in missing.json()["error"]
+
+
+def test_expand_replaces_an_id_field_by_the_record_it_names(api):
+    customer = api.post("/v1/customers", data={"email": "exp@example.com"}).json()
+    invoice = api.post("/v1/invoices", data={"customer": customer["id"]}).json()
+    assert api.get(f"/v1/invoices/{invoice['id']}").json()["customer"] == customer["id"]
+    got = api.get(f"/v1/invoices/{invoice['id']}", params={"expand[]": "customer"}).json()
+    assert got["customer"]["id"] == customer["id"] and got["customer"]["email"] == "exp@example.com"
+    listed, after = [], None
+    while True:  # the new invoice is on the last page
+        params = {"expand[]": "data.customer", "limit": 100, **({"starting_after": after} if after else {})}
+        page = api.get("/v1/invoices", params=params).json()
+        listed += page["data"]
+        if not page["has_more"]:
+            break
+        after = page["data"][-1]["id"]
+    mine = next(i for i in listed if i["id"] == invoice["id"])
+    assert mine["customer"]["email"] == "exp@example.com"

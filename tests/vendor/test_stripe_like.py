@@ -59,11 +59,12 @@ def test_auto_paging_lists_every_record_once(sdk):
     assert made <= set(seen) and len(seen) == len(set(seen))
 
 
-def test_expand_is_accepted(sdk):
+def test_expand_returns_the_named_record(sdk):
     customer = sdk.Customer.create(email="inv@example.com")
     invoice = sdk.Invoice.create(customer=customer.id, description="first")
+    assert sdk.Invoice.retrieve(invoice.id).customer == customer.id
     got = sdk.Invoice.retrieve(invoice.id, expand=["customer"])
-    assert got.id == invoice.id
+    assert got.customer.id == customer.id and got.customer.email == "inv@example.com"
 
 
 def test_events_list_with_created_filter_and_type(sdk):
