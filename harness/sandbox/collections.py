@@ -495,7 +495,8 @@ def _deleted_body(contract: Contract, schema: Any, record: dict[str, Any], col: 
 
 
 class Feed:
-    """The change feed: the tenant's change log as the contract's event objects, oldest first.
+    """The change feed: the tenant's change log as the contract's event objects, oldest first
+    (newest first with `x-sandbox: {feed: true, order: newest_first}`, as Stripe lists events).
 
     It pages by whatever its operation offers: an opaque `cursor`, or event ids (Stripe's
     `starting_after`/`ending_before`); it filters by `type` (a name, `*` wildcards, or a list
@@ -540,6 +541,7 @@ class Feed:
             self.time_name and schema_type(self.props[self.time_name]) & {"integer", "number"}
         )
         self.holder = next((n for n in self.OBJECT_NAMES if n in self.props and self._holds(n)), None)
+        self.newest = op.extensions.get("x-sandbox", {}).get("order") == "newest_first"
 
     def _holds(self, name: str) -> str | None:
         """The record's field inside an object field (`data.object`), if it is one."""
@@ -561,15 +563,18 @@ class Feed:
             return _bad_cursor((cursor and self.cursor) or self.after or self.before or "cursor", str(exc))
         limit = max(_int(query, self.limit, 50), 1)
         wanted = self._filter(query)
-        changes = [c for c in tenant.data.changes_since(position) if wanted(c)]
-        if upto is not None:  # `ending_before`: the page just before that event
-            changes = [c for c in changes if c.seq < upto][-limit - 1 :]
+        if self.newest:
+            after = position if _one(query, self.after) else None
+            changes, more = self._newest_first(tenant, wanted, limit, after, upto)
+        elif upto is not None:  # `ending_before`: the page just before that event
+            changes = [c for c in tenant.data.changes_since(position) if wanted(c) and c.seq < upto]
             more = len(changes) > limit
             changes = changes[-limit:]
         else:
+            changes = [c for c in tenant.data.changes_since(position) if wanted(c)]
             more = len(changes) > limit
             changes = changes[:limit]
-        last = changes[-1].seq if changes else position
+        last = max((c.seq for c in changes), default=position)
         body_out: dict[str, Any] = {self.data_field: [self._event(c, codec) for c in changes]}
         for name in self.page_props - {self.data_field}:
             if "cursor" in name or name.startswith("next"):
@@ -579,6 +584,19 @@ class Feed:
             elif name in SELF_NAMES:
                 body_out[name] = self.contract.base_path + self.op.path
         return json_response(body_out)
+
+    @staticmethod
+    def _newest_first(
+        tenant: Tenant, wanted: Any, limit: int, after: int | None, before: int | None
+    ) -> tuple[list[Change], bool]:
+        """A page of a list that runs newest first, as Stripe's events do: `starting_after`
+        goes to older events, `ending_before` to the `limit` newer ones just past it."""
+        changes = [c for c in tenant.data.changes_since(0) if wanted(c)]
+        if before is not None:
+            newer = [c for c in changes if c.seq > before]
+            return newer[:limit][::-1], len(newer) > limit
+        older = [c for c in changes if after is None or c.seq < after][::-1]
+        return older[:limit], len(older) > limit
 
     @staticmethod
     def _seq(codec: Any, event_id: str) -> int:

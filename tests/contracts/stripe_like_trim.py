@@ -102,7 +102,8 @@ HEADER = """\
 # Added (documented by Stripe outside its OpenAPI file): `limit` 1..100 (default 10) as its
 # description says; the `Idempotency-Key` header on POSTs; `webhooks` for customer.created,
 # customer.updated and customer.deleted with the event object as body and the Stripe-Signature
-# header; the `x-sandbox` hints (the events list is the change feed; Stripe's signing scheme).
+# header; the `x-sandbox` hints (the events list is the change feed, newest first as Stripe
+# lists it; Stripe's signing scheme).
 """
 
 
@@ -194,7 +195,7 @@ def main(source: str) -> None:
             op["responses"] = prune_expandable(op["responses"])
             item[method] = op
         paths[path] = item
-    paths["/v1/events"]["get"]["x-sandbox"] = {"feed": True}
+    paths["/v1/events"]["get"]["x-sandbox"] = {"feed": True, "order": "newest_first"}
     schemas = spec["components"]["schemas"]
     kept: dict[str, Any] = {}
     todo = set(refs(paths))

@@ -41,12 +41,13 @@ def test_events_carry_the_record_in_data_object_and_unix_times(api):
     created = [e for e in page["data"] if e["type"] == "customer.created"]
     assert len(created) == 3
     assert all(isinstance(e["created"], int) and e["data"]["object"]["object"] == "customer" for e in created)
-    assert [e["data"]["object"]["metadata"] for e in created] == [{"n": "0"}, {"n": "1"}, {"n": "2"}]
-    deleted = next(e for e in page["data"] if e["type"] == "customer.deleted")
-    assert deleted["data"]["object"]["id"] == created[-1]["data"]["object"]["id"]
+    # newest first, as the contract's `order: newest_first` says (Stripe's order)
+    assert [e["data"]["object"]["metadata"] for e in created] == [{"n": "2"}, {"n": "1"}, {"n": "0"}]
+    assert page["data"][0]["type"] == "customer.deleted"
+    assert page["data"][0]["data"]["object"]["id"] == created[0]["data"]["object"]["id"]
 
 
-def test_starting_after_pages_forward_and_ending_before_back(api):
+def test_starting_after_pages_to_older_events_and_ending_before_to_newer(api):
     whole = [e["id"] for e in events(api, limit=100)["data"]]
     first = events(api, limit=2)
     assert [e["id"] for e in first["data"]] == whole[:2] and first["has_more"] is True

@@ -2,7 +2,7 @@
 
 It speaks Stripe's conventions: the secret key as `Authorization: Bearer`, form-encoded writes
 with bracketed keys (`metadata[plan]=pro`), `starting_after` + `limit` paging until `has_more`
-is false, the events list (`GET /v1/events`) as its change feed, `Idempotency-Key` on every
+is false, the events list (`GET /v1/events`, newest first) as its change feed, `Idempotency-Key` on every
 POST, errors as `{error: {type, message, code, param}}`, and webhooks signed
 `Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`.
 
@@ -255,11 +255,10 @@ class StripeSync:
         self._sync_streams(remaining, state.get("after"), state.get("last_event"))
 
     def _feed_position(self) -> str | None:
-        """The id of the newest event now; events after it are picked up incrementally."""
-        position = None
-        for _events, last in self._pages(EVENTS_PATH):
-            position = last
-        return position
+        """The id of the newest event now (events list newest first); later ones come incrementally."""
+        page = self._api("GET", EVENTS_PATH, params={"limit": 1})
+        data = page.get("data") if isinstance(page, dict) else None
+        return data[0].get("id") if isinstance(data, list) and data and isinstance(data[0], dict) else None
 
     def _sync_streams(self, streams: Sequence[str], after: str | None, last_event: str | None) -> None:
         for index, stream in enumerate(streams):
@@ -276,11 +275,34 @@ class StripeSync:
         self.sink.log("info", "full sync finished")
 
     def _incremental_sync(self, last_event: str | None) -> None:
-        for events, last in self._pages(EVENTS_PATH, last_event):
-            for event in events:
+        """Apply the events after `last_event`, oldest first, checkpointing the newest applied."""
+        if last_event is None:  # no event existed at the full sync: every event is new
+            self._apply_all_events()
+            return
+        while True:
+            page = self._api(
+                "GET", EVENTS_PATH, params={"limit": self._page_size, "ending_before": last_event}
+            )
+            events = page.get("data") if isinstance(page, dict) else None
+            if not isinstance(events, list):
+                raise PlatformError(f"GET {EVENTS_PATH} answered without a data array")
+            for event in reversed(events):  # a page runs newest first
                 self._apply_event(event)
             self.sink.log("info", "page fetched", stream="events", count=len(events))
-            self.sink.checkpoint({"last_event": last})
+            if events and isinstance(events[0], dict) and events[0].get("id"):
+                last_event = str(events[0]["id"])
+                self.sink.checkpoint({"last_event": last_event})
+            if not page.get("has_more") or not events:
+                return
+
+    def _apply_all_events(self) -> None:
+        events: list[Record] = []
+        for page, _last in self._pages(EVENTS_PATH):
+            events += page
+        for event in reversed(events):
+            self._apply_event(event)
+        newest = events[0].get("id") if events and isinstance(events[0], dict) else None
+        self.sink.checkpoint({"last_event": newest})
 
     def _apply_event(self, event: Mapping[str, Any]) -> None:
         kind, _, action = str(event.get("type", "")).rpartition(".")
