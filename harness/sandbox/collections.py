@@ -261,7 +261,7 @@ def expanded(tenant: Tenant, col: Collection, record: Any, fields: list[str]) ->
         for index, branch in enumerate(schema.get("anyOf") or schema.get("oneOf") or ()):
             target = by_schema.get(contract.deref(branch, f"{uri}/anyOf/{index}")[1])
             found = tenant.data.get(target.name, _coerce_id(target, value)) if target else None
-            if found is not None:
+            if target is not None and found is not None:
                 out[name] = with_self_links(contract, target, found, {})
                 break
     return out
