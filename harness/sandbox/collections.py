@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from contextvars import ContextVar
 from datetime import datetime
+from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -19,9 +20,16 @@ from starlette.responses import Response
 
 from harness.contract import Collection, Contract, Violation
 from harness.contract.bodies import coerce_text
-from harness.contract.collections import envelope_properties, envelope_required
+from harness.contract.collections import (
+    BEFORE_NAMES,
+    ID_CURSOR_NAMES,
+    LIMIT_NAMES,
+    envelope_properties,
+    envelope_required,
+)
 from harness.contract.collections import list_ok_schema as ok_schema
 from harness.contract.schema import schema_type
+from harness.contract.styles import fold
 from harness.sandbox import cursors
 from harness.sandbox.events import singular
 from harness.sandbox.generated import concrete
@@ -81,6 +89,8 @@ def list_records(
         after = data.key_at(col.name, offset, since)
     records, last = _scoped_page(col, tenant, after, limit, since, path_params)
     records = [with_self_links(data.dataset.contract, col, r, path_params) for r in records]
+    wanted = _expand_paths(col.list_op, query, f"{col.data_field}." if col.data_field else "")
+    records = [expanded(tenant, col, r, wanted) for r in records]
     more = last is not None
     position = {"k": list(last) if last else None, "since": since.isoformat() if since else None}
     page = _int(query, pag.page_param, 1) if pag.page_param else None
@@ -217,7 +227,44 @@ def get_record(
     record = record or _stand_in(col, col.item_op, tenant, record_id, path_params)
     if record is None:
         return _missing(col, record_id, path_params)
+    record = expanded(tenant, col, record, _expand_paths(col.item_op, query))
     return json_response(with_self_links(tenant.data.dataset.contract, col, record, path_params))
+
+
+def _expand_paths(op: Any, query: Query, prefix: str = "") -> list[str]:
+    """The fields a request asks to expand (Stripe's `expand[]=customer`; for a list,
+    `expand[]=data.customer`), where the operation declares an `expand` query parameter."""
+    if not any(p.name == "expand" and p.location == "query" for p in op.parameters):
+        return []
+    asked = fold(op, query).get("expand") or []
+    if isinstance(asked, dict):
+        asked = list(asked.values())
+    names = [str(a) for a in (asked if isinstance(asked, list) else [asked])]
+    return [n[len(prefix) :] for n in names if n.startswith(prefix) and "." not in n[len(prefix) :]]
+
+
+def expanded(tenant: Tenant, col: Collection, record: Any, fields: list[str]) -> Any:
+    """The record with each asked-for id field replaced by the record it names, where the
+    field's schema allows that record (`anyOf: [id string, $ref customer]`) and the tenant
+    has it; other fields stay ids."""
+    if not fields or not isinstance(record, dict):
+        return record
+    contract = tenant.data.dataset.contract
+    props = envelope_properties(contract, col.item_schema, col.item_schema_uri)
+    by_schema = {c.item_schema_uri: c for c in contract.collections.values() if not c.parent_params}
+    out = dict(record)
+    for name in fields:
+        value = out.get(name)
+        schema, uri = props.get(name, (None, ""))
+        if not isinstance(value, str) or not isinstance(schema, dict):
+            continue
+        for index, branch in enumerate(schema.get("anyOf") or schema.get("oneOf") or ()):
+            target = by_schema.get(contract.deref(branch, f"{uri}/anyOf/{index}")[1])
+            found = tenant.data.get(target.name, _coerce_id(target, value)) if target else None
+            if target is not None and found is not None:
+                out[name] = with_self_links(contract, target, found, {})
+                break
+    return out
 
 
 def create_record(
@@ -448,9 +495,18 @@ def _deleted_body(contract: Contract, schema: Any, record: dict[str, Any], col: 
 
 
 class Feed:
-    """The change feed: the tenant's change log as the contract's event objects."""
+    """The change feed: the tenant's change log as the contract's event objects, oldest first
+    (newest first with `x-sandbox: {feed: true, order: newest_first}`, as Stripe lists events).
 
-    TIME_NAMES = ("occurred_at", "created_at", "timestamp", "time")
+    It pages by whatever its operation offers: an opaque `cursor`, or event ids (Stripe's
+    `starting_after`/`ending_before`); it filters by `type` (a name, `*` wildcards, or a list
+    of names in `types`) and by a `created` range (`created[gte]=...`, Unix seconds). An
+    event's time field is an RFC 3339 string or Unix seconds, as its schema says, and where
+    the event's object field is itself an object holding the record (Stripe's `data.object`)
+    the record goes there.
+    """
+
+    TIME_NAMES = ("occurred_at", "created_at", "timestamp", "time", "created")
     OBJECT_NAMES = ("object", "data", "record", "resource")
     OBJECT_ID_NAMES = ("object_id", "record_id", "resource_id")
 
@@ -470,45 +526,131 @@ class Feed:
         items = contract.deref(page_props.get(self.data_field, {}), contract.uri)[0].get("items", {})
         self.event = contract.deref(items, contract.uri)[0]
         self.page_props = set(page_props)
-        event_id = self.contract.deref(self.event.get("properties", {}).get("id", {}), contract.uri)[0]
-        self.id_pattern = event_id.get("pattern")
+        self.props = {
+            name: contract.deref(prop, contract.uri)[0]
+            for name, prop in self.event.get("properties", {}).items()
+        }
+        self.id_pattern = self.props.get("id", {}).get("pattern")
+        params = {p.name for p in op.parameters if p.location == "query"}
+        self.after = next((n for n in ID_CURSOR_NAMES if n in params), None)
+        self.before = next((n for n in BEFORE_NAMES if n in params), None)
+        self.limit = next((n for n in LIMIT_NAMES if n in params), "limit")
+        self.cursor = "cursor" if "cursor" in params or not self.after else None
+        self.time_name = next((n for n in self.TIME_NAMES if n in self.props), None)
+        self.time_is_int = bool(
+            self.time_name and schema_type(self.props[self.time_name]) & {"integer", "number"}
+        )
+        self.holder = next((n for n in self.OBJECT_NAMES if n in self.props and self._holds(n)), None)
+        self.newest = op.extensions.get("x-sandbox", {}).get("order") == "newest_first"
+
+    def _holds(self, name: str) -> str | None:
+        """The record's field inside an object field (`data.object`), if it is one."""
+        inner = self.props[name].get("properties") or {}
+        return next((n for n in self.OBJECT_NAMES if n in inner), None)
 
     def __call__(self, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes) -> Response:
-        position = 0
-        cursor = _one(query, "cursor")
-        if cursor:
-            try:
-                position = int(cursors.decode(tenant.secret, "feed", cursor)["seq"])
-            except (cursors.InvalidCursor, KeyError, ValueError) as exc:
-                return _bad_cursor("cursor", str(exc))
-        limit = _int(query, "limit", 50)
-        changes = tenant.data.changes_since(position, limit + 1)
-        more = len(changes) > limit
-        changes = changes[:limit]
-        last = changes[-1].seq if changes else position
         codec = codec_for(self.id_pattern, tenant.seed, "events")
+        position, upto = 0, None
+        cursor = _one(query, self.cursor)
+        try:
+            if cursor:
+                position = int(cursors.decode(tenant.secret, "feed", cursor)["seq"])
+            if _one(query, self.after):
+                position = self._seq(codec, _one(query, self.after) or "")
+            if _one(query, self.before):
+                upto = self._seq(codec, _one(query, self.before) or "")
+        except (cursors.InvalidCursor, KeyError, ValueError) as exc:
+            return _bad_cursor((cursor and self.cursor) or self.after or self.before or "cursor", str(exc))
+        limit = max(_int(query, self.limit, 50), 1)
+        wanted = self._filter(query)
+        if self.newest:
+            after = position if _one(query, self.after) else None
+            changes, more = self._newest_first(tenant, wanted, limit, after, upto)
+        elif upto is not None:  # `ending_before`: the page just before that event
+            changes = [c for c in tenant.data.changes_since(position) if wanted(c) and c.seq < upto]
+            more = len(changes) > limit
+            changes = changes[-limit:]
+        else:
+            changes = [c for c in tenant.data.changes_since(position) if wanted(c)]
+            more = len(changes) > limit
+            changes = changes[:limit]
+        last = max((c.seq for c in changes), default=position)
         body_out: dict[str, Any] = {self.data_field: [self._event(c, codec) for c in changes]}
         for name in self.page_props - {self.data_field}:
             if "cursor" in name or name.startswith("next"):
                 body_out[name] = cursors.encode(tenant.secret, "feed", {"seq": last})
             elif "more" in name:
                 body_out[name] = more
+            elif name in SELF_NAMES:
+                body_out[name] = self.contract.base_path + self.op.path
         return json_response(body_out)
+
+    @staticmethod
+    def _newest_first(
+        tenant: Tenant, wanted: Any, limit: int, after: int | None, before: int | None
+    ) -> tuple[list[Change], bool]:
+        """A page of a list that runs newest first, as Stripe's events do: `starting_after`
+        goes to older events, `ending_before` to the `limit` newer ones just past it."""
+        changes = [c for c in tenant.data.changes_since(0) if wanted(c)]
+        if before is not None:
+            newer = [c for c in changes if c.seq > before]
+            return newer[:limit][::-1], len(newer) > limit
+        older = [c for c in changes if after is None or c.seq < after][::-1]
+        return older[:limit], len(older) > limit
+
+    @staticmethod
+    def _seq(codec: Any, event_id: str) -> int:
+        seq = codec.decode(event_id) if codec else None
+        if seq is None and event_id.startswith("evt_") and event_id[4:].isdigit():
+            seq = int(event_id[4:])
+        if seq is None:
+            raise ValueError(f"no event with id {event_id!r}")
+        return int(seq)
+
+    def _filter(self, query: Query) -> Any:
+        """Which changes the query asks for: by event type and by `created` range."""
+        folded = fold(self.op, query)
+        types = [str(t) for t in folded.get("types") or ()] + [str(t) for t in folded.get("type") or ()]
+        span = folded.get(self.time_name or "", None) if self.time_is_int else None
+        bounds: dict[str, int] = {}
+        if isinstance(span, dict):
+            bounds = {
+                k: int(v) for k, v in span.items() if k in ("gt", "gte", "lt", "lte") and str(v).isdigit()
+            }
+        elif isinstance(span, list) and span and str(span[-1]).isdigit():
+            bounds = {"gte": int(span[-1]), "lte": int(span[-1])}
+
+        def wanted(change: Change) -> bool:
+            kind = f"{singular(change.collection)}.{change.type}"
+            if types and not any(fnmatchcase(kind, t) for t in types):
+                return False
+            at = int(change.time.timestamp())
+            return all(
+                {"gt": at > v, "gte": at >= v, "lt": at < v, "lte": at <= v}[op] for op, v in bounds.items()
+            )
+
+        return wanted
 
     def _event(self, change: Change, codec: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name in self.event.get("properties", {}):
+        record = change.record
+        if record is None:  # a deletion: the id is all there is
+            id_field = self.contract.collections[change.collection].id_field
+            record = {id_field: change.id}
+        for name in self.props:
             if name == "id":
                 out[name] = codec.encode(change.seq) if codec else f"evt_{change.seq}"
             elif name == "type":
                 out[name] = f"{singular(change.collection)}.{change.type}"
             elif name in ("sequence", "seq"):
                 out[name] = change.seq
-            elif name in self.TIME_NAMES:
-                out[name] = rfc3339(change.time)
+            elif name == self.time_name:
+                out[name] = int(change.time.timestamp()) if self.time_is_int else rfc3339(change.time)
             elif name in self.OBJECT_ID_NAMES:
                 out[name] = change.id
-            elif name in self.OBJECT_NAMES:
+            elif name == self.holder:
+                out[name] = {self._holds(name): record}
+            elif name in self.OBJECT_NAMES and self.holder is None:
                 out[name] = change.record
         return out
 
