@@ -40,7 +40,9 @@ def test_each_refresh_rotates_and_a_reused_refresh_token_is_refused_and_recorded
     assert answer.status_code == 200, answer.text
     second = answer.json()["refresh_token"]
     assert second != first
-    api = http.get(tenant.base_url + "/v1/contacts", headers={"Authorization": f"Bearer {answer.json()['access_token']}"})
+    api = http.get(
+        tenant.base_url + "/v1/contacts", headers={"Authorization": f"Bearer {answer.json()['access_token']}"}
+    )
     assert api.status_code == 200
     assert refresh(http, tenant, second).status_code == 200  # the rotated one works once
     reused = refresh(http, tenant, first)
@@ -51,13 +53,19 @@ def test_each_refresh_rotates_and_a_reused_refresh_token_is_refused_and_recorded
     assert log[-1].auth.error == "refresh_token_reused"
     # the grant is revoked: even the newest refresh token and the access tokens stop working
     assert refresh(http, tenant, second).json()["error"] == "invalid_grant"
-    again = http.get(tenant.base_url + "/v1/contacts", headers={"Authorization": f"Bearer {answer.json()['access_token']}"})
+    again = http.get(
+        tenant.base_url + "/v1/contacts", headers={"Authorization": f"Bearer {answer.json()['access_token']}"}
+    )
     assert again.status_code == 401
 
 
 def test_client_credentials_is_refused_where_only_authorization_code_is_declared(http, refresh_sandbox):
     tenant = refresh_sandbox.new_tenant(seed=4, sizes={"contacts": 1})
-    data = {"grant_type": "client_credentials", "client_id": tenant.client_id, "client_secret": tenant.client_secret}
+    data = {
+        "grant_type": "client_credentials",
+        "client_id": tenant.client_id,
+        "client_secret": tenant.client_secret,
+    }
     answer = http.post(tenant.token_url, data=data)
     assert answer.status_code == 400 and answer.json()["error"] == "unsupported_grant_type"
     assert "refresh_token" in answer.json()["error_description"]
