@@ -194,8 +194,10 @@ class RequestLog(Sequence[LoggedRequest]):
         """Requests to the token endpoint: its operation, or (where the contract does not list it
         among its paths) the requests the sandbox answered there, which record their grant."""
         return self._where(
-            lambda e: (self.token_operation is not None and e.operation == self.token_operation)
-            or e.auth.grant is not None
+            lambda e: (
+                (self.token_operation is not None and e.operation == self.token_operation)
+                or e.auth.grant is not None
+            )
         )
 
     def status(self, *codes: int) -> RequestLog:

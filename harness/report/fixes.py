@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCS_URL = "docs/connector-protocol.md"  # relative to the connector-harness repository
 
 FIXES: dict[str, str] = {
-    "AUTH-01": "Authenticate as the contract's security scheme says (see \"Per auth scheme\"): OAuth2 "
+    "AUTH-01": 'Authenticate as the contract\'s security scheme says (see "Per auth scheme"): OAuth2 '
     "tokens from token_url sent only as `Authorization: Bearer <token>`; an API key, bearer secret or "
     "basic pair only in its declared place, never in a query string or a body the contract does not "
     "put it in.",

@@ -42,7 +42,9 @@ def test_no_request_at_all_is_named_with_the_run_error():
 
 def test_a_token_in_the_query_string_or_the_body_is_named_with_where_it_went():
     assert judge_token_placement(clean_log()) is None
-    query = judge_token_placement(log(token_request(1), authed(2, 401, credential="query", error="token_in_query")))
+    query = judge_token_placement(
+        log(token_request(1), authed(2, 401, credential="query", error="token_in_query"))
+    )
     assert query is not None
     assert "sent its access token in the query string of 1 request(s)" in query.message
     assert "Authorization: Bearer" in query.expected
