@@ -112,6 +112,7 @@ def authenticates_as_declared(ctx: CheckContext) -> None:
     schemes = declared_schemes(ctx.contract.security_schemes, names)
     ctx.require(judge_made_requests(run.requests, run.error))
     ctx.require(judge_token_placement(run.requests, schemes))
+    ctx.require(judge_grant_declared(run.requests, schemes))
     ctx.require(judge_token_obtained(run.requests, tenant.token_url, schemes))
     if not schemes or all(s.oauth2 for s in schemes):
         ctx.require(judge_bearer_on_api(run.requests, public))
@@ -176,6 +177,24 @@ def judge_token_obtained(
         + (f" (asked with grant_type {', '.join(asked)}, refused)" if asked else ""),
         expected=f"POST {token_url} with " + " or ".join(GRANT_EXPECTED[g] for g in grants),
         requests=log.token() or log.api(),
+    )
+
+
+def judge_grant_declared(log: RequestLog, schemes: Collection[Scheme]) -> Finding | None:
+    """Tokens by a grant the contract declares: an authorization code platform issues refresh
+    tokens to installed apps, and does not let the app stand in for the user with its own client."""
+    declared = {s.kind for s in schemes if s.oauth2}
+    if not declared:
+        return None
+    other = [e for e in log.token() if e.auth.grant and e.auth.grant not in declared | {"missing"}]
+    if not other:
+        return None
+    first = other[0]
+    return Finding.of(
+        f"asked the token endpoint for grant_type={first.auth.grant} in {len(other)} request(s), "
+        f"e.g. {first.line()}, which the contract does not declare",
+        expected="POST token_url with " + " or ".join(GRANT_EXPECTED[g] for g in sorted(declared)),
+        requests=other,
     )
 
 

@@ -44,9 +44,9 @@ class Principal:
 
 
 def grant_types(contract: Contract) -> frozenset[str]:
-    """The grant types the token endpoint accepts: client_credentials for a clientCredentials
-    flow, refresh_token for an authorizationCode flow (the harness hands the connector a refresh
-    token; the interactive authorize step is out of scope). A contract naming neither gets
+    """The grant types the contract declares: client_credentials for a clientCredentials flow,
+    refresh_token for an authorizationCode flow (the harness hands the connector a refresh token;
+    the interactive authorize step is out of scope). A contract naming neither gets
     client_credentials, as before."""
     flows: set[str] = set()
     for scheme in contract.security_schemes.values():
@@ -82,7 +82,9 @@ def issue_token(
     seen.grant = grant or "missing"
     if grant is None:
         return refuse(400, "invalid_request", "grant_type is required")
-    if grant not in grants:
+    # client_credentials stays accepted everywhere (vendor contracts that declare only an
+    # authorization code flow are served that way too); AUTH-01 names a grant the contract lacks.
+    if grant not in {*grants, "client_credentials"}:
         hint = (
             "; the authorization step is done: exchange the refresh_token you were given"
             if "refresh_token" in grants

@@ -59,16 +59,13 @@ def test_each_refresh_rotates_and_a_reused_refresh_token_is_refused_and_recorded
     assert again.status_code == 401
 
 
-def test_client_credentials_is_refused_where_only_authorization_code_is_declared(http, refresh_sandbox):
+def test_an_undeclared_grant_is_refused_with_the_declared_ones_named(http, refresh_sandbox):
     tenant = refresh_sandbox.new_tenant(seed=4, sizes={"contacts": 1})
-    data = {
-        "grant_type": "client_credentials",
-        "client_id": tenant.client_id,
-        "client_secret": tenant.client_secret,
-    }
+    data = {"grant_type": "password", "client_id": tenant.client_id, "client_secret": tenant.client_secret}
     answer = http.post(tenant.token_url, data=data)
     assert answer.status_code == 400 and answer.json()["error"] == "unsupported_grant_type"
     assert "refresh_token" in answer.json()["error_description"]
+    assert tenant.requests().token()[-1].auth.grant == "password"
 
 
 def test_each_connector_gets_its_own_refresh_token_and_a_refresh_token_is_no_bearer(http, refresh_sandbox):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from harness.checks.auth import (
     declared_schemes,
     judge_credentials_on_api,
+    judge_grant_declared,
     judge_refresh_not_reused,
     judge_token_obtained,
     judge_token_placement,
@@ -80,3 +81,14 @@ def test_a_reused_rotated_refresh_token_is_named():
     assert finding is not None
     assert "presented a refresh token that was already used (rt_abc)" in finding.message
     assert "keep the refresh_token of each token response" in finding.expected
+
+
+def test_client_credentials_on_an_authorization_code_contract_is_named():
+    schemes = declared_schemes(SCHEMES, ["oauth2"])
+    assert judge_grant_declared(log(token_request(1, auth={"grant": "refresh_token"})), schemes) is None
+    finding = judge_grant_declared(log(token_request(1, auth={"grant": "client_credentials"})), schemes)
+    assert finding is not None
+    assert "grant_type=client_credentials in 1 request(s)" in finding.message
+    assert "grant_type=refresh_token" in finding.expected
+    static = declared_schemes(SCHEMES, ["apiKey"])
+    assert judge_grant_declared(log(token_request(1, auth={"grant": "client_credentials"})), static) is None
