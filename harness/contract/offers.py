@@ -130,3 +130,36 @@ def _writes(contract: Contract) -> Gap | None:
         "no collection has a create operation, so there is nothing to push",
         "document a create, e.g. `POST /tickets` with a request body and a 201 answer",
     )
+
+
+@offer("credentials")
+def _credentials(contract: Contract) -> Gap | None:
+    if any(not op.public for op in contract.operations) and contract.security_schemes:
+        return None
+    return Gap(
+        "credentials",
+        "no operation requires a credential (no security scheme applies), so there is no "
+        "authentication to judge",
+        "declare a security scheme and require it, e.g. `components: {securitySchemes: {apiKey: "
+        "{type: apiKey, in: header, name: X-API-Key}}}` and `security: [{apiKey: []}]`",
+    )
+
+
+@offer("expiring_tokens")
+def _expiring_tokens(contract: Contract) -> Gap | None:
+    flows = {
+        flow
+        for scheme in contract.security_schemes.values()
+        if isinstance(scheme, dict) and scheme.get("type") == "oauth2"
+        for flow in (scheme.get("flows") or {})
+    }
+    if contract.token_url_path is not None and flows & {"clientCredentials", "authorizationCode"}:
+        return None
+    return Gap(
+        "expiring_tokens",
+        "the contract's credentials are static (an API key, a bearer secret or HTTP basic): no "
+        "token expires mid-sync, so there is nothing to renew",
+        "declare an `oauth2` scheme with a `clientCredentials` or `authorizationCode` flow and its "
+        "`tokenUrl`, e.g. `flows: {authorizationCode: {authorizationUrl: /oauth/authorize, "
+        "tokenUrl: /oauth/token, scopes: {}}}`",
+    )

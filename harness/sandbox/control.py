@@ -241,6 +241,7 @@ def create_tenant(call: Call) -> Response:
     root = str(call.request.base_url).rstrip("/") + f"/t/{tenant.id}"
     base = root + sandbox.contract.base_path
     token_path = sandbox.contract.token_url_path  # served there, in the contract's paths or not
+    refresh = _refresh_token(sandbox.contract, tenant, client)
     return json_response(
         {
             **tenant.describe(),
@@ -248,6 +249,7 @@ def create_tenant(call: Call) -> Response:
             "token_url": root + token_path if token_path else None,
             "client_id": client.client_id,
             "client_secret": client.client_secret,
+            "refresh_token": refresh,
             "scopes": sorted(client.scopes),
             "host_url": f"{url.scheme}://{tenant.id}.localhost:{url.port or 80}" + sandbox.contract.base_path,
             "credentials": auth.credentials(sandbox.contract, client),
@@ -340,6 +342,29 @@ def faults(call: Call) -> Response:
         raise ControlProblem(422, str(exc)) from None
     tenant.audit.record("faults.set", rules=[r.to_dict() for r in rules])
     return json_response({"rules": [r.to_dict() for r in rules]})
+
+
+def _refresh_token(contract: Any, tenant: Any, client: Any) -> str | None:
+    """A refresh token for an authorization code contract, as if a user had authorized the client."""
+    if "refresh_token" not in auth.grant_types(contract):
+        return None
+    return tenant.issue_refresh_token(client).value
+
+
+@handles("issueRefreshToken")
+def refresh_token(call: Call) -> Response:
+    """One more authorization of the tenant's client: each connector the harness builds gets its
+    own refresh token, so two connectors on one tenant never spend each other's."""
+    tenant, client_id = call.tenant, call.body.get("client_id")
+    client = tenant.clients.get(client_id) if client_id else next(iter(tenant.clients.values()), None)
+    if client is None:
+        raise ControlProblem(404, f"no client {client_id!r} in this tenant")
+    value = _refresh_token(call.sandbox.contract, tenant, client)
+    if value is None:
+        raise ControlProblem(
+            409, "the contract declares no OAuth2 authorizationCode flow, so there are no refresh tokens"
+        )
+    return json_response({"refresh_token": value}, 201)
 
 
 @handles("revokeCredentials")

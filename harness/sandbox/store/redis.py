@@ -651,6 +651,8 @@ class RedisTokens(MutableMapping[str, "Token"]):
 
     def __setitem__(self, value: str, token: Any) -> None:
         data = {"c": token.client_id, "s": sorted(token.scopes), "e": token.expires_at, "r": token.revoked}
+        if token.kind != "access":
+            data["k"] = token.kind
         _forget(self._tenant, "token")
         ttl = max(1, int(token.expires_at - time.time()) + TOKEN_GRACE)
         pipe = self._r.pipeline(transaction=True)
@@ -680,7 +682,7 @@ class RedisTokens(MutableMapping[str, "Token"]):
 def _token(value: str, data: dict[str, Any]) -> Any:
     from harness.sandbox.tenants import Token
 
-    return Token(value, data["c"], frozenset(data["s"]), data["e"], data["r"])
+    return Token(value, data["c"], frozenset(data["s"]), data["e"], data["r"], data.get("k", "access"))
 
 
 class LazySecrets:
