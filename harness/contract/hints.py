@@ -95,7 +95,11 @@ def hint_problems(contract: Contract) -> list[Problem]:
                 )
     for op in contract.operations:
         data = op.extensions.get(HINT, {}).get("data")
-        if data is not None and op.method == "GET" and not any(c.list_op is op for c in contract.collections.values()):
+        if (
+            data is not None
+            and op.method == "GET"
+            and not any(c.list_op is op for c in contract.collections.values())
+        ):
             out.append(
                 Problem(
                     f"{op.pointer}/{HINT}/data",
@@ -118,7 +122,9 @@ def unknown_hint_keys(contract: Contract) -> list[Problem]:
                     Problem(
                         f"{col.list_op.pointer}/{HINT}/{escape(key)}",
                         f"the sandbox reads no hint {key!r} on a list operation",
-                        f"did you mean {close[0]!r}?" if close else f"known hints: {', '.join(COLLECTION_KEYS)}",
+                        f"did you mean {close[0]!r}?"
+                        if close
+                        else f"known hints: {', '.join(COLLECTION_KEYS)}",
                     )
                 )
     return out
