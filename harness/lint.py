@@ -194,14 +194,15 @@ def print_text(report: dict[str, Any]) -> None:
     from rich.markup import escape
 
     out = Console(highlight=False, soft_wrap=True)
+    err = Console(highlight=False, soft_wrap=True, stderr=True)  # problems, as every linter does
     file = report["contract"]
 
     def problems(kind: str, style: str) -> None:
         for p in report[kind]:
             where = f"{file}#{p['pointer']}" if p["pointer"] else file
-            out.print(f"[{style}]{kind[:-1]}[/]: {escape(where)}: {escape(p['message'])}")
+            err.print(f"[{style}]{kind[:-1]}[/]: {escape(where)}: {escape(p['message'])}")
             if p["fix"]:
-                out.print(f"  fix: {escape(p['fix'])}")
+                err.print(f"  fix: {escape(p['fix'])}")
 
     summary = report["summary"]
     if summary:
