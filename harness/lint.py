@@ -110,7 +110,7 @@ def lint_report(file: str, level: str = "strict") -> dict[str, Any]:
 
 
 def check_entry(check: Check, contract: Contract) -> dict[str, Any]:
-    """Whether `check` will apply to this contract: `yes`, `if` (the connector decides) or `no`, why, and the fix."""
+    """Whether `check` will apply: `yes`, `if` (the connector decides) or `no`, with why and the fix."""
     entry: dict[str, Any] = {
         "id": check.id,
         "level": check.level,
@@ -130,8 +130,19 @@ def check_entry(check: Check, contract: Contract) -> dict[str, Any]:
             return entry
     condition = CONNECTOR_CONDITIONS.get(check.id)
     if condition is not None:
-        entry.update(applies="if", condition=condition)
+        entry.update(applies="if", condition=condition + _candidates(check.id, contract))
     return entry
+
+
+def _candidates(check_id: str, contract: Contract) -> str:
+    """What the connector may declare for a conditional check, from this contract."""
+    if check_id in ("CON-03", "INT-06"):
+        names = [c.name for c in contract.collections.values() if "create" in c.writes]
+        return f"; this contract's: {', '.join(names)}" if names else ""
+    if check_id.startswith("WH-"):
+        names = [w.path for w in contract.webhooks]
+        return f"; this contract's: {', '.join(names)}" if names else ""
+    return ""
 
 
 def inference_warnings(contract: Contract) -> list[Problem]:
@@ -162,7 +173,8 @@ def inference_warnings(contract: Contract) -> list[Problem]:
                     f"collection {col.name}: none of {col.list_op}'s query parameters "
                     f"({', '.join(params)}) is one the sandbox knows as paging, so it answers one page",
                     "if the list pages, say how, e.g. "
-                    "`x-sandbox: {pagination: {style: cursor, cursor: token, next: next_token, limit: take}}` "
+                    "`x-sandbox: {pagination: {style: cursor, cursor: token, next: next_token, "
+                    "limit: take}}` "
                     "(style: cursor, id, offset or page)",
                 )
             )
@@ -208,7 +220,8 @@ def print_text(report: dict[str, Any]) -> None:
     if summary:
         out.print(
             f"[bold]{escape(file)}[/]: {escape(summary['title'])}, OpenAPI {summary['openapi']}, "
-            f"{summary['operations']} operations, {summary['webhooks']} webhooks, base path {summary['base_path']}"
+            f"{summary['operations']} operations, {summary['webhooks']} webhooks, "
+            f"base path {summary['base_path']}"
         )
     for col in report["collections"]:
         out.print(

@@ -36,7 +36,8 @@ def malformed_hints(contract: Contract) -> list[Problem]:
                         Problem(
                             at,
                             f"`x-sandbox` is {type(value).__name__} {value!r}, not a mapping of hints",
-                            "write the hints as a mapping, e.g. `x-sandbox: {id: sku, updated_at: modified_at}`",
+                            "write the hints as a mapping, "
+                            "e.g. `x-sandbox: {id: sku, updated_at: modified_at}`",
                         )
                     )
                 else:
