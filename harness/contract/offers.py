@@ -66,8 +66,9 @@ def _collections(contract: Contract) -> Gap | None:
     return Gap(
         "collections",
         "the contract has no collection (a list GET with an item GET beside it) to sync",
-        "document a list operation, e.g. `GET /tickets` answering an array, and `GET /tickets/{id}`; "
-        "or mark a list GET with `x-sandbox: {collection: tickets}`",
+        "document a list operation answering an array of records, e.g. `GET /tickets`, and the item "
+        "operation beside it, `GET /tickets/{id}` (a list with no item GET is no collection; "
+        "`x-sandbox: {data: FIELD}` on the list GET names the array when the envelope holds several)",
     )
 
 
