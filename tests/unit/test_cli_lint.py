@@ -98,7 +98,7 @@ def test_a_check_the_contract_cannot_offer_says_why_and_the_fix(tmp_path):
     wh = by_id["WH-01"]
     assert (wh["applies"], wh["offer"]) == ("no", "webhooks")
     assert "declares no webhooks" in wh["reason"] and "webhooks:" in wh["fix"]
-    assert by_id["AUTH-03"]["offer"] == "token_endpoint" and "tokenUrl" in by_id["AUTH-03"]["fix"]
+    assert by_id["AUTH-03"]["offer"] == "expiring_tokens" and "tokenUrl" in by_id["AUTH-03"]["fix"]
     assert by_id["CON-03"]["applies"] == "if" and "pushes" in by_id["CON-03"]["condition"]
 
 
