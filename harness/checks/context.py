@@ -89,6 +89,7 @@ class CheckContext:
     call_timeout: float = 60.0
     tenants: list[TenantHandle] = field(default_factory=list)
     masked: set[str] = field(default_factory=set)  # values planted by the check: masked in every rendering
+    fitted: dict[str, str] = field(default_factory=dict)  # stream -> why it got fewer records than asked
 
     def plant(self, *values: str) -> None:
         """Remember values the check planted (canaries), so the session masks them wherever
@@ -129,6 +130,9 @@ class CheckContext:
             scopes=scopes,
             token_operation=token.operation_id if token else None,
         )
+        # the sandbox gives a collection whose ids hold fewer records than asked as many as fit
+        # (tenant.sizes); checks judge what the tenant holds, and `fitted` says why it is fewer
+        self.fitted.update(tenant.info.get("fitted") or {})
         if keep:
             self.tenants.append(tenant)
         return tenant
@@ -145,7 +149,8 @@ class CheckContext:
         return pagination.max_limit or pagination.default_limit or 100
 
     def pages(self, stream: str, pages: float) -> int:
-        """Records for this many pages at the largest page size (more at any smaller one)."""
+        """Records for this many pages at the largest page size (more at any smaller one); the
+        sandbox cuts it to what the stream's id space holds."""
         return int(self.page_size(stream) * pages)
 
     def list_op(self, stream: str) -> str:

@@ -122,6 +122,19 @@ def _incremental(contract: Contract) -> Gap | None:
     )
 
 
+@offer("deletions")
+def _deletions(contract: Contract) -> Gap | None:
+    if find_feed(contract) is not None:
+        return None
+    return Gap(
+        "deletions",
+        "the contract offers no change feed, so an incremental sync cannot see deletions (an "
+        "updated-since filter lists only records that still exist); records deleted between syncs "
+        "are not judged",
+        "mark a change feed with `x-sandbox: {feed: true}` whose events carry `type: ticket.deleted`",
+    )
+
+
 @offer("writes")
 def _writes(contract: Contract) -> Gap | None:
     if any("create" in col.writes for col in contract.collections.values()):

@@ -31,7 +31,7 @@ from harness.sandbox.audit import key_id, verify
 from harness.sandbox.faults import FaultError
 from harness.sandbox.problems import json_response, problem
 from harness.sandbox.tenants import DEFAULT_RATE, QuotaExceeded
-from harness.synth import Change, SynthError, rfc3339
+from harness.synth import Change, SynthError, fit_sizes, rfc3339
 
 if TYPE_CHECKING:
     from harness.sandbox.app import Sandbox
@@ -223,10 +223,14 @@ def create_tenant(call: Call) -> Response:
     sandbox, spec = call.sandbox, call.body
     scopes = spec.get("scopes")
     try:
+        # a collection whose ids hold fewer records than asked gets as many as fit (a quarter of
+        # a small id space left free for creates); `fitted` in the answer says which and why
+        asked = {name: int(n) for name, n in (spec.get("sizes") or {}).items()}
+        sizes, fitted = fit_sizes(sandbox.contract, asked)
         tenant, client = sandbox.tenants.create(
             seed=int(spec.get("seed", sandbox.default_seed)),  # a JSON integer may be written 1.0
             profile=spec.get("profile", "small"),
-            sizes={name: int(n) for name, n in (spec.get("sizes") or {}).items()},
+            sizes=sizes,
             token_ttl=int(spec.get("token_ttl", 3600)),
             scopes=frozenset(scopes) if scopes is not None else None,
             rate_limit=_rate_limit(spec.get("rate_limit") or {}),
@@ -253,6 +257,7 @@ def create_tenant(call: Call) -> Response:
             "scopes": sorted(client.scopes),
             "host_url": f"{url.scheme}://{tenant.id}.localhost:{url.port or 80}" + sandbox.contract.base_path,
             "credentials": auth.credentials(sandbox.contract, client),
+            "fitted": fitted,
         },
         201,
     )

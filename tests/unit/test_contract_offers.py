@@ -16,7 +16,7 @@ def test_the_reference_contract_offers_everything() -> None:
 
 def test_a_contract_without_oauth_webhooks_or_scopes_names_each_gap_and_its_fix() -> None:
     found = gaps(load("tests/contracts/ticketing.openapi.json"))
-    assert set(found) == {"token_endpoint", "expiring_tokens", "scopes", "webhooks"}
+    assert set(found) == {"token_endpoint", "expiring_tokens", "scopes", "webhooks", "deletions"}
     assert "tokenUrl" in found["token_endpoint"].hint
     assert (
         "static" in found["expiring_tokens"].reason and "authorizationCode" in found["expiring_tokens"].hint
