@@ -23,8 +23,9 @@ from harness.sandbox.faults import Faults
 from harness.sandbox.idempotency import IdempotencyStore
 from harness.sandbox.limits import RateLimiter
 from harness.sandbox.recorder import RequestLog
+from harness.sandbox.store.scoped import ScopedOverlay
 from harness.sandbox.webhooks import Dispatcher
-from harness.synth import Change, Dataset, Overlay, RecordCache, rfc3339
+from harness.synth import Change, Dataset, RecordCache, rfc3339
 from harness.synth import profile as get_profile
 
 DEFAULT_RATE = (100.0, 200)  # requests per second per client, burst
@@ -82,7 +83,7 @@ class TenantSpec:
 class Parts:
     """A tenant's state, as one store backs it."""
 
-    data: Overlay
+    data: ScopedOverlay
     limiter: RateLimiter
     webhooks: Dispatcher
     clients: MutableMapping[str, Client]
@@ -100,7 +101,7 @@ class Tenant:
     id: str
     seed: int
     profile: str
-    data: Overlay  # the tenant's dataset with its writes and change log
+    data: ScopedOverlay  # the dataset with its writes, change log and records' parents
     token_ttl: int
     limiter: RateLimiter
     webhooks: Dispatcher
@@ -112,9 +113,6 @@ class Tenant:
     idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
     faults: Faults = None  # type: ignore[assignment]  # made in __post_init__ unless a store gives one
     change_by: MutableMapping[int, str] = field(default_factory=dict)
-    # The parent path values (`{networkId}`) each record written under a nested path belongs to,
-    # by (collection, record id): it is found under that parent only. Seed records have none.
-    parents: MutableMapping[tuple[str, Any], tuple[str, ...]] = field(default_factory=dict)
     expires_at: float = float("inf")  # when its TTL ends (time.time())
     spec: TenantSpec | None = None
     _secrets: Callable[[], Container[str]] | None = None
