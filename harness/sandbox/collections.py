@@ -781,27 +781,52 @@ def _page_body(
     if data_field is None:
         return values["data"]
     body: dict[str, Any] = {data_field: values["data"]}
-    holders: dict[str, dict[str, Any]] = {}
+    holders: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # path -> (its object, its schema)
     for dotted, value in fields.items():
-        if "." in dotted:  # `_metadata.next`: the field lives one level down
-            outer, inner = dotted.split(".", 1)
-            holder = envelope.properties.get(outer) or {}
-            inner_props = _resolved(contract, holder.get("properties"))
-            target = body.setdefault(outer, {})
-            if isinstance(target, dict):
-                target.update(
-                    _next_value(inner, value, inner_props.get(inner), set(holder.get("required") or ()))
-                )
-                holders[outer] = holder
+        *path, last = dotted.split(".")  # `_metadata.next`, HubSpot's `paging.next.after`: levels down
+        if value is None:
+            path, last = _end_of_list(contract, envelope, path, last)
+            if not last:  # the last page leaves out an optional holder (HubSpot's `paging.next`)
+                continue
+        target, props, required = body, envelope.properties, set(envelope.required)
+        for depth, step in enumerate(path):
+            holder = props.get(step) or {}
+            inner = target.setdefault(step, {})
+            if not isinstance(inner, dict):
+                break
+            holders.setdefault(".".join(path[: depth + 1]), (inner, holder))
+            target, props = inner, _resolved(contract, holder.get("properties"))
+            required = set(holder.get("required") or ())
         else:
-            body.update(_next_value(dotted, value, envelope.properties.get(dotted), envelope.required))
+            target.update(_next_value(last, value, props.get(last), required))
     if more_field:
         body[more_field] = values["has_more"]
     _fill(body, envelope.properties, envelope.required, values, data_field, top=True)
-    for outer, holder in holders.items():
+    for target, holder in holders.values():
         inner_props = _resolved(contract, holder.get("properties"))
-        _fill(body[outer], inner_props, set(holder.get("required") or ()), values, data_field, top=False)
+        _fill(target, inner_props, set(holder.get("required") or ()), values, data_field, top=False)
     return body
+
+
+def _end_of_list(contract: Contract, envelope: Envelope, path: list[str], last: str) -> tuple[list[str], str]:
+    """Where a next link that is no more goes: its own field where it may be null or absent;
+    else nothing when an optional holder on its path can be left out (`last` empty); else the
+    field itself (null)."""
+    props, required = envelope.properties, set(envelope.required)
+    chain = []  # (step, required in its parent)
+    for step in path:
+        chain.append((step, step in required))
+        holder = props.get(step) or {}
+        props, required = _resolved(contract, holder.get("properties")), set(holder.get("required") or ())
+    schema = props.get(last)
+    nullable = (
+        not isinstance(schema, dict) or "null" in (schema_type(schema) or {"null"}) or schema.get("nullable")
+    )
+    if last not in required or nullable:
+        return path, last
+    if any(not needed for _, needed in chain):
+        return path, ""
+    return path, last
 
 
 def _resolved(contract: Contract, props: Any) -> dict[str, dict[str, Any]]:
