@@ -10,6 +10,7 @@ from typing import Any
 from harness.checks.failures import CheckFailure, Evidence, Finding
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Driver, Manifest, Replica, driver_for
 from harness.contract import Collection, Contract
+from harness.contract.links import without_self_links
 from harness.core import LoggedRequest, RequestLog
 from harness.runtime import SandboxHandle, TenantHandle
 
@@ -195,6 +196,12 @@ class CheckContext:
         keep = {self.contract.collections[stream].id_field, *names}
         return {k: v for k, v in record.items() if k in keep}
 
+    def compared(self, stream: str, record: dict[str, Any]) -> dict[str, Any]:
+        """`expected`, without the record's links to itself (where the sandbox served it, not
+        customer data: harness.contract.links): what replica and ground truth are compared on."""
+        col = self.contract.collections[stream]
+        return without_self_links(self.contract, col, self.expected(stream, record))
+
     def diff(
         self,
         tenant: TenantHandle,
@@ -202,7 +209,8 @@ class CheckContext:
         truth_by_stream: Truth | None = None,
     ) -> list[StreamDiff]:
         """The streams whose replica differs from ground truth (empty when all match), both
-        sides cut to the fields the connector keeps (`expected`). Ground truth is the platform's
+        sides cut to the fields the connector keeps (`expected`) and without the record's links
+        to itself (harness.contract.links). Ground truth is the platform's
         records now, or `truth_by_stream` (stream -> id -> record) when the check built it."""
         out = []
         for stream in self.manifest.streams:
@@ -210,8 +218,8 @@ class CheckContext:
             records = (
                 truth_by_stream[stream].values() if truth_by_stream is not None else tenant.records(stream)
             )
-            truth = {r[col.id_field]: self.expected(stream, r) for r in records}
-            rows = {i: self.expected(stream, r) for i, r in replica.rows.get(stream, {}).items()}
+            truth = {r[col.id_field]: self.compared(stream, r) for r in records}
+            rows = {i: self.compared(stream, r) for i, r in replica.rows.get(stream, {}).items()}
             diff = compare(stream, truth, rows)
             if diff is not None:
                 out.append(diff)

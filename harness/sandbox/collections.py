@@ -31,6 +31,7 @@ from harness.contract.collections import (
     link_is_relative,
 )
 from harness.contract.collections import list_ok_schema as ok_schema
+from harness.contract.links import LINK_HOLDERS, SELF_NAMES, writable
 from harness.contract.schema import schema_type
 from harness.contract.styles import fold
 from harness.sandbox import cursors
@@ -44,8 +45,6 @@ from harness.synth.overlay import START, Change
 
 Query = dict[str, list[str]]
 TOTAL_NAMES = ("total", "total_count", "count")
-SELF_NAMES = ("url", "href", "self", "self_link", "selfLink")
-LINK_HOLDERS = ("_links", "links", "_metadata", "metadata", "meta")
 
 ORIGIN: ContextVar[str] = ContextVar("sandbox_origin", default="")
 """The API's root as this request reached it (`http://127.0.0.1:8080/t/ten_1/v1`): set by the
@@ -275,7 +274,7 @@ def with_self_links(contract: Contract, col: Collection, record: Any, path_param
         path = path.replace("{" + name + "}", quote(str(value), safe=""))
     url = ORIGIN.get() + path
     out = dict(record)
-    written = _writable(contract, col)
+    written = writable(contract, col)
     for name in SELF_NAMES:
         if isinstance(out.get(name), str) and name not in written:
             out[name] = url
@@ -324,20 +323,6 @@ def _record_names(contract: Contract, col: Collection) -> dict[str, str]:
         for name in props:
             names.setdefault(_plain(name), name)
         cache[col.name] = names
-    return cache[col.name]
-
-
-def _writable(contract: Contract, col: Collection) -> frozenset[str]:
-    """The top-level fields a create or update of the collection sends."""
-    cache = contract.__dict__.setdefault("_writable_fields", {})
-    if col.name not in cache:
-        names: set[str] = set()
-        for op in (col.create_op, col.update_op):
-            for uri in op.body_media.values() if op else ():
-                if uri:
-                    schema = contract.deref({"$ref": uri}, contract.uri)[0]
-                    names |= set(envelope_properties(contract, schema, uri))
-        cache[col.name] = frozenset(names)
     return cache[col.name]
 
 
