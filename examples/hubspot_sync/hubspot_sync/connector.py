@@ -125,6 +125,12 @@ class HubSpotSync:
                     )
                 self._sleep(self._backoff(failures))
                 continue
+            if response.is_success and response.content and not _parses(response):
+                failures += 1  # a body cut off on the way: as transient as a dropped connection
+                if failures >= self.MAX_ATTEMPTS:
+                    raise HubSpotError(f"{method} {httpx.URL(url).path} answered a body that is not JSON")
+                self._sleep(self._backoff(failures))
+                continue
             return response
 
     def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -201,3 +207,11 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def _parses(response: httpx.Response) -> bool:
+    try:
+        response.json()
+    except ValueError:
+        return False
+    return True
