@@ -169,7 +169,12 @@ def authenticate(
             )
     declared = contract.query_credentials(op)
     for where, values in (("query", query), ("body", form or {})):
-        leaked = [n for n, v in values.items() if n not in declared and _client_by_secret(tenant, v[-1])]
+        shaped = tenant.formats.client_secret.regex()  # a cheap look first: the clients are in the store
+        leaked = [
+            n
+            for n, v in values.items()
+            if n not in declared and v and shaped.search(v[-1]) and _client_by_secret(tenant, v[-1])
+        ]
         if leaked:
             principal.credential, principal.error = where, f"key_in_{where}"
             place = "the query string" if where == "query" else "the request body"
