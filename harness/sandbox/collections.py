@@ -38,6 +38,7 @@ from harness.sandbox import cursors
 from harness.sandbox.events import singular
 from harness.sandbox.generated import concrete
 from harness.sandbox.problems import json_response, problem
+from harness.sandbox.store.scoped import dig
 from harness.sandbox.tenants import Tenant
 from harness.synth import rfc3339
 from harness.synth.ids import codec_for
@@ -265,7 +266,7 @@ def with_self_links(contract: Contract, col: Collection, record: Any, path_param
         return record
     params = {**path_params, col.id_param: str(record_id)}
     if col.key_fields:  # read at a path of its own: its fields fill that path
-        keys = {param: _dig(record, name) for param, name in col.key_fields}
+        keys = {param: dig(record, name) for param, name in col.key_fields}
         if any(v is None for v in keys.values()):
             return record
         params = {param: str(value) for param, value in keys.items()}
@@ -385,7 +386,7 @@ def create_record(
         fields = {**_parent_fields(contract, col, path_params), **fields}
     record = tenant.data.create(col.name, fields, _scope(col, path_params) if col.parent_params else None)
     if col.key_fields and isinstance(record.get("full_name"), str):  # GitHub, Bitbucket: `owner/name`
-        keys = [_dig(record, name) for _, name in col.key_fields]
+        keys = [dig(record, name) for _, name in col.key_fields]
         if all(isinstance(k, (str, int)) for k in keys):
             full = "/".join(str(k) for k in keys)
             record = tenant.data.update(col.name, record[col.id_field], {"full_name": full}) or record
@@ -454,15 +455,6 @@ def _stand_in(
             _put(record, name, path_params.get(param))
     else:
         record[col.id_field] = record_id
-    return record
-
-
-def _dig(record: Any, dotted: str) -> Any:
-    """`record["owner"]["login"]` for `owner.login`; None where a step is missing."""
-    for step in dotted.split("."):
-        if not isinstance(record, dict):
-            return None
-        record = record.get(step)
     return record
 
 
@@ -557,7 +549,7 @@ def _found_id(col: Collection, tenant: Tenant, path_params: dict[str, str]) -> A
     while True:
         records, last = tenant.data.page(col.name, after, KEY_SCAN_PAGE)
         for record in records:
-            if all(str(_dig(record, name)) == value for name, value in wanted):
+            if all(str(dig(record, name)) == value for name, value in wanted):
                 return record.get(col.id_field)
         if last is None:
             return _NOT_FOUND

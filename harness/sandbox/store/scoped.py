@@ -51,7 +51,8 @@ def parent_collection(collections: Mapping[str, Collection], col: Collection) ->
     return None
 
 
-def _dig(record: Any, dotted: str) -> Any:
+def dig(record: Any, dotted: str) -> Any:
+    """`record["owner"]["login"]` for `owner.login`; None where a step is missing."""
     for step in dotted.split("."):
         if not isinstance(record, dict):
             return None
@@ -97,7 +98,7 @@ class Placement:
         """The item path values that name seed record `index` of `parent`."""
         record = self.dataset.record(parent.name, index)
         if parent.key_fields:
-            keys = [_dig(record, name) for _, name in parent.key_fields]
+            keys = [dig(record, name) for _, name in parent.key_fields]
             return None if any(k is None for k in keys) else tuple(str(k) for k in keys)
         own: Scope | None = self.of(parent.name, index) if parent.parent_params else ()
         record_id = record.get(parent.id_field)
