@@ -13,10 +13,10 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from harness.checks.context import CheckContext, Driver
+from harness.checks.event_bodies import event_body
 from harness.checks.failures import NotApplicable
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Replica
 from harness.contract.schema import validator_for
@@ -65,7 +65,7 @@ class Delivery:
 
     def payload(self, event: Event, data: dict[str, Any]) -> bytes:
         """The body of one event, checked against the contract (a bad one is the harness's bug)."""
-        body = {"type": event.type, "timestamp": _now(), "data": data}
+        body = event_body(self.ctx.contract, event.schema_uri, event.type, data)
         if event.schema_uri is not None:
             errors = list(validator_for(self.ctx.contract, event.schema_uri).iter_errors(body))
             if errors:
@@ -86,7 +86,12 @@ class Delivery:
         if event.upserts:
             return record
         id_field = self.ctx.contract.collections[event.collection].id_field
-        return {id_field: record[id_field]}
+        minimal = {id_field: record[id_field]}
+        if event.schema_uri is None:
+            return minimal
+        body = event_body(self.ctx.contract, event.schema_uri, event.type, minimal)
+        # a contract whose deleted events carry the whole record (Stripe's) gets it
+        return minimal if validator_for(self.ctx.contract, event.schema_uri).is_valid(body) else record
 
     def send(self, headers: dict[str, str], payload: bytes) -> int | str:
         """The status the connector answered, or what went wrong instead (a crash, a hang)."""
@@ -131,10 +136,6 @@ def collections(events: list[Event]) -> list[str]:
 
 def sizes_for(events: list[Event], n: int) -> dict[str, int]:
     return {c: n for c in collections(events)}
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _reason(exc: ConnectorFailed) -> str:
