@@ -45,11 +45,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     contract_commands = contract.add_subparsers(dest="action", metavar="ACTION")
     lint = contract_commands.add_parser(
         "lint",
-        help="check an OpenAPI 3.0/3.1 contract; exit 1 on any problem",
-        description="Validate the document against the OpenAPI schema, resolve every $ref and "
-        "report what the sandbox can infer from it (operations, collections, scopes).",
+        help="a contract's certification checklist; exit 1 on errors",
+        description="Validate the document against the OpenAPI schema, resolve every $ref, report what "
+        "the sandbox infers from it, and list every check of the catalogue: whether it will apply and, "
+        "where it will not, the x-sandbox hint or contract change that closes the gap. Exit 1 on errors "
+        "(with --strict, on warnings too).",
     )
     lint.add_argument("file", help="the contract, YAML or JSON")
+    lint.add_argument(
+        "--format",
+        dest="fmt",
+        choices=("text", "json"),
+        default="text",
+        help="text (default) or one JSON document for CI (shape: contracts/lint.schema.json)",
+    )
+    lint.add_argument(
+        "--level",
+        choices=("basic", "standard", "strict"),
+        default="strict",
+        help="list the checks up to this certification level (default: strict, every check)",
+    )
+    lint.add_argument("--strict", action="store_true", help="exit 1 on warnings too, not only on errors")
 
     sandbox = commands.add_parser("sandbox", help="run the mock platform")
     sandbox_commands = sandbox.add_subparsers(dest="action", metavar="ACTION")
@@ -167,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "contract" and args.action == "lint":
         from harness.lint import lint_command
 
-        return lint_command(args.file)
+        return lint_command(args.file, fmt=args.fmt, level=args.level, strict=args.strict)
     if args.command == "sandbox" and args.action == "serve":
         from harness.serve import serve_command
 

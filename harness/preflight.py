@@ -12,11 +12,44 @@ import sys
 from pathlib import Path
 
 from harness.connectors.manifest import Manifest
+from harness.contract import Contract
+from harness.contract.hints import hint_problems, malformed_hints
+from harness.contract.offers import gap
 from harness.core.errors import HarnessError
 
 
 class SetupError(HarnessError, ValueError):
     """A setup problem, with what to change; the plugin turns it into a usage error."""
+
+
+def check_contract(contract: Contract) -> None:
+    """A contract the sandbox cannot serve collections from is one SetupError, before any check runs:
+    `x-sandbox` hints that cannot be read or name nothing, or no collection at all."""
+    problems = malformed_hints(contract) or hint_problems(contract)
+    if problems:
+        lines = "\n".join(p.render(contract.file) for p in problems)
+        raise SetupError(
+            f"{len(problems)} unusable `x-sandbox` hint(s) in the contract:\n{lines}\n"
+            f"(`harness contract lint {contract.file}` lists every gap)"
+        )
+    missing = gap(contract, "collections")
+    if missing is not None:
+        raise SetupError(
+            f"{contract.file}: {missing.reason}; no check has anything to sync. To offer one: {missing.hint} "
+            f"(`harness contract lint {contract.file}` lists every gap)"
+        )
+
+
+def check_streams(manifest: Manifest, contract: Contract) -> None:
+    """A manifest that syncs no stream gives no check anything to judge: one SetupError naming the fix."""
+    if manifest.streams:
+        return
+    names = ", ".join(f'"{n}"' for n in list(contract.collections)[:3])
+    raise SetupError(
+        f"{manifest.file}: [connector] streams is empty, so there is nothing to sync and judge. "
+        f"Name the collections the connector syncs, e.g. streams = [{names}] "
+        f"(the contract has {', '.join(contract.collections)})"
+    )
 
 
 def check_connector(manifest: Manifest) -> None:

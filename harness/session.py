@@ -31,6 +31,7 @@ from harness.connectors import (
     resolve_connector,
 )
 from harness.contract import Contract, load
+from harness.preflight import check_contract, check_streams
 from harness.report import build_predicate, file_sha256, load_private
 from harness.report.certificate import audit_anchor
 from harness.report.digest import changed_inputs, code_digest
@@ -70,8 +71,10 @@ class CertificationSession:
         self.cfg = cfg
         self.junitxml = junitxml
         self.contract: Contract = load(cfg.contract)
+        check_contract(self.contract)  # unusable hints or no collection: one usage error, not one per check
         assert cfg.connector is not None
         self.manifest: Manifest = resolve_connector(cfg.connector, cfg.rootdir, self.contract)
+        check_streams(self.manifest, self.contract)
         # Nothing may write into the connector's tree while it is certified (compiled files
         # included), so the digest taken now, before the first call, must still hold at the end.
         sys.dont_write_bytecode = True

@@ -10,6 +10,7 @@ from typing import Any
 from harness.checks.failures import CheckFailure, Evidence, Finding
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Driver, Manifest, Replica, driver_for
 from harness.contract import Collection, Contract
+from harness.contract.links import without_self_links
 from harness.core import LoggedRequest, RequestLog
 from harness.runtime import SandboxHandle, TenantHandle
 
@@ -89,6 +90,7 @@ class CheckContext:
     call_timeout: float = 60.0
     tenants: list[TenantHandle] = field(default_factory=list)
     masked: set[str] = field(default_factory=set)  # values planted by the check: masked in every rendering
+    fitted: dict[str, str] = field(default_factory=dict)  # stream -> why it got fewer records than asked
 
     def plant(self, *values: str) -> None:
         """Remember values the check planted (canaries), so the session masks them wherever
@@ -129,6 +131,9 @@ class CheckContext:
             scopes=scopes,
             token_operation=token.operation_id if token else None,
         )
+        # the sandbox gives a collection whose ids hold fewer records than asked as many as fit
+        # (tenant.sizes); checks judge what the tenant holds, and `fitted` says why it is fewer
+        self.fitted.update(tenant.info.get("fitted") or {})
         if keep:
             self.tenants.append(tenant)
         return tenant
@@ -145,7 +150,8 @@ class CheckContext:
         return pagination.max_limit or pagination.default_limit or 100
 
     def pages(self, stream: str, pages: float) -> int:
-        """Records for this many pages at the largest page size (more at any smaller one)."""
+        """Records for this many pages at the largest page size (more at any smaller one); the
+        sandbox cuts it to what the stream's id space holds."""
         return int(self.page_size(stream) * pages)
 
     def list_op(self, stream: str) -> str:
@@ -190,6 +196,12 @@ class CheckContext:
         keep = {self.contract.collections[stream].id_field, *names}
         return {k: v for k, v in record.items() if k in keep}
 
+    def compared(self, stream: str, record: dict[str, Any]) -> dict[str, Any]:
+        """`expected`, without the record's links to itself (where the sandbox served it, not
+        customer data: harness.contract.links): what replica and ground truth are compared on."""
+        col = self.contract.collections[stream]
+        return without_self_links(self.contract, col, self.expected(stream, record))
+
     def diff(
         self,
         tenant: TenantHandle,
@@ -197,7 +209,8 @@ class CheckContext:
         truth_by_stream: Truth | None = None,
     ) -> list[StreamDiff]:
         """The streams whose replica differs from ground truth (empty when all match), both
-        sides cut to the fields the connector keeps (`expected`). Ground truth is the platform's
+        sides cut to the fields the connector keeps (`expected`) and without the record's links
+        to itself (harness.contract.links). Ground truth is the platform's
         records now, or `truth_by_stream` (stream -> id -> record) when the check built it."""
         out = []
         for stream in self.manifest.streams:
@@ -205,8 +218,8 @@ class CheckContext:
             records = (
                 truth_by_stream[stream].values() if truth_by_stream is not None else tenant.records(stream)
             )
-            truth = {r[col.id_field]: self.expected(stream, r) for r in records}
-            rows = {i: self.expected(stream, r) for i, r in replica.rows.get(stream, {}).items()}
+            truth = {r[col.id_field]: self.compared(stream, r) for r in records}
+            rows = {i: self.compared(stream, r) for i, r in replica.rows.get(stream, {}).items()}
             diff = compare(stream, truth, rows)
             if diff is not None:
                 out.append(diff)

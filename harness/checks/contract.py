@@ -156,9 +156,13 @@ def push_bodies(ctx: CheckContext, tenant: TenantHandle, stream: str, n: int) ->
     col = ctx.contract.collections[stream]
     if col.create_op is None:
         raise RuntimeError(f"the contract has no create operation for {stream}")
-    uri = next((u for media, u in col.create_op.body_media.items() if u and "json" in media), None)
+    media = col.create_op.body_media
+    # JSON first; a form-encoded write (Stripe's) takes the same fields, encoded by the connector
+    uri = next((u for m, u in media.items() if u and "json" in m), None) or next(
+        (u for m, u in media.items() if u and "form" in m), None
+    )
     if uri is None:
-        raise RuntimeError(f"{col.create_op} has no JSON request body schema")
+        raise RuntimeError(f"{col.create_op} has no JSON or form request body schema")
     schema, _ = ctx.contract.deref({"$ref": uri}, uri)
     allowed = set(schema.get("properties", {})) or None
     validator = ctx.contract.validator(uri)

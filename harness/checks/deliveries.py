@@ -1,15 +1,18 @@
 """Webhook deliveries as the platform makes them: the declared event types, and a connector to receive them.
 
-Deliveries are crafted the way the platform signs them (Standard Webhooks: `webhook-id`,
-`webhook-timestamp`, `webhook-signature`) with the payload shape of the contract's `webhooks`
+Deliveries are crafted the way the contract says the platform signs them (`x-sandbox: {signing:
+...}`; Standard Webhooks when it says nothing) with the payload shape of the contract's `webhooks`
 section, carrying real records of a fresh tenant. Every connector gets its own webhook secret in
-its config (`webhook_secret`).
+its config (`webhook_secret`), in the shape the scheme's vendors hand out. Bodies are serialized
+in more than one way (compact, spaced, indented), as platforms do: the signature is over the
+bytes as sent, so a receiver that verifies a re-serialization refuses some authentic deliveries.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,10 +20,19 @@ from harness.checks.context import CheckContext, Driver
 from harness.checks.failures import NotApplicable
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Replica
 from harness.contract.schema import validator_for
-from harness.core import new_secret, singular
+from harness.contract.signing import signing_for
+from harness.core import singular
+from harness.core.signing import STANDARD, Signing
 from harness.runtime import TenantHandle
 
 ACTIONS = ("created", "updated", "deleted")
+# json.dumps arguments, taken in turn: compact (Standard Webhooks senders), spaced (Python's
+# default), indented (pretty-printing platforms)
+BODY_STYLES: tuple[dict[str, Any], ...] = (
+    {"separators": (",", ":")},
+    {},
+    {"indent": 2},
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,7 @@ class Event:
     collection: str
     action: str  # created | updated | deleted
     schema_uri: str | None  # the JSON body's schema in the contract
+    signing: Signing = field(default=STANDARD)  # how the platform signs its deliveries
 
     @property
     def upserts(self) -> bool:
@@ -42,7 +55,11 @@ class Delivery:
 
     def __init__(self, ctx: CheckContext, tenant: TenantHandle, replica: Replica | None = None) -> None:
         self.ctx, self.tenant = ctx, tenant
-        self.secret = new_secret()
+        schemes = [signing_for(ctx.contract, name) for name in ctx.manifest.webhooks] or [STANDARD]
+        # one secret for every event: a Standard Webhooks one where any scheme is that (its whsec_
+        # string is a plain key to the others too), else in the shape of the first scheme
+        self.secret = (STANDARD if STANDARD in schemes else schemes[0]).new_secret()
+        self._styles = itertools.cycle(BODY_STYLES)
         self.replica = replica if replica is not None else ctx.replica()
         self.connector: Driver = ctx.connector(tenant, self.replica, webhook_secret=self.secret)
 
@@ -55,7 +72,15 @@ class Delivery:
                 raise RuntimeError(
                     f"the harness made a {event.type} payload its contract refuses: {errors[0].message}"
                 )
-        return json.dumps(body, separators=(",", ":")).encode()
+        return json.dumps(body, **next(self._styles)).encode()
+
+    def sign(self, event: Event, payload: bytes, msg_id: str | None = None) -> dict[str, str]:
+        """The headers of a correctly signed delivery of `event`."""
+        return event.signing.sign(self.secret, payload, msg_id=msg_id)
+
+    def tamper(self, event: Event, kind: str, payload: bytes) -> tuple[dict[str, str], bytes]:
+        """Headers and body of a delivery a receiver must refuse (a kind of `event.signing.tamperings`)."""
+        return event.signing.tamper(kind, self.secret, payload)
 
     def data(self, event: Event, record: dict[str, Any]) -> dict[str, Any]:
         if event.upserts:
@@ -89,7 +114,8 @@ def declared_events(ctx: CheckContext) -> list[Event]:
         if collection is None or action not in ACTIONS:
             continue
         op = operations.get(name)
-        events.append(Event(name, collection, action, op.body_media.get("application/json") if op else None))
+        schema = op.body_media.get("application/json") if op else None
+        events.append(Event(name, collection, action, schema, signing_for(ctx.contract, name)))
     if not events:
         raise NotApplicable(
             f"none of the declared webhooks ({', '.join(ctx.manifest.webhooks)}) is a created, updated or "

@@ -56,7 +56,7 @@ def survives_hostile_responses(ctx: CheckContext) -> None:
                 run.replica.rows,
                 ids,
                 _schema_errors(ctx, run.replica.rows, sizes),
-                expected=ctx.expected,
+                expected=ctx.compared,
                 seed=seed,
                 sizes=sizes,
             )

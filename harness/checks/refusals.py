@@ -16,7 +16,7 @@ MAX_REFUSED_ATTEMPTS = 2  # requests to an operation refused with a 4xx that ret
 REFUSED_CALL_TIMEOUT = 15.0  # seconds a sync may take to give up on a refused operation
 
 
-@check("RES-03", pillar="resilience", severity="high", level="standard", timeout=60)
+@check("RES-03", pillar="resilience", severity="high", level="standard", timeout=60, requires=("scopes",))
 def stops_on_non_retryable_errors(ctx: CheckContext) -> None:
     """Stops with a clear error on a 4xx that retrying cannot fix, instead of looping.
 

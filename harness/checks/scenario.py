@@ -15,7 +15,7 @@ from typing import Any
 from harness.checks.context import CheckContext, RunError, StreamDiff, Truth
 from harness.checks.deliveries import Delivery, Event
 from harness.connectors import Replica
-from harness.core import ChangeEvent, Fault, RequestLog, last_kinds, sign, tamper
+from harness.core import ChangeEvent, Fault, RequestLog, last_kinds
 from harness.core.changes import CREATED_NAMES
 from harness.core.errors import HarnessError
 from harness.runtime import TenantHandle
@@ -221,11 +221,13 @@ class Scenario:
         wh = self.receiver
         record_id = record[self.ctx.contract.collections[event.collection].id_field]
         if previous is not None:  # the very same message: same body, same headers
-            payload = previous.payload
-            headers = tamper("replay", wh.secret, payload, previous=previous.headers)
+            payload, headers = previous.payload, dict(previous.headers)
         else:
             payload = wh.payload(event, wh.data(event, record))
-            headers = sign(wh.secret, payload) if tampering is None else tamper(tampering, wh.secret, payload)
+            if tampering is None:
+                headers = wh.sign(event, payload)
+            else:
+                headers, payload = wh.tamper(event, tampering, payload)
         before = len(self.replica.operations)
         status = wh.send(headers, payload)
         applied = tuple((op.kind, op.stream, op.id) for op in list(self.replica.operations)[before:])

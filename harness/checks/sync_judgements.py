@@ -4,6 +4,7 @@ replica's differences from the platform are said in a message."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 from harness.checks.context import StreamDiff
@@ -35,6 +36,19 @@ def stream_lists(log: RequestLog, list_ops: dict[str, str]) -> Counter[str]:
     """How many list requests each synced stream got (answered 200) in a piece of the request log;
     `list_ops` is operationId -> stream (`ctx.list_ops()`)."""
     return Counter(list_ops[e.operation] for e in log.to(*list_ops).status(200) if e.operation)
+
+
+def unseen_deletions(diffs: list[StreamDiff], changed: dict[str, dict[Any, str]]) -> list[StreamDiff]:
+    """The diffs less what no sync could see without a change feed: records the replica still
+    holds whose last change on the platform was a deletion. Nothing else is forgiven: a record
+    lost, never created, or holding old values is still a difference."""
+    out = []
+    for d in diffs:
+        kinds = changed.get(d.stream, {})
+        extra = [i for i in d.extra if kinds.get(i) != "deleted"]
+        if d.lost or d.stale or extra:
+            out.append(replace(d, extra=extra))
+    return out
 
 
 def describe_diffs(

@@ -12,8 +12,7 @@ from harness.checks.failures import Finding, NotApplicable
 from harness.checks.properties import Memo, check_settings, given_test, run_property
 from harness.checks.registry import check
 from harness.checks.webhooks import Delivery, declared_events, sizes_for
-from harness.contract.endpoint import coverage_body_cases, header_safe, webhook_endpoint
-from harness.core import sign
+from harness.contract.endpoint import coverage_body_cases, header_safe, signing_of, webhook_endpoint
 
 FUZZ_EXAMPLES = 30  # random cases, after at most COVERAGE_EXAMPLES deterministic ones
 COVERAGE_EXAMPLES = 30
@@ -27,7 +26,8 @@ def webhook_endpoint_survives_fuzzing(ctx: CheckContext) -> None:
     schemathesis generates deliveries from the contract's `webhooks` section: valid events of
     every declared type with unusual but allowed values, and invalid ones (wrong types, missing
     fields, unknown event types, bodies that are not JSON) - first the edge cases of its coverage
-    phase, then random ones. All edge cases and three in four random ones are correctly signed,
+    phase, then random ones. All edge cases and three in four random ones are correctly signed
+    with the contract's scheme (Standard Webhooks, an HMAC header, `t=...,v1=...`, a base string),
     so they reach the connector's parsing and not just its signature check; the others keep the
     headers schemathesis generated, to test the header handling. Every delivery must be answered
     with a 2xx or a 4xx: a crash or a 5xx makes the platform retry a poisoned message, and an
@@ -55,7 +55,8 @@ def webhook_endpoint_survives_fuzzing(ctx: CheckContext) -> None:
     operation = schema[path]["POST"]
     # Signed deliveries: the generated headers are replaced by real ones, so schemathesis mutates
     # only the body in negative mode. Unsigned ones keep what it generated for the headers too.
-    placeholders = {"webhook-id": "msg_0", "webhook-timestamp": "0", "webhook-signature": "v1,0"}
+    schemes = {e.type: e.signing for e in events}
+    placeholders = {k: v for signing in schemes.values() for k, v in signing.placeholders().items()}
     positive = operation.as_strategy(generation_mode=GenerationMode.POSITIVE, headers=placeholders)
     negative = operation.as_strategy(generation_mode=GenerationMode.NEGATIVE, headers=placeholders)
     generated = st.one_of(
@@ -83,7 +84,8 @@ def webhook_endpoint_survives_fuzzing(ctx: CheckContext) -> None:
             return False
         headers, payload, unsigned = prepared
         if not unsigned:
-            headers = {**sign(wh.secret, payload, msg_id=f"msg_{tag}x{next(ids)}"), **headers}
+            signing = signing_of(payload, schemes)
+            headers = {**signing.sign(wh.secret, payload, msg_id=f"msg_{tag}x{next(ids)}"), **headers}
         sent.append(1)
         answer = wh.send(headers, payload)
         stderr = wh.connector.diagnostics().stderr if isinstance(answer, int) and answer >= 500 else []

@@ -1,7 +1,8 @@
 """Webhook checks: deliveries are verified, applied once, and bad ones refused without side effects.
 
-How deliveries are made (Standard Webhooks signing, the contract's payload shape, a secret per
-connector) is in deliveries.py; WH-04 (fuzzing the endpoint) is in webhook_fuzz.py.
+How deliveries are made (the contract's signing scheme, its payload shape, a secret per
+connector) is in deliveries.py; the schemes and their tamperings in harness.core.signing;
+WH-04 (fuzzing the endpoint) is in webhook_fuzz.py.
 """
 
 from __future__ import annotations
@@ -13,17 +14,10 @@ from harness.checks.deliveries import ACTIONS, Delivery, Event, collections, dec
 from harness.checks.failures import Finding
 from harness.checks.registry import check
 from harness.checks.scenario import Delivered, Scenario
+from harness.core.signing import STANDARD
 
 __all__ = ["Delivery", "Event", "declared_events", "sizes_for"]
-TAMPERING = {
-    "bad_signature": "a signature that does not match the body",
-    "wrong_secret": "a signature made with another secret",
-    "stale_timestamp": "a timestamp an hour old",
-    "future_timestamp": "a timestamp an hour ahead",
-    "missing_id": "no webhook-id header",
-    "missing_timestamp": "no webhook-timestamp header",
-    "missing_signature": "no webhook-signature header",
-}
+TAMPERING = {kind: STANDARD.tampering_text(kind) for kind in STANDARD.tamperings}  # the default's
 
 
 # -- WH-01 ----------------------------------------------------------------------------------------
@@ -34,10 +28,13 @@ def signed_events_are_applied(ctx: CheckContext) -> None:
     """Accepts correctly signed webhook deliveries with a 2xx and applies them to its store.
 
     For every event type the manifest declares, the harness delivers a correctly signed event
-    (Standard Webhooks) about a real record of the tenant: a created or updated event must leave
-    exactly that record in the replica, a deleted event must remove it. A connector that refuses
-    authentic deliveries makes the platform retry them and finally drop them; one that answers
-    2xx without applying them loses changes silently.
+    (with the contract's signing scheme: Standard Webhooks, an HMAC header such as GitHub's
+    X-Hub-Signature-256, Stripe-like `t=...,v1=...` or Slack-like base strings) about a real
+    record of the tenant, its body serialized compact, spaced or indented in turn: a created or
+    updated event must leave exactly that record in the replica, a deleted event must remove it.
+    A connector that refuses authentic deliveries makes the platform retry them and finally
+    drop them (one that checks the signature over re-serialized JSON rather than the bytes
+    received does); one that answers 2xx without applying them loses changes silently.
     """
     events = declared_events(ctx)
     with Scenario(ctx, ctx.tenant(sizes_for(events, 5), purpose="events")) as scenario:
@@ -71,9 +68,12 @@ def judge_applied(delivered: list[Delivered], events: list[Event]) -> Finding | 
     problems = [f"{d.event.type} about {d.record_id}: {p}" for d in delivered if (p := applied_problem(d))]
     if not problems:
         return None
+    schemes = ", ".join(dict.fromkeys(e.signing.name for e in events))
     return Finding.of(
-        f"did not accept and apply {len(problems)} correctly signed deliveries: " + "; ".join(problems),
-        expected="a 2xx for each authentic delivery; created/updated store the record, deleted drops it",
+        f"did not accept and apply {len(problems)} correctly signed deliveries ({schemes}): "
+        + "; ".join(problems),
+        expected="a 2xx for each authentic delivery, its signature checked over the body bytes as "
+        "received; created/updated store the record, deleted drops it",
         events=[e.type for e in events],
     )
 
@@ -100,40 +100,48 @@ def applied_problem(d: Delivered) -> str:
 def bad_deliveries_are_refused(ctx: CheckContext) -> None:
     """Refuses forged, unsigned and stale webhook deliveries with a 4xx and no side effect.
 
-    The harness delivers events with a signature that does not match, a signature made with
-    another secret, a timestamp an hour old or an hour ahead, and each of the three Standard
-    Webhooks headers missing. Each must be refused with a 4xx (so the platform does not retry
+    The harness delivers events, signed with the contract's scheme, with a signature that does
+    not match, a signature made with another secret, a body changed after signing, where the
+    scheme has a timestamp one an hour old or an hour ahead (the receiver's tolerance is minutes),
+    and each header the scheme signs with missing (Standard Webhooks: webhook-id,
+    webhook-timestamp, webhook-signature). Each must be refused with a 4xx (so the platform does not retry
     it) and must leave the replica untouched: anyone who can reach the endpoint could otherwise
     write into the customer's data, or replay a captured delivery later.
     """
     events = declared_events(ctx)
     event = next((e for e in events if e.upserts), events[0])
-    with Scenario(ctx, ctx.tenant(sizes_for(events, len(TAMPERING) + 1), purpose="tampered")) as scenario:
+    kinds = event.signing.tamperings
+    with Scenario(ctx, ctx.tenant(sizes_for(events, len(kinds) + 1), purpose="tampered")) as scenario:
         records = scenario.tenant.records(event.collection)
         if not event.upserts:
             for record in records:  # a deleted event has something to delete
                 scenario.store(event.collection, record)
         refused = {
             kind: scenario.deliver(event, record, tampering=kind)
-            for kind, record in zip(TAMPERING, records, strict=False)
+            for kind, record in zip(kinds, records, strict=False)
         }
     ctx.require(judge_refused(event, refused))
 
 
 def judge_refused(event: Event, delivered: dict[str, Delivered]) -> Finding | None:
     """Each tampered delivery (tampering kind -> what came of it) got a 4xx and changed nothing."""
+    signing = event.signing
     accepted = []
     for kind, d in delivered.items():
         effect = f", and {'stored' if event.upserts else 'deleted'} {d.record_id}" if d.applied else ""
         if isinstance(d.status, str) or not 400 <= d.status < 500 or d.applied:
-            accepted.append(f"{TAMPERING.get(kind, kind)} ({kind}): {d.outcome}{effect}")
+            accepted.append(f"{signing.tampering_text(kind)} ({kind}): {d.outcome}{effect}")
     if not accepted:
         return None
+    timestamp = (
+        f", a timestamp outside the tolerance ({signing.timestamp_place})" if signing.has_timestamp else ""
+    )
     return Finding.of(
-        f"accepted {len(accepted)} of {len(TAMPERING)} {event.type} deliveries it must refuse: "
-        + "; ".join(accepted),
-        expected="a 4xx and no change to the replica for a bad signature, a wrong secret, a timestamp "
-        "outside the tolerance, or a missing webhook-id/webhook-timestamp/webhook-signature header",
+        f"accepted {len(accepted)} of {len(delivered)} {event.type} deliveries it must refuse, signed "
+        f"{signing.name}: " + "; ".join(accepted),
+        expected=f"a 4xx and no change to the replica for a bad signature in {signing.header}, a wrong "
+        f"secret, a body changed after signing{timestamp}, or a missing {signing.headers_text()} header",
+        scheme=signing.scheme,
     )
 
 
@@ -142,10 +150,12 @@ def judge_refused(event: Event, delivered: dict[str, Delivered]) -> Finding | No
 
 @check("WH-03", pillar="webhooks", severity="high", level="standard", timeout=60, requires=("webhooks",))
 def duplicates_are_applied_once(ctx: CheckContext) -> None:
-    """Applies a delivery once, however often the platform sends it (same `webhook-id`).
+    """Applies a delivery once, however often the platform sends it (same delivery id).
 
     The platform retries a delivery until it gets a 2xx, so a receiver sees duplicates: the same
-    message with the same `webhook-id`. The harness delivers an event and, where the contract
+    message with the same delivery id (Standard Webhooks' `webhook-id`, or the header the
+    contract's scheme names, e.g. GitHub's X-GitHub-Delivery; where the scheme has none, the very
+    same body and signature). The harness delivers an event and, where the contract
     has one, a later event about the same record (deleted after created, for example), then the
     first message again, twice. Each duplicate must be answered without a side effect (2xx or
     4xx): the record is written once, and an old duplicate must not bring back a deleted record.
@@ -209,10 +219,7 @@ def judge_applied_once(
             problems.append(f"{label}: {d.outcome}")
         applied = d.on_record()
         if applied:
-            problems.append(
-                f"{label} (webhook-id {d.headers['webhook-id']}): applied it again "
-                f"({', '.join(applied)} {d.record_id})"
-            )
+            problems.append(f"{label} ({_same(d)}): applied it again ({', '.join(applied)} {d.record_id})")
     if later is not None and kept:
         problems.append(f"{original.record_id} was deleted on the platform but is back in the replica")
     if not problems:
@@ -220,10 +227,22 @@ def judge_applied_once(
     first = original.event
     return Finding.of(
         f"did not apply duplicate deliveries once: {'; '.join(problems)}",
-        expected="a duplicate webhook-id answered 2xx (or 4xx) with no change to the replica",
+        expected=f"a duplicate {_dedup_by(first)} answered 2xx (or 4xx) with no change to the replica",
         operations=operations,
         expected_operations=["upsert" if first.upserts else "delete", *(["delete"] if later else [])],
     )
+
+
+def _same(d: Delivered) -> str:
+    """`webhook-id msg_1`: what made the duplicate the same message."""
+    signing = d.event.signing
+    found = signing.delivery_id(d.headers)
+    return f"{signing.id_header} {found}" if found else f"the same body and {signing.header}"
+
+
+def _dedup_by(event: Event) -> str:
+    signing = event.signing
+    return signing.id_header or f"delivery (same body and {signing.header}; the scheme has no id header)"
 
 
 def _changes(

@@ -99,6 +99,13 @@ class Pagination:
     before_param: str | None = None
     link_header: bool = False
     next_is_url: bool = False
+    # The number of the first page (Twilio's `Page` starts at 0, GitHub's `page` at 1); with
+    # `style` cursor, a `page_param` is the page number carried alongside the token (Twilio's
+    # `Page` + `PageToken`).
+    first_page: int = 1
+    # Envelope fields (dotted) holding links to other pages than the next, by role: `first`,
+    # `previous` or `last` (Twilio's `first_page_uri`, `previous_page_uri`; `meta.first_page_url`).
+    links: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -481,12 +488,14 @@ def _pagination(
     limit_schema = params[limit].schema if limit in params else {}
     link = _documents_link(op) or (data_field is None and bool(set(params) & {*PAGE_NAMES, *CURSOR_NAMES}))
     more = hint.get("has_more") or _pick(MORE_NAMES, props)
+    page = hint.get("page") or _pick(PAGE_NAMES, params)
     common: dict[str, Any] = dict(
         limit_param=limit,
         default_limit=_int_or_none(limit_schema.get("default")),
         max_limit=_int_or_none(limit_schema.get("maximum")),
         link_header=link,
         has_more_field=more,
+        first_page=_first_page(params[page].schema if page in params else {}),
     )
     style = hint.get("style")
     id_cursor = hint.get("after") or _pick(ID_CURSOR_NAMES, params)
@@ -498,15 +507,35 @@ def _pagination(
         nxt, is_url = hint.get("next"), False
         if not nxt:
             nxt, is_url = _next_field(props, data_field)
-        return Pagination("cursor", cursor_param=cursor, next_field=nxt, next_is_url=is_url, **common)
+        return Pagination(
+            "cursor",
+            cursor_param=cursor,
+            next_field=nxt,
+            next_is_url=is_url,
+            page_param=page,
+            links=_page_links(props, data_field, nxt, ("first", "previous")),
+            **common,
+        )
     offset = hint.get("offset") or _pick(OFFSET_NAMES, params)
     if style == "offset" or (style is None and offset):
-        return Pagination("offset", offset_param=offset, **common)
-    page = hint.get("page") or _pick(PAGE_NAMES, params)
+        nxt, is_url = _next_field(props, data_field)
+        return Pagination(
+            "offset",
+            offset_param=offset,
+            next_field=nxt if is_url else None,
+            next_is_url=is_url,
+            links=_page_links(props, data_field, nxt if is_url else None, ROLES),
+            **common,
+        )
     if style == "page" or (style is None and page):
         nxt, is_url = _next_field(props, data_field)
         return Pagination(
-            "page", page_param=page, next_field=nxt if is_url else None, next_is_url=is_url, **common
+            "page",
+            page_param=page,
+            next_field=nxt if is_url else None,
+            next_is_url=is_url,
+            links=_page_links(props, data_field, nxt if is_url else None, ROLES),
+            **common,
         )
     return Pagination("none", **common)
 
@@ -545,6 +574,57 @@ def _next_field(props: dict[str, Any], data_field: str | None) -> tuple[str | No
 
 def _is_url(schema: Any) -> bool:
     return isinstance(schema, dict) and schema.get("format") in ("uri", "url", "uri-reference")
+
+
+ROLES = ("first", "previous", "last")
+_ROLE_WORDS = {"first": ("first",), "previous": ("previous", "prev"), "last": ("last",)}
+
+
+def _page_links(
+    props: dict[str, Any], data_field: str | None, next_field: str | None, roles: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    """The envelope's links to the first, previous and last page, beside the next one: string
+    fields named for the role and a link (`first_page_uri`, `previous_page_url`, `prevLink`,
+    `meta.last_page_url`), at top level or one level down. A cursor list's last page cannot be
+    named, so `roles` leaves it out there."""
+
+    def found(fields: dict[str, Any], holder: str) -> list[tuple[str, str]]:
+        out = []
+        for name, schema in fields.items():
+            plain = name.lower().replace("_", "").replace("-", "")
+            if name == data_field or not isinstance(schema, dict) or "string" not in schema_type(schema):
+                continue
+            if not any(w in plain for w in ("uri", "url", "link", "href")) and not _is_url(schema):
+                continue
+            role = next((r for r in roles if any(plain.startswith(w) for w in _ROLE_WORDS[r])), None)
+            dotted = f"{holder}.{name}" if holder else name
+            if role and dotted != next_field:
+                out.append((dotted, role))
+        return out
+
+    links = found(props, "")
+    for meta in META_NAMES:
+        inner = props.get(meta)
+        if isinstance(inner, dict) and isinstance(inner.get("properties"), dict):
+            links += found(inner["properties"], meta)
+    return tuple(links)
+
+
+def link_is_relative(field: str) -> bool:
+    """A link field named a URI (Twilio's `next_page_uri`, `uri`) holds a path under the API's
+    root, as the vendor's server sends it and its SDK joins to its base URL; one named a URL
+    (`next_page_url`, `next`, `href`) holds an absolute URL."""
+    return field.rsplit(".", 1)[-1].lower().endswith("uri")
+
+
+def _first_page(schema: dict[str, Any]) -> int:
+    """The number of a list's first page: the page parameter's default, else its minimum where
+    that is 0 or 1 (Twilio's `Page` has minimum 0), else 1."""
+    for key in ("default", "minimum"):
+        value = _int_or_none(schema.get(key))
+        if value in (0, 1):
+            return int(value)
+    return 1
 
 
 def _documents_link(op: Operation) -> bool:

@@ -9,10 +9,12 @@ the webhook target in `harness fuzz`), so both read it from here.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from harness.contract.model import Contract
+from harness.core.signing import STANDARD, Signing
 
 
 def webhook_endpoint(
@@ -92,3 +94,16 @@ def header_safe(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return "\r" not in text and "\n" not in text
+
+
+def signing_of(payload: bytes, schemes: Mapping[str, Signing]) -> Signing:
+    """The scheme a fuzzed delivery is signed with: its event type's (the body's `type`, when it
+    is JSON with a declared one), else the first declared event's; Standard Webhooks without any."""
+    try:
+        body = json.loads(payload)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        body = None
+    kind = body.get("type") if isinstance(body, dict) else None
+    if isinstance(kind, str) and kind in schemes:
+        return schemes[kind]
+    return next(iter(schemes.values()), STANDARD)

@@ -21,6 +21,7 @@ from harness.contract.errors import ContractError, Problem
 from harness.contract.model import Contract
 from harness.contract.pointer import escape
 from harness.contract.schema import ecma_pattern
+from harness.contract.signing import signing_problems
 
 SUPPORTED = ("3.0", "3.1")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -99,7 +100,9 @@ def load(path: str | Path, *, check: bool = True) -> Contract:
     nullable: list[dict[str, Any]] = []
     patterns: list[tuple[str, str]] = []
     doc = normalise(doc, refs, nullable if version == "3.0" else None, patterns=patterns)
-    if check and (problems := structure_problems(doc, version) or pattern_problems(patterns)):
+    if check and (
+        problems := structure_problems(doc, version) or pattern_problems(patterns) or signing_problems(doc)
+    ):
         raise ContractError(file, problems)
     for node in nullable:  # after the check: the OpenAPI 3.0 schema wants 3.0's own spelling
         _json_schema_nullable(node)

@@ -66,8 +66,9 @@ def _collections(contract: Contract) -> Gap | None:
     return Gap(
         "collections",
         "the contract has no collection (a list GET with an item GET beside it) to sync",
-        "document a list operation, e.g. `GET /tickets` answering an array, and `GET /tickets/{id}`; "
-        "or mark a list GET with `x-sandbox: {collection: tickets}`",
+        "document a list operation answering an array of records, e.g. `GET /tickets`, and the item "
+        "operation beside it, `GET /tickets/{id}` (a list with no item GET is no collection; "
+        "`x-sandbox: {data: FIELD}` on the list GET names the array when the envelope holds several)",
     )
 
 
@@ -121,6 +122,19 @@ def _incremental(contract: Contract) -> Gap | None:
     )
 
 
+@offer("deletions")
+def _deletions(contract: Contract) -> Gap | None:
+    if find_feed(contract) is not None:
+        return None
+    return Gap(
+        "deletions",
+        "the contract offers no change feed, so an incremental sync cannot see deletions (an "
+        "updated-since filter lists only records that still exist); records deleted between syncs "
+        "are not judged",
+        "mark a change feed with `x-sandbox: {feed: true}` whose events carry `type: ticket.deleted`",
+    )
+
+
 @offer("writes")
 def _writes(contract: Contract) -> Gap | None:
     if any("create" in col.writes for col in contract.collections.values()):
@@ -129,4 +143,37 @@ def _writes(contract: Contract) -> Gap | None:
         "writes",
         "no collection has a create operation, so there is nothing to push",
         "document a create, e.g. `POST /tickets` with a request body and a 201 answer",
+    )
+
+
+@offer("credentials")
+def _credentials(contract: Contract) -> Gap | None:
+    if any(not op.public for op in contract.operations) and contract.security_schemes:
+        return None
+    return Gap(
+        "credentials",
+        "no operation requires a credential (no security scheme applies), so there is no "
+        "authentication to judge",
+        "declare a security scheme and require it, e.g. `components: {securitySchemes: {apiKey: "
+        "{type: apiKey, in: header, name: X-API-Key}}}` and `security: [{apiKey: []}]`",
+    )
+
+
+@offer("expiring_tokens")
+def _expiring_tokens(contract: Contract) -> Gap | None:
+    flows = {
+        flow
+        for scheme in contract.security_schemes.values()
+        if isinstance(scheme, dict) and scheme.get("type") == "oauth2"
+        for flow in (scheme.get("flows") or {})
+    }
+    if contract.token_url_path is not None and flows & {"clientCredentials", "authorizationCode"}:
+        return None
+    return Gap(
+        "expiring_tokens",
+        "the contract's credentials are static (an API key, a bearer secret or HTTP basic): no "
+        "token expires mid-sync, so there is nothing to renew",
+        "declare an `oauth2` scheme with a `clientCredentials` or `authorizationCode` flow and its "
+        "`tokenUrl`, e.g. `flows: {authorizationCode: {authorizationUrl: /oauth/authorize, "
+        "tokenUrl: /oauth/token, scopes: {}}}`",
     )

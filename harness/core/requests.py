@@ -28,6 +28,7 @@ class Auth:
 
     credential: str | None = None  # header | query | body | cookie
     scheme: str | None = None
+    grant: str | None = None  # at the token endpoint: the grant_type asked for
     client_id: str | None = None
     token_id: str | None = None
     scopes: tuple[str, ...] = ()
@@ -41,6 +42,7 @@ class Auth:
         return cls(
             credential=data.get("credential"),
             scheme=data.get("scheme"),
+            grant=data.get("grant"),
             client_id=data.get("client_id"),
             token_id=data.get("token_id"),
             scopes=tuple(data.get("scopes") or ()),
@@ -54,6 +56,7 @@ class Auth:
         out: dict[str, Any] = {
             "credential": self.credential,
             "scheme": self.scheme,
+            "grant": self.grant,
             "client_id": self.client_id,
             "token_id": self.token_id,
             "scopes": list(self.scopes),
@@ -185,13 +188,17 @@ class RequestLog(Sequence[LoggedRequest]):
 
     def api(self) -> RequestLog:
         """Requests to the API, not to the token endpoint (which has its own rules)."""
-        return self._where(lambda e: e.operation != self.token_operation)
+        return self._where(lambda e: e.operation != self.token_operation and e.auth.grant is None)
 
     def token(self) -> RequestLog:
-        """Requests to the token endpoint (none when there is none)."""
-        if self.token_operation is None:
-            return RequestLog((), None)
-        return self.to(self.token_operation)
+        """Requests to the token endpoint: its operation, or (where the contract does not list it
+        among its paths) the requests the sandbox answered there, which record their grant."""
+        return self._where(
+            lambda e: (
+                (self.token_operation is not None and e.operation == self.token_operation)
+                or e.auth.grant is not None
+            )
+        )
 
     def status(self, *codes: int) -> RequestLog:
         wanted = set(codes)

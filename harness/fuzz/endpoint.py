@@ -18,6 +18,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from harness.contract.endpoint import coverage_body_cases, header_safe, webhook_endpoint
+from harness.contract.signing import signing_for
+from harness.core.signing import Signing
 from harness.fuzz.world import World
 
 COVERAGE_CASES = 40  # deterministic edge cases of schemathesis's coverage phase, at most
@@ -34,6 +36,15 @@ def webhook_openapi(world: World) -> dict[str, Any] | None:
         title=f"{manifest.name} webhook endpoint",
         version=manifest.version,
     )
+
+
+def schemes(world: World) -> dict[str, Signing]:
+    """The signing scheme of each declared webhook, as the contract declares it."""
+    if "schemes" not in world._cache:
+        world._cache["schemes"] = {
+            name: signing_for(world.contract, name) for name in world.manifest.webhooks
+        }
+    return dict(world._cache["schemes"])
 
 
 def _operation(world: World) -> Any:
@@ -59,14 +70,15 @@ def case_strategy(world: World) -> st.SearchStrategy[dict[str, Any]] | None:
     operation = _operation(world)
     if operation is None:
         return None
-    placeholders = {"webhook-id": "msg_0", "webhook-timestamp": "0", "webhook-signature": "v1,0"}
+    placeholders = {k: v for signing in schemes(world).values() for k, v in signing.placeholders().items()}
+    names = {k.lower() for k in placeholders}
     positive = operation.as_strategy(generation_mode=GenerationMode.POSITIVE, headers=placeholders)
     negative = operation.as_strategy(generation_mode=GenerationMode.NEGATIVE, headers=placeholders)
     unsigned = operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
     sources = [
         positive.map(lambda case: to_input(case, "positive", signed=True)),
         negative.map(lambda case: to_input(case, "negative", signed=True)),
-        unsigned.map(lambda case: to_input(case, "negative, its own headers", signed=False)),
+        unsigned.map(lambda case: to_input(case, "negative, its own headers", signed=False, names=names)),
     ]
     edge = coverage_inputs(world)  # run first as explicit examples; drawn again later, mutated by none
     if edge:
@@ -74,7 +86,7 @@ def case_strategy(world: World) -> st.SearchStrategy[dict[str, Any]] | None:
     return st.one_of(*sources).filter(lambda example: example is not None)
 
 
-def to_input(case: Any, source: str, *, signed: bool) -> dict[str, Any] | None:
+def to_input(case: Any, source: str, *, signed: bool, names: set[str] | None = None) -> dict[str, Any] | None:
     """A schemathesis case as the target's JSON input, serialized as schemathesis sends it; None
     for one that cannot be sent (a header that is not latin-1, a body it cannot serialize)."""
     try:
@@ -93,7 +105,8 @@ def to_input(case: Any, source: str, *, signed: bool) -> dict[str, Any] | None:
     content_type = raw_headers.pop("content-type", case.media_type or "application/json")
     headers = None
     if not signed:
-        headers = {k: v for k, v in raw_headers.items() if k.startswith("webhook-")}
+        keep = (lambda k: k in names) if names else (lambda k: k.startswith("webhook-"))
+        headers = {k: v for k, v in raw_headers.items() if keep(k)}
         if not all(header_safe(k) and header_safe(v) for k, v in headers.items()):
             return None
     if not header_safe(content_type):

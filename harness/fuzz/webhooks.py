@@ -5,25 +5,26 @@ schemathesis generates cases from the endpoint's own OpenAPI operation (the cont
 values, negative cases (wrong types, missing fields, unknown event types, values outside the
 schema), the edge cases of its coverage phase, and negative cases with the headers it generated
 (missing or mangled signature headers). Raw bodies add what a schema cannot say: not JSON, not
-UTF-8, deeply nested, empty. Every delivery but those with generated headers is signed
-(Standard Webhooks) with the connector's own secret, so it gets past the signature check and
-reaches its parsing. Every delivery must be answered with a 2xx or a 4xx: never a 5xx, a crash
-or a hang, and no credential may show in what it writes.
+UTF-8, deeply nested, empty. Every delivery but those with generated headers is signed with
+the contract's scheme (harness.core.signing; Standard Webhooks by default) and the connector's
+own secret, so it gets past the signature check and reaches its parsing. Every delivery must
+be answered with a 2xx or a 4xx: never a 5xx, a crash or a hang, and no credential may show in
+what it writes.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
-import time
 from typing import Any
 
 from hypothesis import strategies as st
 
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Replica
-from harness.fuzz.endpoint import case_strategy, coverage_inputs
+from harness.contract.endpoint import signing_of
+from harness.core.signing import STANDARD
+from harness.fuzz.endpoint import case_strategy, coverage_inputs, schemes
 from harness.fuzz.oracles import (
     Problem,
     call_problem,
@@ -36,7 +37,7 @@ from harness.fuzz.oracles import (
 from harness.fuzz.target import Example, Limits, Outcome
 from harness.fuzz.world import World
 
-SECRET = "whsec_" + base64.b64encode(b"connector-harness fuzz campaign!").decode()
+SECRET = "whsec_" + base64.b64encode(b"connector-harness fuzz campaign!").decode()  # a plain key too
 CONTENT_TYPES = ("application/json", "application/json; charset=utf-8", "text/plain")
 
 
@@ -70,7 +71,7 @@ class Webhooks:
             tenant = world._cache["webhook tenant"] = world.tenant(world.seed_for("webhooks"), {})
         body = base64.b64decode(example["body"])
         generated = example.get("headers")  # None: signed with its secret
-        signed = sign(SECRET, body) if generated is None else dict(generated)
+        signed = sign(world, body) if generated is None else dict(generated)
         headers = {**signed, "content-type": example["content_type"]}
         replica = Replica(id_fields={n: c.id_field for n, c in world.contract.collections.items()})
         seen = int(world._cache.get("webhook requests seen", 0))  # the tenant is shared
@@ -115,15 +116,14 @@ def _delivery(example: Example) -> str:
     return f"a delivery with the headers schemathesis generated ({json.dumps(example['headers'])})"
 
 
-def sign(secret: str, payload: bytes, msg_id: str | None = None) -> dict[str, str]:
-    """Standard Webhooks headers for any body (also one that is not UTF-8); the id is the body's
-    digest, so a replayed finding sends the same message."""
-    msg_id = msg_id or "msg_" + hashlib.sha256(payload).hexdigest()[:24]
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    timestamp = str(int(time.time()))
-    digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + payload, hashlib.sha256).digest()
-    return {
-        "webhook-id": msg_id,
-        "webhook-timestamp": timestamp,
-        "webhook-signature": "v1," + base64.b64encode(digest).decode(),
-    }
+def sign(world: World, payload: bytes) -> dict[str, str]:
+    """The contract scheme's headers for any body (also one that is not UTF-8); the delivery id
+    is the body's digest, so a replayed finding sends the same message."""
+    signing = signing_of(payload, schemes(world)) if world.manifest.webhooks else STANDARD
+    digest = hashlib.sha256(payload).hexdigest()
+    msg_id = "msg_" + digest[:24] if signing.scheme == STANDARD.scheme else _guid(digest)
+    return signing.sign(SECRET, payload, msg_id=msg_id)
+
+
+def _guid(digest: str) -> str:
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"

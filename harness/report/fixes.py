@@ -9,10 +9,13 @@ from __future__ import annotations
 DOCS_URL = "docs/connector-protocol.md"  # relative to the connector-harness repository
 
 FIXES: dict[str, str] = {
-    "AUTH-01": "Get the token from token_url with client credentials and send it only as "
-    "`Authorization: Bearer <token>`, never in a query string or a body.",
+    "AUTH-01": 'Authenticate as the contract\'s security scheme says (see "Per auth scheme"): OAuth2 '
+    "tokens from token_url sent only as `Authorization: Bearer <token>`; an API key, bearer secret or "
+    "basic pair only in its declared place, never in a query string or a body the contract does not "
+    "put it in.",
     "AUTH-02": "Ask only for the scopes of the operations you call: trim `scopes` in connector.toml.",
-    "AUTH-03": "Fetch a new token before `expires_in` runs out, and once more when a call answers 401.",
+    "AUTH-03": "Fetch a new token before `expires_in` runs out, and once more when a call answers 401; "
+    "with refresh tokens, always send the newest `refresh_token` the token endpoint answered.",
     "AUTH-04": "When the token endpoint or the API refuses your credentials, raise an error; do not retry.",
     "CON-01": "Send only requests the contract allows: check the JSON pointer of each violation "
     "(a limit above the maximum, an unknown parameter, a bad body).",
@@ -30,10 +33,12 @@ FIXES: dict[str, str] = {
     "RES-02": "Retry 5xx responses, dropped connections and cut-off bodies with exponential backoff.",
     "RES-03": "On a 4xx that retrying cannot fix (400, 403, 404, 422), stop with an error.",
     "RES-04": "Handle every schema-valid value: nulls, empty pages, extreme strings and numbers.",
-    "WH-01": "Verify the Standard Webhooks signature with webhook_secret, apply the event, answer 2xx.",
+    "WH-01": "Verify the signature (the contract's scheme) over the raw body with webhook_secret, "
+    "apply the event, answer 2xx.",
     "WH-02": "Answer 4xx, and change nothing, for a bad or missing signature, id or timestamp, "
     "or a timestamp more than a few minutes off.",
-    "WH-03": "Remember the webhook-ids you applied and apply a redelivered one no more.",
+    "WH-03": "Remember the delivery ids (webhook-id, or the scheme's) you applied; "
+    "apply a redelivered one no more.",
     "WH-04": "Answer any malformed delivery with a 4xx: never crash, never answer 5xx.",
     "SEC-01": "Never log, store, print or put in a URL a credential: "
     "log that a token was issued, not the token.",

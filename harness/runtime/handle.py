@@ -49,6 +49,7 @@ class TenantHandle:
     sizes: dict[str, int]
     info: dict[str, Any] = field(default_factory=dict)
     token_operation: str | None = None  # the token endpoint's operationId: what `RequestLog.api()` leaves out
+    _refresh_handed: bool = field(default=False, repr=False)
 
     def requests(self, since: int = 0) -> RequestLog:
         """The tenant's request log (after request `since`), as the sandbox recorded it."""
@@ -69,16 +70,35 @@ class TenantHandle:
     def connector_config(
         self, scopes: list[str], extra: dict[str, Any] | None = None, webhook_secret: str | None = None
     ) -> dict[str, Any]:
-        """The `config` mapping a connector is built with (see the connector contract)."""
-        return {
+        """The `config` mapping a connector is built with (see the connector contract): the
+        client, and the scheme-specific names of its credentials (`api_key`, `username` and
+        `password`, `refresh_token`) for the schemes the contract declares."""
+        config: dict[str, Any] = {
             "base_url": self.base_url,
             "token_url": self.token_url,
             "client_id": self.client_id,
             "client_secret": self.client_secret,
             "scopes": list(scopes),
             "webhook_secret": webhook_secret,
-            **(extra or {}),
         }
+        sent = [(c.get("type"), str(c.get("value", ""))) for c in self.info.get("credentials") or ()]
+        if any(kind == "apiKey" or (kind == "http" and v.startswith("Bearer ")) for kind, v in sent):
+            config["api_key"] = self.client_secret  # the key, or the static bearer token
+        if any(kind == "http" and v.startswith("Basic ") for kind, v in sent):
+            config["username"], config["password"] = self.client_id, self.client_secret
+        if self.info.get("refresh_token"):
+            config["refresh_token"] = self.refresh_token()
+        config.update(extra or {})
+        return config
+
+    def refresh_token(self) -> str:
+        """A refresh token for one connector: the tenant's first, then a new one for each
+        connector built (each its own authorization), so no connector spends another's."""
+        if not self._refresh_handed:
+            self._refresh_handed = True
+            return str(self.info["refresh_token"])
+        body = self.sandbox._request("POST", f"/tenants/{self.id}/refresh-tokens", json={}).json()
+        return str(body["refresh_token"])
 
     def delete(self) -> None:
         self.sandbox._request("DELETE", f"/tenants/{self.id}")

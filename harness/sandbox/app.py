@@ -77,6 +77,7 @@ class Sandbox:
         self.tenants = Tenants(contract, self.executor, store)  # in memory unless a store is given
         self.token_path = contract.token_path
         self.oauth_paths = oauth_paths(contract)
+        self.grants = auth.grant_types(contract)
         self.handlers = self._handlers()
         self.responder = Responder(contract)
         self.control = Starlette(
@@ -203,7 +204,7 @@ class Sandbox:
             form = _form(call.headers, call.body) or {}
             client_id = form.get("client_id", ["anonymous"])[-1]
             limited = self._rate_limited(call, f"token:{client_id}")
-            return limited or auth.issue_token(call.tenant, form, call.headers)
+            return limited or self._token(call, form)
         match = self.contract.router.match(call.method, call.path)
         if match is None:
             _, violations = validate_request(self.contract, call.method, call.path)
@@ -269,6 +270,13 @@ class Sandbox:
                 response = _Dropped(response)
         return response
 
+    def _token(self, call: _Call, form: dict[str, list[str]]) -> Response:
+        """The token endpoint; who asked for which grant (and any refusal) goes in the log."""
+        principal = auth.Principal()
+        response = auth.issue_token(call.tenant, form, call.headers, self.grants, principal)
+        call.entry.auth = principal.to_dict()
+        return response
+
     def _authorized(self, call: _Call, op: Operation, match: Match) -> Response:
         """Authentication and the rate limit come first (cheap), then the request is checked
         against the contract: a flood that is refused costs little."""
@@ -278,7 +286,7 @@ class Sandbox:
             self._validate(call, match)
             client_id = (form or {}).get("client_id", ["anonymous"])[-1]
             limited = self._rate_limited(call, f"token:{client_id}")
-            return limited or auth.issue_token(tenant, form or {}, call.headers)
+            return limited or self._token(call, form or {})
         principal, refusal = auth.authenticate(self.contract, tenant, op, call.headers, call.query, form)
         call.entry.auth = principal.to_dict()
         if refusal is not None:

@@ -1,13 +1,18 @@
-"""OAuth2 client credentials, bearer tokens, API keys and HTTP basic, as the contract declares.
+"""OAuth2 client credentials and refresh tokens, bearer tokens, API keys and HTTP basic, as the
+contract declares.
 
 Refusals follow RFC 6749 (token endpoint) and RFC 6750 (resources). A credential sent where it
-must not go, such as a token in the query string, is refused and recorded as such.
+must not go, such as a token in the query string or an API key in a URL the contract does not put
+it in, is refused and recorded as such. Refresh tokens rotate (OAuth 2.1 section 4.3.1): each
+refresh answers a new one and spends the one presented; presenting a spent one again is refused,
+recorded as `refresh_token_reused`, and revokes the grant's tokens.
 """
 
 from __future__ import annotations
 
 import base64
 import hmac
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -28,6 +33,7 @@ class Principal:
 
     credential: str | None = None  # header | query | body | cookie
     scheme: str | None = None
+    grant: str | None = None  # at the token endpoint: the grant_type asked for
     client_id: str | None = None
     token_id: str | None = None
     scopes: list[str] = field(default_factory=list)
@@ -37,46 +43,105 @@ class Principal:
         return {k: v for k, v in self.__dict__.items() if v not in (None, [])}
 
 
-def issue_token(tenant: Tenant, form: dict[str, list[str]], headers: dict[str, str]) -> Response:
-    """POST to the token endpoint: client credentials grant only."""
+def grant_types(contract: Contract) -> frozenset[str]:
+    """The grant types the contract declares: client_credentials for a clientCredentials flow,
+    refresh_token for an authorizationCode flow (the harness hands the connector a refresh token;
+    the interactive authorize step is out of scope). A contract naming neither gets
+    client_credentials, as before."""
+    flows: set[str] = set()
+    for scheme in contract.security_schemes.values():
+        if isinstance(scheme, dict) and scheme.get("type") == "oauth2":
+            flows.update(scheme.get("flows") or {})
+    grants = set()
+    if "clientCredentials" in flows:
+        grants.add("client_credentials")
+    if "authorizationCode" in flows:
+        grants.add("refresh_token")
+    return frozenset(grants or {"client_credentials"})
 
-    def refuse(status: int, error: str, description: str) -> Response:
+
+def issue_token(
+    tenant: Tenant,
+    form: dict[str, list[str]],
+    headers: dict[str, str],
+    grants: Collection[str] = ("client_credentials",),
+    principal: Principal | None = None,
+) -> Response:
+    """POST to the token endpoint: the client credentials and refresh token grants the contract
+    declares. `principal` (when given) records who asked for what, and why it was refused."""
+    seen = principal if principal is not None else Principal()
+
+    def refuse(status: int, error: str, description: str, recorded: str | None = None) -> Response:
+        seen.error = recorded or error
         extra = {"WWW-Authenticate": 'Basic realm="sandbox"'} if status == 401 else {}
         return json_response(
             {"error": error, "error_description": description}, status, {**NO_STORE, **extra}
         )
 
     grant = _one(form, "grant_type")
+    seen.grant = grant or "missing"
     if grant is None:
         return refuse(400, "invalid_request", "grant_type is required")
-    if grant != "client_credentials":
+    # client_credentials stays accepted everywhere (vendor contracts that declare only an
+    # authorization code flow are served that way too); AUTH-01 names a grant the contract lacks.
+    if grant not in {*grants, "client_credentials"}:
+        hint = (
+            "; the authorization step is done: exchange the refresh_token you were given"
+            if "refresh_token" in grants
+            else ""
+        )
         return refuse(
-            400, "unsupported_grant_type", f"grant_type {grant!r} is not supported; use client_credentials"
+            400,
+            "unsupported_grant_type",
+            f"grant_type {grant!r} is not supported; use {' or '.join(sorted(grants))}{hint}",
         )
     client_id, secret = _one(form, "client_id"), _one(form, "client_secret")
+    seen.credential = "body" if secret is not None else None
     basic = _basic(headers.get("authorization", ""))
     if basic:
-        client_id, secret = basic
+        (client_id, secret), seen.credential = basic, "header"
     client = tenant.clients.get(client_id or "")
     if client is None or secret is None or not hmac.compare_digest(client.client_secret, secret):
         return refuse(401, "invalid_client", "unknown client or wrong secret")
+    seen.client_id = client.client_id
     if client.revoked:
-        return refuse(401, "invalid_client", "the client's credentials were revoked")
-    requested = frozenset((_one(form, "scope") or "").split()) or client.scopes
-    if not requested <= client.scopes:
-        extra = ", ".join(sorted(requested - client.scopes))
+        return refuse(401, "invalid_client", "the client's credentials were revoked", "revoked_client")
+    granted, refresh = client.scopes, None
+    if grant == "refresh_token":
+        presented = tenant.tokens.get(_one(form, "refresh_token") or "")
+        if presented is None or presented.kind == "access" or presented.client_id != client.client_id:
+            return refuse(400, "invalid_grant", "the refresh token is not one issued to this client")
+        seen.token_id = presented.token_id
+        if presented.revoked:
+            return refuse(400, "invalid_grant", "the refresh token was revoked", "revoked_refresh_token")
+        if presented.kind == "rotated":
+            tenant.revoke_grant(client.client_id, f"refresh token {presented.token_id} reused")
+            return refuse(
+                400,
+                "invalid_grant",
+                "the refresh token was already used: each refresh answers a new refresh_token, "
+                "use that one; every token of this grant is now revoked",
+                "refresh_token_reused",
+            )
+        if presented.expired:
+            return refuse(400, "invalid_grant", "the refresh token expired", "expired_refresh_token")
+        granted = presented.scopes
+        refresh = tenant.rotate(presented)
+    requested = frozenset((_one(form, "scope") or "").split()) or granted
+    if not requested <= granted:
+        extra = ", ".join(sorted(requested - granted))
         return refuse(400, "invalid_scope", f"the client may not ask for {extra}")
     token = tenant.issue_token(client, requested)
-    return json_response(
-        {
-            "access_token": token.value,
-            "token_type": "Bearer",
-            "expires_in": tenant.token_ttl,
-            "scope": " ".join(sorted(requested)),
-        },
-        200,
-        NO_STORE,
-    )
+    seen.scopes = sorted(requested)
+    body = {
+        "access_token": token.value,
+        "token_type": "Bearer",
+        "expires_in": tenant.token_ttl,
+        "scope": " ".join(sorted(requested)),
+    }
+    if refresh is not None:
+        body["refresh_token"] = refresh.value
+    return json_response(body, 200, NO_STORE)
 
 
 def authenticate(
@@ -101,6 +166,22 @@ def authenticate(
             principal.credential, principal.error = "body", "token_in_body"
             return principal, _bearer_refusal(
                 401, "invalid_request", "access tokens are accepted only in the Authorization header"
+            )
+    declared = contract.query_credentials(op)
+    for where, values in (("query", query), ("body", form or {})):
+        shaped = tenant.formats.client_secret.regex()  # a cheap look first: the clients are in the store
+        leaked = [
+            n
+            for n, v in values.items()
+            if n not in declared and v and shaped.search(v[-1]) and _client_by_secret(tenant, v[-1])
+        ]
+        if leaked:
+            principal.credential, principal.error = where, f"key_in_{where}"
+            place = "the query string" if where == "query" else "the request body"
+            return principal, problem(
+                401,
+                f"a credential was sent in {place} ({leaked[0]!r}); send it only where the "
+                f"contract declares it",
             )
     if op.public:
         return principal, None
@@ -184,9 +265,10 @@ def _check_bearer(
     if static is not None:  # an HTTP bearer scheme with no token endpoint: the secret is the token
         principal.client_id = static.client_id
         return None
-    if token is None:
+    if token is None or token.kind != "access":
         principal.error = "unknown_token"
-        return _bearer_refusal(401, "invalid_token", "the token is not one this platform issued")
+        what = "a refresh token, not an access token" if token else "not one this platform issued"
+        return _bearer_refusal(401, "invalid_token", f"the token is {what}")
     principal.client_id, principal.token_id, principal.scopes = (
         token.client_id,
         token.token_id,

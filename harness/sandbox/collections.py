@@ -4,7 +4,9 @@ records, writes, and the change feed.
 URLs a client follows are absolute and point back at the sandbox as the client reached it: the
 next page (`Link` headers, `next` URL fields) and each record's self link (`url`, `href`,
 `self`, `_links.self.href`, `_metadata.self`), so an SDK that acts on an object through its own
-link stays inside the sandbox.
+link stays inside the sandbox. Fields named a URI (Twilio's `next_page_uri`,
+`previous_page_uri`, `first_page_uri`, a record's `uri`) are paths under the API's root, as the
+vendor sends them and its SDK joins them to its base URL.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 from contextvars import ContextVar
 from datetime import datetime
+from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -19,9 +22,18 @@ from starlette.responses import Response
 
 from harness.contract import Collection, Contract, Violation
 from harness.contract.bodies import coerce_text
-from harness.contract.collections import envelope_properties, envelope_required
+from harness.contract.collections import (
+    BEFORE_NAMES,
+    ID_CURSOR_NAMES,
+    LIMIT_NAMES,
+    envelope_properties,
+    envelope_required,
+    link_is_relative,
+)
 from harness.contract.collections import list_ok_schema as ok_schema
+from harness.contract.links import LINK_HOLDERS, SELF_NAMES, writable
 from harness.contract.schema import schema_type
+from harness.contract.styles import fold
 from harness.sandbox import cursors
 from harness.sandbox.events import singular
 from harness.sandbox.generated import concrete
@@ -33,8 +45,6 @@ from harness.synth.overlay import START, Change
 
 Query = dict[str, list[str]]
 TOTAL_NAMES = ("total", "total_count", "count")
-SELF_NAMES = ("url", "href", "self", "self_link", "selfLink")
-LINK_HOLDERS = ("_links", "links", "_metadata", "metadata", "meta")
 
 ORIGIN: ContextVar[str] = ContextVar("sandbox_origin", default="")
 """The API's root as this request reached it (`http://127.0.0.1:8080/t/ten_1/v1`): set by the
@@ -44,9 +54,11 @@ app per request, read where absolute URLs are made."""
 def list_records(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
-    """One page in the documented shape: its envelope, paging fields and (where used) `Link`."""
+    """One page in the documented shape: its envelope, paging fields and (where used) `Link`.
+    A nested collection lists the records under the parent its path names only."""
     data = tenant.data
     pag = col.pagination
+    scope = _scope(col, path_params)
     limit = _int(query, pag.limit_param, pag.default_limit or 50)
     if pag.max_limit:
         limit = min(limit, pag.max_limit)
@@ -56,18 +68,22 @@ def list_records(
         since = datetime.fromisoformat(since_text) if since_text else None
     except ValueError as exc:
         return _bad_cursor(col.since_param or "since", str(exc), "query")
+    first = pag.first_page
+    page = max(_int(query, pag.page_param, first), first) if pag.page_param else None
     after = START
-    if pag.style == "cursor" and _one(query, pag.cursor_param):
+    token = _one(query, pag.cursor_param) if pag.style == "cursor" else None
+    if token:
         try:
-            position = cursors.decode(tenant.secret, col.name, _one(query, pag.cursor_param) or "")
+            position = cursors.decode(tenant.secret, col.name, token)
             after = (int(position["k"][0]), int(position["k"][1]))
             since = datetime.fromisoformat(position["since"]) if position.get("since") else since
+            page = int(position["p"]) if page is not None and position.get("p") is not None else page
         except (cursors.InvalidCursor, KeyError, ValueError, TypeError, IndexError) as exc:
             return _bad_cursor(pag.cursor_param or "cursor", str(exc))
     if pag.style == "id" and _one(query, pag.cursor_param):
         record_id = _coerce_id(col, _one(query, pag.cursor_param) or "")
         key = data.key_of(col.name, record_id)
-        if key is None:
+        if key is None or not _in_scope(col, tenant, record_id, path_params):
             return _bad_cursor(
                 pag.cursor_param or "starting_after", f"no {col.name} record with id {record_id!r}"
             )
@@ -75,39 +91,168 @@ def list_records(
     offset = 0
     if pag.style == "offset":
         offset = max(_int(query, pag.offset_param, 0), 0)
-    elif pag.style == "page":
-        offset = (max(_int(query, pag.page_param, 1), 1) - 1) * limit
+    elif page is not None and (pag.style == "page" or not token):  # Twilio's `Page` without a token
+        offset = (page - first) * limit
     if offset:
-        after = data.key_at(col.name, offset, since)
-    records, last = _scoped_page(col, tenant, after, limit, since, path_params)
-    records = [with_self_links(data.dataset.contract, col, r, path_params) for r in records]
+        after = data.scoped_key_at(col.name, scope, offset, since)
+    records, last = data.scoped_page(col.name, scope, after, limit, since)
+    contract = data.dataset.contract
+    records = [_served(contract, col, r, path_params) for r in records]
+    wanted = _expand_paths(col.list_op, query, f"{col.data_field}." if col.data_field else "")
+    records = [expanded(tenant, col, r, wanted) for r in records]
     more = last is not None
-    position = {"k": list(last) if last else None, "since": since.isoformat() if since else None}
-    page = _int(query, pag.page_param, 1) if pag.page_param else None
-    following = _following(pag, query, offset, limit, page)
-    here = ORIGIN.get() + _list_path(col, path_params)
-    following = here + following if following else None
+    envelope = _envelope(contract, col)
+    total = _Lazy(lambda: data.scoped_count(col.name, scope, since))
+    moves = _Moves(col, tenant, query, scope, limit, since)
+    last_id = records[-1].get(col.id_field) if records else None
+    following = moves.next(offset, page, last, last_id) if more else None
+    if pag.style == "cursor" and more:
+        position = {"k": list(last or ()), "since": since.isoformat() if since else None}
+        if page is not None:
+            position["p"] = page + 1
+        cursor = cursors.encode(tenant.secret, col.name, position)
+    else:
+        cursor = None
+    link_of = _Links(contract, col, path_params)
+    fields: dict[str, Any] = {}
+    if pag.next_field:
+        fields[pag.next_field] = (
+            link_of(pag.next_field, following) if pag.next_is_url or pag.style != "cursor" else cursor
+        )
+    for dotted, role in pag.links:
+        if role == "first":
+            fields[dotted] = link_of(dotted, moves.first())
+        elif role == "previous":
+            fields[dotted] = link_of(dotted, moves.previous(offset, page, after))
+        elif role == "last":
+            fields[dotted] = link_of(dotted, moves.last(total()))
     values = {
         "data": records,
-        "next": cursors.encode(tenant.secret, col.name, position) if more else None,
         "has_more": more,
-        "total": data.count(col.name, since) - _elsewhere(col, tenant, path_params),
-        "offset": offset,
+        "total": total,
+        "offset": offset if pag.style in ("offset", "page") or page is None else (page - first) * limit,
         "page": page,
         "limit": limit,
+        "url": _list_url(contract, col, path_params),
+        "here": lambda name: link_of(name, moves.here(offset, page, token)),
     }
-    if pag.next_is_url and pag.style == "cursor" and more and pag.cursor_param:
-        merged = {k: v[-1] for k, v in query.items() if v}
-        values["next"] = here + "?" + urlencode({**merged, pag.cursor_param: values["next"]})
-    elif pag.next_is_url:
-        values["next"] = following if more else None
-    contract = data.dataset.contract
-    values["url"] = _list_url(contract, col, path_params)
-    envelope = _envelope(contract, col)
-    headers = {"Link": f'<{following}>; rel="next"'} if pag.link_header and more and following else None
+    next_url = link_of("url", following)
+    headers = {"Link": f'<{next_url}>; rel="next"'} if pag.link_header and next_url else None
     return json_response(
-        _page_body(col.data_field, pag.next_field, pag.has_more_field, values, envelope), headers=headers
+        _page_body(contract, col.data_field, pag.has_more_field, fields, values, envelope), headers=headers
     )
+
+
+class _Lazy:
+    """A value computed once, only if asked for (a count under a parent costs a scan)."""
+
+    def __init__(self, make: Any) -> None:
+        self._make, self._value, self._done = make, None, False
+
+    def __call__(self) -> Any:
+        if not self._done:
+            self._value, self._done = self._make(), True
+        return self._value
+
+
+class _Moves:
+    """The queries of the pages around this one (`?Page=1&PageSize=50&PageToken=...`), for next,
+    previous, first and last links: the request's own query with the paging parameters changed."""
+
+    def __init__(
+        self, col: Collection, tenant: Tenant, query: Query, scope: tuple[str, ...], limit: int, since: Any
+    ) -> None:
+        self.col, self.tenant, self.scope, self.limit, self.since = col, tenant, scope, limit, since
+        self.pag = col.pagination
+        self.kept = {k: v[-1] for k, v in query.items() if v}
+
+    def _query(self, changes: dict[str | None, Any]) -> str:
+        merged = dict(self.kept)
+        if self.pag.limit_param:
+            merged[self.pag.limit_param] = str(self.limit)
+        for name, value in changes.items():
+            if name is None:
+                continue
+            if value is None:
+                merged.pop(name, None)
+            else:
+                merged[name] = str(value)
+        return "?" + urlencode(merged) if merged else ""
+
+    def _cursor(self, key: Any, page: int | None) -> str:
+        position: dict[str, Any] = {"k": list(key), "since": self.since.isoformat() if self.since else None}
+        if page is not None:
+            position["p"] = page
+        return cursors.encode(self.tenant.secret, self.col.name, position)
+
+    def next(self, offset: int, page: int | None, last: Any, last_id: Any) -> str | None:
+        pag = self.pag
+        following = page + 1 if page is not None else None
+        if pag.style == "cursor":
+            return self._query({pag.cursor_param: self._cursor(last, following), pag.page_param: following})
+        if pag.style == "id" and last_id is not None:
+            return self._query({pag.cursor_param: last_id})
+        if pag.style == "page" and page is not None:
+            return self._query({pag.page_param: page + 1})
+        if pag.style == "offset":
+            return self._query({pag.offset_param: offset + self.limit})
+        return None
+
+    def first(self) -> str:
+        pag = self.pag
+        if pag.style == "offset":
+            return self._query({pag.offset_param: 0})
+        return self._query(
+            {pag.cursor_param: None, pag.page_param: pag.first_page if pag.page_param else None}
+        )
+
+    def here(self, offset: int, page: int | None, token: str | None) -> str:
+        pag = self.pag
+        if pag.style == "offset":
+            return self._query({pag.offset_param: offset})
+        return self._query({pag.page_param: page})
+
+    def previous(self, offset: int, page: int | None, after: Any) -> str | None:
+        pag = self.pag
+        if pag.style == "offset":
+            return self._query({pag.offset_param: max(offset - self.limit, 0)}) if offset > 0 else None
+        if pag.style == "page":
+            return (
+                self._query({pag.page_param: page - 1})
+                if page is not None and page > pag.first_page
+                else None
+            )
+        if pag.style != "cursor":
+            return None
+        start = self.tenant.data.key_before(self.col.name, self.scope, after, self.limit, self.since)
+        if start is None:
+            return None
+        earlier = page - 1 if page is not None else None
+        token = None if start == START else self._cursor(start, earlier)
+        return self._query({pag.cursor_param: token, pag.page_param: earlier})
+
+    def last(self, total: int) -> str | None:
+        pages = max((total + self.limit - 1) // self.limit, 1)
+        if self.pag.style == "page":
+            return self._query({self.pag.page_param: self.pag.first_page + pages - 1})
+        if self.pag.style == "offset":
+            return self._query({self.pag.offset_param: (pages - 1) * self.limit})
+        return None
+
+
+class _Links:
+    """A page query as the link field wants it: a path under the API's root for a field named a
+    URI (Twilio's `next_page_uri`: its SDK joins it to its base URL), else an absolute URL back
+    into the sandbox as the client reached it."""
+
+    def __init__(self, contract: Contract, col: Collection, path_params: dict[str, str]) -> None:
+        self.relative = contract.base_path + _list_path(col, path_params)
+        self.absolute = ORIGIN.get() + _list_path(col, path_params)
+
+    def __call__(self, field: str, query: str | None) -> str | None:
+        if query is None:
+            return None
+        return (self.relative if link_is_relative(field) else self.absolute) + query
 
 
 def with_self_links(contract: Contract, col: Collection, record: Any, path_params: dict[str, str]) -> Any:
@@ -129,10 +274,12 @@ def with_self_links(contract: Contract, col: Collection, record: Any, path_param
         path = path.replace("{" + name + "}", quote(str(value), safe=""))
     url = ORIGIN.get() + path
     out = dict(record)
-    written = _writable(contract, col)
+    written = writable(contract, col)
     for name in SELF_NAMES:
         if isinstance(out.get(name), str) and name not in written:
             out[name] = url
+    if isinstance(out.get("uri"), str) and "uri" not in written:  # Twilio's: a path under the API root
+        out["uri"] = contract.base_path + path
     for holder in LINK_HOLDERS:
         links = out.get(holder)
         if not isinstance(links, dict) or holder in written:
@@ -179,36 +326,6 @@ def _record_names(contract: Contract, col: Collection) -> dict[str, str]:
     return cache[col.name]
 
 
-def _writable(contract: Contract, col: Collection) -> frozenset[str]:
-    """The top-level fields a create or update of the collection sends."""
-    cache = contract.__dict__.setdefault("_writable_fields", {})
-    if col.name not in cache:
-        names: set[str] = set()
-        for op in (col.create_op, col.update_op):
-            for uri in op.body_media.values() if op else ():
-                if uri:
-                    schema = contract.deref({"$ref": uri}, contract.uri)[0]
-                    names |= set(envelope_properties(contract, schema, uri))
-        cache[col.name] = frozenset(names)
-    return cache[col.name]
-
-
-def _following(pag: Any, query: Query, offset: int, limit: int, page: int | None) -> str | None:
-    """The next page's query (`?page=3&per_page=30`), for `Link` and next-URL fields."""
-    changes: dict[str, str] = {}
-    if pag.style == "page" and pag.page_param:
-        changes[pag.page_param] = str((page or 1) + 1)
-    elif pag.style == "offset" and pag.offset_param:
-        changes[pag.offset_param] = str(offset + limit)
-    else:
-        return None
-    if pag.limit_param:
-        changes[pag.limit_param] = str(limit)
-    merged = {k: v[-1] for k, v in query.items() if v}
-    merged.update(changes)
-    return "?" + urlencode(merged)
-
-
 def get_record(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
@@ -217,7 +334,44 @@ def get_record(
     record = record or _stand_in(col, col.item_op, tenant, record_id, path_params)
     if record is None:
         return _missing(col, record_id, path_params)
-    return json_response(with_self_links(tenant.data.dataset.contract, col, record, path_params))
+    record = expanded(tenant, col, record, _expand_paths(col.item_op, query))
+    return json_response(_served(tenant.data.dataset.contract, col, record, path_params))
+
+
+def _expand_paths(op: Any, query: Query, prefix: str = "") -> list[str]:
+    """The fields a request asks to expand (Stripe's `expand[]=customer`; for a list,
+    `expand[]=data.customer`), where the operation declares an `expand` query parameter."""
+    if not any(p.name == "expand" and p.location == "query" for p in op.parameters):
+        return []
+    asked = fold(op, query).get("expand") or []
+    if isinstance(asked, dict):
+        asked = list(asked.values())
+    names = [str(a) for a in (asked if isinstance(asked, list) else [asked])]
+    return [n[len(prefix) :] for n in names if n.startswith(prefix) and "." not in n[len(prefix) :]]
+
+
+def expanded(tenant: Tenant, col: Collection, record: Any, fields: list[str]) -> Any:
+    """The record with each asked-for id field replaced by the record it names, where the
+    field's schema allows that record (`anyOf: [id string, $ref customer]`) and the tenant
+    has it; other fields stay ids."""
+    if not fields or not isinstance(record, dict):
+        return record
+    contract = tenant.data.dataset.contract
+    props = envelope_properties(contract, col.item_schema, col.item_schema_uri)
+    by_schema = {c.item_schema_uri: c for c in contract.collections.values() if not c.parent_params}
+    out = dict(record)
+    for name in fields:
+        value = out.get(name)
+        schema, uri = props.get(name, (None, ""))
+        if not isinstance(value, str) or not isinstance(schema, dict):
+            continue
+        for index, branch in enumerate(schema.get("anyOf") or schema.get("oneOf") or ()):
+            target = by_schema.get(contract.deref(branch, f"{uri}/anyOf/{index}")[1])
+            found = tenant.data.get(target.name, _coerce_id(target, value)) if target else None
+            if target is not None and found is not None:
+                out[name] = with_self_links(contract, target, found, {})
+                break
+    return out
 
 
 def create_record(
@@ -229,16 +383,14 @@ def create_record(
         fields, dict
     ):  # its parent field (Twilio's account_sid) from the path
         fields = {**_parent_fields(contract, col, path_params), **fields}
-    record = tenant.data.create(col.name, fields)
-    if col.parent_params:
-        tenant.parents[(col.name, record.get(col.id_field))] = _scope(col, path_params)
+    record = tenant.data.create(col.name, fields, _scope(col, path_params) if col.parent_params else None)
     if col.key_fields and isinstance(record.get("full_name"), str):  # GitHub, Bitbucket: `owner/name`
         keys = [_dig(record, name) for _, name in col.key_fields]
         if all(isinstance(k, (str, int)) for k in keys):
             full = "/".join(str(k) for k in keys)
             record = tenant.data.update(col.name, record[col.id_field], {"full_name": full}) or record
     return json_response(
-        with_self_links(tenant.data.dataset.contract, col, record, path_params), col.status_of("create", 201)
+        _served(tenant.data.dataset.contract, col, record, path_params), col.status_of("create", 201)
     )
 
 
@@ -255,7 +407,7 @@ def update_record(
     if record is None:
         return _missing(col, record_id, path_params)
     return json_response(
-        with_self_links(tenant.data.dataset.contract, col, record, path_params), col.status_of("update", 200)
+        _served(tenant.data.dataset.contract, col, record, path_params), col.status_of("update", 200)
     )
 
 
@@ -343,56 +495,46 @@ def _scope(col: Collection, path_params: dict[str, str]) -> tuple[str, ...]:
 
 
 def _in_scope(col: Collection, tenant: Tenant, record_id: Any, path_params: dict[str, str]) -> bool:
-    """A record written under a parent is found under that parent only; seed records, which
-    no write placed, under every parent."""
+    """A record of a nested collection is found under its own parent only (one its create named,
+    or the one seeding placed it under: harness.sandbox.store.scoped)."""
     if not col.parent_params:
         return True
-    placed = tenant.parents.get((col.name, record_id))
+    placed = tenant.data.parent_of(col.name, record_id)
     return placed is None or placed == _scope(col, path_params)
 
 
-def _elsewhere(col: Collection, tenant: Tenant, path_params: dict[str, str]) -> int:
-    """Live records of the collection written under another parent (left out of counts)."""
-    if not col.parent_params:
-        return 0
-    here = _scope(col, path_params)
-    return sum(
-        1
-        for (name, record_id), placed in list(tenant.parents.items())
-        if name == col.name and placed != here and tenant.data.get(col.name, record_id) is not None
-    )
-
-
-def _scoped_page(
-    col: Collection, tenant: Tenant, after: Any, limit: int, since: Any, path_params: dict[str, str]
-) -> tuple[list[dict[str, Any]], Any]:
-    """A page of the records under this parent: pages of the collection, those placed under
-    another parent left out, until `limit` are found or none remain."""
-    records, last = tenant.data.page(col.name, after, limit, since)
-    if not col.parent_params or not tenant.parents:
-        return records, last
-    kept = [r for r in records if _in_scope(col, tenant, r.get(col.id_field), path_params)]
-    while len(kept) < limit and last is not None:
-        more, next_last = tenant.data.page(col.name, last, limit - len(kept), since)
-        kept += [r for r in more if _in_scope(col, tenant, r.get(col.id_field), path_params)]
-        last = next_last
-    return kept, last
+def _served(contract: Contract, col: Collection, record: Any, path_params: dict[str, str]) -> Any:
+    """The record as served under its path: its fields that name its parents (Twilio's
+    `account_sid`) hold the path's values, and its self links point into the sandbox."""
+    if col.parent_params and isinstance(record, dict):
+        record = {**record, **_parent_fields(contract, col, path_params)}
+    return with_self_links(contract, col, record, path_params)
 
 
 def _parent_fields(contract: Contract, col: Collection, path_params: dict[str, str]) -> dict[str, Any]:
     """The record's fields that name its parents (`{AccountSid}` is Twilio's `account_sid`,
-    `{networkId}` a `networkId`), set from the path a record is created under."""
-    names = _record_names(contract, col)
-    props = envelope_properties(contract, col.item_schema, col.item_schema_uri)
+    `{networkId}` a `networkId`), set from the path a record is created or read under."""
     out: dict[str, Any] = {}
-    for param in col.parent_params:
-        own = names.get(_plain(param))
-        if own is not None and own != col.id_field and param in path_params:
-            schema = props[own][0] if own in props else {}
-            out[own] = coerce_text(
-                path_params[param], schema_type(schema if isinstance(schema, dict) else {})
-            )
+    for param, own, kinds in _parent_names(contract, col):
+        if param in path_params:
+            out[own] = coerce_text(path_params[param], kinds)
     return out
+
+
+def _parent_names(contract: Contract, col: Collection) -> list[tuple[str, str, set[str]]]:
+    """(parent parameter, record field naming it, that field's types), once per collection."""
+    cache = contract.__dict__.setdefault("_parent_names", {})
+    if col.name not in cache:
+        names = _record_names(contract, col)
+        props = envelope_properties(contract, col.item_schema, col.item_schema_uri)
+        found = []
+        for param in col.parent_params:
+            own = names.get(_plain(param))
+            if own is not None and own != col.id_field:
+                schema = props[own][0] if own in props else {}
+                found.append((param, own, schema_type(schema if isinstance(schema, dict) else {})))
+        cache[col.name] = found
+    return cache[col.name]
 
 
 def _missing(col: Collection, record_id: Any, path_params: dict[str, str]) -> Response:
@@ -448,9 +590,18 @@ def _deleted_body(contract: Contract, schema: Any, record: dict[str, Any], col: 
 
 
 class Feed:
-    """The change feed: the tenant's change log as the contract's event objects."""
+    """The change feed: the tenant's change log as the contract's event objects, oldest first
+    (newest first with `x-sandbox: {feed: true, order: newest_first}`, as Stripe lists events).
 
-    TIME_NAMES = ("occurred_at", "created_at", "timestamp", "time")
+    It pages by whatever its operation offers: an opaque `cursor`, or event ids (Stripe's
+    `starting_after`/`ending_before`); it filters by `type` (a name, `*` wildcards, or a list
+    of names in `types`) and by a `created` range (`created[gte]=...`, Unix seconds). An
+    event's time field is an RFC 3339 string or Unix seconds, as its schema says, and where
+    the event's object field is itself an object holding the record (Stripe's `data.object`)
+    the record goes there.
+    """
+
+    TIME_NAMES = ("occurred_at", "created_at", "timestamp", "time", "created")
     OBJECT_NAMES = ("object", "data", "record", "resource")
     OBJECT_ID_NAMES = ("object_id", "record_id", "resource_id")
 
@@ -470,89 +621,241 @@ class Feed:
         items = contract.deref(page_props.get(self.data_field, {}), contract.uri)[0].get("items", {})
         self.event = contract.deref(items, contract.uri)[0]
         self.page_props = set(page_props)
-        event_id = self.contract.deref(self.event.get("properties", {}).get("id", {}), contract.uri)[0]
-        self.id_pattern = event_id.get("pattern")
+        self.props = {
+            name: contract.deref(prop, contract.uri)[0]
+            for name, prop in self.event.get("properties", {}).items()
+        }
+        self.id_pattern = self.props.get("id", {}).get("pattern")
+        params = {p.name for p in op.parameters if p.location == "query"}
+        self.after = next((n for n in ID_CURSOR_NAMES if n in params), None)
+        self.before = next((n for n in BEFORE_NAMES if n in params), None)
+        self.limit = next((n for n in LIMIT_NAMES if n in params), "limit")
+        self.cursor = "cursor" if "cursor" in params or not self.after else None
+        self.time_name = next((n for n in self.TIME_NAMES if n in self.props), None)
+        self.time_is_int = bool(
+            self.time_name and schema_type(self.props[self.time_name]) & {"integer", "number"}
+        )
+        self.holder = next((n for n in self.OBJECT_NAMES if n in self.props and self._holds(n)), None)
+        self.newest = op.extensions.get("x-sandbox", {}).get("order") == "newest_first"
+
+    def _holds(self, name: str) -> str | None:
+        """The record's field inside an object field (`data.object`), if it is one."""
+        inner = self.props[name].get("properties") or {}
+        return next((n for n in self.OBJECT_NAMES if n in inner), None)
 
     def __call__(self, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes) -> Response:
-        position = 0
-        cursor = _one(query, "cursor")
-        if cursor:
-            try:
-                position = int(cursors.decode(tenant.secret, "feed", cursor)["seq"])
-            except (cursors.InvalidCursor, KeyError, ValueError) as exc:
-                return _bad_cursor("cursor", str(exc))
-        limit = _int(query, "limit", 50)
-        changes = tenant.data.changes_since(position, limit + 1)
-        more = len(changes) > limit
-        changes = changes[:limit]
-        last = changes[-1].seq if changes else position
         codec = codec_for(self.id_pattern, tenant.seed, "events")
+        position, upto = 0, None
+        cursor = _one(query, self.cursor)
+        try:
+            if cursor:
+                position = int(cursors.decode(tenant.secret, "feed", cursor)["seq"])
+            if _one(query, self.after):
+                position = self._seq(codec, _one(query, self.after) or "")
+            if _one(query, self.before):
+                upto = self._seq(codec, _one(query, self.before) or "")
+        except (cursors.InvalidCursor, KeyError, ValueError) as exc:
+            return _bad_cursor((cursor and self.cursor) or self.after or self.before or "cursor", str(exc))
+        limit = max(_int(query, self.limit, 50), 1)
+        wanted = self._filter(query)
+        if self.newest:
+            after = position if _one(query, self.after) else None
+            changes, more = self._newest_first(tenant, wanted, limit, after, upto)
+        elif upto is not None:  # `ending_before`: the page just before that event
+            changes = [c for c in tenant.data.changes_since(position) if wanted(c) and c.seq < upto]
+            more = len(changes) > limit
+            changes = changes[-limit:]
+        else:
+            changes = [c for c in tenant.data.changes_since(position) if wanted(c)]
+            more = len(changes) > limit
+            changes = changes[:limit]
+        last = max((c.seq for c in changes), default=position)
         body_out: dict[str, Any] = {self.data_field: [self._event(c, codec) for c in changes]}
         for name in self.page_props - {self.data_field}:
             if "cursor" in name or name.startswith("next"):
                 body_out[name] = cursors.encode(tenant.secret, "feed", {"seq": last})
             elif "more" in name:
                 body_out[name] = more
+            elif name in SELF_NAMES:
+                body_out[name] = self.contract.base_path + self.op.path
         return json_response(body_out)
+
+    @staticmethod
+    def _newest_first(
+        tenant: Tenant, wanted: Any, limit: int, after: int | None, before: int | None
+    ) -> tuple[list[Change], bool]:
+        """A page of a list that runs newest first, as Stripe's events do: `starting_after`
+        goes to older events, `ending_before` to the `limit` newer ones just past it."""
+        changes = [c for c in tenant.data.changes_since(0) if wanted(c)]
+        if before is not None:
+            newer = [c for c in changes if c.seq > before]
+            return newer[:limit][::-1], len(newer) > limit
+        older = [c for c in changes if after is None or c.seq < after][::-1]
+        return older[:limit], len(older) > limit
+
+    @staticmethod
+    def _seq(codec: Any, event_id: str) -> int:
+        seq = codec.decode(event_id) if codec else None
+        if seq is None and event_id.startswith("evt_") and event_id[4:].isdigit():
+            seq = int(event_id[4:])
+        if seq is None:
+            raise ValueError(f"no event with id {event_id!r}")
+        return int(seq)
+
+    def _filter(self, query: Query) -> Any:
+        """Which changes the query asks for: by event type and by `created` range."""
+        folded = fold(self.op, query)
+        types = [str(t) for t in folded.get("types") or ()] + [str(t) for t in folded.get("type") or ()]
+        span = folded.get(self.time_name or "", None) if self.time_is_int else None
+        bounds: dict[str, int] = {}
+        if isinstance(span, dict):
+            bounds = {
+                k: int(v) for k, v in span.items() if k in ("gt", "gte", "lt", "lte") and str(v).isdigit()
+            }
+        elif isinstance(span, list) and span and str(span[-1]).isdigit():
+            bounds = {"gte": int(span[-1]), "lte": int(span[-1])}
+
+        def wanted(change: Change) -> bool:
+            kind = f"{singular(change.collection)}.{change.type}"
+            if types and not any(fnmatchcase(kind, t) for t in types):
+                return False
+            at = int(change.time.timestamp())
+            return all(
+                {"gt": at > v, "gte": at >= v, "lt": at < v, "lte": at <= v}[op] for op, v in bounds.items()
+            )
+
+        return wanted
 
     def _event(self, change: Change, codec: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name in self.event.get("properties", {}):
+        record = change.record
+        if record is None:  # a deletion: the id is all there is
+            id_field = self.contract.collections[change.collection].id_field
+            record = {id_field: change.id}
+        for name in self.props:
             if name == "id":
                 out[name] = codec.encode(change.seq) if codec else f"evt_{change.seq}"
             elif name == "type":
                 out[name] = f"{singular(change.collection)}.{change.type}"
             elif name in ("sequence", "seq"):
                 out[name] = change.seq
-            elif name in self.TIME_NAMES:
-                out[name] = rfc3339(change.time)
+            elif name == self.time_name:
+                out[name] = int(change.time.timestamp()) if self.time_is_int else rfc3339(change.time)
             elif name in self.OBJECT_ID_NAMES:
                 out[name] = change.id
-            elif name in self.OBJECT_NAMES:
+            elif name == self.holder:
+                out[name] = {self._holds(name): record}
+            elif name in self.OBJECT_NAMES and self.holder is None:
                 out[name] = change.record
         return out
 
 
 def _page_body(
+    contract: Contract,
     data_field: str | None,
-    next_field: str | None,
     more_field: str | None,
+    fields: dict[str, Any],
     values: dict[str, Any],
     envelope: Envelope,
 ) -> Any:
-    """The page in the list response's own envelope: the array, the paging fields, and every
-    other property it requires (a one-value enum such as Stripe's `object: list`, the list's own
-    `url`, an empty value of the right type for anything the sandbox cannot know)."""
+    """The page in the list response's own envelope: the array, the paging fields (the next
+    cursor or link and the other page links, top level or one level down: `meta.next_page_url`),
+    and every other property it or a paging holder requires (a one-value enum such as Stripe's
+    `object: list`, the list's own `url`, Twilio's `page`/`start`/`end`/`uri`, an empty value of
+    the right type for anything the sandbox cannot know)."""
     if data_field is None:
         return values["data"]
     body: dict[str, Any] = {data_field: values["data"]}
-    if next_field and "." in next_field:  # `_metadata.next`: the cursor lives one level down
-        outer, inner = next_field.split(".", 1)
-        holder = envelope.properties.get(outer) or {}
-        inner_schema = (holder.get("properties") or {}).get(inner)
-        body[outer] = _next_value(inner, values["next"], inner_schema, set(holder.get("required") or ()))
-    elif next_field:
-        body.update(
-            _next_value(next_field, values["next"], envelope.properties.get(next_field), envelope.required)
-        )
+    holders: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # path -> (its object, its schema)
+    for dotted, value in fields.items():
+        *path, last = dotted.split(".")  # `_metadata.next`, HubSpot's `paging.next.after`: levels down
+        if value is None:
+            path, last = _end_of_list(contract, envelope, path, last)
+            if not last:  # the last page leaves out an optional holder (HubSpot's `paging.next`)
+                continue
+        target, props, required = body, envelope.properties, set(envelope.required)
+        for depth, step in enumerate(path):
+            holder = props.get(step) or {}
+            inner = target.setdefault(step, {})
+            if not isinstance(inner, dict):
+                break
+            holders.setdefault(".".join(path[: depth + 1]), (inner, holder))
+            target, props = inner, _resolved(contract, holder.get("properties"))
+            required = set(holder.get("required") or ())
+        else:
+            target.update(_next_value(last, value, props.get(last), required))
     if more_field:
         body[more_field] = values["has_more"]
-    for name, schema in envelope.properties.items():
-        if name in body:
-            continue
-        if name in TOTAL_NAMES:
-            body[name] = values["total"]
-        elif name in ("offset", "skip", "start"):
-            body[name] = values["offset"]
-        elif name in ("page", "page_number") and values["page"] is not None:
-            body[name] = values["page"]
-        elif name in ("limit", "per_page", "page_size"):
-            body[name] = values["limit"]
-        elif name in SELF_NAMES and "string" in schema_type(schema):
-            body[name] = values["url"]
-        elif name in envelope.required:
-            body[name] = _filler(schema)
+    _fill(body, envelope.properties, envelope.required, values, data_field, top=True)
+    for target, holder in holders.values():
+        inner_props = _resolved(contract, holder.get("properties"))
+        _fill(target, inner_props, set(holder.get("required") or ()), values, data_field, top=False)
     return body
+
+
+def _end_of_list(contract: Contract, envelope: Envelope, path: list[str], last: str) -> tuple[list[str], str]:
+    """Where a next link that is no more goes: its own field where it may be null or absent;
+    else nothing when an optional holder on its path can be left out (`last` empty); else the
+    field itself (null)."""
+    props, required = envelope.properties, set(envelope.required)
+    chain = []  # (step, required in its parent)
+    for step in path:
+        chain.append((step, step in required))
+        holder = props.get(step) or {}
+        props, required = _resolved(contract, holder.get("properties")), set(holder.get("required") or ())
+    schema = props.get(last)
+    nullable = (
+        not isinstance(schema, dict) or "null" in (schema_type(schema) or {"null"}) or schema.get("nullable")
+    )
+    if last not in required or nullable:
+        return path, last
+    if any(not needed for _, needed in chain):
+        return path, ""
+    return path, last
+
+
+def _resolved(contract: Contract, props: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(props, dict):
+        return {}
+    out = {}
+    for name, prop in props.items():
+        resolved = contract.deref(prop, contract.uri)[0]
+        out[name] = resolved if isinstance(resolved, dict) else {}
+    return out
+
+
+def _fill(
+    target: dict[str, Any],
+    props: dict[str, dict[str, Any]],
+    required: set[str],
+    values: dict[str, Any],
+    data_field: str,
+    *,
+    top: bool,
+) -> None:
+    """Set the paging facts an envelope (or its paging holder, `top` False) documents."""
+    for name, schema in props.items():
+        if name in target:
+            continue
+        kinds = schema_type(schema)
+        if name in TOTAL_NAMES:
+            target[name] = values["total"]()
+        elif name in ("offset", "skip", "start"):
+            target[name] = values["offset"]
+        elif name == "end" and kinds & {"integer", "number"}:  # Twilio: the last record's index
+            target[name] = values["offset"] + max(len(values["data"]) - 1, 0)
+        elif name in ("page", "page_number") and values["page"] is not None:
+            target[name] = values["page"]
+        elif name in ("limit", "per_page", "page_size"):
+            target[name] = values["limit"]
+        elif not top and name == "key" and "string" in kinds:  # Twilio's `meta.key`: where the records are
+            target[name] = data_field
+        elif top and name in SELF_NAMES and "string" in kinds:
+            target[name] = values["url"]
+        elif (name == "uri" or name in SELF_NAMES) and "string" in kinds:  # this page's own link
+            target[name] = values["here"](name)
+        elif name in required:
+            target[name] = _filler(schema)
 
 
 def _next_value(name: str, value: Any, schema: Any, required: set[str]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from harness.sandbox.audit import key_id, verify
 from harness.sandbox.faults import FaultError
 from harness.sandbox.problems import json_response, problem
 from harness.sandbox.tenants import DEFAULT_RATE, QuotaExceeded
-from harness.synth import Change, SynthError, rfc3339
+from harness.synth import Change, SynthError, fit_sizes, rfc3339
 
 if TYPE_CHECKING:
     from harness.sandbox.app import Sandbox
@@ -223,10 +223,14 @@ def create_tenant(call: Call) -> Response:
     sandbox, spec = call.sandbox, call.body
     scopes = spec.get("scopes")
     try:
+        # a collection whose ids hold fewer records than asked gets as many as fit (a quarter of
+        # a small id space left free for creates); `fitted` in the answer says which and why
+        asked = {name: int(n) for name, n in (spec.get("sizes") or {}).items()}
+        sizes, fitted = fit_sizes(sandbox.contract, asked)
         tenant, client = sandbox.tenants.create(
             seed=int(spec.get("seed", sandbox.default_seed)),  # a JSON integer may be written 1.0
             profile=spec.get("profile", "small"),
-            sizes={name: int(n) for name, n in (spec.get("sizes") or {}).items()},
+            sizes=sizes,
             token_ttl=int(spec.get("token_ttl", 3600)),
             scopes=frozenset(scopes) if scopes is not None else None,
             rate_limit=_rate_limit(spec.get("rate_limit") or {}),
@@ -241,6 +245,7 @@ def create_tenant(call: Call) -> Response:
     root = str(call.request.base_url).rstrip("/") + f"/t/{tenant.id}"
     base = root + sandbox.contract.base_path
     token_path = sandbox.contract.token_url_path  # served there, in the contract's paths or not
+    refresh = _refresh_token(sandbox.contract, tenant, client)
     return json_response(
         {
             **tenant.describe(),
@@ -248,9 +253,11 @@ def create_tenant(call: Call) -> Response:
             "token_url": root + token_path if token_path else None,
             "client_id": client.client_id,
             "client_secret": client.client_secret,
+            "refresh_token": refresh,
             "scopes": sorted(client.scopes),
             "host_url": f"{url.scheme}://{tenant.id}.localhost:{url.port or 80}" + sandbox.contract.base_path,
             "credentials": auth.credentials(sandbox.contract, client),
+            "fitted": fitted,
         },
         201,
     )
@@ -342,6 +349,29 @@ def faults(call: Call) -> Response:
     return json_response({"rules": [r.to_dict() for r in rules]})
 
 
+def _refresh_token(contract: Any, tenant: Any, client: Any) -> str | None:
+    """A refresh token for an authorization code contract, as if a user had authorized the client."""
+    if "refresh_token" not in auth.grant_types(contract):
+        return None
+    return tenant.issue_refresh_token(client).value
+
+
+@handles("issueRefreshToken")
+def refresh_token(call: Call) -> Response:
+    """One more authorization of the tenant's client: each connector the harness builds gets its
+    own refresh token, so two connectors on one tenant never spend each other's."""
+    tenant, client_id = call.tenant, call.body.get("client_id")
+    client = tenant.clients.get(client_id) if client_id else next(iter(tenant.clients.values()), None)
+    if client is None:
+        raise ControlProblem(404, f"no client {client_id!r} in this tenant")
+    value = _refresh_token(call.sandbox.contract, tenant, client)
+    if value is None:
+        raise ControlProblem(
+            409, "the contract declares no OAuth2 authorizationCode flow, so there are no refresh tokens"
+        )
+    return json_response({"refresh_token": value}, 201)
+
+
 @handles("revokeCredentials")
 def revoke(call: Call) -> Response:
     client_id = call.body.get("client_id")
@@ -361,8 +391,11 @@ def subscribe(call: Call) -> Response:
     if unknown:
         raise ControlProblem(422, f"event types are from {known}; unknown: {unknown}", "/body/types")
     secret = spec.get("secret")
-    if secret is not None and not _signs(secret):
-        raise ControlProblem(422, "secret is a Standard Webhooks secret: whsec_<base64>", "/body/secret")
+    problem = tenant.webhooks.secret_problem(types, secret) if secret is not None else None
+    if problem is not None or (secret is not None and secret.startswith("whsec_") and not _signs(secret)):
+        raise ControlProblem(
+            422, f"secret: {problem or 'a Standard Webhooks secret is whsec_<base64>'}", "/body/secret"
+        )
     sub = tenant.webhooks.subscribe(types, url=spec["url"], secret=secret)
     tenant.audit.record("webhook.subscribed", subscription=sub.id, url=sub.url, types=sorted(sub.types))
     return json_response(sub.describe(), 201)

@@ -317,6 +317,10 @@ class Minter:
         claims = {"sub": client_id, "exp": int(expires_at)}
         return self._draw(self.formats.access_token, "access_token", claims)
 
+    def refresh_token(self, client_id: str) -> str:
+        """A new refresh token for the client, in the access tokens' format (its own stream)."""
+        return self._draw(self.formats.access_token, "refresh_token", {"sub": client_id, "typ": "refresh"})
+
     def is_token(self, value: str) -> bool:
         """True when `value` has the shape of an access token this platform issues."""
         return self.formats.access_token.regex().fullmatch(value) is not None

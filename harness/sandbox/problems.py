@@ -71,6 +71,7 @@ def dumps(value: Any) -> bytes:
 CODE_NAMES = ("code", "error", "error_code", "errorCode")
 TEXT_NAMES = ("message", "detail", "error_description", "description", "msg")
 STATUS_NAMES = ("status", "status_code", "statusCode")
+PARAM_NAMES = ("param", "parameter", "field")
 
 
 def conform_error(
@@ -152,6 +153,13 @@ def _fill(
             candidates = [code, *CLASS_CODES[status // 100 == 5], status, str(status)]
         elif name in STATUS_NAMES:
             candidates = [status, str(status)]
+        elif lowered in PARAM_NAMES:
+            candidates = [_param_named(problem_body)]
+            if candidates[0] is None:  # no parameter is at fault: none named (where optional)
+                node.pop(name)
+                if not valid(root):
+                    node[name] = old
+                continue
         else:
             continue
         for candidate in candidates:
@@ -161,3 +169,14 @@ def _fill(
             if valid(root):
                 break
             node[name] = old
+
+
+def _param_named(problem_body: dict[str, Any]) -> str | None:
+    """The parameter the first violation is about, as a client names it: `/query/limit` is
+    `limit`, `/body/metadata/plan` is `metadata[plan]` (Stripe's `param`)."""
+    errors = problem_body.get("errors") or ()
+    pointer = errors[0].get("pointer") if errors and isinstance(errors[0], dict) else None
+    steps = [s.replace("~1", "/").replace("~0", "~") for s in str(pointer or "").split("/")[2:] if s]
+    if not steps:
+        return None
+    return steps[0] + "".join(f"[{step}]" for step in steps[1:])

@@ -23,12 +23,14 @@ from harness.sandbox.faults import Faults
 from harness.sandbox.idempotency import IdempotencyStore
 from harness.sandbox.limits import RateLimiter
 from harness.sandbox.recorder import RequestLog
+from harness.sandbox.store.scoped import ScopedOverlay
 from harness.sandbox.webhooks import Dispatcher
-from harness.synth import Change, Dataset, Overlay, RecordCache, rfc3339
+from harness.synth import Change, Dataset, RecordCache, rfc3339
 from harness.synth import profile as get_profile
 
 DEFAULT_RATE = (100.0, 200)  # requests per second per client, burst
 DEFAULT_TENANT_TTL = 7 * 86400  # a tenant nobody deletes is gone after a week
+REFRESH_TOKEN_TTL = 30 * 86400  # a refresh token outlives any run; rotation ends it first
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Token:
     scopes: frozenset[str]
     expires_at: float
     revoked: bool = False
+    kind: str = "access"  # access | refresh | rotated (a refresh token already exchanged once)
 
     @property
     def expired(self) -> bool:
@@ -54,7 +57,7 @@ class Token:
     @property
     def token_id(self) -> str:
         """A name for the token that is safe to log."""
-        return "tok_" + self.value[-6:]
+        return ("tok_" if self.kind == "access" else "rt_") + self.value[-6:]
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ class TenantSpec:
 class Parts:
     """A tenant's state, as one store backs it."""
 
-    data: Overlay
+    data: ScopedOverlay
     limiter: RateLimiter
     webhooks: Dispatcher
     clients: MutableMapping[str, Client]
@@ -98,7 +101,7 @@ class Tenant:
     id: str
     seed: int
     profile: str
-    data: Overlay  # the tenant's dataset with its writes and change log
+    data: ScopedOverlay  # the dataset with its writes, change log and records' parents
     token_ttl: int
     limiter: RateLimiter
     webhooks: Dispatcher
@@ -110,9 +113,6 @@ class Tenant:
     idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
     faults: Faults = None  # type: ignore[assignment]  # made in __post_init__ unless a store gives one
     change_by: MutableMapping[int, str] = field(default_factory=dict)
-    # The parent path values (`{networkId}`) each record written under a nested path belongs to,
-    # by (collection, record id): it is found under that parent only. Seed records have none.
-    parents: MutableMapping[tuple[str, Any], tuple[str, ...]] = field(default_factory=dict)
     expires_at: float = float("inf")  # when its TTL ends (time.time())
     spec: TenantSpec | None = None
     _secrets: Callable[[], Container[str]] | None = None
@@ -144,6 +144,36 @@ class Tenant:
             "token.issued", client_id=client.client_id, token_id=token.token_id, scopes=sorted(scopes)
         )
         return token
+
+    def issue_refresh_token(self, client: Client, scopes: frozenset[str] | None = None) -> Token:
+        """A refresh token for the client, as if a user had just authorized it (the authorization
+        code step is out of the harness's scope): the harness hands it to the connector."""
+        expires_at = time.time() + REFRESH_TOKEN_TTL
+        value = self.minter.refresh_token(client.client_id)
+        grant = client.scopes if scopes is None else scopes
+        token = Token(value, client.client_id, grant, expires_at, kind="refresh")
+        self.tokens[value] = token
+        self.audit.record("refresh_token.issued", client_id=client.client_id, token_id=token.token_id)
+        return token
+
+    def rotate(self, token: Token) -> Token:
+        """Exchange a refresh token once: it is spent (`rotated`) and a new one replaces it."""
+        self.tokens[token.value] = replace(token, kind="rotated")
+        client = self.clients[token.client_id]
+        fresh = self.issue_refresh_token(client, token.scopes)
+        self.audit.record("refresh_token.rotated", token_id=token.token_id, new_token_id=fresh.token_id)
+        return fresh
+
+    def revoke_grant(self, client_id: str, reason: str) -> int:
+        """Revoke every token of a client but not the client (a rotated refresh token was replayed:
+        RFC 6749 section 10.4, OAuth 2.1 section 4.3.1); returns how many tokens."""
+        count = 0
+        for value, token in list(self.tokens.items()):
+            if token.client_id == client_id and not token.revoked:
+                self.tokens[value] = replace(token, revoked=True)
+                count += 1
+        self.audit.record("grant.revoked", client_id=client_id, tokens=count, reason=reason)
+        return count
 
     def expire_token(self, value: str) -> None:
         """Make a token expired now (the `expire_token` fault); written back so every replica sees it."""

@@ -1,4 +1,4 @@
-"""Webhooks: signed per Standard Webhooks and delivered with retries, and crafted bad on purpose.
+"""Webhooks: signed with the contract's scheme (Standard Webhooks by default) and delivered with retries.
 
 A subscription gets an event for every change of a subscribed type. Deliveries go to a URL
 (any runtime) or an in-process callable (embedded), in background threads, retried with
@@ -7,6 +7,7 @@ exponential backoff on anything but a 2xx; every attempt is logged.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import threading
@@ -18,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from harness.core.signing import new_secret, sign
+from harness.core.signing import STANDARD, Signing
 from harness.synth import Change, rfc3339
 
 Deliver = Callable[[dict[str, str], bytes], int]
@@ -49,8 +50,10 @@ class Dispatcher:
         payload: Callable[[Change], dict[str, Any]],
         attempts: int = ATTEMPTS,
         backoff: float = BACKOFF,
+        signing: Callable[[str], Signing] | None = None,
     ) -> None:
         self.executor, self.event_type, self.payload = executor, event_type, payload
+        self.signing = signing or (lambda kind: STANDARD)  # event type -> its contract's scheme
         self.attempts, self.backoff = attempts, backoff
         self._subscriptions: list[Subscription] = []
         self._deliveries: list[dict[str, Any]] = []
@@ -68,10 +71,23 @@ class Dispatcher:
         secret: str | None = None,
     ) -> Subscription:
         sub = Subscription(
-            "sub_" + secrets.token_hex(6), frozenset(types), secret or new_secret(), url, target
+            "sub_" + secrets.token_hex(6), frozenset(types), secret or self.new_secret(types), url, target
         )
         self._add(sub)
         return sub
+
+    def _schemes(self, types: list[str]) -> list[Signing]:
+        return list(dict.fromkeys(self.signing(kind) for kind in types)) or [STANDARD]
+
+    def new_secret(self, types: list[str]) -> str:
+        """A secret for these event types' schemes: a Standard Webhooks one where any of them is
+        (its whsec_ string is also a plain key for the others), else the first scheme's shape."""
+        schemes = self._schemes(types)
+        return (STANDARD if STANDARD.scheme in {s.scheme for s in schemes} else schemes[0]).new_secret()
+
+    def secret_problem(self, types: list[str], secret: str) -> str | None:
+        """Why `secret` cannot sign deliveries of these types, or None."""
+        return next((p for s in self._schemes(types) if (p := s.secret_problem(secret))), None)
 
     def _add(self, sub: Subscription) -> None:
         with self._lock:
@@ -83,7 +99,7 @@ class Dispatcher:
             if kind in sub.types:
                 body = {"type": kind, "timestamp": rfc3339(change.time), **self.payload(change)}
                 payload = json.dumps(body, separators=(",", ":")).encode()
-                headers = sign(sub.secret, payload)
+                headers = self.signing(kind).sign(sub.secret, payload)
                 self.enqueue(sub, headers, payload)
 
     def enqueue(self, sub: Subscription, headers: dict[str, str], payload: bytes) -> None:
@@ -132,7 +148,7 @@ def attempt_once(
     record(
         {
             "subscription": sub.id,
-            "message": headers["webhook-id"],
+            "message": message_of(headers),
             "attempt": attempt,
             "status": status,
             "error": error,
@@ -140,3 +156,12 @@ def attempt_once(
         }
     )
     return 200 <= status < 300 or (400 <= status < 500 and status not in RETRY_4XX)
+
+
+def message_of(headers: dict[str, str]) -> str:
+    """The message a delivery log entry is about: its delivery id header (webhook-id,
+    X-GitHub-Delivery, ...), else a digest of its headers, the same for every retry."""
+    for name, value in headers.items():
+        if name.lower() == "webhook-id" or name.lower().endswith(("-delivery", "-id", "-webhook-id")):
+            return str(value)
+    return "sig_" + hashlib.sha256(json.dumps(sorted(headers.items())).encode()).hexdigest()[:24]

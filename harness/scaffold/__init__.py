@@ -46,8 +46,9 @@ def scaffold(
     if not streams and platform.collections:
         styles = sorted({f"{n} ({c.pagination.style})" for n, c in platform.collections.items()})
         raise ScaffoldError(
-            f"{contract_path}: the scaffold pages with cursors only, and no collection pages that way: "
-            f"{', '.join(styles)}; write the connector by hand from docs/connector-protocol.md"
+            f"{contract_path}: the scaffold pages by cursor, offset or page number, and no collection "
+            f"pages one of those ways: {', '.join(styles)}; write the connector by hand from "
+            "docs/connector-protocol.md"
         )
     if not streams:
         raise ScaffoldError(
@@ -94,21 +95,28 @@ def _render(template: str, values: dict[str, Any], **more: Any) -> str:
     return Template(text).substitute(values, **more)
 
 
+PAGED = ("cursor", "offset", "page")  # the paging styles the scaffold's `_pages` speaks
+
+
 def _paging(pagination: Any) -> dict[str, Any]:
     return {
+        "style": pagination.style,
         "limit_param": pagination.limit_param,
         "max_limit": pagination.max_limit,
         "cursor_param": pagination.cursor_param,
         "next_field": pagination.next_field,
+        "offset_param": pagination.offset_param,
+        "page_param": pagination.page_param,
     }
 
 
 def _streams(platform: Contract) -> dict[str, dict[str, Any]]:
-    """Every cursor-paged collection: where to list it and how to tell its ids apart."""
+    """Every top-level collection paged by cursor, offset or page number: where to list it and
+    how to tell its ids apart (nested ones need their parents' ids: written by hand)."""
     out: dict[str, dict[str, Any]] = {}
     for name, col in platform.collections.items():
-        if col.pagination.style != "cursor":
-            continue  # TODO in the scaffold's future: offset and page-number paging
+        if col.pagination.style not in PAGED or col.nested:
+            continue
         out[name] = {
             "path": col.list_op.path,
             "data_field": col.data_field,
@@ -131,12 +139,19 @@ def _feed(platform: Contract) -> dict[str, Any] | None:
         "max_limit": next((p.schema.get("maximum") for p in op.parameters if p.name == "limit"), None),
         "cursor_param": "cursor" if "cursor" in params else None,
         "next_field": "next_cursor",
+        "style": "cursor",
+        "offset_param": None,
+        "page_param": None,
     }
 
 
 def _scopes(platform: Contract) -> list[str]:
     """The read scopes its operations need: the list operations and the feed (least privilege)."""
-    ops = [col.list_op for col in platform.collections.values() if col.pagination.style == "cursor"]
+    ops = [
+        col.list_op
+        for col in platform.collections.values()
+        if col.pagination.style in PAGED and not col.nested
+    ]
     feed = find_feed(platform)
     if feed is not None:
         ops.append(feed)

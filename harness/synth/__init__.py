@@ -1,7 +1,7 @@
 """Deterministic synthetic data: virtual datasets generated from the contract's schemas."""
 
 from harness.synth.cache import RecordCache
-from harness.synth.dataset import DEFAULT_CLOCK, Dataset
+from harness.synth.dataset import DEFAULT_CLOCK, Dataset, fit_sizes, id_room
 from harness.synth.errors import SynthError
 from harness.synth.generator import rfc3339
 from harness.synth.overlay import Change, Overlay
@@ -15,6 +15,8 @@ __all__ = [
     "Profile",
     "RecordCache",
     "SynthError",
+    "fit_sizes",
+    "id_room",
     "load_profiles",
     "profile",
     "rfc3339",

@@ -73,17 +73,15 @@ class Dataset:
         self._codecs: dict[str, Codec | None] = {}
         relations: dict[str, str] = {}
         for name, col in self.collections.items():
-            id_schema = col.id_schema
-            if not {"type", "pattern", "format"} & set(id_schema):  # e.g. an id declared in an allOf part
-                id_schema = self._field_schema(name, col.id_field) or id_schema
-            codec = codec_for_schema(id_schema, seed, name)
+            codec = id_codec(contract, col, seed)
             self._codecs[name] = codec
             if codec is not None:
                 if self.sizes[name] > codec.capacity:
                     raise SynthError(
                         col.item_schema_uri.partition("#")[2],
-                        f"{self.sizes[name]} {name} do not fit the id pattern (room for {codec.capacity})",
-                        "ask for fewer",
+                        f"{self.sizes[name]} {name} do not fit the id space of {col.id_field} "
+                        f"({_id_space(col)} has room for {codec.capacity})",
+                        f"ask for at most {codec.capacity} (harness.synth.fit_sizes) or widen the pattern",
                     )
                 if codec.prefix:
                     relations[codec.prefix] = name
@@ -243,22 +241,7 @@ class Dataset:
         return "integer" if "integer" in kinds else "number" if "number" in kinds else "date-time"
 
     def _field_schema(self, collection: str, name: str) -> dict[str, Any]:
-        """The schema of a top-level field of the item schema, looked for through allOf parts."""
-        col = self.collections[collection]
-        todo = [(col.item_schema, col.item_schema_uri)]
-        for _ in range(50):
-            if not todo:
-                break
-            node, uri = todo.pop(0)
-            node, uri = self.contract.deref(node, uri)
-            if not isinstance(node, dict):
-                continue
-            prop = (node.get("properties") or {}).get(name)
-            if prop is not None:
-                found = self.contract.deref(prop, f"{uri}/properties/{name}")[0]
-                return found if isinstance(found, dict) else {}
-            todo += [(part, f"{uri}/allOf/{i}") for i, part in enumerate(node.get("allOf") or [])]
-        return {}
+        return field_schema(self.contract, self.collections[collection], name)
 
     def records(self, collection: str, start: int = 0, stop: int | None = None) -> Iterator[dict[str, Any]]:
         stop = self.sizes[collection] if stop is None else min(stop, self.sizes[collection])
@@ -268,3 +251,68 @@ class Dataset:
     def _record_seed(self, collection: str, index: int) -> int:
         digest = hashlib.blake2b(f"{self.seed}:{collection}:{index}".encode(), digest_size=8).digest()
         return int.from_bytes(digest, "big")
+
+
+# -- the id space, as the contract alone gives it ------------------------------------------------
+
+
+def field_schema(contract: Contract, col: Collection, name: str) -> dict[str, Any]:
+    """The schema of a top-level field of the item schema, looked for through allOf parts."""
+    todo = [(col.item_schema, col.item_schema_uri)]
+    for _ in range(50):
+        if not todo:
+            break
+        node, uri = todo.pop(0)
+        node, uri = contract.deref(node, uri)
+        if not isinstance(node, dict):
+            continue
+        prop = (node.get("properties") or {}).get(name)
+        if prop is not None:
+            found = contract.deref(prop, f"{uri}/properties/{name}")[0]
+            return found if isinstance(found, dict) else {}
+        todo += [(part, f"{uri}/allOf/{i}") for i, part in enumerate(node.get("allOf") or [])]
+    return {}
+
+
+def id_codec(contract: Contract, col: Collection, seed: int) -> Codec | None:
+    """The codec that makes this collection's ids; None when ids are `<col>_<n>` (no bound)."""
+    id_schema = col.id_schema
+    if not {"type", "pattern", "format"} & set(id_schema):  # e.g. an id declared in an allOf part
+        id_schema = field_schema(contract, col, col.id_field) or id_schema
+    return codec_for_schema(id_schema, seed, col.name)
+
+
+def id_room(contract: Contract, collection: str) -> int | None:
+    """How many records the collection's id space holds (`^WH[0-9]{2}$`: 100); None: no bound
+    a tenant could reach. The same for every seed: a seed only permutes the ids."""
+    codec = id_codec(contract, contract.collections[collection], 0)
+    if codec is None or codec.capacity >= UNBOUNDED:
+        return None
+    return int(codec.capacity)
+
+
+UNBOUNDED = 2**40  # an id space this large is never the limit
+SPARE_SHARE = 4  # a quarter of a small id space stays free for the records a check creates
+MAX_SPARE = 50
+
+
+def fit_sizes(contract: Contract, sizes: Mapping[str, int]) -> tuple[dict[str, int], dict[str, str]]:
+    """Sizes a tenant can hold: each cut to what its id space has room for, less a spare share
+    for the records checks create later (a pattern of 100 ids: 75 records and 25 to create).
+    Returns the sizes and, per cut collection, why (`warehouses: 75 of 750, ids ^WH[0-9]{2}$ hold 100`)."""
+    fitted, cut = dict(sizes), {}
+    for name, wanted in sizes.items():
+        room = id_room(contract, name) if name in contract.collections else None
+        if room is None:
+            continue
+        most = room - min(room // SPARE_SHARE, MAX_SPARE)
+        if wanted > most:
+            fitted[name] = most
+            col = contract.collections[name]
+            cut[name] = f"{name}: {most} of {wanted}, the ids {_id_space(col)} hold {room}"
+    return fitted, cut
+
+
+def _id_space(col: Collection) -> str:
+    schema = col.id_schema
+    return str(schema.get("pattern") or f"{col.id_field} ({schema.get('type', 'string')})")

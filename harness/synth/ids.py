@@ -87,6 +87,40 @@ class IntCodec:
 
 
 @dataclass(frozen=True)
+class DigitsCodec:
+    """String ids of decimal digits, for patterns no `prefix[class]{n}` codec reads but that
+    accept a plain number (HubSpot's `^[1-9][0-9]{0,11}$`, `^\\d+$`): index + 1, as text."""
+
+    digits: int  # the most digits the pattern accepts
+    prefix: str = ""
+
+    @property
+    def capacity(self) -> int:
+        return 10**self.digits - 1
+
+    def encode(self, index: int) -> str:
+        return str(index + 1)
+
+    def decode(self, value: object) -> int | None:
+        text = str(value)
+        return int(text) - 1 if text.isdigit() and not text.startswith("0") else None
+
+
+def digits_codec(pattern: str) -> DigitsCodec | None:
+    """A DigitsCodec when the pattern accepts 1, 2, ... as text (JSON Schema patterns search)."""
+    try:
+        compiled = re.compile(pattern)
+    except re.error:
+        return None
+    most = 0
+    for digits in range(1, 19):
+        if not compiled.search("1" + "0" * (digits - 1)) or not compiled.search("9" * digits):
+            break
+        most = digits
+    return DigitsCodec(most) if most else None
+
+
+@dataclass(frozen=True)
 class UuidCodec:
     """uuid ids: a seeded version-4 uuid whose last 12 hex digits carry the (mixed) index."""
 
@@ -115,7 +149,7 @@ class UuidCodec:
         return ((x - self.offset) * pow(self.multiplier, -1, self.capacity)) % self.capacity
 
 
-Codec = IdCodec | IntCodec | UuidCodec
+Codec = IdCodec | IntCodec | UuidCodec | DigitsCodec
 SIZED_LENGTH = 16  # characters of an id whose schema bounds only its length
 
 
@@ -139,7 +173,10 @@ def codec_for_schema(schema: dict[str, object], seed: int, collection: str) -> C
     pattern = schema.get("pattern")
     if not pattern and ("minLength" in schema or "maxLength" in schema):
         return _sized(schema, seed, collection)
-    return codec_for(pattern if isinstance(pattern, str) else None, seed, collection)
+    simple = codec_for(pattern if isinstance(pattern, str) else None, seed, collection)
+    if simple is None and isinstance(pattern, str):
+        return digits_codec(pattern)
+    return simple
 
 
 def _sized(schema: dict[str, object], seed: int, collection: str) -> IdCodec | None:

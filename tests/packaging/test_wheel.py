@@ -26,7 +26,9 @@ SKIP = shutil.ignore_patterns(
 
 
 def run(*args: str | Path, cwd: Path, timeout: float) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HARNESS_", "PYTHON", "VIRTUAL_ENV"))}
+    # no PYTEST_* either (tests/conftest.py's CHILD_PYTEST_ENV): the wheel's entry point loads the plugin
+    drop = ("HARNESS_", "PYTHON", "VIRTUAL_ENV", "PYTEST_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # importing the example must not write its __pycache__
     done = subprocess.run(
         [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env

@@ -18,7 +18,13 @@ import pytest
 from tests.conftest import ROOT
 
 FLAWED = ROOT / "tests" / "connectors" / "flawed"
-REFERENCE = [ROOT / "examples" / "acme_sync", ROOT / "examples" / "acme_sync_cli"]
+# (reference connector, its platform contract: None for the bundled one), one per contract shape
+REFERENCE = [
+    (ROOT / "examples" / "acme_sync", None),
+    (ROOT / "examples" / "acme_sync_cli", None),
+    (ROOT / "examples" / "ticketing_sync", "tests/contracts/ticketing_like.openapi.yaml"),
+    (ROOT / "examples" / "hubspot_sync", "tests/contracts/hubspot_like.openapi.yaml"),
+]
 
 pytestmark = pytest.mark.slow
 
@@ -54,9 +60,11 @@ def contract_args(expect: dict) -> list[str]:
     return [f"--contract={ROOT / expect['contract']}"] if "contract" in expect else []
 
 
-@pytest.mark.parametrize("connector", REFERENCE, ids=lambda p: p.name)
-def test_the_reference_connectors_pass_every_check(pytester: pytest.Pytester, connector: Path) -> None:
-    result, cert = certify(pytester, connector)
+@pytest.mark.parametrize(("connector", "contract"), REFERENCE, ids=[p.name for p, _ in REFERENCE])
+def test_the_reference_connectors_pass_every_check(
+    pytester: pytest.Pytester, connector: Path, contract: str | None
+) -> None:
+    result, cert = certify(pytester, connector, *contract_args({"contract": contract} if contract else {}))
     failed = {
         c["id"]: c["message"]
         for c in cert.get("checks", [])

@@ -149,7 +149,10 @@ def test_a_connector_given_as_module_and_class(
     result.stdout.fnmatch_lines(["harness: certifying connector 0 (acme_sync.connector:AcmeSync)*"])
 
 
-def test_help_explains_the_options(pytester: pytest.Pytester) -> None:
+def test_help_explains_the_options(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the entry point loads the plugin, as in an install (tests/conftest.py turns autoload off)
+    for name in ("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "PYTEST_PLUGINS"):
+        monkeypatch.delenv(name)
     result = pytester.runpytest_subprocess("--help")
     result.stdout.fnmatch_lines(
         [
@@ -167,12 +170,13 @@ def test_the_command_connector_example_passes(pytester: pytest.Pytester) -> None
 
 
 def test_xdist_workers_share_the_seed_and_the_verdict(pytester: pytest.Pytester) -> None:
-    result = certify(pytester, f"--connector={EXAMPLE}", "--seed=21", "-n", "2", "--cert-report=cert.json")
+    xdist = ("-p", "xdist", "-n", "2")  # child pytest loads only the harness plugin (tests/conftest.py)
+    result = certify(pytester, f"--connector={EXAMPLE}", "--seed=21", *xdist, "--cert-report=cert.json")
     result.assert_outcomes(passed=3)
     cert = predicate(pytester)
     assert cert["seed"] == 21 and cert["verdict"] == "incomplete"
     assert [c["id"] for c in cert["checks"]] == ["AUTH-01", "CON-01", "INT-01"]
-    failing = certify(pytester, f"--connector={FLAWED / 'ignores_next_cursor'}", "--seed=21", "-n", "2")
+    failing = certify(pytester, f"--connector={FLAWED / 'ignores_next_cursor'}", "--seed=21", *xdist)
     failing.assert_outcomes(passed=2, failed=1)
     assert "contacts: lost 600 of 700 records" in failing.stdout.str()
 

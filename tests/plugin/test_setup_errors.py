@@ -73,3 +73,77 @@ def test_a_missing_container_image(pytester: pytest.Pytester, monkeypatch) -> No
     monkeypatch.setenv("HARNESS_IMAGE", "connector-harness-sandbox:no-such-tag")
     result = run(pytester, f"--connector={EXAMPLE}", "--sandbox=container")
     assert_one_usage_error(result, "the container sandbox did not start")
+
+
+# -- the contract and the manifest: one usage error each, before any check runs -----------------
+
+NO_COLLECTION = """openapi: 3.1.0
+info: {title: Status, version: '1'}
+paths:
+  /status:
+    get:
+      operationId: getStatus
+      responses:
+        '200':
+          description: ok
+          content: {application/json: {schema: {type: object}}}
+"""
+
+
+TICKETS = '["tickets"]'
+
+
+def command_connector(pytester: pytest.Pytester, streams: str) -> str:
+    pytester.makefile(
+        ".toml",
+        connector=f'[connector]\nname = "c"\nversion = "1"\ncommand = ["python3", "c.py"]\n'
+        f"scopes = []\nstreams = {streams}\n",
+    )
+    pytester.makepyfile(c="import sys\nfor line in sys.stdin:\n    pass\n")
+    return str(pytester.path)
+
+
+def test_a_contract_with_no_collection(pytester: pytest.Pytester) -> None:
+    contract = pytester.makefile(".yaml", status=NO_COLLECTION)
+    result = run(pytester, "--connector=" + command_connector(pytester, "[]"), f"--contract={contract}")
+    assert_one_usage_error(
+        result, "status.yaml: the contract has no collection", "GET /tickets/{id}", "harness contract lint"
+    )
+
+
+def test_an_x_sandbox_hint_that_names_no_field(pytester: pytest.Pytester) -> None:
+    import json
+
+    doc = json.loads((ROOT / "tests" / "contracts" / "ticketing.openapi.json").read_text())
+    doc["paths"]["/tickets"]["get"]["x-sandbox"] = {"id": "ticket_no"}
+    contract = pytester.makefile(".json", hinted=json.dumps(doc))
+    result = run(pytester, "--connector=" + command_connector(pytester, TICKETS), f"--contract={contract}")
+    assert_one_usage_error(
+        result, "hinted.json#/paths/~1tickets/get/x-sandbox/id: `id: ticket_no` is not a tickets record field"
+    )
+
+
+def test_an_x_sandbox_hint_that_is_not_a_mapping(pytester: pytest.Pytester) -> None:
+    import json
+
+    doc = json.loads((ROOT / "tests" / "contracts" / "ticketing.openapi.json").read_text())
+    doc["paths"]["/tickets"]["get"]["x-sandbox"] = "collection"
+    contract = pytester.makefile(".json", hinted=json.dumps(doc))
+    result = run(pytester, "--connector=" + command_connector(pytester, TICKETS), f"--contract={contract}")
+    assert_one_usage_error(result, "`x-sandbox` is str 'collection', not a mapping of hints")
+
+
+def test_a_manifest_that_syncs_no_stream(pytester: pytest.Pytester) -> None:
+    contract = ROOT / "tests" / "contracts" / "ticketing.openapi.json"
+    result = run(pytester, "--connector=" + command_connector(pytester, "[]"), f"--contract={contract}")
+    assert_one_usage_error(result, "[connector] streams is empty", 'streams = ["tickets", "agents"]')
+
+
+def test_a_manifest_naming_a_stream_the_contract_lacks(pytester: pytest.Pytester) -> None:
+    contract = ROOT / "tests" / "contracts" / "ticketing.openapi.json"
+    result = run(
+        pytester,
+        "--connector=" + command_connector(pytester, '["tickets", "tikets"]'),
+        f"--contract={contract}",
+    )
+    assert_one_usage_error(result, "[connector.streams] names 'tikets'")

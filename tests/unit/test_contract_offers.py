@@ -16,9 +16,20 @@ def test_the_reference_contract_offers_everything() -> None:
 
 def test_a_contract_without_oauth_webhooks_or_scopes_names_each_gap_and_its_fix() -> None:
     found = gaps(load("tests/contracts/ticketing.openapi.json"))
-    assert set(found) == {"token_endpoint", "scopes", "webhooks"}
+    assert set(found) == {"token_endpoint", "expiring_tokens", "scopes", "webhooks", "deletions"}
     assert "tokenUrl" in found["token_endpoint"].hint
+    assert (
+        "static" in found["expiring_tokens"].reason and "authorizationCode" in found["expiring_tokens"].hint
+    )
     assert "webhooks" in found["webhooks"].hint
+
+
+def test_auth_03_is_not_applicable_for_static_credentials_and_auth_01_where_nothing_is_secured() -> None:
+    with pytest.raises(NotApplicable, match="credentials are static"):
+        not_offered(REGISTRY["AUTH-03"], load("tests/contracts/ticketing.openapi.json"))
+    with pytest.raises(NotApplicable, match="no operation requires a credential"):
+        not_offered(REGISTRY["AUTH-01"], load("tests/contracts/real/xkcd.com.json"))
+    not_offered(REGISTRY["AUTH-01"], load("tests/contracts/ticketing.openapi.json"))
 
 
 def test_a_contract_with_nothing_to_sync_lacks_collections() -> None:

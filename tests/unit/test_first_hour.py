@@ -75,10 +75,14 @@ def test_init_command_writes_the_protocol_wrapper(tmp_path):
     assert "from tickets import Connector" in (tmp_path / "tickets" / "cli.py").read_text()
 
 
-def test_init_says_why_it_cannot_scaffold_a_contract_without_cursor_paging(tmp_path):
-    with pytest.raises(ScaffoldError, match=r"cursors only.*\((page|offset)\)"):
-        scaffold(tmp_path / "inv", contract=str(CONTRACTS / "inventory.openapi.yaml"))
-    assert not (tmp_path / "inv").exists()
+def test_init_scaffolds_page_and_offset_paged_contracts(tmp_path):
+    scaffold(tmp_path / "inv", contract=str(CONTRACTS / "inventory.openapi.yaml"))
+    code = (tmp_path / "inv" / "inv.py").read_text()
+    assert "'style': 'page'" in code and "'page_param': 'page'" in code
+    scaffold(tmp_path / "tix", contract=str(CONTRACTS / "ticketing_like.openapi.yaml"))
+    code = (tmp_path / "tix" / "tix.py").read_text()
+    assert "'style': 'offset'" in code and "'offset_param': 'offset'" in code
+    compile(code, "tix.py", "exec")
 
 
 def test_init_refuses_a_folder_that_is_not_empty(tmp_path):

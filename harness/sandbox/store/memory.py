@@ -15,8 +15,9 @@ from harness.sandbox.faults import Faults
 from harness.sandbox.idempotency import IdempotencyStore
 from harness.sandbox.limits import RateLimiter
 from harness.sandbox.recorder import RequestLog
+from harness.sandbox.store.scoped import ScopedOverlay
 from harness.sandbox.webhooks import Dispatcher
-from harness.synth import Dataset, Overlay
+from harness.synth import Dataset
 
 if TYPE_CHECKING:
     from harness.sandbox.tenants import Parts, Tenant, Tenants, TenantSpec
@@ -34,9 +35,14 @@ class MemoryStore:
         from harness.sandbox.tenants import Parts
 
         return Parts(
-            data=Overlay(dataset),
+            data=ScopedOverlay(dataset),
             limiter=RateLimiter(spec.rate, spec.burst),
-            webhooks=Dispatcher(tenants.executor, tenants.shapes.event_type, tenants.shapes.webhook_payload),
+            webhooks=Dispatcher(
+                tenants.executor,
+                tenants.shapes.event_type,
+                tenants.shapes.webhook_payload,
+                signing=tenants.shapes.signing,
+            ),
             clients={},
             tokens={},
             requests=RequestLog(),

@@ -7,6 +7,7 @@ node of a Redis Cluster. What each part keeps:
                        the registry `hs:tenants` (by expiry) says whether the tenant is alive
     log        list    the change log, one JSON change per entry (seq = index + 1); with `clock`
                        it *is* the overlay: each process replays it over the virtual base data
+                       (a create under a nested path carries its parent's path values, `p`)
     clients    hash    client id -> client (secret, scopes, revoked)
     tok:<v>    string  one access token, expiring with Redis's TTL; `toks` lists them
     rl:<key>   hash    a token bucket, spent by a Lua script: one atomic budget for all replicas
@@ -42,8 +43,9 @@ from harness.sandbox.limits import Decision, RateLimiter
 from harness.sandbox.recorder import RequestLog, RequestRecord
 from harness.sandbox.store.admission import Admission, admit, current
 from harness.sandbox.store.queue import DeliveryQueue
+from harness.sandbox.store.scoped import Scope, ScopedOverlay
 from harness.sandbox.webhooks import Dispatcher, Subscription
-from harness.synth import Change, Dataset, Overlay
+from harness.synth import Change, Dataset
 
 if TYPE_CHECKING:
     from harness.sandbox.tenants import Client, Parts, Tenant, Tenants, TenantSpec, Token
@@ -252,6 +254,7 @@ class RedisStore:
             tenants.executor,
             tenants.shapes.event_type,
             tenants.shapes.webhook_payload,
+            signing=tenants.shapes.signing,
         )
 
         def secrets() -> Container[str]:
@@ -396,9 +399,10 @@ class RedisRateLimiter(RateLimiter):
         return self.decide(bool(allowed), float(left))
 
 
-class RedisOverlay(Overlay):
+class RedisOverlay(ScopedOverlay):
     """The overlay, with its change log in Redis: reads first replay what other processes
-    appended; writes hold the tenant's lock while they replay, change and append."""
+    appended; writes hold the tenant's lock while they replay, change and append. A record's
+    parent (harness.sandbox.store.scoped) is in the log entry that created it."""
 
     def __init__(
         self, dataset: Dataset, r: redis.Redis, p: str, change_by: dict[int, str], guarded: Any
@@ -420,6 +424,35 @@ class RedisOverlay(Overlay):
         self._replay()
         return super().count(collection, since)
 
+    def scoped_count(self, collection: str, scope: Scope, since: datetime | None = None) -> int:
+        self._replay()
+        return super().scoped_count(collection, scope, since)
+
+    def scoped_page(
+        self,
+        collection: str,
+        scope: Scope,
+        after: Any = (0, -1),
+        limit: int = 50,
+        since: datetime | None = None,
+    ) -> Any:
+        self._replay()
+        return super().scoped_page(collection, scope, after, limit, since)
+
+    def scoped_key_at(self, collection: str, scope: Scope, offset: int, since: datetime | None = None) -> Any:
+        self._replay()
+        return super().scoped_key_at(collection, scope, offset, since)
+
+    def key_before(
+        self, collection: str, scope: Scope, key: Any, count: int, since: datetime | None = None
+    ) -> Any:
+        self._replay()
+        return super().key_before(collection, scope, key, count, since)
+
+    def parent_of(self, collection: str, record_id: Any) -> Scope | None:
+        self._replay()
+        return super().parent_of(collection, record_id)
+
     def page(
         self, collection: str, after: Any = (0, -1), limit: int = 50, since: datetime | None = None
     ) -> Any:
@@ -439,9 +472,9 @@ class RedisOverlay(Overlay):
         return super().changes_since(seq, limit)
 
     # writes: one writer per tenant at a time, across replicas
-    def create(self, collection: str, fields: Any = None) -> dict[str, Any]:
+    def create(self, collection: str, fields: Any = None, parent: Scope | None = None) -> dict[str, Any]:
         with self._writing():
-            return super().create(collection, fields)
+            return super().create(collection, fields, parent)
 
     def update(self, collection: str, record_id: Any, fields: Any) -> dict[str, Any] | None:
         with self._writing():
@@ -474,6 +507,9 @@ class RedisOverlay(Overlay):
             "i": record_id,
             "r": record,
         }
+        if kind == "created" and self._placing is not None:
+            entry["p"] = list(self._placing)
+        self._place(collection, kind, record_id, self._placing)
         self._guarded(  # durable before anyone is told: audit and webhooks follow the log
             keys=[self._meta, self._log_key, self._clock_key],
             args=["rpush", _compact({**entry, "by": by}), self._offset()],
@@ -554,6 +590,8 @@ class RedisOverlay(Overlay):
         state = self._state[collection]
         if entry["k"] == "created":
             state.created += 1
+            if entry.get("p") is not None:
+                self._place(collection, "created", record_id, tuple(entry["p"]))
         state.order.pop(record_id, None)
         if record is None:
             state.live.pop(record_id, None)
@@ -650,6 +688,8 @@ class RedisTokens(MutableMapping[str, "Token"]):
 
     def __setitem__(self, value: str, token: Any) -> None:
         data = {"c": token.client_id, "s": sorted(token.scopes), "e": token.expires_at, "r": token.revoked}
+        if token.kind != "access":
+            data["k"] = token.kind
         _forget(self._tenant, "token")
         ttl = max(1, int(token.expires_at - time.time()) + TOKEN_GRACE)
         pipe = self._r.pipeline(transaction=True)
@@ -679,7 +719,7 @@ class RedisTokens(MutableMapping[str, "Token"]):
 def _token(value: str, data: dict[str, Any]) -> Any:
     from harness.sandbox.tenants import Token
 
-    return Token(value, data["c"], frozenset(data["s"]), data["e"], data["r"])
+    return Token(value, data["c"], frozenset(data["s"]), data["e"], data["r"], data.get("k", "access"))
 
 
 class LazySecrets:
@@ -870,8 +910,10 @@ class RedisFaults:
 class RedisDispatcher(Dispatcher):
     """Subscriptions and the delivery log in Redis; deliveries go through the shared queue."""
 
-    def __init__(self, r: redis.Redis, p: str, guarded: Any, queue: DeliveryQueue, *args: Any) -> None:
-        super().__init__(*args)
+    def __init__(
+        self, r: redis.Redis, p: str, guarded: Any, queue: DeliveryQueue, *args: Any, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
         self._queue = queue
         self._p = p
         self._r, self._subs, self._log, self._meta, self._guarded = (

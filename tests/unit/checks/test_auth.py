@@ -42,12 +42,19 @@ def test_no_request_at_all_is_named_with_the_run_error():
 
 def test_a_token_in_the_query_string_or_the_body_is_named_with_where_it_went():
     assert judge_token_placement(clean_log()) is None
-    query = judge_token_placement(log(token_request(1), authed(2, 401, credential="query")))
+    query = judge_token_placement(
+        log(token_request(1), authed(2, 401, credential="query", error="token_in_query"))
+    )
     assert query is not None
     assert "sent its access token in the query string of 1 request(s)" in query.message
     assert "Authorization: Bearer" in query.expected
-    body = judge_token_placement(log(authed(2, 401, credential="body")))
+    body = judge_token_placement(log(authed(2, 401, credential="body", error="token_in_body")))
     assert body is not None and "in the request body" in body.message
+
+
+def test_an_api_key_the_contract_puts_in_the_query_is_not_misplaced():
+    # fairness: on a query-key contract (NYT, inventory) the accepted key travels in the query
+    assert judge_token_placement(log(authed(1, credential="query"))) is None
 
 
 def test_a_connector_that_never_got_a_token_is_told_where_to_get_it():
@@ -55,7 +62,9 @@ def test_a_connector_that_never_got_a_token_is_told_where_to_get_it():
     finding = judge_token_obtained(log(token_request(1, 401), request(2, 401)), "http://x/oauth/token")
     assert finding is not None
     assert "never obtained a token from the token endpoint" in finding.message
-    assert finding.expected == "POST http://x/oauth/token with grant_type=client_credentials"
+    assert finding.expected == (
+        "POST http://x/oauth/token with grant_type=client_credentials with client_id and client_secret"
+    )
 
 
 def test_api_requests_without_a_bearer_token_fail():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from harness.checks.webhooks import (
     TAMPERING,
     applied_problem,
@@ -10,6 +12,7 @@ from harness.checks.webhooks import (
     judge_first_accepted,
     judge_refused,
 )
+from harness.core.signing import Signing
 from tests.unit.checks.evidence import delivered, webhook_event
 
 CREATED, DELETED = webhook_event("created"), webhook_event("deleted")
@@ -44,7 +47,8 @@ def test_judge_applied_counts_the_failed_deliveries_and_lists_the_events():
     )
     assert finding is not None
     assert finding.message == (
-        "did not accept and apply 1 correctly signed deliveries: contact.created about con_1: answered 401"
+        "did not accept and apply 1 correctly signed deliveries (standard-webhooks (webhook-signature)): "
+        "contact.created about con_1: answered 401"
     )
     assert finding.details["events"] == ["contact.created"]
 
@@ -63,7 +67,10 @@ def test_refused_names_accepted_crashed_and_side_effecting_deliveries():
     outcomes["missing_id"] = delivered(400, applied=("upsert",))
     finding = judge_refused(CREATED, outcomes)
     assert finding is not None
-    assert finding.message.startswith("accepted 3 of 7 contact.created deliveries it must refuse: ")
+    assert finding.message.startswith(
+        "accepted 3 of 8 contact.created deliveries it must refuse, "
+        "signed standard-webhooks (webhook-signature): "
+    )
     assert "a signature that does not match the body (bad_signature): answered 204, and stored con_1" in (
         finding.message
     )
@@ -131,3 +138,35 @@ def test_applied_once_without_a_later_event_does_not_ask_for_a_delete():
     assert finding is not None
     assert finding.message == "did not apply duplicate deliveries once: the same message again: hung (x)"
     assert finding.details["expected_operations"] == ["upsert"]
+
+
+# -- other signing schemes: the messages name the scheme and its headers ----------------------------
+
+GITHUB = Signing("hmac", "X-Hub-Signature-256", "hex", "sha256=", "sha256", None, "", "X-GitHub-Delivery")
+
+
+def test_refused_on_hmac_names_the_scheme_its_header_and_no_timestamp():
+    event = replace(CREATED, signing=GITHUB)
+    outcomes = {kind: delivered(401, event=event) for kind in GITHUB.tamperings}
+    outcomes["missing_signature"] = delivered(204, event=event, applied=("upsert",))
+    finding = judge_refused(event, outcomes)
+    assert finding is not None
+    assert finding.message.startswith(
+        "accepted 1 of 4 contact.created deliveries it must refuse, signed hmac (X-Hub-Signature-256): "
+        "no X-Hub-Signature-256 header (missing_signature): answered 204, and stored con_1"
+    )
+    assert (
+        "timestamp" not in finding.expected and "X-GitHub-Delivery, X-Hub-Signature-256" in finding.expected
+    )
+
+
+def test_applied_once_names_the_schemes_delivery_id_or_the_same_signature():
+    event = replace(CREATED, signing=GITHUB)
+    again = replace(delivered(204, event=event, applied=("upsert",)), headers={"X-GitHub-Delivery": "d-1"})
+    finding = judge_applied_once(delivered(204, event=event), [("again", again)], None, False, [])
+    assert finding is not None and "again (X-GitHub-Delivery d-1): applied it again" in finding.message
+    assert "a duplicate X-GitHub-Delivery answered" in finding.expected
+    shopify = replace(GITHUB, header="X-Shopify-Hmac-Sha256", id_header=None)
+    plain = replace(delivered(204, event=replace(CREATED, signing=shopify), applied=("upsert",)), headers={})
+    finding = judge_applied_once(delivered(204), [("again", plain)], None, False, [])
+    assert finding is not None and "(the same body and X-Shopify-Hmac-Sha256)" in finding.message

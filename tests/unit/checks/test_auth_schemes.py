@@ -1,0 +1,94 @@
+"""AUTH-01 by scheme and AUTH-03's refresh rotation, judged from recorded evidence."""
+
+from __future__ import annotations
+
+from harness.checks.auth import (
+    declared_schemes,
+    judge_credentials_on_api,
+    judge_grant_declared,
+    judge_refresh_not_reused,
+    judge_token_obtained,
+    judge_token_placement,
+)
+from tests.unit.checks.evidence import authed, log, request, token_request
+
+SCHEMES = {
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    "basic": {"type": "http", "scheme": "basic"},
+    "bearer": {"type": "http", "scheme": "bearer"},
+    "oauth2": {"type": "oauth2", "flows": {"authorizationCode": {"tokenUrl": "/oauth/v1/token"}}},
+}
+
+
+def test_each_scheme_says_exactly_where_its_credential_goes():
+    by_name = {s.name: s for s in declared_schemes(SCHEMES, SCHEMES)}
+    assert by_name["apiKey"].phrase() == "API key (apiKey) in header X-API-Key"
+    assert "Authorization: Basic base64(username:password)" in by_name["basic"].place
+    assert by_name["bearer"].label == "static bearer token"
+    assert by_name["oauth2"].kind == "refresh_token" and by_name["oauth2"].oauth2
+
+
+def test_an_api_key_in_the_query_of_a_header_key_contract_names_the_declared_place():
+    schemes = declared_schemes(SCHEMES, ["apiKey"])
+    keyed = request(1, auth={"credential": "header", "scheme": "apiKey"})
+    assert judge_token_placement(log(keyed), schemes) is None
+    leaked = request(
+        1, 401, query={"api_key": ["***"]}, auth={"credential": "query", "error": "key_in_query"}
+    )
+    finding = judge_token_placement(log(leaked), schemes)
+    assert finding is not None
+    assert "sent its API key in the query string of 1 request(s)" in finding.message
+    assert "header X-API-Key" in finding.expected
+
+
+def test_a_static_key_contract_needs_no_token_and_never_says_post_none():
+    schemes = declared_schemes(SCHEMES, ["apiKey"])
+    assert judge_token_obtained(log(request(1)), None, schemes) is None
+    assert judge_token_obtained(log(request(1)), "http://x/token", schemes) is None
+
+
+def test_an_authorization_code_connector_that_never_refreshed_is_told_the_grant():
+    schemes = declared_schemes(SCHEMES, ["oauth2"])
+    refused = token_request(1, 400, auth={"grant": "client_credentials", "error": "unsupported_grant_type"})
+    finding = judge_token_obtained(log(refused), "http://x/oauth/v1/token", schemes)
+    assert finding is not None
+    assert "asked with grant_type client_credentials, refused" in finding.message
+    assert "grant_type=refresh_token with the refresh_token from config" in finding.expected
+    ok = token_request(2, auth={"grant": "refresh_token"})
+    assert judge_token_obtained(log(refused, ok), "http://x/oauth/v1/token", schemes) is None
+
+
+def test_requests_without_the_declared_credential_name_the_scheme_and_place():
+    schemes = declared_schemes(SCHEMES, ["basic"])
+    assert judge_credentials_on_api(log(request(1, auth={"scheme": "basic"})), schemes) is None
+    finding = judge_credentials_on_api(log(request(1, 401, auth={"error": "invalid_credentials"})), schemes)
+    assert finding is not None
+    assert "(invalid_credentials)" in finding.message
+    assert "HTTP basic (basic) in the Authorization header" in finding.expected
+
+
+def test_a_reused_rotated_refresh_token_is_named():
+    fine = log(
+        token_request(1, auth={"grant": "refresh_token"}),
+        authed(2),
+        token_request(3, auth={"grant": "refresh_token"}),
+    )
+    assert judge_refresh_not_reused(fine) is None
+    reused = token_request(
+        4, 400, auth={"grant": "refresh_token", "error": "refresh_token_reused", "token_id": "rt_abc"}
+    )
+    finding = judge_refresh_not_reused(log(*fine, reused))
+    assert finding is not None
+    assert "presented a refresh token that was already used (rt_abc)" in finding.message
+    assert "keep the refresh_token of each token response" in finding.expected
+
+
+def test_client_credentials_on_an_authorization_code_contract_is_named():
+    schemes = declared_schemes(SCHEMES, ["oauth2"])
+    assert judge_grant_declared(log(token_request(1, auth={"grant": "refresh_token"})), schemes) is None
+    finding = judge_grant_declared(log(token_request(1, auth={"grant": "client_credentials"})), schemes)
+    assert finding is not None
+    assert "grant_type=client_credentials in 1 request(s)" in finding.message
+    assert "grant_type=refresh_token" in finding.expected
+    static = declared_schemes(SCHEMES, ["apiKey"])
+    assert judge_grant_declared(log(token_request(1, auth={"grant": "client_credentials"})), static) is None
