@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from harness.checks.context import REVOKED_CALL_TIMEOUT, CheckContext, Driver, RunError
+from harness.checks.event_bodies import event_body
 from harness.checks.failures import Finding, NotApplicable
 from harness.checks.registry import check
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Replica
@@ -218,17 +219,15 @@ def _deliver_webhooks(
     if stream is not None:
         records = tenant.records(stream)
         data = records[0] if records else data
-    body = json.dumps({"type": event, "timestamp": _now_iso(), "data": data}).encode()
+    declared = next((op for op in ctx.contract.webhooks if op.path == event), None)
+    schema = declared.body_media.get("application/json") if declared else None
+    body = json.dumps(event_body(ctx.contract, schema, event, data)).encode()
     stamp = int(time.time())
     forged = "whsec_" + base64.b64encode(rng.randbytes(24)).decode()
     for label, signing_secret in (("valid", secret), ("forged", forged)):
         # message ids as a Standard Webhooks sender makes them: nothing says which check sends them
         headers = sign(signing_secret, body, msg_id=f"msg_{rng.getrandbits(96):024x}", timestamp=stamp)
         _attempt(errors, f"handle_webhook({label} delivery)", connector.handle_webhook, headers, body)
-
-
-def _now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _places(replica: Replica, connector: Driver, errors: list[tuple[str, RunError]]) -> Places:
