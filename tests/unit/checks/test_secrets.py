@@ -13,6 +13,7 @@ from harness.checks.secrets import (
     request_urls,
     token_shape,
 )
+from harness.contract import load
 from tests.unit.checks.evidence import log, request
 
 SECRET = "Q3vB8kLm2ZpX7rTy9WnF4hJd"
@@ -89,7 +90,9 @@ def test_request_urls_are_outputs_as_the_sandbox_logged_them():
 def test_deliveries_carry_standard_webhooks_ids_that_name_no_check():
     seen: list[dict[str, str]] = []
     ctx = SimpleNamespace(
-        manifest=SimpleNamespace(webhooks=["contact.created"], streams=["contacts"]), seed_for=lambda _: 11
+        manifest=SimpleNamespace(webhooks=["contact.created"], streams=["contacts"]),
+        seed_for=lambda _: 11,
+        contract=load("contracts/platform.openapi.yaml"),  # the event body takes its shape
     )
     tenant = SimpleNamespace(records=lambda stream: [])
     connector = SimpleNamespace(handle_webhook=lambda headers, body: seen.append(dict(headers)) or body)
