@@ -9,6 +9,10 @@ PYTEST_ARGS ?=
 # certifications never run beside each other), and prints the 30 slowest tests, so CI shows
 # where time goes. Not loadgroup: with pytest 9.2 it ignores xdist_group (pytest-xdist#1386).
 TEST_WORKERS ?= auto
+# Tests start a child pytest for every certification; each would compile the package (and pytest
+# would re-rewrite its asserts) from source again where the environment sets
+# PYTHONDONTWRITEBYTECODE, as this machine's does: about 2 CPU s a child. Caching bytecode halves it.
+unexport PYTHONDONTWRITEBYTECODE
 # `make check`'s tests: tests/unit less the files that start servers, browsers or subprocess
 # certifications, or fuzz a whole contract (those stay in `make test`).
 SLOW_UNIT := sandbox_conformance first_hour report_browser cli_image cli_serve contract_real_specs \

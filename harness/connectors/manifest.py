@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-
 from harness.contract import Contract
 from harness.contract.collections import find_feed
 from harness.core.errors import HarnessError
@@ -148,6 +146,9 @@ def load_manifest(path: Path, contract: Contract) -> Manifest:
 
 def _check_schema(file: str, data: dict[str, Any]) -> None:
     schema = json.loads((_contracts_dir() / SCHEMA_FILE).read_text())
+    # imported here, after harness.contract has deferred jsonschema's IRI grammar (contract/formats.py)
+    from jsonschema import Draft202012Validator
+
     errors = sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
     if not errors:
         return

@@ -14,8 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 import harness
 from harness.report.signing import SigningError, open_envelope
 
@@ -150,6 +148,11 @@ def read_certificate(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         raise SigningError(f"cannot read {path} as JSON: {exc}") from None
     doc = open_envelope(env)
     schema = json.loads(schema_path().read_text())
+    from harness.contract.formats import defer_iri_grammar
+
+    defer_iri_grammar()  # before jsonschema: its IRI grammar costs a CPU second (contract/formats.py)
+    from jsonschema import Draft202012Validator
+
     errors = sorted(Draft202012Validator(schema).iter_errors(doc), key=lambda e: list(e.absolute_path))
     if errors:
         where = "/".join(str(p) for p in errors[0].absolute_path)
