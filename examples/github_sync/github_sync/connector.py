@@ -1,5 +1,10 @@
-"""Reference connector for the GitHub-like contract: issues and comments, `Link`-header paging,
-`since` for incremental syncs, and webhooks signed GitHub's way.
+"""Reference connector for the GitHub-like contract: issues and comments, page-number paging to
+the end the `Link` header names, `since` for incremental syncs, and webhooks signed GitHub's way.
+
+Page numbers are offsets: a record deleted (or updated: it moves to the end) before the page
+being read moves the next records back onto a page already read. After each page the connector
+re-reads the tail of the one before (`_shifted`) and stores what slid there; it checkpoints after
+every page (the next page, the pass's `since` and mark), so a crash resumes at the page it was in.
 
 A delivery is authentic when `X-Hub-Signature-256` is `sha256=` + the hex HMAC-SHA256 of the
 raw body (the bytes received, never a re-serialization) keyed by the webhook secret as GitHub
@@ -15,7 +20,7 @@ import json
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -26,6 +31,8 @@ Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 
 class GitHubSync:
     STREAMS = {"issues": "/repos/{owner}/{repo}/issues", "comments": "/repos/{owner}/{repo}/issues/comments"}
+    ID = {"issues": "number", "comments": "id"}
+    FILTERS = {"issues": {"state": "all"}}  # GitHub lists open issues only unless asked
     SIGNATURE = "x-hub-signature-256"
     DELIVERY = "x-github-delivery"
     WEBHOOK_MEMORY = 10_000
@@ -92,25 +99,75 @@ class GitHubSync:
         except (KeyError, ValueError):
             return self._backoff(attempt)
 
-    def _pages(self, stream: str, since: str | None) -> Iterator[list[dict[str, Any]]]:
-        """Each page of a list, following the `Link: <...>; rel="next"` header to the end."""
-        params: dict[str, Any] | None = {"per_page": self._page_size, **({"since": since} if since else {})}
-        url: str | None = self._url(stream)
-        while url:
-            response = self._get(url, params)
-            yield response.json()
-            url, params = response.links.get("next", {}).get("url"), None
+    def _page(self, stream: str, page: int, per_page: int, since: str | None) -> tuple[list[Any], bool]:
+        """Page `page` at `per_page` records (GitHub's offset is (page - 1) * per_page); whether
+        the `Link` header names a next one."""
+        params: dict[str, Any] = {"per_page": per_page, "page": page, **self.FILTERS.get(stream, {})}
+        if since:
+            params["since"] = since
+        response = self._get(self._url(stream), params)
+        return list(response.json()), "next" in response.links
+
+    def _shifted(self, stream: str, page: int, since: str | None, before: dict[Any, Any]) -> list[Any]:
+        """Records that moved back across the boundary before `page` while it was paging.
+
+        Deleting (or updating, which moves a record to the end) a record before that boundary
+        moves every later record back by one, so the first records of `page` slid onto page
+        `page - 1`, already read: no page number shows them again, and, unchanged, no `since`
+        query brings them back. They are the last records before the boundary that `before` (page
+        `page - 1` as read) does not hold: read the tail of page `page - 1` in windows of a fifth
+        of a page (the same offsets, at a smaller `per_page`) until one holds a record seen."""
+        tail = self._page_size // 5 if self._page_size % 5 == 0 and self._page_size >= 5 else self._page_size
+        window = (page - 1) * self._page_size // tail  # the window ending at the boundary
+        found: list[Any] = []
+        while window >= 1:
+            records, _ = self._page(stream, window, tail, since)
+            fresh = [r for r in records if r.get(self.ID[stream]) not in before]
+            found = fresh + found
+            if len(fresh) < len(records) or not records:
+                break
+            window -= 1
+        return found
 
     def sync(self, state: Mapping[str, Any] | None = None) -> None:
-        since = dict(state or {}).get("since")
-        newest = since
+        """Per stream: a pass over every page, from page 1 of what changed since the stream's
+        mark (everything, on a full sync), or from the page a crash interrupted. A checkpoint
+        after each page names the next page, the `since` of the pass and its mark: the newest
+        `updated_at` read so far, which the next pass asks `since` (inclusive). The list is
+        ordered least recently updated first and the pass reads it to the end, so whatever
+        changes while this stream pages is read in this pass, and whatever changes after has a
+        later `updated_at` than the mark."""
+        saved = dict((state or {}).get("streams") or {})
+        streams = {s: dict(saved.get(s) or {}) for s in self.STREAMS}
         for stream in self.STREAMS:
-            for page in self._pages(stream, since):
-                for record in page:
-                    self.sink.upsert(stream, record)
-                    stamp = record.get("updated_at")
-                    newest = max(newest or stamp, stamp) if isinstance(stamp, str) else newest
-        self.sink.checkpoint({"since": newest})
+            self._sync_stream(stream, streams)
+
+    def _sync_stream(self, stream: str, streams: dict[str, dict[str, Any]]) -> None:
+        entry = streams[stream]
+        if not entry or entry.get("done"):  # a new pass, from the last one's mark
+            entry = {"since": entry.get("mark"), "mark": entry.get("mark"), "page": 1, "last": []}
+        since, mark, page = entry.get("since"), entry.get("mark"), int(entry.get("page") or 1)
+        # the page before `page` as read: id -> updated_at (a checkpoint carries it as pairs)
+        before: dict[Any, Any] = {i: u for i, u in entry.get("last") or ()}
+        while True:
+            records, more = self._page(stream, page, self._page_size, since)
+            if page > 1:
+                records = self._shifted(stream, page, since, before) + records
+            ids: dict[Any, Any] = {}
+            for record in records:
+                record_id, stamp = record.get(self.ID[stream]), record.get("updated_at")
+                if record_id in ids or before.get(record_id, ()) == stamp:
+                    continue  # the same version read twice (moved onto the next page): stored once
+                ids[record_id] = stamp
+                self.sink.upsert(stream, record)
+                mark = max(mark or stamp, stamp) if isinstance(stamp, str) else mark
+            done = not more or not records
+            entry = {"since": since, "mark": mark, "page": page + 1, "last": list(ids.items()), "done": done}
+            streams[stream] = entry
+            self.sink.checkpoint({"streams": streams})
+            if done:
+                return
+            before, page = ids, page + 1
 
     # -- webhooks --------------------------------------------------------------------------------
 
