@@ -15,40 +15,18 @@ change log with the record, so every store (and every replica of a shared one) a
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 from harness.contract import Collection
+from harness.contract.collections import parent_collection
 from harness.synth import Dataset, Overlay
 from harness.synth.overlay import START, Key
 
 Scope = tuple[str, ...]
 PARENTS_PER_COLLECTION = 3  # seed records of a nested collection are spread over this many parents
-_PARAM = re.compile(r"\{[^}]*\}")
-_EXT = re.compile(r"\.(json|xml)$")
-
-
-def _shape(path: str) -> str:
-    return _PARAM.sub("{}", _EXT.sub("", path.rstrip("/")))
-
-
-def parent_collection(collections: Mapping[str, Collection], col: Collection) -> Collection | None:
-    """The collection whose records are `col`'s parents: its item path is where the nested list
-    path's parameters end (`/2010-04-01/Accounts/{AccountSid}` of `.../Queues.json`)."""
-    if not col.parent_params:
-        return None
-    listed = _EXT.sub("", col.list_op.path.rstrip("/"))
-    head = _shape(listed[: listed.rfind("}") + 1])
-    for other in collections.values():
-        if other.name == col.name or _shape(other.item_op.path) != head:
-            continue
-        named = len(other.key_fields) if other.key_fields else len(other.parent_params) + 1
-        if named == len(col.parent_params):
-            return other
-    return None
 
 
 def dig(record: Any, dotted: str) -> Any:
