@@ -22,15 +22,17 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
-USER_AGENT = "github-sync/0.1.0"
+USER_AGENT = "github-sync/0.2.0"
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 
 
 class GitHubSync:
     STREAMS = {"issues": "/repos/{owner}/{repo}/issues", "comments": "/repos/{owner}/{repo}/issues/comments"}
+    REPOS = "/user/repos"  # the parent collection: `/repos/{owner}/{repo}` names each
     ID = {"issues": "number", "comments": "id"}
     FILTERS = {"issues": {"state": "all"}}  # GitHub lists open issues only unless asked
     SIGNATURE = "x-hub-signature-256"
@@ -45,6 +47,10 @@ class GitHubSync:
         self._token = str(config.get("client_secret") or "")
         self._owner = str(config.get("owner") or "octocat")
         self._repo = str(config.get("repo") or "hello-world")
+        # streams synced under every repository the token lists (`[connector.parents]`, passed
+        # as `parents`); any other under the configured owner/repo only
+        parents = dict(config.get("parents") or {})
+        self._every_repo = {stream for stream, parent in parents.items() if parent == "repos"}
         self._webhook_secret = config.get("webhook_secret")
         self._page_size = max(1, min(int(config.get("page_size") or 100), 100))
         self._client = httpx.Client(
@@ -52,17 +58,15 @@ class GitHubSync:
             headers={"User-Agent": USER_AGENT, "Accept": "application/vnd.github+json"},
         )
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._listed: list[tuple[str, str]] | None = None
 
     def check(self) -> None:
-        self._get(self._url("issues"), {"per_page": 1})
+        self._get(self._base_url + self.REPOS, {"per_page": 1})
 
     def close(self) -> None:
         self._client.close()
 
     # -- sync ------------------------------------------------------------------------------------
-
-    def _url(self, stream: str) -> str:
-        return self._base_url + self.STREAMS[stream].format(owner=self._owner, repo=self._repo)
 
     def _get(self, url: str, params: dict[str, Any] | None) -> httpx.Response:
         """One GET, retried on 429 (after Retry-After), 5xx and transport errors with backoff."""
@@ -99,16 +103,35 @@ class GitHubSync:
         except (KeyError, ValueError):
             return self._backoff(attempt)
 
-    def _page(self, stream: str, page: int, per_page: int, since: str | None) -> tuple[list[Any], bool]:
+    def _page(
+        self, url: str, stream: str, page: int, per_page: int, since: str | None
+    ) -> tuple[list[Any], bool]:
         """Page `page` at `per_page` records (GitHub's offset is (page - 1) * per_page); whether
         the `Link` header names a next one."""
         params: dict[str, Any] = {"per_page": per_page, "page": page, **self.FILTERS.get(stream, {})}
         if since:
             params["since"] = since
-        response = self._get(self._url(stream), params)
+        response = self._get(url, params)
         return list(response.json()), "next" in response.links
 
-    def _shifted(self, stream: str, page: int, since: str | None, before: dict[Any, Any]) -> list[Any]:
+    def _repos(self, stream: str) -> list[tuple[str, str]]:
+        """(owner, repo) of each repository the stream is synced under: every one the token lists
+        (the parent collection, listed first, once per run), or the configured one."""
+        if stream not in self._every_repo:
+            return [(self._owner, self._repo)]
+        if self._listed is None:
+            listed: list[tuple[str, str]] = []
+            page, more = 1, True
+            while more:
+                records, more = self._page(self._base_url + self.REPOS, "repos", page, self._page_size, None)
+                listed += [(str(r["owner"]["login"]), str(r["name"])) for r in records]
+                more, page = more and bool(records), page + 1
+            self._listed = listed
+        return self._listed
+
+    def _shifted(
+        self, url: str, stream: str, page: int, since: str | None, before: dict[Any, Any]
+    ) -> list[Any]:
         """Records that moved back across the boundary before `page` while it was paging.
 
         Deleting (or updating, which moves a record to the end) a record before that boundary
@@ -121,7 +144,7 @@ class GitHubSync:
         window = (page - 1) * self._page_size // tail  # the window ending at the boundary
         found: list[Any] = []
         while window >= 1:
-            records, _ = self._page(stream, window, tail, since)
+            records, _ = self._page(url, stream, window, tail, since)
             fresh = [r for r in records if r.get(self.ID[stream]) not in before]
             found = fresh + found
             if len(fresh) < len(records) or not records:
@@ -130,29 +153,36 @@ class GitHubSync:
         return found
 
     def sync(self, state: Mapping[str, Any] | None = None) -> None:
-        """Per stream: a pass over every page, from page 1 of what changed since the stream's
-        mark (everything, on a full sync), or from the page a crash interrupted. A checkpoint
+        """Per stream and repository: a pass over every page, from page 1 of what changed since
+        its mark (everything, on a full sync), or from the page a crash interrupted. A checkpoint
         after each page names the next page, the `since` of the pass and its mark: the newest
         `updated_at` read so far, which the next pass asks `since` (inclusive). The list is
         ordered least recently updated first and the pass reads it to the end, so whatever
-        changes while this stream pages is read in this pass, and whatever changes after has a
-        later `updated_at` than the mark."""
+        changes while it pages is read in this pass, and whatever changes after has a later
+        `updated_at` than the mark."""
         saved = dict((state or {}).get("streams") or {})
-        streams = {s: dict(saved.get(s) or {}) for s in self.STREAMS}
+        streams = {s: {r: dict(e) for r, e in dict(saved.get(s) or {}).items()} for s in self.STREAMS}
         for stream in self.STREAMS:
-            self._sync_stream(stream, streams)
+            for repo in self._repos(stream):
+                self._sync_stream(stream, repo, streams)
 
-    def _sync_stream(self, stream: str, streams: dict[str, dict[str, Any]]) -> None:
-        entry = streams[stream]
+    def _sync_stream(self, stream: str, repo: tuple[str, str], streams: dict[str, dict[str, Any]]) -> None:
+        """One pass over a stream's list under one repository; its state is under `owner/repo`."""
+        owner, name = repo
+        url = self._base_url + self.STREAMS[stream].format(
+            owner=quote(owner, safe=""), repo=quote(name, safe="")
+        )
+        key = "/".join(repo)
+        entry = streams[stream].get(key) or {}
         if not entry or entry.get("done"):  # a new pass, from the last one's mark
             entry = {"since": entry.get("mark"), "mark": entry.get("mark"), "page": 1, "last": []}
         since, mark, page = entry.get("since"), entry.get("mark"), int(entry.get("page") or 1)
         # the page before `page` as read: id -> updated_at (a checkpoint carries it as pairs)
         before: dict[Any, Any] = {i: u for i, u in entry.get("last") or ()}
         while True:
-            records, more = self._page(stream, page, self._page_size, since)
+            records, more = self._page(url, stream, page, self._page_size, since)
             if page > 1:
-                records = self._shifted(stream, page, since, before) + records
+                records = self._shifted(url, stream, page, since, before) + records
             ids: dict[Any, Any] = {}
             for record in records:
                 record_id, stamp = record.get(self.ID[stream]), record.get("updated_at")
@@ -163,7 +193,7 @@ class GitHubSync:
                 mark = max(mark or stamp, stamp) if isinstance(stamp, str) else mark
             done = not more or not records
             entry = {"since": since, "mark": mark, "page": page + 1, "last": list(ids.items()), "done": done}
-            streams[stream] = entry
+            streams[stream][key] = entry
             self.sink.checkpoint({"streams": streams})
             if done:
                 return

@@ -65,11 +65,16 @@ class Placement:
         if parent is None:
             return None
         out: list[Scope] = []
-        for index in range(min(PARENTS_PER_COLLECTION, self.dataset.size(parent.name))):
+        # distinct parents: records whose path values collide (an edge profile's longest string
+        # as two repositories' owner and name) name one parent, listed once
+        for index in range(min(PARENTS_PER_COLLECTION * 4, self.dataset.size(parent.name))):
             values = self._path_of(parent, index)
             if values is None or len(values) != len(col.parent_params):
                 return None
-            out.append(values)
+            if values not in out:
+                out.append(values)
+            if len(out) == PARENTS_PER_COLLECTION:
+                break
         return out or None
 
     def _path_of(self, parent: Collection, index: int) -> Scope | None:
@@ -105,6 +110,21 @@ class ScopedOverlay(Overlay):
                 return super().create(collection, fields)
             finally:
                 self._placing = None
+
+    def churn(self, n: int, *, seed: int, collections: list[str] | None = None) -> list[Any]:
+        """`churn`, leaving the records that hold placed children alone: renaming or deleting
+        one would strand its children (kept, but under a parent no client can list any more)."""
+        if collections is None:
+            held = {self.parents_of(c) for c in self.dataset.collections} - {None}
+            collections = [c for c in self.dataset.collections if c not in held] or None
+        return super().churn(n, seed=seed, collections=collections)
+
+    def parents_of(self, collection: str) -> str | None:
+        """The parent collection `collection`'s seed records are placed under (None: under every
+        parent, or not nested)."""
+        col = self.dataset.collections[collection]
+        parent = parent_collection(self.dataset.collections, col)
+        return parent.name if parent is not None and self.placement.slots(collection) else None
 
     def _log(
         self, collection: str, kind: str, record_id: Any, record: dict[str, Any] | None, now: datetime
