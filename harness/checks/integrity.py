@@ -224,8 +224,9 @@ def churn_during_paging_loses_nothing(ctx: CheckContext) -> None:
     one incremental sync from the state it saved, the replica must equal the platform — typical
     causes of a failure are taking the change-feed position (or the updated-since mark) *after*
     the full sync instead of before it, trusting offsets or page numbers while records before
-    them are deleted (a record moves to a page already read: overlap pages, or list by
-    updated-at), or dropping a record seen twice.
+    them are deleted (a record moves to a page already read: overlap offset pages; with page
+    numbers, re-read the end of the page before at a smaller page size, which the contract's
+    page and page-size parameters allow), or dropping a record seen twice.
 
     Without a change feed, records deleted on the platform that the replica still holds are not
     judged (an updated-since filter cannot show them). A stream whose ids hold too few records
