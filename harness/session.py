@@ -35,6 +35,7 @@ from harness.preflight import check_contract, check_streams
 from harness.report import build_predicate, file_sha256, load_private
 from harness.report.certificate import audit_anchor
 from harness.report.digest import changed_inputs, code_digest
+from harness.report.fixes import paging_kind
 from harness.report.mask import Masker, secrets_in
 from harness.runtime import Runtime, SandboxHandle, runtime_for
 from harness.runtime.handle import SandboxError
@@ -156,6 +157,8 @@ class CertificationSession:
                 "title": self.contract.title,
                 "file": str(self.cfg.contract),
                 "digest": {"sha256": file_sha256(self.cfg.contract)},
+                # how the synced streams page, so a fix text names it (harness.report.fixes)
+                "paging": sorted({paging_kind(self.contract.collections[s]) for s in manifest.streams}),
             },
             sandbox=self.cfg.sandbox,
             seed=self.cfg.seed,

@@ -80,6 +80,13 @@ def compare(
     return diff if diff.lost or diff.extra or diff.stale else None
 
 
+# A stream synced under every parent (`[connector.parents]`) gets its parent collection's records
+# too: this many, of which the sandbox places the stream's seed records under the first
+# NESTED_PARENTS (harness.sandbox.store.scoped.PARENTS_PER_COLLECTION); the others hold none.
+PARENT_RECORDS = 5
+NESTED_PARENTS = 3
+
+
 @dataclass
 class CheckContext:
     check_id: str
@@ -119,6 +126,8 @@ class CheckContext:
         `seed` replaces the purpose's seed; `keep=False` leaves deleting it to the caller."""
         if sizes is None:
             sizes = {stream: 25 for stream in self.manifest.streams}
+        for parent in self.manifest.parents.values():  # a stream under every parent needs parents
+            sizes = {**sizes, parent: max(sizes.get(parent, 0), PARENT_RECORDS)}
         if profile is None:
             sizes = {name: sizes.get(name, 0) for name in self.contract.collections}
         token = self.contract.token_operation
@@ -150,9 +159,11 @@ class CheckContext:
         return pagination.max_limit or pagination.default_limit or 100
 
     def pages(self, stream: str, pages: float) -> int:
-        """Records for this many pages at the largest page size (more at any smaller one); the
-        sandbox cuts it to what the stream's id space holds."""
-        return int(self.page_size(stream) * pages)
+        """Records for this many pages at the largest page size (more at any smaller one), under
+        each parent that holds seed records where the connector syncs the stream under every
+        parent (`[connector.parents]`); the sandbox cuts it to what the stream's id space holds."""
+        under = NESTED_PARENTS if stream in self.manifest.parents else 1
+        return int(self.page_size(stream) * pages) * under
 
     def list_op(self, stream: str) -> str:
         return self.contract.collections[stream].list_op.operation_id
@@ -162,7 +173,9 @@ class CheckContext:
         return {c.list_op.operation_id: c.name for c in self.streams()}
 
     def truth(self, tenant: TenantHandle) -> Truth:
-        """Ground truth now, read by the harness: stream -> id -> record."""
+        """Ground truth now, read by the harness: stream -> id -> record. A nested stream's is
+        the union over every parent (the sandbox's records of the collection, whatever parent
+        each is under): a connector that syncs it under one parent only lacks the others'."""
         return {c.name: {r[c.id_field]: r for r in tenant.records(c.name)} for c in self.streams()}
 
     def replica(self) -> Replica:

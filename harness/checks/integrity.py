@@ -18,6 +18,7 @@ from harness.checks.scenario import Edits, Scenario, SyncStep, apply_harness_cha
 from harness.checks.sync_judgements import (
     checkpointed,
     describe_diffs,
+    full_sync_problems,
     stream_lists,
     sync_completed,
     unseen_deletions,
@@ -95,19 +96,27 @@ def full_sync_equals_ground_truth(ctx: CheckContext) -> None:
             {s: scenario.replica.upserts(s) for s in streams},
             step.requests.to(*ctx.list_ops()),
             sizes=sizes,
+            parents=dict(ctx.manifest.parents),
         )
     )
 
 
 def judge_full_sync(
-    diffs: list[StreamDiff], upserts: dict[str, Counter[Any]], lists: RequestLog, *, sizes: dict[str, int]
+    diffs: list[StreamDiff],
+    upserts: dict[str, Counter[Any]],
+    lists: RequestLog,
+    *,
+    sizes: dict[str, int],
+    parents: dict[str, str] | None = None,
 ) -> Finding | None:
     """Every record once and equal: lost, extra, written twice and changed records, per stream
-    (`upserts`: stream -> id -> how often it was written, in the manifest's stream order)."""
+    (`upserts`: stream -> id -> how often it was written, in the manifest's stream order). A
+    stream synced under every parent (`parents`: stream -> parent collection) is judged across
+    all of them: its records under every parent are the truth."""
     by_stream = {d.stream: d for d in diffs}
     problems: list[str] = []
     for stream, counts in upserts.items():
-        problems += _full_sync_problems(stream, by_stream.get(stream), counts)
+        problems += full_sync_problems(stream, by_stream.get(stream), counts, (parents or {}).get(stream))
     if not problems:
         return None
     return Finding.of(
@@ -116,29 +125,6 @@ def judge_full_sync(
         requests=lists,
         sizes=sizes,
     )
-
-
-def _full_sync_problems(stream: str, diff: StreamDiff | None, upserts: Counter[Any]) -> list[str]:
-    problems = []
-    doubled = {i: n for i, n in upserts.items() if n > 1}
-    if diff is not None and diff.lost:
-        problems.append(f"{stream}: lost {len(diff.lost)} of {diff.truth} records (e.g. {diff.lost[0]})")
-    if diff is not None and diff.extra:
-        problems.append(
-            f"{stream}: stored {len(diff.extra)} records the platform does not have (e.g. {diff.extra[0]})"
-        )
-    if doubled:
-        first = next(iter(doubled))
-        problems.append(
-            f"{stream}: wrote {len(doubled)} records more than once (e.g. {first} {doubled[first]} times)"
-        )
-    if diff is not None and diff.stale:
-        first = diff.stale[0]
-        problems.append(
-            f"{stream}: {len(diff.stale)} records differ from the platform's "
-            f"(e.g. {first}: {', '.join(diff.fields[first]) or 'extra fields'})"
-        )
-    return problems
 
 
 # -- INT-02 -------------------------------------------------------------------------------------
@@ -238,8 +224,9 @@ def churn_during_paging_loses_nothing(ctx: CheckContext) -> None:
     one incremental sync from the state it saved, the replica must equal the platform — typical
     causes of a failure are taking the change-feed position (or the updated-since mark) *after*
     the full sync instead of before it, trusting offsets or page numbers while records before
-    them are deleted (a record moves to a page already read: overlap pages, or list by
-    updated-at), or dropping a record seen twice.
+    them are deleted (a record moves to a page already read: overlap offset pages; with page
+    numbers, re-read the end of the page before at a smaller page size, which the contract's
+    page and page-size parameters allow), or dropping a record seen twice.
 
     Without a change feed, records deleted on the platform that the replica still holds are not
     judged (an updated-since filter cannot show them). A stream whose ids hold too few records

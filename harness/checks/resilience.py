@@ -105,11 +105,11 @@ def judge_retry_after(api: RequestLog, retry_after: float) -> Finding | None:
 def judge_request_count(api: RequestLog) -> Finding | None:
     """No storm: each page once, one retry per 429, and at most EXTRA_REQUESTS more."""
     refused = api.status(429)
-    needed = len({e.target for e in api if e.status != 429})
+    needed = len({_repeats(e) for e in api if e.status != 429})
     bound = needed + len(refused) + EXTRA_REQUESTS
     if len(api) <= bound:
         return None
-    key, times = Counter(e.target for e in api).most_common(1)[0]
+    (key, _path), times = Counter(_repeats(e) for e in api).most_common(1)[0]
     example = " ".join(filter(None, key))
     return Finding.of(
         f"made {len(api)} API requests where {needed} distinct requests and {len(refused)} 429(s) "
@@ -117,6 +117,12 @@ def judge_request_count(api: RequestLog) -> Finding | None:
         expected=f"at most {bound} requests: each page once, plus one retry per 429",
         requests=api,
     )
+
+
+def _repeats(entry: LoggedRequest) -> tuple[tuple[str, str], str]:
+    """What a repeat of a request repeats: its target and its path (one list operation under two
+    parents, `/repos/a/b/issues` and `/repos/c/d/issues`, is two requests)."""
+    return entry.target, entry.path
 
 
 @check("RES-02", pillar="resilience", severity="high", level="standard", timeout=90)
@@ -190,7 +196,7 @@ def judge_backoff(api: RequestLog) -> Finding | None:
     immediate: set[int] = set()  # seqs of requests that were immediate retries of a failure
     hasty = []
     for entry in failed:
-        retry = next((e for e in api.after(entry) if e.target == entry.target), None)
+        retry = next((e for e in api.after(entry) if _repeats(e) == _repeats(entry)), None)
         if retry is None:
             continue
         gap = retry.time - entry.responded

@@ -38,6 +38,36 @@ def stream_lists(log: RequestLog, list_ops: dict[str, str]) -> Counter[str]:
     return Counter(list_ops[e.operation] for e in log.to(*list_ops).status(200) if e.operation)
 
 
+def full_sync_problems(
+    stream: str, diff: StreamDiff | None, upserts: Counter[Any], parent: str | None
+) -> list[str]:
+    """What a full sync got wrong in one stream: lost, extra, written twice, changed records;
+    `parent` names the collection it is synced under every record of, when it is."""
+    problems = []
+    doubled = {i: n for i, n in upserts.items() if n > 1}
+    if diff is not None and diff.lost:
+        under = f" (the records under every {parent} record, which it declares it syncs)" if parent else ""
+        problems.append(
+            f"{stream}: lost {len(diff.lost)} of {diff.truth} records (e.g. {diff.lost[0]}){under}"
+        )
+    if diff is not None and diff.extra:
+        problems.append(
+            f"{stream}: stored {len(diff.extra)} records the platform does not have (e.g. {diff.extra[0]})"
+        )
+    if doubled:
+        first = next(iter(doubled))
+        problems.append(
+            f"{stream}: wrote {len(doubled)} records more than once (e.g. {first} {doubled[first]} times)"
+        )
+    if diff is not None and diff.stale:
+        first = diff.stale[0]
+        problems.append(
+            f"{stream}: {len(diff.stale)} records differ from the platform's "
+            f"(e.g. {first}: {', '.join(diff.fields[first]) or 'extra fields'})"
+        )
+    return problems
+
+
 def unseen_deletions(diffs: list[StreamDiff], changed: dict[str, dict[Any, str]]) -> list[StreamDiff]:
     """The diffs less what no sync could see without a change feed: records the replica still
     holds whose last change on the platform was a deletion. Nothing else is forgiven: a record

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.contract import Contract
-from harness.contract.collections import find_feed
+from harness.contract.collections import find_feed, parent_collection
 from harness.core.errors import HarnessError
 
 if TYPE_CHECKING:
@@ -48,6 +48,9 @@ class Manifest:
     waivers: dict[str, str] = field(default_factory=dict)
     # [connector.fields]: per stream, the fields the connector uses (its id is always kept).
     fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # [connector.parents]: nested streams synced under every record of their parent collection
+    # (stream -> parent), which the connector lists first; checks then give the parent records.
+    parents: dict[str, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -55,10 +58,13 @@ class Manifest:
 
     def connector_config(self, tenant: TenantHandle, webhook_secret: str | None = None) -> dict[str, Any]:
         """The `config` a connector is built with for a tenant: credentials, the manifest's
-        `[connector.config]`, and `fields` (stream -> names) when it declares `[connector.fields]`."""
+        `[connector.config]`, `fields` (stream -> names) when it declares `[connector.fields]`,
+        and `parents` (stream -> parent collection) when it declares `[connector.parents]`."""
         config = tenant.connector_config(list(self.scopes), self.config, webhook_secret)
         if self.fields:
             config["fields"] = {stream: list(names) for stream, names in self.fields.items()}
+        if self.parents:
+            config["parents"] = dict(self.parents)
         from harness.runtime.tls import ca_for
 
         ca_file = ca_for(tenant.base_url)
@@ -139,6 +145,7 @@ def load_manifest(path: Path, contract: Contract) -> Manifest:
         config=dict(table.get("config", {})),
         waivers=dict(data.get("certification", {}).get("waivers", {})),
         fields={stream: tuple(names) for stream, names in table.get("fields", {}).items()},
+        parents=dict(table.get("parents", {})),
     )
     _check_against_contract(manifest, contract)
     return manifest
@@ -204,6 +211,7 @@ def _check_against_contract(m: Manifest, contract: Contract) -> None:
     for event in m.webhooks:
         if event not in events:
             raise unknown("webhooks", event, events)
+    _check_parents(m, contract)
     for stream, names in m.fields.items():
         if stream not in m.streams:
             hint = difflib.get_close_matches(stream, m.streams, n=1)
@@ -225,6 +233,39 @@ def _check_against_contract(m: Manifest, contract: Contract) -> None:
                     f"names {name!r}, which a {stream} record in {contract.file} does not have",
                     f"did you mean {hint[0]!r}?" if hint else f"{stream} records have {', '.join(known)}",
                 )
+
+
+def _check_parents(m: Manifest, contract: Contract) -> None:
+    """Each `[connector.parents]` entry names one of its streams and the collection the contract
+    nests that stream under."""
+    for stream, parent in m.parents.items():
+        if stream not in m.streams:
+            hint = difflib.get_close_matches(stream, m.streams, n=1)
+            raise ManifestError(
+                m.file,
+                "connector.parents",
+                f"names {stream!r}, which is not one of its streams",
+                f"did you mean {hint[0]!r}?" if hint else f"its streams are {', '.join(m.streams)}",
+            )
+        col = contract.collections[stream]
+        found = parent_collection(contract.collections, col)
+        if found is None:
+            raise ManifestError(
+                m.file,
+                f"connector.parents.{stream}",
+                f"names {parent!r}, but {stream} ({col.list_op.path}) is nested under no collection of "
+                f"{contract.file}",
+                f"remove the entry (a collection whose item path {col.list_op.path} begins with, listed "
+                "in the contract, would be its parent)",
+            )
+        if parent != found.name:
+            raise ManifestError(
+                m.file,
+                f"connector.parents.{stream}",
+                f"names {parent!r}, but {contract.file} nests {stream} under {found.name!r} "
+                f"({found.item_op.path})",
+                f'{stream} = "{found.name}"',
+            )
 
 
 def _contracts_dir() -> Path:

@@ -17,7 +17,7 @@ formats; `x-sandbox` hints on the item schema or the list operation say what can
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -640,6 +640,29 @@ def _since_param(op: Operation) -> str | None:
     for p in op.parameters:
         if p.location == "query" and p.schema.get("format") == "date-time":
             return p.name
+    return None
+
+
+_ANY_PARAM = re.compile(r"\{[^}]*\}")
+
+
+def _shape(path: str) -> str:
+    return _ANY_PARAM.sub("{}", _EXT.sub("", path.rstrip("/")))
+
+
+def parent_collection(collections: Mapping[str, Collection], col: Collection) -> Collection | None:
+    """The collection whose records are `col`'s parents: its item path is where the nested list
+    path's parameters end (`/2010-04-01/Accounts/{AccountSid}` of `.../Queues.json`)."""
+    if not col.parent_params:
+        return None
+    listed = _EXT.sub("", col.list_op.path.rstrip("/"))
+    head = _shape(listed[: listed.rfind("}") + 1])
+    for other in collections.values():
+        if other.name == col.name or _shape(other.item_op.path) != head:
+            continue
+        named = len(other.key_fields) if other.key_fields else len(other.parent_params) + 1
+        if named == len(col.parent_params):
+            return other
     return None
 
 

@@ -6,6 +6,10 @@ per check id, which is where the report links; tests/unit/test_first_hour.py kee
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from harness.contract import Collection
+
 DOCS_URL = "docs/connector-protocol.md"  # relative to the connector-harness repository
 
 FIXES: dict[str, str] = {
@@ -21,11 +25,13 @@ FIXES: dict[str, str] = {
     "(a limit above the maximum, an unknown parameter, a bad body).",
     "CON-02": "Store records as the platform sent them: keep nulls and types as they are.",
     "CON-03": "Send an Idempotency-Key with every write and a body valid against the contract.",
-    "INT-01": "Follow the next cursor until it ends and store each record once, with every field.",
+    "INT-01": "Follow the list's paging (next cursor, offset, page number, `Link` header or "
+    "`starting_after`, as the contract pages) to its end and store each record once, with every field.",
     "INT-02": "Save a checkpoint at the end of a sync and, from it, read only the changes since "
     "(the change feed, or the since parameter), deletions included.",
-    "INT-03": "Take the feed position before you start paging, so changes made while you page "
-    "come in with the next incremental sync.",
+    "INT-03": "Take the feed position (or the updated-since mark) before you start paging, so changes "
+    "made while you page come in with the next incremental sync; with offsets or page numbers, also "
+    "re-read the end of the page before, where records a deletion moved land.",
     "INT-04": "Checkpoint after storing each page (stream and cursor) and resume from that checkpoint.",
     "INT-05": "Apply every change of the feed in order, and keep the last one for each record.",
     "INT-06": "Keep the same Idempotency-Key when you retry a write.",
@@ -53,8 +59,57 @@ FIXES: dict[str, str] = {
 }
 
 
-def fix_for(check_id: str) -> str | None:
-    return FIXES.get(check_id)
+# The paging kinds fix texts name (`paging_kind`), and for the checks about paging, what to do
+# under each: the certificate records the kinds of the streams a run synced (`contract.paging`).
+PAGING_KINDS = ("cursor", "starting_after", "offset", "page number", "Link header")
+PAGING_FIXES: dict[str, dict[str, str]] = {
+    "INT-01": {
+        "cursor": "Send each page's next cursor until a page has none",
+        "starting_after": "Pass the last record's id as `starting_after` until `has_more` is false",
+        "offset": "Advance the offset by the records each page held until a short page (or the total)",
+        "page number": "Ask for the next page number until a short or empty page",
+        "Link header": 'Follow the `Link` header\'s `rel="next"` URL until a response has none',
+    },
+    "INT-03": {
+        "cursor": "Take the feed position (or the updated-since mark) before you start paging, so "
+        "changes made while you page come in with the next incremental sync",
+        "starting_after": "Take the feed position (or the updated-since mark) before you start paging, "
+        "so changes made while you page come in with the next incremental sync",
+        "offset": "Offsets shift when records before them are deleted while you page: overlap pages "
+        "(re-read the last records of the page before), store a record seen twice once, and take the "
+        "updated-since mark before paging",
+        "page number": "Page numbers shift when records before them are deleted while you page: after "
+        "each page re-read the end of the page before (the same offsets at a smaller page size), store "
+        "a record seen twice once, and take the updated-since mark per stream",
+    },
+}
+
+
+def paging_kind(col: Collection) -> str:
+    """How a collection's list pages, as fix texts name it: `page number` (GitHub's `page`, its
+    next page named by the `Link` header: `page number, Link header`), `offset`, `cursor`,
+    `starting_after` (the last record's id), or `none`."""
+    pag = col.pagination
+    kind = {"id": "starting_after", "page": "page number"}.get(pag.style, pag.style)
+    if pag.link_header:
+        return "Link header" if kind == "none" else f"{kind}, Link header"
+    return kind
+
+
+def fix_for(check_id: str, paging: Iterable[str] = ()) -> str | None:
+    """The fix for a failed check; for a paging check, said for the paging kinds given (the
+    certificate's `contract.paging`), else in general."""
+    texts = PAGING_FIXES.get(check_id, {})
+    said: list[str] = []
+    for kinds in paging:
+        parts = [texts[k] for k in str(kinds).split(", ") if k in texts]
+        if check_id == "INT-01" and len(parts) > 1:
+            parts = parts[-1:]  # the Link header names the next page: follow it
+        said += [p for p in parts if p not in said]
+    if not said:
+        return FIXES.get(check_id)
+    tail = ", and store each record once, with every field." if check_id == "INT-01" else "."
+    return "; ".join(said) + tail
 
 
 def docs_anchor(check_id: str) -> str:

@@ -48,7 +48,7 @@ def render_html(predicate: dict[str, Any], signed: bool) -> str:
     for pillar, checks in by_pillar(predicate["checks"]).items():
         parts.append(f"<h2>{escape(pillar)}</h2><table><tr><th>status</th><th>check</th><th></th></tr>")
         for check in checks:
-            parts.append(_row(check))
+            parts.append(_row(check, contract.get("paging") or ()))
         parts.append("</table>")
     if predicate["not_run"]:
         parts.append(f"<p>Required but not run: {escape(', '.join(predicate['not_run']))}</p>")
@@ -65,7 +65,7 @@ def render_html(predicate: dict[str, Any], signed: bool) -> str:
     return "\n".join(parts)
 
 
-def _row(check: dict[str, Any]) -> str:
+def _row(check: dict[str, Any], paging: Any = ()) -> str:
     status = check["status"]
     mark = MARKS[status] + (" (waived)" if check.get("waived") and status in ("failed", "error") else "")
     cell = f"<b>{escape(check['id'])}</b> {escape(check['title'])}"
@@ -73,7 +73,7 @@ def _row(check: dict[str, Any]) -> str:
         cell += f"<br>{escape(check['message'])}"
     if check.get("waived"):
         cell += f"<br><i>waiver: {escape(check['waived'])}</i>"
-    fix = fix_for(check["id"])
+    fix = fix_for(check["id"], paging)
     if status in ("failed", "error") and fix:
         link = escape(docs_anchor(check["id"]), quote=True)
         cell += f"<p class='fix'><b>what to change:</b> {escape(fix)} <a href='{link}'>docs</a></p>"

@@ -25,6 +25,7 @@ REFERENCE = [
     (ROOT / "examples" / "ticketing_sync", "tests/contracts/ticketing_like.openapi.yaml"),
     (ROOT / "examples" / "hubspot_sync", "tests/contracts/hubspot_like.openapi.yaml"),
     (ROOT / "examples" / "stripe_sync", "tests/contracts/stripe_like.openapi.yaml"),
+    (ROOT / "examples" / "github_sync", "tests/contracts/github_like.openapi.yaml"),
 ]
 
 pytestmark = pytest.mark.slow

@@ -15,40 +15,18 @@ change log with the record, so every store (and every replica of a shared one) a
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 from harness.contract import Collection
+from harness.contract.collections import parent_collection
 from harness.synth import Dataset, Overlay
 from harness.synth.overlay import START, Key
 
 Scope = tuple[str, ...]
 PARENTS_PER_COLLECTION = 3  # seed records of a nested collection are spread over this many parents
-_PARAM = re.compile(r"\{[^}]*\}")
-_EXT = re.compile(r"\.(json|xml)$")
-
-
-def _shape(path: str) -> str:
-    return _PARAM.sub("{}", _EXT.sub("", path.rstrip("/")))
-
-
-def parent_collection(collections: Mapping[str, Collection], col: Collection) -> Collection | None:
-    """The collection whose records are `col`'s parents: its item path is where the nested list
-    path's parameters end (`/2010-04-01/Accounts/{AccountSid}` of `.../Queues.json`)."""
-    if not col.parent_params:
-        return None
-    listed = _EXT.sub("", col.list_op.path.rstrip("/"))
-    head = _shape(listed[: listed.rfind("}") + 1])
-    for other in collections.values():
-        if other.name == col.name or _shape(other.item_op.path) != head:
-            continue
-        named = len(other.key_fields) if other.key_fields else len(other.parent_params) + 1
-        if named == len(col.parent_params):
-            return other
-    return None
 
 
 def dig(record: Any, dotted: str) -> Any:
@@ -87,11 +65,16 @@ class Placement:
         if parent is None:
             return None
         out: list[Scope] = []
-        for index in range(min(PARENTS_PER_COLLECTION, self.dataset.size(parent.name))):
+        # distinct parents: records whose path values collide (an edge profile's longest string
+        # as two repositories' owner and name) name one parent, listed once
+        for index in range(min(PARENTS_PER_COLLECTION * 4, self.dataset.size(parent.name))):
             values = self._path_of(parent, index)
             if values is None or len(values) != len(col.parent_params):
                 return None
-            out.append(values)
+            if values not in out:
+                out.append(values)
+            if len(out) == PARENTS_PER_COLLECTION:
+                break
         return out or None
 
     def _path_of(self, parent: Collection, index: int) -> Scope | None:
@@ -127,6 +110,21 @@ class ScopedOverlay(Overlay):
                 return super().create(collection, fields)
             finally:
                 self._placing = None
+
+    def churn(self, n: int, *, seed: int, collections: list[str] | None = None) -> list[Any]:
+        """`churn`, leaving the records that hold placed children alone: renaming or deleting
+        one would strand its children (kept, but under a parent no client can list any more)."""
+        if collections is None:
+            held = {self.parents_of(c) for c in self.dataset.collections} - {None}
+            collections = [c for c in self.dataset.collections if c not in held] or None
+        return super().churn(n, seed=seed, collections=collections)
+
+    def parents_of(self, collection: str) -> str | None:
+        """The parent collection `collection`'s seed records are placed under (None: under every
+        parent, or not nested)."""
+        col = self.dataset.collections[collection]
+        parent = parent_collection(self.dataset.collections, col)
+        return parent.name if parent is not None and self.placement.slots(collection) else None
 
     def _log(
         self, collection: str, kind: str, record_id: Any, record: dict[str, Any] | None, now: datetime
