@@ -2,6 +2,8 @@
 
 from harness.checks import (  # noqa: F401  (importing registers the checks)
     auth,
+    auth_expiry,
+    auth_revoked,
     certificates,
     contract,
     data,

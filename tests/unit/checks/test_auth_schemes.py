@@ -6,10 +6,10 @@ from harness.checks.auth import (
     declared_schemes,
     judge_credentials_on_api,
     judge_grant_declared,
-    judge_refresh_not_reused,
     judge_token_obtained,
     judge_token_placement,
 )
+from harness.checks.auth_expiry import judge_refresh_not_reused
 from tests.unit.checks.evidence import authed, log, request, token_request
 
 SCHEMES = {
