@@ -73,7 +73,8 @@ def judge_token_placement(log: RequestLog, schemes: Collection[Scheme] = ()) -> 
             requests=misplaced,
         )
     declared = "; or ".join(s.phrase() for s in schemes) or "the place its security scheme declares"
-    label = schemes[0].label if len(schemes) == 1 else "credential"  # type: ignore[index]
+    names = {s.credential for s in schemes}
+    label = names.pop() if len(names) == 1 else "credential"
     return Finding.of(
         f"sent its {label} in the {where} of {len(misplaced)} request(s), e.g. {first.line()}, "
         f"where the contract does not put it",

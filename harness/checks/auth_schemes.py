@@ -21,6 +21,11 @@ class Scheme:
     def oauth2(self) -> bool:
         return self.kind in ("client_credentials", "refresh_token")
 
+    @property
+    def credential(self) -> str:
+        """What the connector holds for this scheme, as a message names it."""
+        return CREDENTIAL_NAMES[self.kind]
+
     def phrase(self) -> str:
         return f"{self.label} ({self.name}) in {self.place}"
 
@@ -73,6 +78,13 @@ def declared_schemes(schemes: Mapping[str, Mapping[str, Any]], names: Iterable[s
     return out
 
 
+CREDENTIAL_NAMES = {
+    "client_credentials": "client secret",
+    "refresh_token": "client secret",
+    "bearer": "static bearer token",
+    "basic": "HTTP basic password",
+    "api_key": "API key",
+}
 GRANT_EXPECTED = {
     "client_credentials": "grant_type=client_credentials with client_id and client_secret",
     "refresh_token": "grant_type=refresh_token with the refresh_token from config (and the client)",
