@@ -2,6 +2,9 @@
 
 from harness.checks import (  # noqa: F401  (importing registers the checks)
     auth,
+    auth_expiry,
+    auth_revoked,
+    auth_usage,
     certificates,
     contract,
     data,

@@ -21,6 +21,8 @@ FIXES: dict[str, str] = {
     "AUTH-03": "Fetch a new token before `expires_in` runs out, and once more when a call answers 401; "
     "with refresh tokens, always send the newest `refresh_token` the token endpoint answered.",
     "AUTH-04": "When the token endpoint or the API refuses your credentials, raise an error; do not retry.",
+    "AUTH-05": "Keep the access token and reuse it until it nears `expires_in`; fetch a new one only "
+    "then or after a 401, not for every request or page.",
     "CON-01": "Send only requests the contract allows: check the JSON pointer of each violation "
     "(a limit above the maximum, an unknown parameter, a bad body).",
     "CON-02": "Store records as the platform sent them: keep nulls and types as they are.",

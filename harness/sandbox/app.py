@@ -287,7 +287,8 @@ class Sandbox:
             client_id = (form or {}).get("client_id", ["anonymous"])[-1]
             limited = self._rate_limited(call, f"token:{client_id}")
             return limited or self._token(call, form or {})
-        principal, refusal = auth.authenticate(self.contract, tenant, op, call.headers, call.query, form)
+        fields = form if form is not None else _json_fields(call.headers, call.body)
+        principal, refusal = auth.authenticate(self.contract, tenant, op, call.headers, call.query, fields)
         call.entry.auth = principal.to_dict()
         if refusal is not None:
             self._validate(call, match)
@@ -494,6 +495,29 @@ def _form(headers: dict[str, str], body: bytes | None) -> dict[str, list[str]] |
         return parse_qs(body.decode("utf-8"), keep_blank_values=True)
     except (UnicodeDecodeError, ValueError):
         return {}
+
+
+def _json_fields(headers: dict[str, str], body: bytes | None) -> dict[str, list[str]] | None:
+    """A JSON body's string values by dotted path, so a credential sent in a JSON body is seen
+    as one sent in a form body (AUTH-01); None for another body or one that is not JSON."""
+    media = headers.get("content-type", "").split(";")[0].strip().lower()
+    if not body or not (media == "application/json" or media.endswith("+json")):
+        return None
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    out: dict[str, list[str]] = {}
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            out.setdefault(path, []).append(item)
+        elif isinstance(item, dict):
+            stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((path, v) for v in item)
+    return out
 
 
 def oauth_paths(contract: Contract) -> frozenset[str]:

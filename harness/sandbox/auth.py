@@ -173,7 +173,10 @@ def authenticate(
         leaked = [
             n
             for n, v in values.items()
-            if n not in declared and v and shaped.search(v[-1]) and _client_by_secret(tenant, v[-1])
+            if (where == "body" or n not in declared)  # a declared query key is misplaced in a body
+            and v
+            and shaped.search(v[-1])
+            and _client_by_secret(tenant, v[-1])
         ]
         if leaked:
             principal.credential, principal.error = where, f"key_in_{where}"

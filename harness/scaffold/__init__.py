@@ -1,8 +1,11 @@
 """`harness init`: a connector scaffold for a contract, generated from what harness.contract infers.
 
 The templates (package data, templates/*.tmpl) hold a connector that passes the basic level as
-generated; the contract fills in its streams (list path, paging, id pattern), the change feed
-and the scopes those need, so the scaffold fits the vendor's API, not only the bundled one.
+generated; the contract fills in its streams (list path, paging, id pattern), the change feed,
+the scopes those need and how it authenticates (the security scheme its list operations
+declare: OAuth2 client credentials or refresh token, static bearer, HTTP basic, or an API key in
+its header, query parameter or cookie), so the scaffold fits the vendor's API, not only the
+bundled one.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ def scaffold(
     if not module.isidentifier():
         module = f"connector_{module}"
     streams, feed, scopes = _streams(platform), _feed(platform), _scopes(platform)
+    auth = _auth(platform, contract_path)
     if not streams and platform.collections:
         styles = sorted({f"{n} ({c.pagination.style})" for n, c in platform.collections.items()})
         raise ScaffoldError(
@@ -63,6 +67,8 @@ def scaffold(
         "feed": pprint.pformat(feed, indent=4, width=100, sort_dicts=False),
         "version": __version__,
         "first_stream": next(iter(streams)),
+        "auth": pprint.pformat(auth, indent=4, width=100, sort_dicts=False),
+        "auth_label": AUTH_LABELS[auth["kind"]],
     }
     entry = f'python = "{module}:Connector"' if kind == "python" else 'command = ["python", "cli.py"]'
     manifest = _render(
@@ -143,6 +149,45 @@ def _feed(platform: Contract) -> dict[str, Any] | None:
         "offset_param": None,
         "page_param": None,
     }
+
+
+AUTH_LABELS = {
+    "client_credentials": "gets an OAuth2 client-credentials token",
+    "refresh_token": "exchanges its (rotating) OAuth2 refresh token for access tokens",
+    "bearer": "sends its static bearer token as `Authorization: Bearer`",
+    "basic": "sends its username and password as HTTP basic",
+    "api_key": "sends its API key where the contract declares it",
+    "none": "calls the API with no credentials (the contract declares none)",
+}
+
+
+def _auth(platform: Contract, path: Path) -> dict[str, Any]:
+    """How the scaffold authenticates: the first security scheme its list operations declare,
+    {kind, scheme, in, name}; a scheme it cannot speak is a ScaffoldError naming it."""
+    ops = [c.list_op for c in platform.collections.values() if c.pagination.style in PAGED and not c.nested]
+    names = [name for op in ops for requirement in op.security[:1] for name in requirement]
+    if not names:
+        return {"kind": "none", "scheme": None, "in": None, "name": None}
+    name = names[0]
+    scheme = platform.security_schemes.get(name) or {}
+    kind, http = scheme.get("type"), str(scheme.get("scheme", "")).lower()
+    out: dict[str, Any] = {"scheme": name, "in": "header", "name": "Authorization"}
+    if kind in ("oauth2", "openIdConnect"):
+        flows = scheme.get("flows") or {}
+        grant = "refresh_token" if "authorizationCode" in flows and "clientCredentials" not in flows else None
+        return {"kind": grant or "client_credentials", **out}
+    if kind == "http" and http == "basic":
+        return {"kind": "basic", **out}
+    if kind == "http" and http == "bearer":
+        return {"kind": "bearer", **out}
+    if kind == "apiKey" and scheme.get("in") in ("header", "query", "cookie"):
+        return {"kind": "api_key", "scheme": name, "in": scheme["in"], "name": str(scheme.get("name", ""))}
+    raise ScaffoldError(
+        f"{path}: components.securitySchemes.{name} (type {kind!r}"
+        + (f", scheme {http!r}" if http else "")
+        + ") is not one the scaffold speaks (OAuth2, http bearer or basic, apiKey in header, query "
+        "or cookie); write the connector's auth by hand from docs/connector-protocol.md"
+    )
 
 
 def _scopes(platform: Contract) -> list[str]:

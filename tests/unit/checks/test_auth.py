@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from harness.checks.auth import (
-    MAX_ATTEMPTS_AFTER_REVOCATION,
-    attempts_allowed,
     judge_bearer_on_api,
-    judge_expiry_reached,
     judge_made_requests,
-    judge_renewed_after_expiry,
-    judge_stops_when_revoked,
     judge_token_obtained,
     judge_token_placement,
+)
+from harness.checks.auth_expiry import judge_expiry_reached, judge_renewed_after_expiry
+from harness.checks.auth_revoked import (
+    MAX_ATTEMPTS_AFTER_REVOCATION,
+    attempts_allowed,
+    judge_stops_when_revoked,
 )
 from harness.checks.scopes import judge_scopes, needed_scopes
 from tests.unit.checks.evidence import authed, hung, log, raised, request, token_request
@@ -251,7 +252,7 @@ def test_auth_04_gives_check_the_runs_call_timeout_and_only_the_revoked_sync_the
     # fairness: a slow start (a command connector on a loaded machine) before revocation is no defect
     from types import SimpleNamespace
 
-    from harness.checks.auth import REVOKED_CALL_TIMEOUT, stops_on_revoked_credentials
+    from harness.checks.auth_revoked import REVOKED_CALL_TIMEOUT, stops_on_revoked_credentials
 
     timeouts: dict[str, float] = {}
 

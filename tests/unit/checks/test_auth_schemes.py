@@ -6,10 +6,10 @@ from harness.checks.auth import (
     declared_schemes,
     judge_credentials_on_api,
     judge_grant_declared,
-    judge_refresh_not_reused,
     judge_token_obtained,
     judge_token_placement,
 )
+from harness.checks.auth_expiry import judge_refresh_not_reused
 from tests.unit.checks.evidence import authed, log, request, token_request
 
 SCHEMES = {
@@ -39,6 +39,26 @@ def test_an_api_key_in_the_query_of_a_header_key_contract_names_the_declared_pla
     assert finding is not None
     assert "sent its API key in the query string of 1 request(s)" in finding.message
     assert "header X-API-Key" in finding.expected
+
+
+def test_a_misplaced_static_credential_is_named_by_its_scheme():
+    """A bearer secret or a basic password in a query or body: the message says which one."""
+    query = request(
+        1, 401, query={"password": ["***"]}, auth={"credential": "query", "error": "key_in_query"}
+    )
+    body = request(1, 401, auth={"credential": "body", "error": "key_in_body"})
+    cases = [
+        ("bearer", query, "sent its static bearer token in the query string", "Authorization: Bearer"),
+        ("basic", query, "sent its HTTP basic password in the query string", "Authorization: Basic"),
+        ("apiKey", body, "sent its API key in the request body", "header X-API-Key"),
+        ("basic", body, "sent its HTTP basic password in the request body", "Authorization: Basic"),
+    ]
+    for name, leaked, words, place in cases:
+        finding = judge_token_placement(log(leaked), declared_schemes(SCHEMES, [name]))
+        assert finding is not None and words in finding.message, (name, finding)
+        assert "where the contract does not put it" in finding.message and place in finding.expected
+    both = judge_token_placement(log(query), declared_schemes(SCHEMES, ["basic", "apiKey"]))
+    assert both is not None and "sent its credential in the query string" in both.message
 
 
 def test_a_static_key_contract_needs_no_token_and_never_says_post_none():
