@@ -8,6 +8,7 @@ from harness.checks import (  # noqa: F401  (importing registers the checks)
     hostile,
     integrity,
     memory,
+    observability,
     performance,
     pushes,
     refusals,
