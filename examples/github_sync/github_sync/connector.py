@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import random
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
@@ -45,6 +46,10 @@ class GitHubSync:
             headers={"User-Agent": USER_AGENT, "Accept": "application/vnd.github+json"},
         )
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._trace_id: str | None = None  # W3C trace id of the running sync: its correlation id
+
+    def _log(self, level: str, message: str, **fields: Any) -> None:
+        self.sink.log(level, message, sync_id=self._trace_id, **fields)
 
     def check(self) -> None:
         self._get(self._url("issues"), {"per_page": 1})
@@ -60,9 +65,16 @@ class GitHubSync:
     def _get(self, url: str, params: dict[str, Any] | None) -> httpx.Response:
         """One GET, retried on 429 (after Retry-After), 5xx and transport errors with backoff."""
         for attempt in range(1, self.MAX_ATTEMPTS + 1):
+            span_id = secrets.token_hex(8)  # one span per request, sent as a W3C traceparent
+            traceparent = f"00-{self._trace_id or secrets.token_hex(16)}-{span_id}-01"
             try:
                 response = self._client.get(
-                    url, params=params, headers={"Authorization": f"Bearer {self._token}"}
+                    url,
+                    params=params,
+                    headers={"Authorization": f"Bearer {self._token}", "traceparent": traceparent},
+                )
+                self._log(
+                    "debug", "request", path=response.url.path, status=response.status_code, span_id=span_id
                 )
                 response.read()
                 if response.is_success:
@@ -102,6 +114,17 @@ class GitHubSync:
             url, params = response.links.get("next", {}).get("url"), None
 
     def sync(self, state: Mapping[str, Any] | None = None) -> None:
+        """One sync, one trace; a failure is logged with its cause, then raised."""
+        self._trace_id = secrets.token_hex(16)
+        try:
+            self._sync(state)
+        except Exception as exc:
+            self._log("error", "sync failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            self._trace_id = None
+
+    def _sync(self, state: Mapping[str, Any] | None) -> None:
         since = dict(state or {}).get("since")
         newest = since
         for stream in self.STREAMS:
