@@ -9,43 +9,22 @@ log, and judge with the pure functions below.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from harness.checks.context import REVOKED_CALL_TIMEOUT, CheckContext, RunError
 from harness.checks.failures import Finding
+from harness.checks.log_lines import LogLine, is_error, log_lines
 from harness.checks.registry import check
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Replica
 from harness.core import LoggedRequest, RequestLog
 
 RECORDS = 30  # per stream: a page or two; the point is every line of a sync, not volume
-LEVEL_KEYS = ("level", "levelname", "severity", "log.level")
-MESSAGE_KEYS = ("message", "msg", "event")
 SYNC_ID = "sync_id"
 REQUEST_ID_HEADERS = ("x-request-id", "traceparent")
-ERROR_LEVELS = {"error", "err", "critical", "crit", "fatal", "alert", "emerg", "emergency", "panic"}
-PINO_ERROR = 50  # pino's numeric levels: 50 error, 60 fatal
 TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
-
-
-@dataclass(frozen=True)
-class LogLine:
-    """One line the connector logged: `where` names it in a message; `fields` is None when it
-    is not structured (not a JSON object with a level and a message)."""
-
-    where: str
-    text: str
-    fields: Mapping[str, Any] | None
-
-    @property
-    def level(self) -> str | None:
-        return level_of(self.fields) if self.fields is not None else None
-
-    def quoted(self) -> str:
-        return f"{self.where}: {self.text[:160]!r}"
 
 
 @dataclass(frozen=True)
@@ -56,53 +35,6 @@ class SyncLogs:
     lines: tuple[LogLine, ...]
     requests: RequestLog
     error: RunError | None = None
-
-
-def level_of(fields: Mapping[str, Any]) -> str | None:
-    """The line's level, lower case (`info`, `error`); pino's numbers as they are (`30`)."""
-    for key in LEVEL_KEYS:
-        value = fields.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip().lower()
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
-    return None
-
-
-def message_of(fields: Mapping[str, Any]) -> str | None:
-    nested = fields.get("fields")  # Rust's tracing: {"level": ..., "fields": {"message": ...}}
-    for where in (fields, nested if isinstance(nested, Mapping) else {}):
-        for key in MESSAGE_KEYS:
-            if isinstance(where.get(key), str):
-                return str(where[key])
-    return None
-
-
-def is_error(level: str | None) -> bool:
-    return level is not None and (level in ERROR_LEVELS or (level.isdigit() and int(level) >= PINO_ERROR))
-
-
-def structured(text: str) -> Mapping[str, Any] | None:
-    """A stderr line as a log record: a JSON object with a level and a message, else None."""
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(value, dict) or level_of(value) is None or message_of(value) is None:
-        return None
-    return value
-
-
-def log_lines(logs: Iterable[Mapping[str, Any]], stderr: Iterable[str]) -> tuple[LogLine, ...]:
-    """LOG messages (structured by construction: level, message, fields) and stderr lines."""
-    out = [
-        LogLine(f"log #{i}", json.dumps(entry, default=str, ensure_ascii=False), entry)
-        for i, entry in enumerate(logs, 1)
-    ]
-    for i, line in enumerate(stderr, 1):
-        if line.strip():
-            out.append(LogLine(f"stderr line {i}", line.strip(), structured(line.strip())))
-    return tuple(out)
 
 
 def run_sync(ctx: CheckContext, tenant: Any, what: str, state: Any = None, **options: Any) -> SyncLogs:
@@ -252,7 +184,8 @@ def judge_request_ids(sync: SyncLogs) -> Finding | None:
     api = sync.requests.api()
     if not api:
         return Finding.of(f"made no API request during {sync.what}", expected="a sync that reads the API")
-    missing = [e for e in api if request_id(e) is None]
+    ids = {e.seq: found for e in api if (found := request_id(e)) is not None}
+    missing = [e for e in api if e.seq not in ids]
     if missing:
         return Finding.of(
             f"sent {len(missing)} of {len(api)} API requests of {sync.what} without a request id "
@@ -262,7 +195,7 @@ def judge_request_ids(sync: SyncLogs) -> Finding | None:
         )
     by_value: dict[str, list[LoggedRequest]] = {}
     for entry in api:
-        by_value.setdefault(request_id(entry)[1], []).append(entry)  # type: ignore[index]
+        by_value.setdefault(ids[entry.seq][1], []).append(entry)
     for value, entries in by_value.items():
         if len({e.target for e in entries}) > 1:
             return Finding.of(
@@ -272,13 +205,9 @@ def judge_request_ids(sync: SyncLogs) -> Finding | None:
                 requests=entries[:5],
             )
     texts = [line.text for line in sync.lines]
-    unlogged = [
-        e
-        for e in api
-        if not any(form in text for form in _logged_forms(*request_id(e)) for text in texts)  # type: ignore[misc]
-    ]
+    unlogged = [e for e in api if not any(f in t for f in _logged_forms(*ids[e.seq]) for t in texts)]
     if unlogged:
-        header, value = request_id(unlogged[0])  # type: ignore[misc]
+        header, value = ids[unlogged[0].seq]
         return Finding.of(
             f"{len(unlogged)} of {len(api)} request ids of {sync.what} appear in no log line, e.g. "
             f"{header} {value} of {unlogged[0].line()}",
