@@ -116,8 +116,8 @@ class _ForwardLogging(logging.Handler):
 
 def _forward_logging() -> None:
     root = logging.getLogger()
-    if root.level == logging.WARNING:  # the default: the harness, as the host, logs from INFO
-        root.setLevel(logging.INFO)
+    if root.level == logging.WARNING and not root.handlers:  # logging left unconfigured: the
+        root.setLevel(logging.INFO)  # harness, as the host, takes records from INFO on
     root.addHandler(_ForwardLogging())
     logging.captureWarnings(True)
 
