@@ -53,6 +53,11 @@ class StdoutSink:
         self._emit({"type": "LOG", "level": level, "message": message, **fields})
 
 
+def diagnostic(level: str, message: str, **fields: Any) -> None:
+    """A line on stderr, structured like every log line (OBS-01): one JSON object."""
+    print(json.dumps({"level": level, "message": message, **fields}), file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="acme_sync_cli")
     parser.add_argument("command", choices=["check", "sync", "push", "serve"])
@@ -75,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             records = [json.loads(line)["record"] for line in sys.stdin if line.strip()]
             connector.push(args.stream, records)
     except AcmeError as exc:
-        print(f"acme-sync: {exc}", file=sys.stderr)
+        diagnostic("error", "acme-sync failed", error=str(exc))
         return 1
     finally:
         connector.close()
@@ -101,7 +106,7 @@ def serve(connector: AcmeSync, port: int) -> None:
                 with applying:
                     status = connector.handle_webhook(list(self.headers.items()), body)
             except Exception as exc:  # answer 500 and keep serving; the platform retries
-                print(f"acme-sync: webhook failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+                diagnostic("error", "webhook failed", error=f"{type(exc).__name__}: {exc}")
                 status = 500
             self._answer(status)
 
@@ -115,9 +120,7 @@ def serve(connector: AcmeSync, port: int) -> None:
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
-    print(
-        f"acme-sync: serving webhooks on http://127.0.0.1:{server.server_port}{WEBHOOK_PATH}", file=sys.stderr
-    )
+    diagnostic("info", "serving webhooks", url=f"http://127.0.0.1:{server.server_port}{WEBHOOK_PATH}")
     server.serve_forever()
 
 

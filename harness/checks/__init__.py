@@ -11,6 +11,7 @@ from harness.checks import (  # noqa: F401  (importing registers the checks)
     hostile,
     integrity,
     memory,
+    observability,
     performance,
     pushes,
     refusals,

@@ -17,6 +17,7 @@ the connector's prints never mix with the protocol.
                         (also check, push, handle_webhook with a base64 body, and close)
     worker -> harness   {"type": "READY", "push": bool, "webhooks": bool}
                         RECORD / DELETE / STATE / LOG lines, as a command connector prints them
+                        (the connector's `logging` records are LOG lines too, extras as fields)
                         {"type": "EGRESS", "host": ..., "port": ..., "event": ...}
                         {"type": "RESULT", "value": ..., "peak_kib": N}
                         {"type": "ERROR", "error": "ValueError", "message": ..., "traceback": ...}
@@ -35,6 +36,7 @@ import contextlib
 import importlib
 import ipaddress
 import json
+import logging
 import os
 import signal
 import socket
@@ -75,6 +77,49 @@ class Sink:
 
     def log(self, level: str, message: str, **fields: Any) -> None:
         send({**fields, "type": "LOG", "level": level, "message": message})
+
+
+_own_paths: tuple[str, ...] = ()  # the connector's folders (manifest and python_path), real paths
+_own_files: dict[str, bool] = {}
+_RECORD_ATTRS = {*logging.LogRecord("", 0, "", 0, "", (), None).__dict__, "message", "asctime", "taskName"}
+
+
+class _ForwardLogging(logging.Handler):
+    """Python `logging` records as LOG messages, with their extras (`extra={...}`): structured
+    by construction. The connector's own records from INFO on (or the level it sets); other
+    libraries' (httpx, urllib3) from WARNING on, as Python's last-resort handler would print them."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        own = _own_files.get(record.pathname)
+        if own is None:
+            real = os.path.realpath(record.pathname)
+            own = _own_files[record.pathname] = any(real.startswith(p + os.sep) for p in _own_paths)
+        if not own and record.levelno < logging.WARNING:
+            return
+        try:
+            fields = {k: v for k, v in record.__dict__.items() if k not in _RECORD_ATTRS}
+            if record.exc_info:
+                fields["exception"] = logging.Formatter().formatException(record.exc_info)
+            message = record.getMessage()
+        except Exception:  # a bad format string: what Handler.handleError would report
+            fields, message = {}, str(record.msg)
+        send(
+            {
+                **fields,
+                "type": "LOG",
+                "level": record.levelname.lower(),
+                "message": message,
+                "logger": record.name,
+            }
+        )
+
+
+def _forward_logging() -> None:
+    root = logging.getLogger()
+    if root.level == logging.WARNING and not root.handlers:  # logging left unconfigured: the
+        root.setLevel(logging.INFO)  # harness, as the host, takes records from INFO on
+    root.addHandler(_ForwardLogging())
+    logging.captureWarnings(True)
 
 
 def _is_platform(host: Any) -> bool:
@@ -142,6 +187,8 @@ def _peak_kib() -> int:
 
 
 def _load(spec: dict[str, Any]) -> Any:
+    global _own_paths
+    _own_paths = tuple(os.path.realpath(p) for p in spec.get("path", []))
     for folder in reversed(spec.get("path", [])):
         if folder not in sys.path:
             sys.path.insert(0, folder)
@@ -181,6 +228,7 @@ def serve(inp: Any, cls: Any) -> None:
                 for value in config.values():
                     if isinstance(value, str) and "://" in value:
                         _allowed_hosts.add(urlsplit(value).hostname or "")
+                _forward_logging()
                 instance = cls(config, Sink())
                 send(
                     {

@@ -56,6 +56,13 @@ FIXES: dict[str, str] = {
         "`rejectUnauthorized: false` or `NODE_TLS_REJECT_UNAUTHORIZED=0`."
     ),
     "DATA-01": "Keep only the fields listed under [connector.fields] (and the id) for each stream.",
+    "OBS-01": "Log structured records: one JSON object a line on stderr with a level and a message "
+    "(or sink.log / LOG messages), never plain text.",
+    "OBS-02": "Bind a new `sync_id` at the start of each sync and put it on every log line of that sync.",
+    "OBS-03": "Send an `X-Request-Id` (a new UUID per request) on every API request and log it as "
+    "`request_id` with the request.",
+    "OBS-04": "When a request fails for good, log an error-level line with its status code and its "
+    "path (or operationId) before you raise or exit.",
     "PERF-01": "Pace requests to the rate limit: use most of the budget, without running into 429s.",
     "PERF-02": "Store records page by page instead of holding the whole account in memory.",
 }

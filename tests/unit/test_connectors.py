@@ -255,3 +255,43 @@ def test_checks_see_only_the_driver_protocol():
     for path in sorted((ROOT / "harness" / "checks").glob("*.py")):
         text = path.read_text()
         assert not [word for word in banned if word in text], path.name
+
+
+LOGGING_DEMO = """
+import logging
+
+log = logging.getLogger("demo")
+
+
+def elsewhere(level, msg):  # a record as a library outside the connector's folder makes it
+    logging.getLogger("lib").handle(logging.makeLogRecord(
+        {"name": "lib", "levelno": level, "levelname": logging.getLevelName(level), "msg": msg,
+         "pathname": "/site-packages/lib/client.py"}))
+
+
+class Demo:
+    def __init__(self, config, sink):
+        self.sink = sink
+
+    def sync(self, state):
+        log.debug("below the host's level")
+        log.info("page fetched", extra={"stream": "contacts", "sync_id": "s1"})
+        elsewhere(logging.INFO, "library chatter")
+        elsewhere(logging.WARNING, "library warning")
+"""
+
+
+def test_a_python_connectors_logging_records_arrive_as_log_messages_with_their_extras(
+    tmp_path, platform_contract
+):
+    (tmp_path / "demo_connector.py").write_text(LOGGING_DEMO)
+    connector = PythonConnector(load_manifest(write(tmp_path, GOOD), platform_contract), {}, Replica(), 30)
+    try:
+        connector.sync(None)
+        logs = connector.sink.logs
+    finally:
+        connector.close()
+    assert logs[0] == {
+        "level": "info", "message": "page fetched", "stream": "contacts", "sync_id": "s1", "logger": "demo"
+    }  # fmt: skip
+    assert [(e["logger"], e["message"]) for e in logs[1:]] == [("lib", "library warning")]

@@ -56,6 +56,21 @@ class _Retryable(Exception):
         self.delay = delay
 
 
+class _CorrelatedSink:
+    """The sink, with the running sync's correlation id on every log line (a bound logger)."""
+
+    def __init__(self, sink: Any) -> None:
+        self._sink, self.sync_id = sink, None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sink, name)
+
+    def log(self, level: str, message: str, **fields: Any) -> None:
+        if self.sync_id:
+            fields.setdefault("sync_id", self.sync_id)
+        self._sink.log(level, message, **fields)
+
+
 class AcmeSync:
     DEFAULT_STREAMS = ("contacts", "companies", "deals")
     EVENT_STREAMS = {"contact": "contacts", "company": "companies", "deal": "deals"}
@@ -75,7 +90,8 @@ class AcmeSync:
         missing = [key for key in required if not config.get(key)]
         if missing:
             raise ValueError(f"acme-sync config is missing {', '.join(missing)}")
-        self.sink = sink
+        self.sink = _CorrelatedSink(sink)
+        self._last_request = ""  # "GET /v1/contacts -> 403": what a failure log names
         self._base_url = str(config["base_url"]).rstrip("/")
         self._token_url = str(config["token_url"])
         self._client_id = str(config["client_id"])
@@ -208,10 +224,14 @@ class AcmeSync:
                 request_headers = dict(headers or {})
                 if authenticated:
                     request_headers.update(self._auth_headers())
+                request_id = str(uuid.uuid4())
+                request_headers.update(self._request_id_header(request_id))
                 try:
                     response = self._client.request(method, url, headers=request_headers, **kwargs)
                 except httpx.TransportError as exc:
                     raise self._request_failed(exc, failures + 1) from None
+                self._last_request = f"{method} {response.request.url.path} -> {response.status_code}"
+                self._log_request(response, request_id)
                 return response, self._check_response(response, failures + 1)
             except _Retryable as retry:
                 if retry.reason == "rate limited":
@@ -232,6 +252,20 @@ class AcmeSync:
                     delay=round(retry.delay, 3),
                 )
                 self._sleep(retry.delay)
+
+    def _request_id_header(self, request_id: str) -> dict[str, str]:
+        return {"X-Request-Id": request_id}
+
+    def _log_request(self, response: httpx.Response, request_id: str) -> None:
+        """One line per request, with the X-Request-Id the platform's logs know it by."""
+        self.sink.log(
+            "debug",
+            "request",
+            method=response.request.method,
+            path=response.request.url.path,
+            status=response.status_code,
+            request_id=request_id,
+        )
 
     def _check_response(self, response: httpx.Response, attempt: int) -> Any:
         """The parsed body of a usable response; raise _Retryable if it is worth another try."""
@@ -324,6 +358,27 @@ class AcmeSync:
     # -- sync ------------------------------------------------------------------------------------
 
     def sync(self, state: Mapping[str, Any] | None = None) -> None:
+        """One sync under a new correlation id; a failure is logged with its cause, then raised."""
+        self.sink.sync_id = uuid.uuid4().hex
+        try:
+            self._sync(state)
+        except Exception as exc:
+            self._log_failure(exc)
+            raise
+        finally:
+            self.sink.sync_id = None
+
+    def _log_failure(self, exc: Exception) -> None:
+        status = getattr(exc, "status", None)
+        self.sink.log(
+            "error",
+            "sync failed",
+            error=f"{type(exc).__name__}: {exc}",
+            status=status,
+            request=self._last_request,
+        )
+
+    def _sync(self, state: Mapping[str, Any] | None = None) -> None:
         """Pull changes into the sink: full (state None), resumed, or incremental from the feed."""
         if not state:
             self._full_sync()

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import random
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -59,6 +60,10 @@ class GitHubSync:
         )
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._listed: list[tuple[str, str]] | None = None
+        self._trace_id: str | None = None  # W3C trace id of the running sync: its correlation id
+
+    def _log(self, level: str, message: str, **fields: Any) -> None:
+        self.sink.log(level, message, sync_id=self._trace_id, **fields)
 
     def check(self) -> None:
         self._get(self._base_url + self.REPOS, {"per_page": 1})
@@ -71,9 +76,16 @@ class GitHubSync:
     def _get(self, url: str, params: dict[str, Any] | None) -> httpx.Response:
         """One GET, retried on 429 (after Retry-After), 5xx and transport errors with backoff."""
         for attempt in range(1, self.MAX_ATTEMPTS + 1):
+            span_id = secrets.token_hex(8)  # one span per request, sent as a W3C traceparent
+            traceparent = f"00-{self._trace_id or secrets.token_hex(16)}-{span_id}-01"
             try:
                 response = self._client.get(
-                    url, params=params, headers={"Authorization": f"Bearer {self._token}"}
+                    url,
+                    params=params,
+                    headers={"Authorization": f"Bearer {self._token}", "traceparent": traceparent},
+                )
+                self._log(
+                    "debug", "request", path=response.url.path, status=response.status_code, span_id=span_id
                 )
                 response.read()
                 if response.is_success:
@@ -153,6 +165,17 @@ class GitHubSync:
         return found
 
     def sync(self, state: Mapping[str, Any] | None = None) -> None:
+        """One sync, one trace; a failure is logged with its cause, then raised."""
+        self._trace_id = secrets.token_hex(16)
+        try:
+            self._sync(state)
+        except Exception as exc:
+            self._log("error", "sync failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            self._trace_id = None
+
+    def _sync(self, state: Mapping[str, Any] | None) -> None:
         """Per stream and repository: a pass over every page, from page 1 of what changed since
         its mark (everything, on a full sync), or from the page a crash interrupted. A checkpoint
         after each page names the next page, the `since` of the pass and its mark: the newest

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -54,6 +55,11 @@ class HubSpotSync:
         self._token: str | None = None
         self._expires_at = 0.0
         self._random = random.Random()
+        self._sync_id: str | None = None  # the running sync's correlation id, on every log line
+        self._last_request = ""  # "POST /oauth/token -> 400": what a failure's log line names
+
+    def _log(self, level: str, message: str, **fields: Any) -> None:
+        self.sink.log(level, message, sync_id=self._sync_id, **fields)
 
     # -- auth ------------------------------------------------------------------------------------
 
@@ -89,7 +95,7 @@ class HubSpotSync:
             self._refresh_token = body["refresh_token"]  # rotation: the one we sent is spent
         lifetime = float(body.get("expires_in") or 60)
         self._expires_at = time.monotonic() + lifetime - min(30.0, lifetime / 10)
-        self.sink.log("info", "token refreshed", expires_in=lifetime)
+        self._log("info", "token refreshed", expires_in=lifetime)
 
     def _invalidate(self, stale: str) -> None:
         with self._lock:
@@ -100,9 +106,13 @@ class HubSpotSync:
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         failures = limited = 0
+        headers = kwargs.pop("headers", None) or {}
         while True:
+            request_id = str(uuid.uuid4())  # X-Request-Id: the platform's logs know the request by it
             try:
-                response = self._http.request(method, url, **kwargs)
+                response = self._http.request(
+                    method, url, headers={**headers, "X-Request-Id": request_id}, **kwargs
+                )
             except httpx.TransportError as exc:
                 failures += 1
                 if failures >= self.MAX_ATTEMPTS:
@@ -111,6 +121,8 @@ class HubSpotSync:
                     ) from None
                 self._sleep(self._backoff(failures))
                 continue
+            self._last_request = f"{method} {httpx.URL(url).path} -> {response.status_code}"
+            self._log("debug", "request", request=self._last_request, request_id=request_id)
             if response.status_code == 429:
                 limited += 1
                 if limited >= self.MAX_RATE_LIMIT_WAITS:
@@ -182,6 +194,19 @@ class HubSpotSync:
             after = nxt
 
     def sync(self, state: Mapping[str, Any] | None = None) -> None:
+        """One sync under a new correlation id; a failure is logged with its cause, then raised."""
+        self._sync_id = uuid.uuid4().hex
+        try:
+            self._sync(state)
+        except Exception as exc:
+            self._log(
+                "error", "sync failed", error=f"{type(exc).__name__}: {exc}", request=self._last_request
+            )
+            raise
+        finally:
+            self._sync_id = None
+
+    def _sync(self, state: Mapping[str, Any] | None) -> None:
         streams = list(PATHS)
         start, after = 0, None
         if state and state.get("stream") in PATHS:

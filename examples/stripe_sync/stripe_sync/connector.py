@@ -75,6 +75,21 @@ def form_pairs(value: Any, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix, str(value))]
 
 
+class _CorrelatedSink:
+    """The sink, with the running sync's correlation id on every log line (a bound logger)."""
+
+    def __init__(self, sink: Any) -> None:
+        self._sink, self.sync_id = sink, None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sink, name)
+
+    def log(self, level: str, message: str, **fields: Any) -> None:
+        if self.sync_id:
+            fields.setdefault("sync_id", self.sync_id)
+        self._sink.log(level, message, **fields)
+
+
 class StripeSync:
     DEFAULT_STREAMS = ("customers", "products", "invoices")
     EVENT_STREAMS = {"customer": "customers", "product": "products", "invoice": "invoices"}
@@ -92,7 +107,7 @@ class StripeSync:
         missing = [key for key in ("base_url", "client_secret") if not config.get(key)]
         if missing:
             raise ValueError(f"stripe-sync config is missing {', '.join(missing)}")
-        self.sink = sink
+        self.sink = _CorrelatedSink(sink)
         self._base_url = str(config["base_url"]).rstrip("/")
         self._secret_key = str(config["client_secret"])
         self._webhook_secret = config.get("webhook_secret")
@@ -144,11 +159,20 @@ class StripeSync:
         failures = rate_limited = 0
         while True:
             try:
-                request_headers = {**dict(headers or {}), **self._auth_headers()}
+                request_id = str(uuid.uuid4())  # X-Request-Id: the platform's logs know the request by it
+                request_headers = {**dict(headers or {}), **self._auth_headers(), "X-Request-Id": request_id}
                 try:
                     response = self._client.request(method, url, headers=request_headers, **kwargs)
                 except httpx.TransportError as exc:
                     raise _Retryable(type(exc).__name__, self._backoff_delay(failures + 1)) from None
+                self.sink.log(
+                    "debug",
+                    "request",
+                    method=method,
+                    path=response.request.url.path,
+                    status=response.status_code,
+                    request_id=request_id,
+                )
                 return response, self._check_response(response, failures + 1)
             except _Retryable as retry:
                 if retry.reason == "rate limited":
@@ -233,6 +257,17 @@ class StripeSync:
     # -- sync ------------------------------------------------------------------------------------
 
     def sync(self, state: Mapping[str, Any] | None = None) -> None:
+        """One sync under a new correlation id; a failure is logged with its cause, then raised."""
+        self.sink.sync_id = uuid.uuid4().hex
+        try:
+            self._sync(state)
+        except Exception as exc:
+            self.sink.log("error", "sync failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            self.sink.sync_id = None
+
+    def _sync(self, state: Mapping[str, Any] | None) -> None:
         """Pull changes into the sink: full (state None), resumed, or incremental from the events."""
         if not state:
             self._full_sync()

@@ -11,8 +11,10 @@ change feed); a full sync (`sync(None)`) removes nothing either, it starts a fre
 
 from __future__ import annotations
 
+import logging
 import random
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -23,6 +25,7 @@ MAX_PAGE = 100  # the contract's maximum `limit`
 OVERLAP = 20  # records each page re-reads of the one before: room for deletions while paging
 MAX_ATTEMPTS = 6
 MAX_RETRY_AFTER = 30.0
+log = logging.getLogger("ticketing_sync")  # the host's logging; the harness keeps records with their extras
 
 
 class TicketingError(Exception):
@@ -44,6 +47,10 @@ class TicketingSync:
             timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False, verify=verify
         )
         self._random = random.Random()
+        self._sync_id: str | None = None  # the correlation id of the running sync, on every log line
+
+    def _log(self, level: int, message: str, **fields: Any) -> None:
+        log.log(level, message, extra={"sync_id": self._sync_id, **fields})
 
     def check(self) -> None:
         """Raise unless the platform accepts the key."""
@@ -57,11 +64,17 @@ class TicketingSync:
     def _get(self, path: str, params: dict[str, Any]) -> Any:
         """GET with the key in the query; 429, 5xx and dropped connections retried with backoff."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
+            request_id = str(uuid.uuid4())
             try:
-                response = self._client.get(self._base_url + path, params={**params, "api_key": self._key})
+                response = self._client.get(
+                    self._base_url + path,
+                    params={**params, "api_key": self._key},
+                    headers={"X-Request-Id": request_id},
+                )
             except httpx.TransportError:
                 self._sleep(self._backoff(attempt))
                 continue
+            self._log(logging.INFO, "request", path=path, status=response.status_code, request_id=request_id)
             if response.status_code == 429:
                 self._sleep(self._retry_after(response, attempt))
                 continue
@@ -122,6 +135,18 @@ class TicketingSync:
     # -- sync --------------------------------------------------------------------------------------
 
     def sync(self, state: Mapping[str, Any] | None = None) -> None:
+        """One sync under a new correlation id; a failure is logged with its cause, then raised."""
+        self._sync_id = uuid.uuid4().hex
+        try:
+            self._sync(state)
+            self._log(logging.INFO, "sync finished")
+        except Exception as exc:
+            self._log(logging.ERROR, "sync failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            self._sync_id = None
+
+    def _sync(self, state: Mapping[str, Any] | None) -> None:
         """A full sync when `state` is None; else, per stream, what changed since its mark, or
         the rest of a pass a crash interrupted (from the offset it checkpointed)."""
         saved = dict((state or {}).get("streams") or {})

@@ -8,6 +8,8 @@ While a 429's Retry-After runs, every task waits: the pause is the platform's, n
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import logging
 import random
 import time
 import uuid
@@ -39,6 +41,34 @@ SEEN_LIMIT = 10_000
 
 class PlatformError(RuntimeError):
     pass
+
+
+# Logs: stdlib logging (the host keeps the records and their extras); the running sync's id is a
+# contextvar, so every task of a sync logs under it.
+log = logging.getLogger("clean_async")
+SYNC_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("sync_id", default=None)
+
+
+class _SyncId(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.sync_id = SYNC_ID.get()
+        return True
+
+
+log.addFilter(_SyncId())
+
+
+def _logged(response: httpx.Response, request_id: str) -> httpx.Response:
+    log.info(
+        "request",
+        extra={
+            "method": response.request.method,
+            "path": response.request.url.path,
+            "status": response.status_code,
+            "request_id": request_id,
+        },
+    )
+    return response
 
 
 class Pacer:
@@ -103,7 +133,14 @@ class AsyncParallelSync:
         asyncio.run(self._session(self._check))
 
     def sync(self, state: Any) -> None:
-        asyncio.run(self._session(self._sync, state))
+        SYNC_ID.set(uuid.uuid4().hex)  # asyncio.run copies the context: every task sees it
+        try:
+            asyncio.run(self._session(self._sync, state))
+        except Exception as exc:
+            log.error("sync failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+            raise
+        finally:
+            SYNC_ID.set(None)
 
     def push(self, stream: str, records: Any) -> None:
         asyncio.run(self._session(self._push, stream, list(records)))
@@ -195,7 +232,7 @@ class AsyncParallelSync:
                 lifetime = float(body["expires_in"])
                 self.token = body["access_token"]
                 self.token_expires = time.monotonic() + lifetime - min(30.0, lifetime / 5)
-                self.sink.log("info", "access token issued", expires_in=body["expires_in"])
+                log.info("access token issued", extra={"expires_in": body["expires_in"]})
             assert self.token is not None
             return self.token
 
@@ -209,7 +246,11 @@ class AsyncParallelSync:
         for attempt in range(ATTEMPTS):
             await self.pacer.wait()
             try:
-                response = await self.http.post(self.config["token_url"], data=form)
+                rid = str(uuid.uuid4())
+                response = _logged(
+                    await self.http.post(self.config["token_url"], data=form, headers={"X-Request-Id": rid}),
+                    rid,
+                )
                 if response.status_code == 200:
                     return dict(response.json())
             except (httpx.TransportError, ValueError):
@@ -221,7 +262,8 @@ class AsyncParallelSync:
                 await asyncio.sleep(_backoff(attempt))
             else:
                 raise PlatformError(
-                    f"the token endpoint refused the credentials (status {response.status_code})"
+                    f"the token endpoint refused the credentials (POST {response.request.url.path} -> "
+                    f"{response.status_code})"
                 )
         raise PlatformError(f"the token endpoint did not answer after {ATTEMPTS} attempts")
 
@@ -232,8 +274,10 @@ class AsyncParallelSync:
             token = await self._access_token()
             await self.pacer.wait()
             try:
-                response = await self.http.request(
-                    method, self.base + path, headers={"Authorization": f"Bearer {token}", **extra}, **kwargs
+                rid = str(uuid.uuid4())
+                headers = {"Authorization": f"Bearer {token}", "X-Request-Id": rid, **extra}
+                response = _logged(
+                    await self.http.request(method, self.base + path, headers=headers, **kwargs), rid
                 )
                 body = response.json() if response.content and response.status_code < 300 else None
             except (httpx.TransportError, ValueError) as exc:  # dropped, timed out, cut off

@@ -31,7 +31,16 @@ function emit(message) {
   process.stdout.write(JSON.stringify(message) + "\n");
 }
 
-const log = (level, message, fields = {}) => emit({ type: "LOG", level, message, ...fields });
+// One process per call: its correlation id (sync_id) is on every log line; each request gets an
+// X-Request-Id, logged with its response; the last one is what a failure's log line names.
+const SYNC_ID = crypto.randomUUID();
+let lastRequest = "";
+const log = (level, message, fields = {}) => emit({ type: "LOG", level, message, sync_id: SYNC_ID, ...fields });
+const logged = (method, url, response, requestId) => {
+  lastRequest = `${method} ${new URL(url).pathname} -> ${response.status}`;
+  log("debug", "request", { request: lastRequest, request_id: requestId });
+  return response;
+};
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // Exponential backoff with equal jitter: half the step fixed, half random.
 const backoff = (attempt) => {
@@ -77,7 +86,9 @@ class Client {
       await this.pace();
       let response, body;
       try {
-        response = await fetch(this.config.token_url, { method: "POST", body: form, signal: AbortSignal.timeout(TIMEOUT_MS) });
+        const requestId = crypto.randomUUID();
+        const init = { method: "POST", body: form, headers: { "X-Request-Id": requestId }, signal: AbortSignal.timeout(TIMEOUT_MS) };
+        response = logged("POST", this.config.token_url, await fetch(this.config.token_url, init), requestId);
         body = response.status === 200 ? await response.json() : null;
       } catch (err) {
         await sleep(backoff(attempt));
@@ -107,12 +118,19 @@ class Client {
       await this.pace();
       let response, body;
       try {
-        response = await fetch(url, {
+        const requestId = crypto.randomUUID();
+        const sent = await fetch(url, {
           method,
-          headers: { Authorization: `Bearer ${token}`, ...(json ? { "Content-Type": "application/json" } : {}), ...headers },
+          headers: {
+            Authorization: `Bearer ${token}`,
+            "X-Request-Id": requestId,
+            ...(json ? { "Content-Type": "application/json" } : {}),
+            ...headers,
+          },
           body: json ? JSON.stringify(json) : undefined,
           signal: AbortSignal.timeout(TIMEOUT_MS),
         });
+        response = logged(method, url, sent, requestId);
         const text = await response.text();
         body = response.status < 300 && text ? JSON.parse(text) : null;
       } catch (err) {
@@ -288,6 +306,8 @@ async function main() {
 }
 
 main().catch((err) => {
-  process.stderr.write(`${err instanceof PlatformError ? "error" : "crash"}: ${err.message}\n`);
+  // stderr lines are structured too (OBS-01): one JSON object, as pino writes them
+  const failure = { level: "error", message: err instanceof PlatformError ? "failed" : "crashed", error: err.message };
+  process.stderr.write(JSON.stringify({ ...failure, request: lastRequest, sync_id: SYNC_ID }) + "\n");
   process.exit(1);
 });

@@ -99,11 +99,28 @@ class RequestsSync:
         self.http.mount("https://", HTTPAdapter(max_retries=retry))
         self.http.mount("http://", HTTPAdapter(max_retries=retry))
         self.http.headers["User-Agent"] = "clean-requests-retry/1.0"
+        self.http.hooks["response"].append(self._log_response)
+        self.sync_id: str | None = None  # the running sync's correlation id, on every log line
+        self.last_request = ""  # "GET /v1/contacts -> 403": what a failure's log line names
         self.token: str | None = None
         self.token_expires = 0.0
         self.seen: dict[str, None] = {}
         webhook_secret = config.get("webhook_secret")
         self.webhook = Webhook(webhook_secret) if webhook_secret else None
+
+    def _log(self, level: str, message: str, **fields: Any) -> None:
+        self.sink.log(level, message, sync_id=self.sync_id, **fields)
+
+    def _log_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """A session hook: one line per response, with the X-Request-Id it was sent with."""
+        path = requests.utils.urlparse(response.request.url).path
+        self.last_request = f"{response.request.method} {path} -> {response.status_code}"
+        self._log(
+            "debug",
+            "request",
+            request=self.last_request,
+            request_id=response.request.headers.get("X-Request-Id"),
+        )
 
     # -- auth --------------------------------------------------------------------------------
 
@@ -118,6 +135,7 @@ class RequestsSync:
                     "client_secret": self.config["client_secret"],
                     "scope": " ".join(self.config["scopes"]),
                 },
+                headers={"X-Request-Id": str(uuid.uuid4())},
                 timeout=TIMEOUT,
             )
             if response.status_code != 200:
@@ -126,7 +144,7 @@ class RequestsSync:
             lifetime = float(body["expires_in"])
             self.token = body["access_token"]
             self.token_expires = time.monotonic() + lifetime - min(30.0, lifetime / 5)
-            self.sink.log("info", "access token issued", expires_in=body["expires_in"])
+            self._log("info", "access token issued", expires_in=body["expires_in"])
         assert self.token is not None
         return self.token
 
@@ -139,6 +157,7 @@ class RequestsSync:
         for attempt in range(BODY_ATTEMPTS):
             self.pacer.wait()
             headers = {"Authorization": f"Bearer {self._access_token()}", **kwargs.pop("headers", {})}
+            headers["X-Request-Id"] = str(uuid.uuid4())
             kwargs["headers"] = headers
             try:
                 response = self.http.request(method, self.base + path, timeout=TIMEOUT, **kwargs)
@@ -169,6 +188,17 @@ class RequestsSync:
         self._call("GET", "/v1/contacts", params={"limit": 1})
 
     def sync(self, state: Any) -> None:
+        """One sync under a new correlation id; a failure is logged with its cause, then raised."""
+        self.sync_id = uuid.uuid4().hex
+        try:
+            self._sync(state)
+        except Exception as exc:
+            self._log("error", "sync failed", error=f"{type(exc).__name__}: {exc}", request=self.last_request)
+            raise
+        finally:
+            self.sync_id = None
+
+    def _sync(self, state: Any) -> None:
         if not state or "feed" not in state:
             state = {"feed": self._feed_end(), "pending": list(STREAMS), "cursor": None}
             self.sink.checkpoint(state)

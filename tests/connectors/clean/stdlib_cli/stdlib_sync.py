@@ -56,8 +56,12 @@ def emit(message: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+SYNC_ID = uuid.uuid4().hex  # one process per call: its correlation id, on every log line
+last_request = ""  # "GET /v1/contacts -> 403": what a failure's log line names
+
+
 def log(level: str, message: str, **fields: Any) -> None:
-    emit({"type": "LOG", "level": level, "message": message, **fields})
+    emit({"type": "LOG", "level": level, "message": message, "sync_id": SYNC_ID, **fields})
 
 
 def backoff(attempt: int) -> float:
@@ -95,12 +99,18 @@ class Client:
 
     def _exchange(self, request: urllib.request.Request) -> tuple[int, Any, bytes]:
         """One request: (status, headers, body). Network trouble raises OSError or IncompleteRead."""
+        request_id = str(uuid.uuid4())
+        request.add_header("X-Request-Id", request_id)
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-                return response.status, response.headers, response.read()
+                status, headers, body = response.status, response.headers, response.read()
         except urllib.error.HTTPError as exc:
             with exc:
-                return exc.code, exc.headers, exc.read()
+                status, headers, body = exc.code, exc.headers, exc.read()
+        global last_request
+        last_request = f"{request.get_method()} {urllib.parse.urlsplit(request.full_url).path} -> {status}"
+        log("debug", "request", request=last_request, request_id=request_id)
+        return status, headers, body
 
     def access_token(self, renew: bool = False) -> str:
         if not renew and self.token and time.monotonic() < self.token_expires:
@@ -346,7 +356,8 @@ def main() -> int:
         else:
             serve(config, args.port)
     except PlatformError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        failure = {"level": "error", "message": "failed", "error": str(exc), "request": last_request}
+        print(json.dumps({**failure, "sync_id": SYNC_ID}), file=sys.stderr)  # structured, like every log line
         return 1
     return 0
 
