@@ -18,7 +18,17 @@ if TYPE_CHECKING:
     from harness.checks.context import CheckContext
     from harness.contract import Contract
 
-PILLARS = ("auth", "contract", "integrity", "resilience", "webhooks", "secrets", "data", "performance")
+PILLARS = (
+    "auth",
+    "contract",
+    "integrity",
+    "resilience",
+    "webhooks",
+    "secrets",
+    "data",
+    "change",
+    "performance",
+)
 SEVERITIES = ("critical", "high", "medium", "low")
 LEVELS = ("basic", "standard", "strict")
 # Pillars whose judgement is about the connector's own pace or resources: their checks run alone.
