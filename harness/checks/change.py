@@ -35,7 +35,9 @@ def survives_additive_version(ctx: CheckContext) -> None:
     (a strict model, `**record` into a dataclass) or maps enums through a closed list breaks on
     the platform's next release, with no change on the connector's side.
     """
-    tenant = ctx.tenant({s: RECORDS for s in ctx.manifest.streams}, purpose="evolved", evolve=ctx.seed_for("v2"))
+    tenant = ctx.tenant(
+        {s: RECORDS for s in ctx.manifest.streams}, purpose="evolved", evolve=ctx.seed_for("v2")
+    )
     evolution = _evolution(tenant)
     added = additions(evolution, ctx.manifest.streams)
     if not added:
@@ -65,7 +67,9 @@ def survives_additive_version(ctx: CheckContext) -> None:
 def _evolution(tenant: TenantHandle) -> Evolution:
     raw = tenant.info.get("evolved") or {}
     fields = {k: tuple(v) for k, v in (raw.get("fields") or {}).items()}
-    return Evolution(int(raw.get("seed", 0)), fields, dict(raw.get("enums") or {}), dict(raw.get("deprecated") or {}))
+    return Evolution(
+        int(raw.get("seed", 0)), fields, dict(raw.get("enums") or {}), dict(raw.get("deprecated") or {})
+    )
 
 
 def additions(evolution: Evolution, streams: list[str]) -> list[str]:

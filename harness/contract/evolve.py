@@ -56,7 +56,9 @@ class Evolution:
         if not isinstance(raw, dict):
             return None
         fields = {k: tuple(v) for k, v in raw.get("fields", {}).items()}
-        return cls(int(raw.get("seed", 0)), fields, dict(raw.get("enums", {})), dict(raw.get("deprecated", {})))
+        return cls(
+            int(raw.get("seed", 0)), fields, dict(raw.get("enums", {})), dict(raw.get("deprecated", {}))
+        )
 
 
 def evolve(contract: Contract, seed: int) -> Contract:
@@ -98,7 +100,9 @@ def evolve(contract: Contract, seed: int) -> Contract:
     evolution = Evolution(seed, added, {k: v for k, v in enums.items() if v}, deprecated)
     doc[EXTENSION] = evolution.to_dict()
     uri = f"{contract.uri.partition('#')[0]}.evolved-{seed}"
-    registry = contract.registry.with_resource(uri, Resource.from_contents(doc, default_specification=DRAFT202012))
+    registry = contract.registry.with_resource(
+        uri, Resource.from_contents(doc, default_specification=DRAFT202012)
+    )
     return Contract(file=contract.file, document=doc, uri=uri, registry=registry, version=contract.version)
 
 
@@ -119,7 +123,10 @@ _NEW_TYPES = (
     lambda: {
         "type": "object",
         "description": "added in the next version",
-        "properties": {"code": {"type": "string", "maxLength": 12}, "level": {"type": "integer", "minimum": 0}},
+        "properties": {
+            "code": {"type": "string", "maxLength": 12},
+            "level": {"type": "integer", "minimum": 0},
+        },
     },
 )
 
