@@ -8,7 +8,7 @@ everything the connector sees is contract-true for the platform's next version.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.checks.context import CheckContext, RunError, StreamDiff, compare
@@ -72,7 +72,7 @@ def _evolution(tenant: TenantHandle) -> Evolution:
     )
 
 
-def additions(evolution: Evolution, streams: list[str]) -> list[str]:
+def additions(evolution: Evolution, streams: Sequence[str]) -> list[str]:
     """`contacts: field evolved_rank, lifecycle_stage = "archived_v2"`, per synced stream."""
     out = []
     for stream in streams:
@@ -121,7 +121,7 @@ def judge_tolerated(
     error: RunError | None,
     phase: str,
     evolution: Evolution,
-    streams: list[str],
+    streams: Sequence[str],
     diffs: list[StreamDiff],
 ) -> Finding | None:
     """Both syncs completed against the evolved version and the replica equals the platform on
@@ -150,7 +150,7 @@ def judge_tolerated(
     return None
 
 
-def cause(text: str, evolution: Evolution, streams: list[str]) -> str:
+def cause(text: str, evolution: Evolution, streams: Sequence[str]) -> str:
     """What in the new version the error names: a new field, a new enum value, or neither."""
     for stream in streams:
         for name in evolution.fields.get(stream, ()):
