@@ -48,6 +48,9 @@ FIXES: dict[str, str] = {
         "`rejectUnauthorized: false` or `NODE_TLS_REJECT_UNAUTHORIZED=0`."
     ),
     "DATA-01": "Keep only the fields listed under [connector.fields] (and the id) for each stream.",
+    "CHG-01": "Tolerate the platform's additive changes: ignore (or keep) fields you do not know, store "
+    "enum values you do not know as sent, and never build records with `Model(**record)` or a model "
+    "that forbids extra fields.",
     "PERF-01": "Pace requests to the rate limit: use most of the budget, without running into 429s.",
     "PERF-02": "Store records page by page instead of holding the whole account in memory.",
 }
