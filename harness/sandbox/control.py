@@ -31,6 +31,7 @@ from harness.sandbox import auth
 from harness.sandbox.audit import key_id, verify
 from harness.sandbox.faults import FaultError
 from harness.sandbox.problems import json_response, problem
+from harness.sandbox.store import MemoryStore
 from harness.sandbox.tenants import DEFAULT_RATE, QuotaExceeded
 from harness.synth import Change, SynthError, fit_sizes, rfc3339
 
@@ -224,6 +225,14 @@ def health(call: Call) -> Response:
 def create_tenant(call: Call) -> Response:
     sandbox, spec = call.sandbox, call.body
     if "evolve" in spec:  # served from the contract's next additive version (harness.contract.evolve)
+        if not isinstance(sandbox.tenants.store, MemoryStore):
+            raise ControlProblem(
+                422,
+                "evolve needs a single-process sandbox: an evolved tenant lives in this process's "
+                "memory, which the other workers sharing the store cannot see; serve without "
+                "--workers/--store to certify change tolerance",
+                "/body/evolve",
+            )
         sandbox = sandbox.evolution(int(spec["evolve"]))
     scopes = spec.get("scopes")
     try:
