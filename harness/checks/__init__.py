@@ -6,6 +6,7 @@ from harness.checks import (  # noqa: F401  (importing registers the checks)
     auth_revoked,
     auth_usage,
     certificates,
+    change,
     contract,
     data,
     hostile,

@@ -121,9 +121,11 @@ class CheckContext:
         scopes: list[str] | None = None,
         seed: int | None = None,
         keep: bool = True,
+        evolve: int | None = None,
     ) -> TenantHandle:
         """A fresh tenant. Default: a few records in every stream the connector syncs, none elsewhere.
-        `seed` replaces the purpose's seed; `keep=False` leaves deleting it to the caller."""
+        `seed` replaces the purpose's seed; `keep=False` leaves deleting it to the caller;
+        `evolve` serves it from the contract's next additive version (harness.contract.evolve)."""
         if sizes is None:
             sizes = {stream: 25 for stream in self.manifest.streams}
         for parent in self.manifest.parents.values():  # a stream under every parent needs parents
@@ -139,6 +141,7 @@ class CheckContext:
             rate_limit=rate_limit,
             scopes=scopes,
             token_operation=token.operation_id if token else None,
+            evolve=evolve,
         )
         # the sandbox gives a collection whose ids hold fewer records than asked as many as fit
         # (tenant.sizes); checks judge what the tenant holds, and `fitted` says why it is fewer

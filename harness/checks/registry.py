@@ -27,6 +27,7 @@ PILLARS = (
     "secrets",
     "data",
     "observability",
+    "change",
     "performance",
 )
 SEVERITIES = ("critical", "high", "medium", "low")

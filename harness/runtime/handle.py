@@ -241,8 +241,13 @@ class SandboxHandle:
         profile: str | None = None,
         rate_limit: tuple[float, int] | None = None,
         token_operation: str | None = None,
+        evolve: int | None = None,
     ) -> TenantHandle:
+        """A fresh tenant; with `evolve`, served from the contract's next additive version for
+        that seed (harness.contract.evolve), whose additions the answer's `evolved` lists."""
         spec: dict[str, Any] = {"seed": seed, "sizes": sizes or {}, "token_ttl": token_ttl}
+        if evolve is not None:
+            spec["evolve"] = evolve
         if scopes is not None:
             spec["scopes"] = scopes
         if profile is not None:

@@ -30,6 +30,7 @@ from starlette.types import Receive, Scope, Send
 from harness.contract import Contract, Match, Operation, Violation, validate_request, validate_response
 from harness.contract.bodies import as_utf8, form_value, multipart_value
 from harness.contract.collections import find_feed
+from harness.contract.evolve import Evolution, evolve
 from harness.contract.validation import check_request
 from harness.core.errors import HarnessError
 from harness.sandbox import auth
@@ -87,6 +88,27 @@ class Sandbox:
 
         self.app = _Asgi(self._route)
         self._held = 0  # refusals being held (see _hold)
+        # tenants served from the contract's next additive version (POST /tenants `evolve`): one
+        # sandbox per evolution seed, built on first use, its tenants reached through this one
+        self.evolutions: dict[int, Sandbox] = {}
+        found = Evolution.of(contract)
+        self.deprecated = found.deprecated if found else {}  # operationId -> Deprecation, Sunset
+
+    def evolution(self, seed: int) -> Sandbox:
+        """The sandbox serving the contract's next additive version for this seed."""
+        if seed not in self.evolutions:
+            evolved = Sandbox(evolve(self.contract, seed), self.admin_token)
+            evolved.default_seed = self.default_seed
+            self.evolutions[seed] = evolved
+        return self.evolutions[seed]
+
+    def holder(self, tenant_id: str) -> Sandbox:
+        """The sandbox holding a tenant: this one, or the evolution it was created in."""
+        if self.evolutions and self.tenants.get(tenant_id) is None:
+            for evolved in self.evolutions.values():
+                if evolved.tenants.get(tenant_id) is not None:
+                    return evolved
+        return self
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Route API calls by hand: `/t/{tenant}/...`, or `/...` on a host named for a tenant
@@ -101,11 +123,11 @@ class Sandbox:
             elif not path.startswith("/_sandbox"):
                 host = next((v for k, v in scope.get("headers") or [] if k == b"host"), b"").decode("latin-1")
                 label = host.partition(":")[0].partition(".")[0]
-                if label and self.tenants.get(label) is not None:
+                if label and self.holder(label).tenants.get(label) is not None:
                     tenant_id, rest = label, path.lstrip("/")
             if tenant_id is not None and rest is not None:
                 try:  # any method: a 405 lists Allow
-                    response = await self.serve(scope, receive, tenant_id, rest)
+                    response = await self.holder(tenant_id).serve(scope, receive, tenant_id, rest)
                 except _Disconnected:
                     return
                 await response(scope, receive, send)
@@ -128,6 +150,8 @@ class Sandbox:
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.tenants.store.close()
+        for evolved in self.evolutions.values():
+            evolved.close()
 
     def _handlers(self) -> dict[str, Handler]:
         """The handler for each operation the sandbox implements, by operationId."""
@@ -186,6 +210,9 @@ class Sandbox:
         headers, body = as_utf8(headers, body)  # logged as sent; handled as UTF-8
         call = _Call(tenant, entry, method, api_path, query, headers, body)
         response = await self._respond(call)
+        sunset = self.deprecated.get(entry.operation or "")
+        if sunset and 200 <= response.status_code < 300:
+            response.headers.update(sunset)  # RFC 9745 and RFC 8594, as the evolved contract declares
         if call.refused:
             await self._hold()
         entry.status = response.status_code

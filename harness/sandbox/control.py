@@ -25,11 +25,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from harness.contract import Contract, Violation, bundled_contract_path, load, validate_request
+from harness.contract.evolve import Evolution
 from harness.core.errors import HarnessError
 from harness.sandbox import auth
 from harness.sandbox.audit import key_id, verify
 from harness.sandbox.faults import FaultError
 from harness.sandbox.problems import json_response, problem
+from harness.sandbox.store import MemoryStore
 from harness.sandbox.tenants import DEFAULT_RATE, QuotaExceeded
 from harness.synth import Change, SynthError, fit_sizes, rfc3339
 
@@ -141,7 +143,8 @@ async def _validated(sandbox: Sandbox, contract: Contract, request: Request) -> 
         raise _Invalid(violations)
     call = Call(sandbox, request, match.operation.operation_id, match.path_params, query, _object(body))
     if "tenant" in match.path_params:
-        call.found = sandbox.tenants.get(match.path_params["tenant"])
+        call.sandbox = sandbox.holder(match.path_params["tenant"])  # an evolved tenant's own sandbox
+        call.found = call.sandbox.tenants.get(match.path_params["tenant"])
         if call.found is None:
             raise ControlProblem(404, f"no tenant {match.path_params['tenant']!r}")
     return call
@@ -221,6 +224,16 @@ def health(call: Call) -> Response:
 @handles("createTenant")
 def create_tenant(call: Call) -> Response:
     sandbox, spec = call.sandbox, call.body
+    if "evolve" in spec:  # served from the contract's next additive version (harness.contract.evolve)
+        if not isinstance(sandbox.tenants.store, MemoryStore):
+            raise ControlProblem(
+                422,
+                "evolve needs a single-process sandbox: an evolved tenant lives in this process's "
+                "memory, which the other workers sharing the store cannot see; serve without "
+                "--workers/--store to certify change tolerance",
+                "/body/evolve",
+            )
+        sandbox = sandbox.evolution(int(spec["evolve"]))
     scopes = spec.get("scopes")
     try:
         # a collection whose ids hold fewer records than asked gets as many as fit (a quarter of
@@ -258,9 +271,16 @@ def create_tenant(call: Call) -> Response:
             "host_url": f"{url.scheme}://{tenant.id}.localhost:{url.port or 80}" + sandbox.contract.base_path,
             "credentials": auth.credentials(sandbox.contract, client),
             "fitted": fitted,
+            "evolved": _evolved(sandbox.contract),
         },
         201,
     )
+
+
+def _evolved(contract: Contract) -> dict[str, Any] | None:
+    """What the tenant's contract adds to the published one (None: it is the published one)."""
+    found = Evolution.of(contract)
+    return found.to_dict() if found else None
 
 
 def _rate_limit(limit: dict[str, Any]) -> tuple[float, int]:
