@@ -22,6 +22,8 @@ FAULT_KINDS = (
     "trickle",
 )
 
+HELD = ("latency", "stall", "trickle")  # the kinds that hold an answer for latency_ms
+
 
 @dataclass(frozen=True)
 class Fault:
@@ -98,7 +100,7 @@ class Fault:
             times=data.get("times", 1),
             status=data.get("status") if data.get("kind") in ("status", "status_after") else None,
             retry_after=data.get("retry_after") if data.get("kind") == "status" else None,
-            latency_ms=data.get("latency_ms") if data.get("kind") in ("latency", "stall", "trickle") else None,
+            latency_ms=data.get("latency_ms") if data.get("kind") in HELD else None,
             churn=data.get("churn") if data.get("kind") == "churn" else None,
         )
 
