@@ -238,7 +238,7 @@ def judge_written_once(operations: Sequence[Operation], failed: Iterable[LoggedR
         f"wrote records to the sink more than once: {len(doubled)} record(s) of {', '.join(streams)} "
         f"were written again after a retry (e.g. {stream} {record_id}: {kind} {times} times); the final "
         f"replica looks right, but an append-only destination or a downstream consumer gets every copy",
-        expected="each record written once per sync: a retry sends the request again, it stores no page twice",
+        expected="each record written once per sync: a retry sends a request again, not its page",
         requests=list(failed),
         written_twice=len(doubled),
         writes=len(operations),
