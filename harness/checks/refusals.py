@@ -18,9 +18,10 @@ from harness.runtime import TenantHandle
 
 MAX_REFUSED_ATTEMPTS = 2  # requests to an operation refused with a 4xx that retrying cannot fix
 REFUSED_CALL_TIMEOUT = 15.0  # seconds a sync may take to give up on a refused operation
-# the client errors no retry fixes (a 401 is met with one token refresh, which MAX_REFUSED_ATTEMPTS
-# allows); RES-06 provokes each one an operation documents, exactly or as 4XX
-NON_RETRYABLE = (400, 401, 403, 404, 409, 422)
+# the client errors no retry fixes; RES-06 provokes each one an operation documents, exactly or as
+# 4XX. Not 401: to a client it is a token expiry until a fresh token is refused too, and a refusal
+# of every fresh token is what RES-04 (revoked credentials) and the AUTH checks judge.
+NON_RETRYABLE = (400, 403, 404, 409, 422)
 
 
 @check("RES-03", pillar="resilience", severity="high", level="standard", timeout=60, requires=("scopes",))
@@ -133,11 +134,11 @@ def _scope_only_one_stream_needs(ctx: CheckContext, streams: list[str]) -> tuple
 def retries_no_client_error(ctx: CheckContext) -> None:
     """Retries none of the client errors an operation documents, on reads and on writes.
 
-    For each of 400, 401, 403, 404, 409 and 422 that a synced stream's list operation, or a pushed
+    For each of 400, 403, 404, 409 and 422 that a synced stream's list operation, or a pushed
     stream's create operation, documents (exactly or as `4XX`), the platform refuses that
     operation with that status, in the contract's error shape, every time it is asked. The
-    connector may send the refused request at most twice (a 401 earns one token refresh and one
-    retry), then must stop: the sync or the push fails, or a push skips the refused record. The
+    connector may send the refused request at most twice, then must stop: the sync or the push
+    fails, or a push skips the refused record. The
     same request gets the same refusal however often it is sent; a retry loop hammers the platform
     and hides the real error. Judged by counting the requests in the sandbox's log, not by time.
     """
@@ -225,7 +226,7 @@ def judge_client_error_retried(
         ),
         expected=(
             f"give up after at most {MAX_REFUSED_ATTEMPTS} requests: {', '.join(map(str, NON_RETRYABLE))} "
-            f"are final (a 401 earns one token refresh)"
+            "are final"
         ),
         requests=calls,
         attempts=len(calls),
