@@ -20,7 +20,7 @@ MAX_REFUSED_ATTEMPTS = 2  # requests to an operation refused with a 4xx that ret
 REFUSED_CALL_TIMEOUT = 15.0  # seconds a sync may take to give up on a refused operation
 # the client errors no retry fixes; RES-06 provokes each one an operation documents, exactly or as
 # 4XX. Not 401: to a client it is a token expiry until a fresh token is refused too, and a refusal
-# of every fresh token is what RES-04 (revoked credentials) and the AUTH checks judge.
+# of every fresh token is what AUTH-03 (token expiry) and AUTH-04 (revoked credentials) judge.
 NON_RETRYABLE = (400, 403, 404, 409, 422)
 
 
