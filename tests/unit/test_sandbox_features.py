@@ -184,9 +184,13 @@ def test_a_stall_records_whether_the_client_gave_up_or_waited_it_out(http, sandb
     tenant = new_tenant(sandbox)
     headers = bearer(http, tenant)
     set_faults(sandbox, tenant, {"kind": kind, "operation": "listContacts", "latency_ms": 3000})
-    with httpx.Client(timeout=0.3) as impatient, pytest.raises(httpx.TimeoutException):
-        with impatient.stream("GET", tenant.base_url + "/v1/contacts", headers=headers) as response:
-            response.read()
+    url = tenant.base_url + "/v1/contacts"
+    with (
+        httpx.Client(timeout=0.3) as impatient,
+        pytest.raises(httpx.TimeoutException),
+        impatient.stream("GET", url, headers=headers) as response,
+    ):
+        response.read()
     entry = at_least(1, lambda: [e for e in data(sandbox, tenant, "requests") if e["faults"]])[-1]
     assert entry["abandoned"] is True and 250 <= entry["held_ms"] < 3000
     set_faults(sandbox, tenant, {"kind": kind, "operation": "listContacts", "latency_ms": 400})
