@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from harness.checks.context import CheckContext
-from harness.checks.failures import Finding
+from harness.checks.failures import Finding, NotApplicable
 from harness.checks.registry import check
 from harness.checks.resilience import error_text, judge_written_once
 from harness.core import Fault, LoggedRequest, RequestLog
@@ -25,6 +25,8 @@ def survives_stalled_responses(ctx: CheckContext) -> None:
     platform's data, each record written once. Without a timeout a connector waits as long as the
     platform keeps the connection open: in production, often forever, and the sync hangs with it.
     """
+    if not ctx.sandbox.capabilities().supports("stall"):
+        raise NotApplicable("this sandbox cannot stall a response (an older build without the stall fault)")
     streams = list(ctx.manifest.streams)
     sizes = {stream: ctx.pages(stream, 1.5) for stream in streams}
     tenant = ctx.tenant(sizes, purpose="stalled")
