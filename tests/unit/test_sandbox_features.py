@@ -196,7 +196,7 @@ def test_a_stall_records_whether_the_client_gave_up_or_waited_it_out(http, sandb
     set_faults(sandbox, tenant, {"kind": kind, "operation": "listContacts", "latency_ms": 400})
     assert list_contacts(http, tenant, headers).json()["data"]  # waited out: the whole answer
     entry = at_least(2, lambda: [e for e in data(sandbox, tenant, "requests") if e["faults"]])[-1]
-    assert entry["abandoned"] is False and entry["held_ms"] >= 400
+    assert entry["abandoned"] is False and entry["held_ms"] >= 390  # the event loop's clock, not ours
 
 
 @pytest.mark.parametrize("status", [400, 403, 404, 409, 422])
