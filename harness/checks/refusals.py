@@ -13,6 +13,7 @@ from harness.checks.resilience import error_text
 from harness.connectors import ConnectorFailed, ConnectorTimeout
 from harness.contract import Operation
 from harness.contract.collections import find_feed
+from harness.contract.offers import CLIENT_ERRORS, client_errors
 from harness.core import Fault, RequestLog
 from harness.runtime import TenantHandle
 
@@ -21,7 +22,8 @@ REFUSED_CALL_TIMEOUT = 15.0  # seconds a sync may take to give up on a refused o
 # the client errors no retry fixes; RES-06 provokes each one an operation documents, exactly or as
 # 4XX. Not 401: to a client it is a token expiry until a fresh token is refused too, and a refusal
 # of every fresh token is what AUTH-03 (token expiry) and AUTH-04 (revoked credentials) judge.
-NON_RETRYABLE = (400, 403, 404, 409, 422)
+NON_RETRYABLE = CLIENT_ERRORS
+documented = client_errors
 
 
 @check("RES-03", pillar="resilience", severity="high", level="standard", timeout=60, requires=("scopes",))
@@ -130,7 +132,9 @@ def _scope_only_one_stream_needs(ctx: CheckContext, streams: list[str]) -> tuple
     return None
 
 
-@check("RES-06", pillar="resilience", severity="high", level="standard", timeout=180)
+@check(
+    "RES-06", pillar="resilience", severity="high", level="standard", timeout=180, requires=("client_errors",)
+)
 def retries_no_client_error(ctx: CheckContext) -> None:
     """Retries none of the client errors an operation documents, on reads and on writes.
 
@@ -169,11 +173,6 @@ def retries_no_client_error(ctx: CheckContext) -> None:
             judge_client_error_retried(tenant.requests(mark), op.operation_id, status, "write", error)
         )
     tenant.clear_faults()
-
-
-def documented(op: Operation) -> list[int]:
-    """The non-retryable statuses the operation documents: exactly, or as a 4XX range."""
-    return [s for s in NON_RETRYABLE if str(s) in op.responses or "4XX" in op.responses]
 
 
 def _list_ops(ctx: CheckContext) -> list[Operation]:
