@@ -142,12 +142,12 @@ def retries_no_client_error(ctx: CheckContext) -> None:
     stream's create operation, documents (exactly or as `4XX`), the platform refuses that
     operation with that status, in the contract's error shape, every time it is asked. The
     connector may send the refused request at most twice, then must stop: the sync or the push
-    fails, or a push skips the refused record. The
-    same request gets the same refusal however often it is sent; a retry loop hammers the platform
-    and hides the real error. Judged by counting the requests in the sandbox's log, not by time.
+    fails, or a push skips the refused record. The same request gets the same refusal however
+    often it is sent; a retry loop hammers the platform and hides the real error. Judged by
+    counting the requests in the sandbox's log, not by time.
     """
     reads = [(op, status) for op in _list_ops(ctx) for status in documented(op)]
-    writes = [(op, status) for op in _create_ops(ctx) for status in documented(op)]
+    writes = [(stream, op, status) for stream, op in _create_ops(ctx) for status in documented(op)]
     if not reads and not writes:
         raise NotApplicable(
             "no list or create operation of the connector documents a client error "
@@ -163,8 +163,7 @@ def retries_no_client_error(ctx: CheckContext) -> None:
         tenant.set_faults([Fault.error(status, op.operation_id, times=None)])
         error = ctx.sync(tenant, check_first=False, timeout=REFUSED_CALL_TIMEOUT).error
         ctx.require(judge_client_error_retried(tenant.requests(mark), op.operation_id, status, "read", error))
-    for op, status in writes:
-        stream = next(s for s in ctx.manifest.pushes if ctx.contract.collections[s].create_op == op)
+    for stream, op, status in writes:
         records = push_bodies(ctx, tenant, stream, 1)
         mark = tenant.requests().last_seq
         tenant.set_faults([Fault.error(status, op.operation_id, times=None)])
@@ -179,11 +178,10 @@ def _list_ops(ctx: CheckContext) -> list[Operation]:
     return [ctx.contract.collections[s].list_op for s in ctx.manifest.streams]
 
 
-def _create_ops(ctx: CheckContext) -> list[Operation]:
-    ops = (
-        ctx.contract.collections[s].create_op for s in ctx.manifest.pushes if s in ctx.contract.collections
-    )
-    return [op for op in ops if op is not None]
+def _create_ops(ctx: CheckContext) -> list[tuple[str, Operation]]:
+    """(stream, create operation) for each pushed stream the contract can create."""
+    cols = [ctx.contract.collections.get(s) for s in ctx.manifest.pushes]
+    return [(col.name, col.create_op) for col in cols if col is not None and col.create_op is not None]
 
 
 def _push(ctx: CheckContext, tenant: TenantHandle, stream: str, records: list[dict]) -> RunError | None:
