@@ -21,6 +21,7 @@ from harness.checks import (  # noqa: F401  (importing registers the checks)
     retried_push,
     scopes,
     secrets,
+    stalls,
     stateful,
     webhook_fuzz,
     webhooks,

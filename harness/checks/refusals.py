@@ -1,19 +1,29 @@
-"""Resilience against refusals: a 4xx that no retry can fix ends the sync, with a clear error."""
+"""Resilience against refusals: a 4xx that no retry can fix ends the sync (or the push), with a
+clear error. RES-03 refuses a missing scope; RES-06 every client error an operation documents."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from harness.checks.context import CheckContext
+from harness.checks.context import CheckContext, RunError
+from harness.checks.contract import push_bodies
 from harness.checks.failures import Finding, NotApplicable
 from harness.checks.registry import check
 from harness.checks.resilience import error_text
-from harness.connectors import ConnectorTimeout
+from harness.connectors import ConnectorFailed, ConnectorTimeout
+from harness.contract import Operation
 from harness.contract.collections import find_feed
-from harness.core import RequestLog
+from harness.contract.offers import CLIENT_ERRORS, client_errors
+from harness.core import Fault, RequestLog
+from harness.runtime import TenantHandle
 
 MAX_REFUSED_ATTEMPTS = 2  # requests to an operation refused with a 4xx that retrying cannot fix
 REFUSED_CALL_TIMEOUT = 15.0  # seconds a sync may take to give up on a refused operation
+# the client errors no retry fixes; RES-06 provokes each one an operation documents, exactly or as
+# 4XX. Not 401: to a client it is a token expiry until a fresh token is refused too, and a refusal
+# of every fresh token is what AUTH-03 (token expiry) and AUTH-04 (revoked credentials) judge.
+NON_RETRYABLE = CLIENT_ERRORS
+documented = client_errors
 
 
 @check("RES-03", pillar="resilience", severity="high", level="standard", timeout=60, requires=("scopes",))
@@ -120,3 +130,101 @@ def _scope_only_one_stream_needs(ctx: CheckContext, streams: list[str]) -> tuple
         if own:
             return stream, own[0]
     return None
+
+
+@check(
+    "RES-06", pillar="resilience", severity="high", level="standard", timeout=180, requires=("client_errors",)
+)
+def retries_no_client_error(ctx: CheckContext) -> None:
+    """Retries none of the client errors an operation documents, on reads and on writes.
+
+    For each of 400, 403, 404, 409 and 422 that a synced stream's list operation, or a pushed
+    stream's create operation, documents (exactly or as `4XX`), the platform refuses that
+    operation with that status, in the contract's error shape, every time it is asked. The
+    connector may send the refused request at most twice, then must stop: the sync or the push
+    fails, or a push skips the refused record. The same request gets the same refusal however
+    often it is sent; a retry loop hammers the platform and hides the real error. Judged by
+    counting the requests in the sandbox's log, not by time.
+    """
+    reads = [(op, status) for op in _list_ops(ctx) for status in documented(op)]
+    writes = [(stream, op, status) for stream, op in _create_ops(ctx) for status in documented(op)]
+    if not reads and not writes:
+        raise NotApplicable(
+            "no list or create operation of the connector documents a client error "
+            f"({', '.join(map(str, NON_RETRYABLE))})"
+        )
+    read_once: set[int] = set()  # one list operation per status is enough
+    tenant = ctx.tenant({s: 5 for s in (*ctx.manifest.streams, *ctx.manifest.pushes)}, purpose="refusals")
+    for op, status in reads:
+        if status in read_once:
+            continue
+        read_once.add(status)
+        mark = tenant.requests().last_seq
+        tenant.set_faults([Fault.error(status, op.operation_id, times=None)])
+        error = ctx.sync(tenant, check_first=False, timeout=REFUSED_CALL_TIMEOUT).error
+        ctx.require(judge_client_error_retried(tenant.requests(mark), op.operation_id, status, "read", error))
+    for stream, op, status in writes:
+        records = push_bodies(ctx, tenant, stream, 1)
+        mark = tenant.requests().last_seq
+        tenant.set_faults([Fault.error(status, op.operation_id, times=None)])
+        error = _push(ctx, tenant, stream, records)
+        ctx.require(
+            judge_client_error_retried(tenant.requests(mark), op.operation_id, status, "write", error)
+        )
+    tenant.clear_faults()
+
+
+def _list_ops(ctx: CheckContext) -> list[Operation]:
+    return [ctx.contract.collections[s].list_op for s in ctx.manifest.streams]
+
+
+def _create_ops(ctx: CheckContext) -> list[tuple[str, Operation]]:
+    """(stream, create operation) for each pushed stream the contract can create."""
+    cols = [ctx.contract.collections.get(s) for s in ctx.manifest.pushes]
+    return [(col.name, col.create_op) for col in cols if col is not None and col.create_op is not None]
+
+
+def _push(ctx: CheckContext, tenant: TenantHandle, stream: str, records: list[dict]) -> RunError | None:
+    connector = ctx.connector(tenant, timeout=REFUSED_CALL_TIMEOUT)
+    try:
+        connector.push(stream, records)
+    except (ConnectorFailed, ConnectorTimeout) as exc:
+        return exc
+    finally:
+        connector.close()
+    return None
+
+
+def judge_client_error_retried(
+    log: RequestLog, operation: str, status: int, kind: str, error: BaseException | None
+) -> Finding | None:
+    """At most MAX_REFUSED_ATTEMPTS requests to an operation the platform refuses with `status`
+    every time. A run that never sent it proves nothing, and says so."""
+    calls = log.api().to(operation)
+    refused = RequestLog(e for e in calls if e.status == status)
+    if not refused:
+        return Finding.of(
+            f"never sent {operation} while the platform refused it with {status}, so there was nothing "
+            f"to judge ({len(log.api())} API request(s); "
+            + (f"it failed: {error_text(error)})" if error else "it reported success)"),
+            expected=f"the {'sync lists' if kind == 'read' else 'push creates'} with {operation}",
+            requests=log[-5:],
+        )
+    if len(calls) <= MAX_REFUSED_ATTEMPTS:
+        return None
+    first = refused[0]
+    return Finding.of(
+        f"retried a non-retryable {status} on a {kind}: sent {len(calls)} requests to {operation} "
+        f"although the first was refused with {first.line()}, which no retry can change"
+        + (
+            f"; it did not stop within {REFUSED_CALL_TIMEOUT:g} s"
+            if isinstance(error, ConnectorTimeout)
+            else ""
+        ),
+        expected=(
+            f"give up after at most {MAX_REFUSED_ATTEMPTS} requests: {', '.join(map(str, NON_RETRYABLE))} "
+            "are final"
+        ),
+        requests=calls,
+        attempts=len(calls),
+    )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 
 from harness.checks.context import CheckContext
 from harness.checks.failures import Finding
 from harness.checks.registry import check
+from harness.connectors.replica import Operation
 from harness.core import Fault, LoggedRequest, RequestLog
 
 RETRY_AFTER = 1  # seconds: what the injected 429s ask for
@@ -49,6 +51,7 @@ def honours_retry_after(ctx: CheckContext) -> None:
         expected="the rate-limited page is retried and nothing is lost",
         requests=api.status(429),
     )
+    ctx.require(judge_written_once(run.replica.operations, api.status(429)))
 
 
 def judge_rate_limited_run(
@@ -164,6 +167,7 @@ def retries_transient_failures(ctx: CheckContext) -> None:
         expected="every failed page is retried and nothing is lost",
         requests=failed,
     )
+    ctx.require(judge_written_once(run.replica.operations, failed))
 
 
 def judge_transient_run(
@@ -222,6 +226,29 @@ def judge_backoff(api: RequestLog) -> Finding | None:
 
 
 # -- shared ----------------------------------------------------------------------------------------
+
+
+def judge_written_once(operations: Sequence[Operation], failed: Iterable[LoggedRequest]) -> Finding | None:
+    """Exactly once, judged on every write the replica received, not only its final rows: in a
+    sync of a platform that does not change meanwhile, each record reaches the sink once (one
+    upsert, or one delete, per stream and id). The sink stands for the connector's destination,
+    which may append (a warehouse load, a change stream): a page stored again after a retry is a
+    duplicate there even though a keyed replica ends up the same."""
+    counts = Counter((op.kind, op.stream, op.id) for op in operations)
+    doubled = {key: n for key, n in counts.items() if n > 1}
+    if not doubled:
+        return None
+    (kind, stream, record_id), times = next(iter(doubled.items()))
+    streams = sorted({key[1] for key in doubled})
+    return Finding.of(
+        f"wrote records to the sink more than once: {len(doubled)} record(s) of {', '.join(streams)} "
+        f"were written again after a retry (e.g. {stream} {record_id}: {kind} {times} times); the final "
+        f"replica looks right, but an append-only destination or a downstream consumer gets every copy",
+        expected="each record written once per sync: a retry sends a request again, not its page",
+        requests=list(failed),
+        written_twice=len(doubled),
+        writes=len(operations),
+    )
 
 
 def _failed(entry: LoggedRequest) -> bool:

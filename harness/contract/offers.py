@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.contract.collections import find_feed
-from harness.contract.model import Contract
+from harness.contract.model import Contract, Operation
 
 
 @dataclass(frozen=True)
@@ -143,6 +143,30 @@ def _writes(contract: Contract) -> Gap | None:
         "writes",
         "no collection has a create operation, so there is nothing to push",
         "document a create, e.g. `POST /tickets` with a request body and a 201 answer",
+    )
+
+
+# the client errors no retry can fix, which RES-06 provokes where an operation documents them
+CLIENT_ERRORS = (400, 403, 404, 409, 422)
+
+
+def client_errors(op: Operation) -> list[int]:
+    """The CLIENT_ERRORS an operation documents, exactly or as a 4XX range."""
+    return [s for s in CLIENT_ERRORS if str(s) in op.responses or "4XX" in op.responses]
+
+
+@offer("client_errors")
+def _client_errors(contract: Contract) -> Gap | None:
+    ops = [op for col in contract.collections.values() for op in (col.list_op, col.create_op) if op]
+    if any(client_errors(op) for op in ops):
+        return None
+    return Gap(
+        "client_errors",
+        "no list or create operation documents a client error (400, 403, 404, 409, 422), so there "
+        "is no refusal whose retries to judge",
+        "document the refusals each operation answers with, in your error schema, e.g. "
+        "`responses: {'400': {$ref: '#/components/responses/BadRequest'}}` (a `default` response "
+        "names no status)",
     )
 
 

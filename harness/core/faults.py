@@ -10,7 +10,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-FAULT_KINDS = ("latency", "status", "expire_token", "drop", "truncate", "churn", "status_after")
+FAULT_KINDS = (
+    "latency",
+    "status",
+    "expire_token",
+    "drop",
+    "truncate",
+    "churn",
+    "status_after",
+    "stall",
+    "trickle",
+)
+
+HELD = ("latency", "stall", "trickle")  # the kinds that hold an answer for latency_ms
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,17 @@ class Fault:
         return cls("latency", operation, after, times, latency_ms=latency_ms)
 
     @classmethod
+    def stalled(cls, stall_ms: int, operation: str = "*", *, after: int = 0, times: int | None = 1) -> Fault:
+        """Hold the answer: send nothing for `stall_ms`, then all of it. The sandbox records whether
+        the client gave up first (only a client timeout gets a connector past a hung platform)."""
+        return cls("stall", operation, after, times, latency_ms=stall_ms)
+
+    @classmethod
+    def trickled(cls, stall_ms: int, operation: str = "*", *, after: int = 0, times: int | None = 1) -> Fault:
+        """Send the headers and half the body at once, the rest only after `stall_ms`."""
+        return cls("trickle", operation, after, times, latency_ms=stall_ms)
+
+    @classmethod
     def expired_token(cls, operation: str = "*", *, after: int = 0, times: int | None = 1) -> Fault:
         """Refuse the request's token with 401 invalid_token before its expiry."""
         return cls("expire_token", operation, after, times)
@@ -77,7 +100,7 @@ class Fault:
             times=data.get("times", 1),
             status=data.get("status") if data.get("kind") in ("status", "status_after") else None,
             retry_after=data.get("retry_after") if data.get("kind") == "status" else None,
-            latency_ms=data.get("latency_ms") if data.get("kind") == "latency" else None,
+            latency_ms=data.get("latency_ms") if data.get("kind") in HELD else None,
             churn=data.get("churn") if data.get("kind") == "churn" else None,
         )
 

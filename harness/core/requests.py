@@ -85,6 +85,8 @@ class LoggedRequest:
     repair: str = ""
     auth: Auth = field(default_factory=Auth)
     faults: tuple[str, ...] = ()  # the kinds of the scripted faults that fired on it
+    held_ms: float = 0.0  # under a stall or trickle fault: how long the sandbox held the answer
+    abandoned: bool = False  # the client closed the connection before the answer was complete
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LoggedRequest:
@@ -106,6 +108,8 @@ class LoggedRequest:
             repair=str(data.get("repair", "")),
             auth=Auth.from_json(data.get("auth")),
             faults=tuple(data.get("faults") or ()),
+            held_ms=float(data.get("held_ms", 0.0)),
+            abandoned=bool(data.get("abandoned", False)),
         )
 
     @property

@@ -41,6 +41,10 @@ FIXES: dict[str, str] = {
     "RES-02": "Retry 5xx responses, dropped connections and cut-off bodies with exponential backoff.",
     "RES-03": "On a 4xx that retrying cannot fix (400, 403, 404, 422), stop with an error.",
     "RES-04": "Handle every schema-valid value: nulls, empty pages, extreme strings and numbers.",
+    "RES-05": "Give your HTTP client a connect and read timeout under 30 s, "
+    "and retry a request that timed out.",
+    "RES-06": "Never retry a 400, 403, 404, 409 or 422, on reads or writes: "
+    "fail (or skip the record) naming the status.",
     "WH-01": "Verify the signature (the contract's scheme) over the raw body with webhook_secret, "
     "apply the event, answer 2xx.",
     "WH-02": "Answer 4xx, and change nothing, for a bad or missing signature, id or timestamp, "

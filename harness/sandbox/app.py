@@ -217,7 +217,10 @@ class Sandbox:
             await self._hold()
         entry.status = response.status_code
         entry.latency_ms = round((time.perf_counter() - started) * 1000, 3)
-        tenant.requests.append(entry)
+        if isinstance(response, _Stalled):  # logged once the client left or the stall ended
+            response.logged = partial(_log_stall, tenant, entry)
+        else:
+            tenant.requests.append(entry)
         return response
 
     async def _respond(self, call: _Call) -> Response:
@@ -295,6 +298,8 @@ class Sandbox:
                 response = conform_error(self.contract, op, failed, self.responder, call.seed)
             elif rule.kind == "drop":
                 response = _Dropped(response)
+            elif rule.kind in ("stall", "trickle"):
+                response = _Stalled(response, rule.latency_ms / 1000, trickle=rule.kind == "trickle")
         return response
 
     def _token(self, call: _Call, form: dict[str, list[str]]) -> Response:
@@ -484,6 +489,52 @@ class _Dropped(Response):
             {"type": "http.response.body", "body": bytes(self.body)[: len(self.body) // 2], "more_body": True}
         )
         raise InjectedDrop("injected fault: connection dropped")
+
+
+class _Stalled(Response):
+    """Hold the answer for `seconds` (a trickle sends the headers and half the body first), then
+    send the rest, watching for the client to give up meanwhile: the log records how long the
+    answer was held and whether the client closed the connection first (`abandoned`)."""
+
+    def __init__(self, inner: Response, seconds: float, *, trickle: bool) -> None:
+        super().__init__(inner.body, inner.status_code, headers=dict(inner.headers))
+        self.seconds, self.trickle = seconds, trickle
+        self.logged: Callable[[float, bool], None] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = bytes(self.body)
+        start = {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        started = time.perf_counter()
+        sent = len(body) // 2 if self.trickle else 0
+        if self.trickle:
+            await send(start)
+            await send({"type": "http.response.body", "body": body[:sent], "more_body": True})
+        abandoned = await _client_leaves(receive, self.seconds)
+        if self.logged is not None:
+            self.logged((time.perf_counter() - started) * 1000, abandoned)
+        if abandoned:
+            return
+        if not self.trickle:
+            await send(start)
+        await send({"type": "http.response.body", "body": body[sent:]})
+
+
+async def _client_leaves(receive: Receive, seconds: float) -> bool:
+    """True when the client disconnects within `seconds` (its request body was already read)."""
+    deadline = time.perf_counter() + seconds
+    while (left := deadline - time.perf_counter()) > 0:
+        try:
+            message = await asyncio.wait_for(receive(), left)
+        except TimeoutError:
+            return False
+        if message["type"] == "http.disconnect":
+            return True
+    return False
+
+
+def _log_stall(tenant: Tenant, entry: RequestRecord, held_ms: float, abandoned: bool) -> None:
+    entry.held_ms, entry.abandoned = round(held_ms, 3), abandoned
+    tenant.requests.append(entry)
 
 
 async def _http_problem(request: Request, exc: Exception) -> Response:

@@ -18,10 +18,11 @@ from harness.core.errors import HarnessError
 
 BEFORE = ("latency", "status", "expire_token")  # act before the request is handled
 # act on the response, or after it; status_after answers an error although the request was applied
-AFTER = ("drop", "truncate", "churn", "status_after")
+AFTER = ("drop", "truncate", "churn", "status_after", "stall", "trickle")
 KINDS = BEFORE + AFTER
-FAULT_STATUSES = (429, 500, 502, 503, 504)
-MAX_LATENCY_MS = 60_000
+# the 4xx are refusals no retry can fix (RES-06 provokes each one an operation documents)
+FAULT_STATUSES = (400, 401, 403, 404, 409, 422, 429, 500, 502, 503, 504)
+MAX_LATENCY_MS = 60_000  # also the longest stall (kinds stall and trickle hold the answer latency_ms)
 MAX_RETRY_AFTER = 3600
 MAX_CHURN = 10_000
 # JSON types of a rule's fields (no field is a boolean, and to Python a bool is an int)

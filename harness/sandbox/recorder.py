@@ -62,6 +62,8 @@ class RequestRecord:
     repair: str = ""  # "repaired" / "regenerated": the answer was fixed to conform before it was sent
     auth: dict[str, Any] = field(default_factory=dict)
     faults: list[str] = field(default_factory=list)
+    held_ms: float = 0.0  # a stall or trickle: how long the answer was held, until the end or the client left
+    abandoned: bool = False  # the client closed the connection before the answer was complete
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -179,6 +179,34 @@ def test_request_faults_expire_the_token_and_add_latency(http, sandbox):
     assert data(sandbox, tenant, "requests")[-1]["faults"] == ["latency"]
 
 
+@pytest.mark.parametrize("kind", ["stall", "trickle"])
+def test_a_stall_records_whether_the_client_gave_up_or_waited_it_out(http, sandbox, kind):
+    tenant = new_tenant(sandbox)
+    headers = bearer(http, tenant)
+    set_faults(sandbox, tenant, {"kind": kind, "operation": "listContacts", "latency_ms": 3000})
+    url = tenant.base_url + "/v1/contacts"
+    with (
+        httpx.Client(timeout=0.3) as impatient,
+        pytest.raises(httpx.TimeoutException),
+        impatient.stream("GET", url, headers=headers) as response,
+    ):
+        response.read()
+    entry = at_least(1, lambda: [e for e in data(sandbox, tenant, "requests") if e["faults"]])[-1]
+    assert entry["abandoned"] is True and 250 <= entry["held_ms"] < 3000
+    set_faults(sandbox, tenant, {"kind": kind, "operation": "listContacts", "latency_ms": 400})
+    assert list_contacts(http, tenant, headers).json()["data"]  # waited out: the whole answer
+    entry = at_least(2, lambda: [e for e in data(sandbox, tenant, "requests") if e["faults"]])[-1]
+    assert entry["abandoned"] is False and entry["held_ms"] >= 390  # the event loop's clock, not ours
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 409, 422])
+def test_a_status_fault_can_refuse_with_a_client_error_in_the_contracts_error_shape(http, sandbox, status):
+    tenant = new_tenant(sandbox)
+    headers = bearer(http, tenant)
+    set_faults(sandbox, tenant, {"kind": "status", "operation": "listContacts", "status": status})
+    assert_problem(list_contacts(http, tenant, headers), status)
+
+
 @pytest.mark.parametrize(
     ("rule", "named"),
     [
