@@ -14,6 +14,7 @@ import httpx
 
 from harness.checks.context import REVOKED_CALL_TIMEOUT, CheckContext, Driver, RunError
 from harness.checks.event_bodies import event_body
+from harness.checks.exposures import Leak, credentials, driver_places, request_urls
 from harness.checks.failures import Finding, NotApplicable
 from harness.checks.registry import check
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Replica
@@ -23,9 +24,10 @@ from harness.runtime import TenantHandle
 RECORDS = 30  # per stream: one page, the point is the paths a secret can travel, not volume
 URLSAFE = re.compile(r"[A-Za-z0-9_-]+")
 Places = list[tuple[str, str]]  # (where, text) of everything the connector produced
+__all__ = ["request_urls"]  # re-exported: harness.fuzz and the tests read URLs as SEC-01 does
 
 
-@check("SEC-01", pillar="secrets", severity="critical", level="basic", timeout=90)
+@check("SEC-01", pillar="secrets", severity="critical", level="basic", timeout=90, last=True)
 def no_secret_leaks(ctx: CheckContext) -> None:
     """No credential appears in its logs, records, checkpoints, errors, output or request URLs.
 
@@ -35,9 +37,12 @@ def no_secret_leaks(ctx: CheckContext) -> None:
     fails. None of these secrets may appear in what it logs (`sink.log`, LOG lines), the records
     and checkpoints it stores, the text and traceback of its errors, its stderr (a Python
     connector's prints and `logging` records included), or the paths and query strings of its
-    requests: all of these end up in log aggregators, tickets and screenshots. Tokens are
-    recognized by the shape of the tokens the platform issues (text the platform served, such as
-    a record's value or a cursor the connector sends back, is never taken for one).
+    requests as it sent them: all of these end up in log aggregators, tickets and screenshots.
+    The same is looked for in what the connector produced during every other check of the run
+    (a 5xx, a throttled or a revoked call takes error paths this scenario does not): this check
+    runs after all of them. Tokens are recognized by the shape of the tokens the platform issues
+    (text the platform served, such as a record's value or a cursor the connector sends back, is
+    never taken for one).
     """
     tenant = ctx.tenant({stream: RECORDS for stream in ctx.manifest.streams}, purpose="leaks")
     webhook_secret = _webhook_secret(ctx.seed_for("webhook-secret"))
@@ -64,7 +69,59 @@ def no_secret_leaks(ctx: CheckContext) -> None:
     }
     log = tenant.requests()
     outputs = _places(replica, connector, errors) + request_urls(log)
-    ctx.require(judge_no_leaks(outputs, secrets, shape, served_text(tenant, ctx.manifest.streams, log)))
+    suspects = find_leaks(outputs, secrets, shape)  # the platform's text is read only to rule a token out
+    served = served_text(tenant, ctx.manifest.streams, log) if "an access token" in suspects else ()
+    others = ctx.exposures.elsewhere(ctx.check_id) if ctx.exposures is not None else []
+    ctx.require(judge_no_leaks(outputs, secrets, shape, served, others))
+
+
+def scan_check(ctx: CheckContext) -> dict[str, list[str]]:
+    """What -> where for every credential a check handed its connectors that they let out (in
+    their errors, logs, sinks, stderr and raw request URLs): what SEC-01 judges after the run."""
+    recorded = list(ctx.recorded)
+    if not recorded:
+        return {}
+    secrets = credentials(r.config for r in recorded)
+    outputs: Places = []
+    for r in recorded:
+        outputs += driver_places(r.sink, r.diagnostics(), r.errors, _text)
+    logs = [t.requests() for t in ctx.tenants]
+    for log in logs:
+        outputs += request_urls(log)
+    exposures = ctx.exposures
+    if exposures is not None and exposures.shape is None and ctx.tenants:
+        exposures.shape = _token_shape(ctx, ctx.tenants[0]) or False
+    shape = exposures.shape if exposures is not None and exposures.shape else None
+    found = find_leaks(outputs, secrets, shape)
+    if "an access token" in found:
+        served: list[str] = []
+        for tenant, log in zip(ctx.tenants, logs, strict=True):
+            served += served_text(tenant, ctx.manifest.streams, log)
+        found = find_leaks(outputs, secrets, shape, served)
+    return found
+
+
+def find_leaks(
+    outputs: Places,
+    secrets: Mapping[str, str],
+    shape: re.Pattern[str] | None,
+    served: Iterable[str] = (),
+) -> dict[str, list[str]]:
+    """What -> where: each secret (what -> value) found in an output (where, text), and text shaped
+    like the platform's tokens unless it is text the platform itself served (`served`: a record's
+    value, a cursor sent back in a URL), which a token never is."""
+    leaks: dict[str, list[str]] = {}
+    for what, value in secrets.items():
+        where = [w for w, text in outputs if value in text]
+        key = what.replace("signing key", "secret")
+        if where and not ("signing key" in what and key in leaks):
+            leaks[what] = where
+    if shape is not None:
+        known = {m for text in served for m in shape.findall(text)}
+        where = [w for w, text in outputs if any(m not in known for m in shape.findall(text))]
+        if where:
+            leaks["an access token"] = where
+    return leaks
 
 
 def judge_no_leaks(
@@ -72,25 +129,20 @@ def judge_no_leaks(
     secrets: Mapping[str, str],
     shape: re.Pattern[str] | None,
     served: Iterable[str] = (),
+    elsewhere: Iterable[Leak] = (),
 ) -> Finding | None:
-    """No secret (what -> value) in any output (where, text); no text shaped like the platform's
-    tokens either, unless it is text the platform itself served (`served`: a record's value, a
-    cursor sent back in a URL), which a token never is: the sandbox masks tokens wherever it logs."""
-    leaks: dict[str, list[str]] = {}
-    for what, value in secrets.items():
-        where = [w for w, text in outputs if value in text]
-        if where and not (what == "the webhook signing key" and "the webhook secret" in leaks):
-            leaks[what] = where
-    if shape is not None:
-        known = {m for text in served for m in shape.findall(text)}
-        where = [w for w, text in outputs if any(m not in known for m in shape.findall(text))]
-        if where:
-            leaks["an access token"] = where
+    """No secret (what -> value) in any output (where, text) of this check's scenario, no text
+    shaped like the platform's tokens that the platform did not serve, and no leak found in any
+    other check's connectors (`elsewhere`, from the run's ledger). Names what and where, never
+    the value (a secret shows as its first four characters and ****)."""
+    leaks = find_leaks(outputs, secrets, shape, served)
+    for leak in elsewhere:
+        leaks.setdefault(leak.what, []).extend(f"{w} during {leak.check_id}" for w in leak.where)
     if not leaks:
         return None
     return Finding.of(
         "; ".join(
-            f"leaked {what} ({_masked(secrets.get(what))}) in {len(where)} place(s), "
+            f"leaked {what}{_masked(what, secrets.get(what))} in {len(where)} place(s), "
             f"e.g. {', '.join(where[:3])}"
             for what, where in leaks.items()
         ),
@@ -232,27 +284,7 @@ def _deliver_webhooks(
 
 def _places(replica: Replica, connector: Driver, errors: list[tuple[str, RunError]]) -> Places:
     """Everything the connector produced that people or other systems get to read, by where."""
-    out: Places = []
-    for i, entry in enumerate(replica.logs, 1):
-        out.append((f"log #{i} ({entry.get('level')} {str(entry.get('message'))[:40]!r})", _text(entry)))
-    for stream, rows in replica.rows.items():
-        for record_id, record in rows.items():
-            out.append((f"stored record {stream}/{record_id}", _text(record)))
-    for i, state in enumerate(replica.checkpoints, 1):
-        out.append((f"checkpoint #{i}", _text(state)))
-    for call, exc in errors:
-        out.append((f"the error of {call}", str(exc)))
-        out.append((f"the traceback of {call}", exc.traceback_text))
-    for i, line in enumerate(connector.diagnostics().stderr, 1):
-        out.append((f"stderr line {i}", line))
-    return out
-
-
-def request_urls(log: RequestLog) -> Places:
-    """The path and query string of each request (as the sandbox logged them, secrets masked)."""
-    return [
-        (f"the URL of request #{e.seq} ({e.method} {e.path[:60]})", f"{e.path}?{e.query_string}") for e in log
-    ]
+    return driver_places(replica, connector.diagnostics(), errors, _text)
 
 
 def served_text(tenant: TenantHandle, streams: Iterable[str], log: RequestLog) -> list[str]:
@@ -266,5 +298,9 @@ def _text(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
 
 
-def _masked(value: str | None) -> str:
-    return "recognized by the shape of the platform's tokens" if value is None else f"{value[:4]}****"
+def _masked(what: str, value: str | None) -> str:
+    if what == "an access token":
+        return " (recognized by the shape of the platform's tokens)"
+    if value is None:  # a credential another check handed its connector
+        return ""
+    return " (****)" if len(value) < 16 else f" ({value[:4]}****)"

@@ -85,6 +85,9 @@ class LoggedRequest:
     repair: str = ""
     auth: Auth = field(default_factory=Auth)
     faults: tuple[str, ...] = ()  # the kinds of the scripted faults that fired on it
+    # the query string as the connector sent it, unmasked: SEC-01 judges credentials in URLs
+    # from it; never rendered (not in repr, `line`, `summary` or `query_string`)
+    raw_query: str = field(default="", repr=False)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LoggedRequest:
@@ -106,6 +109,7 @@ class LoggedRequest:
             repair=str(data.get("repair", "")),
             auth=Auth.from_json(data.get("auth")),
             faults=tuple(data.get("faults") or ()),
+            raw_query=str(data.get("raw_query") or ""),
         )
 
     @property

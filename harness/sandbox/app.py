@@ -182,6 +182,7 @@ class Sandbox:
             body_digest=digest(body) if body else EMPTY_DIGEST,
             body_size=len(body or b""),
             operation=None,
+            raw_query=query_string,
         )
         headers, body = as_utf8(headers, body)  # logged as sent; handled as UTF-8
         call = _Call(tenant, entry, method, api_path, query, headers, body)

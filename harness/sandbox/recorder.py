@@ -1,7 +1,10 @@
 """The request log: what the connector did, as the sandbox saw it. Checks judge from this.
 
-Secrets never enter the log: credentials in headers, query strings and bodies are masked, and
-only a digest of the body is kept. What kind of credential was sent where is recorded instead.
+Credentials in headers, query strings and bodies are masked, and only a digest of the body is
+kept. What kind of credential was sent where is recorded instead. One field keeps what the
+connector sent: `raw_query`, the query string unmasked, so SEC-01 can judge a credential in a URL
+from the URL as sent (served only to the admin API, never rendered: `LoggedRequest` keeps it out
+of its repr, lines and summaries).
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class RequestRecord:
     repair: str = ""  # "repaired" / "regenerated": the answer was fixed to conform before it was sent
     auth: dict[str, Any] = field(default_factory=dict)
     faults: list[str] = field(default_factory=list)
+    raw_query: str = ""  # the query string as sent, unmasked: for SEC-01's judgement, never shown
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,0 +1,139 @@
+"""What every check's connector let people read, kept for SEC-01 across the whole run.
+
+A credential leaks on whatever path a connector takes: the 5xx a resilience check provokes, a
+revoked token, a webhook storm. SEC-01's own scenario walks only some of those paths, so each
+check's connectors are recorded as they run (the errors their calls raised, their sinks, their
+stderr, the URLs they sent as sent) and scanned, when the check ends, for the credentials that
+check gave them. SEC-01 runs after every other check and fails for any leak found anywhere.
+Nothing here renders a secret: a leak is kept as what leaked and where, never the value.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote_plus
+
+from harness.connectors import ConnectorFailed, ConnectorTimeout, Driver
+from harness.core import RequestLog
+
+RunError = ConnectorFailed | ConnectorTimeout
+Places = list[tuple[str, str]]  # (where, text)
+# config keys that carry a credential the harness planted (harness.runtime TenantHandle.connector_config)
+CREDENTIAL_KEYS = {
+    "client_secret": "the client secret",
+    "api_key": "the API key",
+    "password": "the password",
+    "refresh_token": "the refresh token",
+    "webhook_secret": "the webhook secret",
+}
+
+
+class RecordedDriver:
+    """A driver that remembers the error of every call it raised (the check still gets it)."""
+
+    def __init__(self, inner: Driver, config: Mapping[str, Any], sink: Any) -> None:
+        object.__setattr__(self, "_inner", inner)
+        object.__setattr__(self, "config", config)
+        object.__setattr__(self, "sink", sink)
+        object.__setattr__(self, "errors", [])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._inner, name, value)
+
+    def _call(self, label: str, func: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return func(*args)
+        except (ConnectorFailed, ConnectorTimeout) as exc:
+            self.errors.append((label, exc))
+            raise
+
+    def check(self) -> None:
+        self._call("check()", self._inner.check)
+
+    def sync(self, state: Any = None) -> None:
+        self._call("sync()", self._inner.sync, state)
+
+    def push(self, stream: str, records: list[dict[str, Any]]) -> Any:
+        return self._call(f"push({stream})", self._inner.push, stream, records)
+
+    def handle_webhook(self, headers: dict[str, str], body: bytes) -> int:
+        return int(self._call("handle_webhook()", self._inner.handle_webhook, headers, body))
+
+
+def credentials(configs: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """what -> value for every credential handed to the connectors (values of 8+ characters)."""
+    out: dict[str, str] = {}
+    for config in configs:
+        for key, what in CREDENTIAL_KEYS.items():
+            value = config.get(key)
+            if isinstance(value, str) and len(value) >= 8 and value not in out.values():
+                label = what if what not in out else f"{what} #{sum(k.startswith(what) for k in out) + 1}"
+                out[label] = value
+                if key == "webhook_secret" and value.startswith("whsec_"):
+                    out[label.replace("secret", "signing key")] = value.removeprefix("whsec_")
+    return out
+
+
+def driver_places(
+    sink: Any, diagnostics: Any, errors: Iterable[tuple[str, RunError]], text: Callable[[Any], str]
+) -> Places:
+    """Everything one connector produced that people or other systems get to read, by where."""
+    out: Places = []
+    for i, entry in enumerate(getattr(sink, "logs", ()) or (), 1):
+        out.append((f"log #{i} ({entry.get('level')} {str(entry.get('message'))[:40]!r})", text(entry)))
+    for stream, rows in (getattr(sink, "rows", None) or {}).items():
+        for record_id, record in rows.items():
+            out.append((f"stored record {stream}/{record_id}", text(record)))
+    for i, state in enumerate(getattr(sink, "checkpoints", ()) or (), 1):
+        out.append((f"checkpoint #{i}", text(state)))
+    for call, exc in errors:
+        out.append((f"the error of {call}", str(exc)))
+        out.append((f"the traceback of {call}", exc.traceback_text))
+    for i, line in enumerate(diagnostics.stderr if diagnostics is not None else (), 1):
+        out.append((f"stderr line {i}", line))
+    return out
+
+
+def request_urls(log: RequestLog) -> Places:
+    """The path and query string of each request as the connector sent them (the raw query, not
+    the sandbox's masked one): a credential in a URL is judged from the URL itself."""
+    out: Places = []
+    for e in log:
+        raw = e.raw_query or e.query_string
+        decoded = unquote_plus(raw)
+        sent = f"{e.path}?{raw}" + ("" if decoded == raw else f" ({decoded})")
+        out.append((f"the URL of request #{e.seq} ({e.method} {e.path[:60]})", sent))
+    return out
+
+
+@dataclass
+class Leak:
+    check_id: str
+    what: str  # "the client secret", "an access token"
+    where: list[str]
+
+
+@dataclass
+class Exposures:
+    """The run's ledger of leaks, filled as each check ends; SEC-01 reads it last."""
+
+    leaks: list[Leak] = field(default_factory=list)
+    scanned: list[str] = field(default_factory=list)  # the checks whose connectors were scanned
+    problems: list[str] = field(default_factory=list)  # scans that could not read their evidence
+    shape: Any = None  # the platform's token shape, learnt once (harness.checks.secrets.token_shape)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, check_id: str, found: Mapping[str, list[str]]) -> None:
+        with self._lock:
+            self.scanned.append(check_id)
+            self.leaks += [Leak(check_id, what, list(where)) for what, where in found.items()]
+
+    def elsewhere(self, check_id: str) -> list[Leak]:
+        with self._lock:
+            return [leak for leak in self.leaks if leak.check_id != check_id]
