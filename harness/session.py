@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.checks import LEVELS, REGISTRY, Check, CheckContext, CheckFailure, NotApplicable
-from harness.checks.exposures import Exposures, credentials
+from harness.checks.exposures import Exposures, credentials, scan_check
 from harness.checks.registry import not_offered
 from harness.checks.root_causes import suspect
 from harness.config import HarnessConfig
@@ -253,8 +253,6 @@ class CertificationSession:
     def _scan_exposures(self, ctx: CheckContext) -> None:
         """Look for the credentials this check handed its connectors in what they produced (SEC-01
         judges the ledger last). A scan that cannot read its evidence is noted, never fatal."""
-        from harness.checks.secrets import scan_check
-
         try:
             self.exposures.add(ctx.check_id, scan_check(ctx))
         except Exception as exc:

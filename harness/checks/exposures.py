@@ -10,17 +10,26 @@ Nothing here renders a secret: a leak is kept as what leaked and where, never th
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
+
+import httpx
 
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Driver
 from harness.core import RequestLog
+from harness.runtime import TenantHandle
+
+if TYPE_CHECKING:
+    from harness.checks.context import CheckContext
 
 RunError = ConnectorFailed | ConnectorTimeout
 Places = list[tuple[str, str]]  # (where, text)
+URLSAFE = re.compile(r"[A-Za-z0-9_-]+")
 # config keys that carry a credential the harness planted (harness.runtime TenantHandle.connector_config)
 CREDENTIAL_KEYS = {
     "client_secret": "the client secret",
@@ -137,3 +146,102 @@ class Exposures:
     def elsewhere(self, check_id: str) -> list[Leak]:
         with self._lock:
             return [leak for leak in self.leaks if leak.check_id != check_id]
+
+
+def scan_check(ctx: CheckContext) -> dict[str, list[str]]:
+    """What -> where for every credential a check handed its connectors that they let out (in
+    their errors, logs, sinks, stderr and raw request URLs): what SEC-01 judges after the run."""
+    recorded = list(ctx.recorded)
+    if not recorded:
+        return {}
+    secrets = credentials(r.config for r in recorded)
+    outputs: Places = []
+    for r in recorded:
+        outputs += driver_places(r.sink, r.diagnostics(), r.errors, _text)
+    logs = [t.requests() for t in ctx.tenants]
+    for log in logs:
+        outputs += request_urls(log)
+    exposures = ctx.exposures
+    if exposures is not None and exposures.shape is None and ctx.tenants:
+        exposures.shape = _token_shape(ctx, ctx.tenants[0]) or False
+    shape = exposures.shape if exposures is not None and exposures.shape else None
+    found = find_leaks(outputs, secrets, shape)
+    if "an access token" in found:
+        served: list[str] = []
+        for tenant, log in zip(ctx.tenants, logs, strict=True):
+            served += served_text(tenant, ctx.manifest.streams, log)
+        found = find_leaks(outputs, secrets, shape, served)
+    return found
+
+
+def find_leaks(
+    outputs: Places,
+    secrets: Mapping[str, str],
+    shape: re.Pattern[str] | None,
+    served: Iterable[str] = (),
+) -> dict[str, list[str]]:
+    """What -> where: each secret (what -> value) found in an output (where, text), and text shaped
+    like the platform's tokens unless it is text the platform itself served (`served`: a record's
+    value, a cursor sent back in a URL), which a token never is."""
+    leaks: dict[str, list[str]] = {}
+    for what, value in secrets.items():
+        where = [w for w, text in outputs if value in text]
+        key = what.replace("signing key", "secret")
+        if where and not ("signing key" in what and key in leaks):
+            leaks[what] = where
+    if shape is not None:
+        known = {m for text in served for m in shape.findall(text)}
+        where = [w for w, text in outputs if any(m not in known for m in shape.findall(text))]
+        if where:
+            leaks["an access token"] = where
+    return leaks
+
+
+def _token_shape(ctx: CheckContext, tenant: TenantHandle) -> re.Pattern[str] | None:
+    """A pattern matching the access tokens this platform issues, learnt from one we fetch.
+
+    The sandbox masks tokens wherever it shows them, so the connector's own tokens are unknown;
+    their shape (a prefix such as `at_` and a length) is not. None when there is no token endpoint
+    or its token has no recognizable shape.
+    """
+    if not tenant.token_url:
+        return None
+    try:
+        response = httpx.post(
+            tenant.token_url,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": tenant.client_id,
+                "client_secret": tenant.client_secret,
+                "scope": " ".join(ctx.manifest.scopes),
+            },
+            timeout=10,
+        )
+        token = response.json().get("access_token")
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return None
+    return token_shape(token)
+
+
+def token_shape(token: Any) -> re.Pattern[str] | None:
+    """A pattern for tokens shaped like this one: its prefix (`at_`), if any, and its length."""
+    if not isinstance(token, str) or not URLSAFE.fullmatch(token):
+        return None
+    prefix, sep, body = token.partition("_")
+    if not (sep and prefix.isalpha() and len(prefix) <= 8):
+        prefix, sep, body = "", "", token
+    if len(body) < 20:  # too short to tell from an ordinary word
+        return None
+    edge = r"A-Za-z0-9_-"
+    return re.compile(rf"(?<![{edge}]){re.escape(prefix + sep)}[{edge}]{{{len(body)}}}(?![{edge}])")
+
+
+def served_text(tenant: TenantHandle, streams: Iterable[str], log: RequestLog) -> list[str]:
+    """Text the platform served or was sent back unmasked, so no token: the records (as JSON) and
+    every query value of the request log (cursors, ids)."""
+    records = [_text(record) for stream in streams for record in tenant.records(stream)]
+    return records + [v for e in log for vs in e.query.values() for v in vs]
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False)

@@ -10,21 +10,27 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import httpx
-
 from harness.checks.context import REVOKED_CALL_TIMEOUT, CheckContext, Driver, RunError
 from harness.checks.event_bodies import event_body
-from harness.checks.exposures import Leak, credentials, driver_places, request_urls
+from harness.checks.exposures import (
+    Leak,
+    _text,
+    _token_shape,
+    driver_places,
+    find_leaks,
+    request_urls,
+    served_text,
+    token_shape,
+)
 from harness.checks.failures import Finding, NotApplicable
 from harness.checks.registry import check
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Replica
-from harness.core import RequestLog, sign
+from harness.core import sign
 from harness.runtime import TenantHandle
 
 RECORDS = 30  # per stream: one page, the point is the paths a secret can travel, not volume
-URLSAFE = re.compile(r"[A-Za-z0-9_-]+")
 Places = list[tuple[str, str]]  # (where, text) of everything the connector produced
-__all__ = ["request_urls"]  # re-exported: harness.fuzz and the tests read URLs as SEC-01 does
+__all__ = ["request_urls", "token_shape"]  # re-exported: harness.fuzz and the tests read URLs as SEC-01 does
 
 
 @check("SEC-01", pillar="secrets", severity="critical", level="basic", timeout=90, last=True)
@@ -75,55 +81,6 @@ def no_secret_leaks(ctx: CheckContext) -> None:
     ctx.require(judge_no_leaks(outputs, secrets, shape, served, others))
 
 
-def scan_check(ctx: CheckContext) -> dict[str, list[str]]:
-    """What -> where for every credential a check handed its connectors that they let out (in
-    their errors, logs, sinks, stderr and raw request URLs): what SEC-01 judges after the run."""
-    recorded = list(ctx.recorded)
-    if not recorded:
-        return {}
-    secrets = credentials(r.config for r in recorded)
-    outputs: Places = []
-    for r in recorded:
-        outputs += driver_places(r.sink, r.diagnostics(), r.errors, _text)
-    logs = [t.requests() for t in ctx.tenants]
-    for log in logs:
-        outputs += request_urls(log)
-    exposures = ctx.exposures
-    if exposures is not None and exposures.shape is None and ctx.tenants:
-        exposures.shape = _token_shape(ctx, ctx.tenants[0]) or False
-    shape = exposures.shape if exposures is not None and exposures.shape else None
-    found = find_leaks(outputs, secrets, shape)
-    if "an access token" in found:
-        served: list[str] = []
-        for tenant, log in zip(ctx.tenants, logs, strict=True):
-            served += served_text(tenant, ctx.manifest.streams, log)
-        found = find_leaks(outputs, secrets, shape, served)
-    return found
-
-
-def find_leaks(
-    outputs: Places,
-    secrets: Mapping[str, str],
-    shape: re.Pattern[str] | None,
-    served: Iterable[str] = (),
-) -> dict[str, list[str]]:
-    """What -> where: each secret (what -> value) found in an output (where, text), and text shaped
-    like the platform's tokens unless it is text the platform itself served (`served`: a record's
-    value, a cursor sent back in a URL), which a token never is."""
-    leaks: dict[str, list[str]] = {}
-    for what, value in secrets.items():
-        where = [w for w, text in outputs if value in text]
-        key = what.replace("signing key", "secret")
-        if where and not ("signing key" in what and key in leaks):
-            leaks[what] = where
-    if shape is not None:
-        known = {m for text in served for m in shape.findall(text)}
-        where = [w for w, text in outputs if any(m not in known for m in shape.findall(text))]
-        if where:
-            leaks["an access token"] = where
-    return leaks
-
-
 def judge_no_leaks(
     outputs: Places,
     secrets: Mapping[str, str],
@@ -158,10 +115,13 @@ def no_egress(ctx: CheckContext) -> None:
 
     Customer data and credentials must go nowhere but the platform's API. The connector runs
     `check()`, a full sync, an incremental sync and a failing run (its client revoked). A Python
-    connector's worker process refuses every connection (and name lookup) to a host other than
-    the platform's and loopback, whatever HTTP client makes it, and reports it: nothing actually
-    leaves. A command connector's process makes its own connections, which the harness cannot
-    see: for it this check is not applicable.
+    connector's worker process refuses every connection, UDP datagram and name lookup to a host
+    other than the platform's (the hosts of `base_url` and `token_url`; a URL of the manifest's
+    own `[connector.config]` is not the platform) and loopback, whatever Python HTTP client makes
+    it (httpx, requests, urllib, aiohttp), and reports it: nothing actually leaves. What it cannot
+    follow makes this check not applicable, with the reason, never a pass: a process the
+    connector starts, native code called through ctypes, a native network client (pycurl,
+    uvloop, grpc), and a command connector, whose process makes its own connections.
     """
     tenant = ctx.tenant({stream: RECORDS for stream in ctx.manifest.streams}, purpose="egress")
     replica = ctx.replica()
@@ -180,10 +140,14 @@ def no_egress(ctx: CheckContext) -> None:
         connector.timeout = min(connector.timeout, REVOKED_CALL_TIMEOUT)  # AUTH-04 judges retry storms
         _attempt(errors, "sync(state) after revocation", connector.sync, replica.state)
         egress = connector.egress() or []
+        blind = connector.unobserved()
     finally:
         connector.close()
     platform = tenant.base_url.split("/t/")[0]
-    ctx.require(judge_no_egress(egress, [f"{call}: {exc}" for call, exc in errors], platform))
+    finding = judge_no_egress(egress, [f"{call}: {exc}" for call, exc in errors], platform)
+    if finding is None and blind:  # what was seen is clean, but not everything could be seen
+        raise NotApplicable("the harness could not see every outbound connection: " + "; ".join(blind[:3]))
+    ctx.require(finding)
 
 
 def judge_no_egress(egress: list[dict[str, Any]], run_errors: list[str], platform: str) -> Finding | None:
@@ -217,45 +181,6 @@ def _webhook_secret(seed: int) -> str:
     return "whsec_" + base64.b64encode(key).decode()
 
 
-def _token_shape(ctx: CheckContext, tenant: TenantHandle) -> re.Pattern[str] | None:
-    """A pattern matching the access tokens this platform issues, learnt from one we fetch.
-
-    The sandbox masks tokens wherever it shows them, so the connector's own tokens are unknown;
-    their shape (a prefix such as `at_` and a length) is not. None when there is no token endpoint
-    or its token has no recognizable shape.
-    """
-    if not tenant.token_url:
-        return None
-    try:
-        response = httpx.post(
-            tenant.token_url,
-            data={
-                "grant_type": "client_credentials",
-                "client_id": tenant.client_id,
-                "client_secret": tenant.client_secret,
-                "scope": " ".join(ctx.manifest.scopes),
-            },
-            timeout=10,
-        )
-        token = response.json().get("access_token")
-    except (httpx.HTTPError, ValueError, AttributeError):
-        return None
-    return token_shape(token)
-
-
-def token_shape(token: Any) -> re.Pattern[str] | None:
-    """A pattern for tokens shaped like this one: its prefix (`at_`), if any, and its length."""
-    if not isinstance(token, str) or not URLSAFE.fullmatch(token):
-        return None
-    prefix, sep, body = token.partition("_")
-    if not (sep and prefix.isalpha() and len(prefix) <= 8):
-        prefix, sep, body = "", "", token
-    if len(body) < 20:  # too short to tell from an ordinary word
-        return None
-    edge = r"A-Za-z0-9_-"
-    return re.compile(rf"(?<![{edge}]){re.escape(prefix + sep)}[{edge}]{{{len(body)}}}(?![{edge}])")
-
-
 def _deliver_webhooks(
     ctx: CheckContext,
     tenant: TenantHandle,
@@ -285,17 +210,6 @@ def _deliver_webhooks(
 def _places(replica: Replica, connector: Driver, errors: list[tuple[str, RunError]]) -> Places:
     """Everything the connector produced that people or other systems get to read, by where."""
     return driver_places(replica, connector.diagnostics(), errors, _text)
-
-
-def served_text(tenant: TenantHandle, streams: Iterable[str], log: RequestLog) -> list[str]:
-    """Text the platform served or was sent back unmasked, so no token: the records (as JSON) and
-    every query value of the request log (cursors, ids)."""
-    records = [_text(record) for stream in streams for record in tenant.records(stream)]
-    return records + [v for e in log for vs in e.query.values() for v in vs]
-
-
-def _text(value: Any) -> str:
-    return json.dumps(value, default=str, ensure_ascii=False)
 
 
 def _masked(what: str, value: str | None) -> str:

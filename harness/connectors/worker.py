@@ -22,10 +22,14 @@ the connector's prints never mix with the protocol.
                         {"type": "ERROR", "error": "ValueError", "message": ..., "traceback": ...}
                         {"type": "EXIT", "status": N, "traceback": ...}   (os._exit in the connector)
                         {"type": "SPAWNED", "event": ...}   (once: it started a process, or used ctypes)
+                        {"type": "BLIND", "event": ...}   (once a module: it imported a native network client)
 
 Only the standard library is imported here, so a worker's memory is the connector's.
-Connections to hosts other than the platform (the hosts of the config's URLs, and loopback)
-are refused by an audit hook and reported as EGRESS, whatever client makes them.
+Connections to hosts other than the platform (the hosts of the config's `base_url` and
+`token_url`, and loopback) are refused by an audit hook and reported as EGRESS, whatever Python
+client makes them: TCP connects, UDP datagrams (sendto, sendmsg) and name lookups. What the hook
+cannot see is reported instead of guessed at: a process the connector starts, ctypes (SPAWNED),
+and native network clients that open their own sockets (BLIND: pycurl, uvloop, grpc, ...).
 """
 
 from __future__ import annotations
@@ -47,6 +51,21 @@ from urllib.parse import urlsplit
 _send_lock = threading.Lock()
 _out: Any = None
 _allowed_hosts: set[str] = {"localhost"}
+# the config keys the harness fills with the platform's URLs; a URL the manifest adds (a
+# telemetry endpoint in [connector.config], say) is not the platform
+PLATFORM_URL_KEYS = ("base_url", "token_url")
+# importable clients whose C code opens sockets without Python's socket module (no audit event)
+NATIVE_NETWORK = (
+    "pycurl",
+    "uvloop",
+    "grpc",
+    "zmq",
+    "curl_cffi",
+    "pyuv",
+    "gevent.libuv",
+    "tornado.curl_httpclient",
+)
+_blind_reported: set[str] = set()
 _real_exit = os._exit
 
 
@@ -97,20 +116,35 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     if not _spawned and (event in SPAWNS or event.startswith("ctypes.")) and not isinstance(_out, _Control):
         _spawned = True  # from now on the harness ends this worker's leftovers after every call
         send({"type": "SPAWNED", "event": event})
-    if event == "socket.connect":
-        address = args[1]
+    if event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
+        address = args[1]  # sendto/sendmsg on a connected socket pass None: its connect was seen
         pair = isinstance(address, tuple) and len(address) >= 2
         host, port = (address[0], address[1]) if pair else (None, None)
     elif event == "socket.getaddrinfo":
         host, port = args[0], args[1]
-        if isinstance(host, bytes):
-            host = host.decode("ascii", "replace")
+    elif event in ("socket.gethostbyname", "socket.gethostbyname_ex", "socket.gethostbyaddr"):
+        host, port = args[0], None
+    elif event == "socket.getnameinfo":
+        address = args[0]
+        pair = isinstance(address, tuple) and len(address) >= 2
+        host, port = (address[0], address[1]) if pair else (None, None)
     else:
         return
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
     if host is None or _is_platform(host):
         return
     send({"type": "EGRESS", "host": host, "port": port, "event": event})
     raise ConnectionRefusedError(f"egress to {host} is blocked under certification")
+
+
+def _report_blind() -> None:
+    """Say once which native network clients the connector has imported: their sockets are
+    opened by C code that raises no audit event, so their connections go unseen."""
+    for name in NATIVE_NETWORK:
+        if name in sys.modules and name not in _blind_reported:
+            _blind_reported.add(name)
+            send({"type": "BLIND", "event": f"import {name}"})
 
 
 def _exit(status: int = 0) -> None:
@@ -178,7 +212,8 @@ def serve(inp: Any, cls: Any) -> None:
         try:
             if op == "init":
                 config = request["config"]
-                for value in config.values():
+                for key in PLATFORM_URL_KEYS:
+                    value = config.get(key)
                     if isinstance(value, str) and "://" in value:
                         _allowed_hosts.add(urlsplit(value).hostname or "")
                 instance = cls(config, Sink())
@@ -190,7 +225,10 @@ def serve(inp: Any, cls: Any) -> None:
                     }
                 )
             else:
-                value = _call(instance, request["name"], request.get("args", []))
+                try:
+                    value = _call(instance, request["name"], request.get("args", []))
+                finally:
+                    _report_blind()
                 send({"type": "RESULT", "value": value, "peak_kib": _peak_kib()})
                 if request["name"] == "close":
                     break
