@@ -60,7 +60,8 @@ def unobserved_reason(event: str) -> str:
             "are opened by C code the worker's audit hook does not see"
         )
     if event.startswith("ctypes"):
-        return f"it called native code through ctypes ({event}), which can open sockets unseen"
+        native = event.removeprefix("ctypes ")
+        return f"it used native code through ctypes ({native}), which opens sockets unseen"
     return f"it started a process ({event}), whose connections the worker's audit hook does not see"
 
 
@@ -110,7 +111,7 @@ class _Zygote:
             message = json.loads(data)
             if message.get("type") == "EGRESS":
                 self.egress.append({k: message.get(k) for k in ("host", "port", "event")})
-            elif message.get("type") in ("SPAWNED", "BLIND"):
+            elif message.get("type") == "BLIND":
                 self.blind.append(str(message.get("event")))
             elif message.get("type") != "EXIT":
                 return dict(message)
@@ -182,7 +183,6 @@ class _Worker:
                 self.egress.append({k: message.get(k) for k in ("host", "port", "event")})
             elif kind == "SPAWNED":
                 self.spawned = True
-                self.blind.append(str(message.get("event")))
             elif kind == "BLIND":
                 self.blind.append(str(message.get("event")))
             elif kind == "EXIT":

@@ -22,14 +22,15 @@ the connector's prints never mix with the protocol.
                         {"type": "ERROR", "error": "ValueError", "message": ..., "traceback": ...}
                         {"type": "EXIT", "status": N, "traceback": ...}   (os._exit in the connector)
                         {"type": "SPAWNED", "event": ...}   (once: it started a process, or used ctypes)
-                        {"type": "BLIND", "event": ...}   (once a module: it imported a native network client)
+                        {"type": "BLIND", "event": ...}   (once each: what hides connections from the hook)
 
 Only the standard library is imported here, so a worker's memory is the connector's.
 Connections to hosts other than the platform (the hosts of the config's `base_url` and
 `token_url`, and loopback) are refused by an audit hook and reported as EGRESS, whatever Python
 client makes them: TCP connects, UDP datagrams (sendto, sendmsg) and name lookups. What the hook
-cannot see is reported instead of guessed at: a process the connector starts, ctypes (SPAWNED),
-and native network clients that open their own sockets (BLIND: pycurl, uvloop, grpc, ...).
+cannot see is reported as BLIND instead of guessed at: a process the connector starts, ctypes
+reaching socket functions or a non-system library, and native network clients that open their
+own sockets (pycurl, uvloop, grpc, ...).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import importlib
 import ipaddress
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -66,6 +68,9 @@ NATIVE_NETWORK = (
     "tornado.curl_httpclient",
 )
 _blind_reported: set[str] = set()
+# libraries of the C runtime a connector's dependencies load through ctypes for other reasons
+SYSTEM_LIBRARY = re.compile(r"lib(c|pthread|m|dl|rt|gcc_s|uuid|util)(-[0-9.]+)?\.so(\.[0-9]+)*")
+SOCKET_FUNCTIONS = {"connect", "sendto", "sendmsg", "sendmmsg", "getaddrinfo", "gethostbyname", "socket"}
 _real_exit = os._exit
 
 
@@ -116,6 +121,13 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     if not _spawned and (event in SPAWNS or event.startswith("ctypes.")) and not isinstance(_out, _Control):
         _spawned = True  # from now on the harness ends this worker's leftovers after every call
         send({"type": "SPAWNED", "event": event})
+    if isinstance(_out, _Control):
+        pass  # the zygote: importing the connector, before any call
+    elif any(event.startswith(s) for s in SPAWNS) and event not in _blind_reported and not _finding_library():
+        _blind_reported.add(event)  # a process of its own: its connections are its own
+        send({"type": "BLIND", "event": event})
+    elif event in ("ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle"):
+        _native_call(event, args)
     if event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
         address = args[1]  # sendto/sendmsg on a connected socket pass None: its connect was seen
         pair = isinstance(address, tuple) and len(address) >= 2
@@ -136,6 +148,38 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
         return
     send({"type": "EGRESS", "host": host, "port": port, "event": event})
     raise ConnectionRefusedError(f"egress to {host} is blocked under certification")
+
+
+_CTYPES_UTIL = os.path.join(os.path.dirname(os.__file__), "ctypes", "util.py")
+
+
+def _finding_library() -> bool:
+    """Is the process being started by the standard library's `ctypes.util.find_library` (ldconfig,
+    gcc or ld with fixed arguments, as trio's import does)? Those make no connections."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename == _CTYPES_UTIL:
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+def _native_call(event: str, args: tuple[Any, ...]) -> None:
+    """ctypes can reach the C library's connect() or a native HTTP client, unseen by this hook:
+    loading a library that is not part of the C runtime, or looking up a socket function, is
+    reported (once each) as BLIND. Naming a thread through libpthread, as trio does, is not."""
+    if event == "ctypes.dlopen":
+        name = os.path.basename(str(args[0])) if args and args[0] is not None else ""
+        risky = bool(name) and not SYSTEM_LIBRARY.match(name)
+        what = f"ctypes loading {name}"
+    else:
+        name = args[1] if len(args) > 1 else ""
+        name = name.decode("ascii", "replace") if isinstance(name, bytes) else str(name)
+        risky = name in SOCKET_FUNCTIONS
+        what = f"ctypes calling {name}()"
+    if risky and what not in _blind_reported:
+        _blind_reported.add(what)
+        send({"type": "BLIND", "event": what})
 
 
 def _report_blind() -> None:

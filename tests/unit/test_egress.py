@@ -169,3 +169,44 @@ def test_a_started_process_is_a_blind_spot_the_driver_names(tmp_path):
     blind = connector.unobserved()
     connector.close()
     assert blind and "it started a process (subprocess.Popen)" in blind[0]
+
+
+CTYPES_CONNECTOR = """
+import ctypes, ctypes.util
+
+class Native:
+    def __init__(self, config, sink):
+        self.config, self.sink = config, sink
+
+    def sync(self, state):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        if state == "socket":
+            libc.connect  # the C library's connect(): no audit event when it is called
+        else:
+            libc.getpid()  # harmless: what trio's thread naming through libpthread looks like
+"""
+
+
+def test_ctypes_is_a_blind_spot_only_when_it_reaches_for_sockets(tmp_path):
+    from harness.connectors import PythonConnector, Replica
+    from harness.connectors.manifest import Manifest
+
+    (tmp_path / "native.py").write_text(CTYPES_CONNECTOR)
+    described = Manifest(
+        file=str(tmp_path / "connector.toml"),
+        root=tmp_path,
+        name="native",
+        version="1",
+        scopes=(),
+        streams=("contacts",),
+        python="native:Native",
+    )
+    harmless = PythonConnector(described, {"base_url": "http://127.0.0.1:9/t/x"}, Replica(), 20)
+    harmless.sync(None)
+    assert harmless.unobserved() == []
+    harmless.close()
+    reaching = PythonConnector(described, {"base_url": "http://127.0.0.1:9/t/x"}, Replica(), 20)
+    reaching.sync("socket")
+    blind = reaching.unobserved()
+    reaching.close()
+    assert blind == ["it used native code through ctypes (calling connect()), which opens sockets unseen"]
