@@ -138,3 +138,24 @@ def test_over_the_wire_gzip_and_chunks_reach_clients_that_accept_them_and_not_ot
 
 def _auth(headers: dict[str, str]) -> str:
     return "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+
+
+def test_about_half_the_cursors_are_as_long_as_the_contract_allows_and_page_to_the_end(sandbox):
+    from harness.sandbox import cursors
+
+    tenant = sandbox.new_tenant(seed=9, sizes={"contacts": 60})
+    headers = {"Authorization": f"Bearer {_token(tenant)}"}
+    seen, lengths, cursor = [], [], None
+    for _ in range(40):
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        body = httpx.get(f"{tenant.base_url}/v1/contacts", params=params, headers=headers).json()
+        seen += [r["id"] for r in body["data"]]
+        cursor = body.get("next_cursor")
+        if not cursor:
+            break
+        lengths.append(len(cursor))
+    assert sorted(seen) == sorted(r["id"] for r in tenant.records("contacts"))
+    assert 512 in lengths and min(lengths) < 200  # the parameter's maxLength, and ordinary ones
+    assert max(lengths) == 512  # never past what the contract allows
+    long = cursors.encode(b"k", "contacts", {"k": [1, 2]}, 512)
+    assert len(long) == 512 and cursors.decode(b"k", "contacts", long) == {"k": [1, 2]}
