@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 RunError = ConnectorFailed | ConnectorTimeout
 Places = list[tuple[str, str]]  # (where, text)
 URLSAFE = re.compile(r"[A-Za-z0-9_-]+")
+TOKENISH = re.compile(r"[A-Za-z0-9_\-+/=]{16,}")  # any run that could be (part of) a credential
 # config keys that carry a credential the harness planted (harness.runtime TenantHandle.connector_config)
 CREDENTIAL_KEYS = {
     "client_secret": "the client secret",
@@ -95,7 +96,8 @@ def driver_places(
     """Everything one connector produced that people or other systems get to read, by where."""
     out: Places = []
     for i, entry in enumerate(getattr(sink, "logs", ()) or (), 1):
-        out.append((f"log #{i} ({entry.get('level')} {str(entry.get('message'))[:40]!r})", text(entry)))
+        message = TOKENISH.sub("****", str(entry.get("message")))[:40]  # a label never quotes a secret
+        out.append((f"log #{i} ({entry.get('level')} {message!r})", text(entry)))
     for stream, rows in (getattr(sink, "rows", None) or {}).items():
         for record_id, record in rows.items():
             out.append((f"stored record {stream}/{record_id}", text(record)))
@@ -162,9 +164,12 @@ def scan_check(ctx: CheckContext) -> dict[str, list[str]]:
     for log in logs:
         outputs += request_urls(log)
     exposures = ctx.exposures
-    if exposures is not None and exposures.shape is None and ctx.tenants:
-        exposures.shape = _token_shape(ctx, ctx.tenants[0]) or False
-    shape = exposures.shape if exposures is not None and exposures.shape else None
+    if exposures is not None and exposures.shape is None:
+        for tenant in ctx.tenants:  # the first whose client still gets a token (a check may revoke it)
+            exposures.shape = _token_shape(ctx, tenant)
+            if exposures.shape is not None:
+                break
+    shape = exposures.shape if exposures is not None else None
     found = find_leaks(outputs, secrets, shape)
     if "an access token" in found:
         served: list[str] = []

@@ -89,8 +89,8 @@ def test_leaks_of_other_checks_fail_sec01_naming_the_check_and_never_the_value()
     )
     assert finding is not None
     assert (
-        "leaked an access token (recognized by the shape of the platform's tokens) in 1 place(s), e.g. log #3 "
-        in (finding.message)
+        "leaked an access token (recognized by the shape of the platform's tokens) in 1 place(s), "
+        "e.g. log #3 " in (finding.message)
     )
     assert "during RES-02" in finding.message and TOKEN not in finding.message
     assert exposures.elsewhere("RES-02") == []
@@ -100,3 +100,11 @@ def test_leaks_of_other_checks_fail_sec01_naming_the_check_and_never_the_value()
         judge_no_leaks([], {}, None, (), [Leak("AUTH-04", "the client secret", ["stderr line 2"])])
         is not None
     )
+
+
+def test_a_log_label_never_quotes_a_credential_even_cut_short():
+    replica = Replica()
+    replica.logs.append({"level": "warning", "message": f"retry: Bearer {TOKEN} refused"})
+    places = driver_places(replica, None, [], str)
+    ((where, _),) = places
+    assert TOKEN[:10] not in where and "****" in where
