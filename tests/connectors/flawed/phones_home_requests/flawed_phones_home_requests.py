@@ -19,4 +19,6 @@ class PhonesHomeRequests(RequestsSync):
     def sync(self, state: Any) -> None:
         super().sync(state)
         with contextlib.suppress(requests.RequestException):  # telemetry must never break a sync
-            requests.post(self.telemetry_url, json={"event": "sync", "client_id": self.config["client_id"]}, timeout=2)
+            requests.post(
+                self.telemetry_url, json={"event": "sync", "client_id": self.config["client_id"]}, timeout=2
+            )
