@@ -50,7 +50,7 @@ from harness.sandbox.idempotency import Stored
 from harness.sandbox.limits import Decision
 from harness.sandbox.problems import PROBLEM_JSON, conform_error, problem
 from harness.sandbox.recorder import RequestRecord, digest, mask_headers, mask_query
-from harness.sandbox.shaping import declared_headers, shape
+from harness.sandbox.shaping import SHAPED_FAULTS, declared_headers, shape
 from harness.sandbox.store import Store
 from harness.sandbox.store.admission import admitting, bearer
 from harness.sandbox.tenants import Tenant, Tenants
@@ -194,7 +194,7 @@ class Sandbox:
         entry.status = response.status_code
         entry.latency_ms = round((time.perf_counter() - started) * 1000, 3)
         tenant.requests.append(entry)
-        if not entry.faults:  # a scripted fault's answer is sent exactly as scripted
+        if set(entry.faults) <= SHAPED_FAULTS:  # a cut or dropped answer is sent exactly as scripted
             op = self.contract.operation(entry.operation) if entry.operation else None
             version = str(scope.get("http_version", "1.1"))
             response = shape(self.contract, op, response, call.seed, headers, version, method, self.declared)

@@ -31,6 +31,9 @@ MIN_GZIP = 64  # bytes: a platform does not compress a tiny body
 # headers real platforms add to every answer; names a platform could use, naming no harness
 EXTRA_HEADERS = ("x-request-id", "x-runtime", "server-timing", "x-content-type-options")
 PLAIN = (Response, JSONResponse)  # answers whose body is complete and unframed (no fault's wrapper)
+# scripted faults whose answer is an ordinary one (a 429 or 503, a slow answer): shaped like any
+# other, so RES-01's 429s say Retry-After as a date too; a cut or dropped body is sent as scripted
+SHAPED_FAULTS = frozenset({"status", "status_after", "latency", "expire_token", "churn"})
 
 
 def draw(seed: int, what: str) -> bool:

@@ -7,6 +7,7 @@ import email.utils
 import gzip
 import socket
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -159,3 +160,36 @@ def test_about_half_the_cursors_are_as_long_as_the_contract_allows_and_page_to_t
     assert max(lengths) == 512  # never past what the contract allows
     long = cursors.encode(b"k", "contacts", {"k": [1, 2]}, 512)
     assert len(long) == 512 and cursors.decode(b"k", "contacts", long) == {"k": [1, 2]}
+
+
+def test_res01s_scripted_429s_say_retry_after_as_a_date_where_the_contract_takes_one(tmp_path):
+    """A contract whose Retry-After is a string (RFC 9110: seconds or an HTTP date): about half
+    the scripted 429s give a date, never earlier than the seconds; the bundled one keeps seconds."""
+    from harness.core import Fault
+
+    text = Path(CONTRACT).read_text(encoding="utf-8")
+    integer = "      schema:\n        type: integer\n        minimum: 0"
+    start = text.index("    RetryAfter:")
+    at = text.index(integer, start)
+    (tmp_path / "dates.yaml").write_text(
+        text[:at] + "      schema:\n        type: string" + text[at + len(integer) :]
+    )
+    for path, dates_allowed in ((tmp_path / "dates.yaml", True), (CONTRACT, False)):
+        contract = load(str(path))
+        op = contract.collections["contacts"].list_op.operation_id
+        with embedded(contract) as handle:
+            tenant = handle.new_tenant(seed=4, sizes={"contacts": 5})
+            headers = {"Authorization": f"Bearer {_token(tenant)}"}
+            tenant.set_faults([Fault.rate_limited(2, op, times=None)])
+            values = []
+            for limit in range(1, 13):
+                r = httpx.get(f"{tenant.base_url}/v1/contacts", params={"limit": limit}, headers=headers)
+                assert r.status_code == 429
+                values.append(r.headers["retry-after"])
+        dates = [v for v in values if not v.isdigit()]
+        if not dates_allowed:
+            assert dates == [] and set(values) == {"2"}
+            continue
+        assert dates and len(dates) < len(values)  # both forms
+        for value in dates:
+            assert email.utils.parsedate_to_datetime(value).timestamp() - time.time() >= 1
