@@ -21,6 +21,7 @@ from urllib.parse import unquote_plus
 import httpx
 
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Driver
+from harness.contract import Contract
 from harness.core import RequestLog
 from harness.runtime import TenantHandle
 
@@ -111,16 +112,29 @@ def driver_places(
     return out
 
 
-def request_urls(log: RequestLog) -> Places:
+def request_urls(log: RequestLog, contract: Contract | None = None) -> Places:
     """The path and query string of each request as the connector sent them (the raw query, not
-    the sandbox's masked one): a credential in a URL is judged from the URL itself."""
+    the sandbox's masked one): a credential in a URL is judged from the URL itself. A query
+    parameter the contract puts an API key in (`in: query`) is where that key belongs: left out."""
     out: Places = []
+    in_query = _query_credentials(contract)
     for e in log:
         raw = e.raw_query or e.query_string
+        declared = in_query.get(e.operation or "")
+        if declared:
+            raw = "&".join(p for p in raw.split("&") if unquote_plus(p.partition("=")[0]) not in declared)
         decoded = unquote_plus(raw)
         sent = f"{e.path}?{raw}" + ("" if decoded == raw else f" ({decoded})")
         out.append((f"the URL of request #{e.seq} ({e.method} {e.path[:60]})", sent))
     return out
+
+
+def _query_credentials(contract: Contract | None) -> dict[str, set[str]]:
+    """operationId -> the query parameters its security schemes put an API key in."""
+    if contract is None:
+        return {}
+    found = {op.operation_id: contract.query_credentials(op) for op in contract.operations}
+    return {op: names for op, names in found.items() if names}
 
 
 @dataclass
@@ -162,7 +176,7 @@ def scan_check(ctx: CheckContext) -> dict[str, list[str]]:
         outputs += driver_places(r.sink, r.diagnostics(), r.errors, _text)
     logs = [t.requests() for t in ctx.tenants]
     for log in logs:
-        outputs += request_urls(log)
+        outputs += request_urls(log, ctx.contract)
     exposures = ctx.exposures
     if exposures is not None and exposures.shape is None:
         for tenant in ctx.tenants:  # the first whose client still gets a token (a check may revoke it)

@@ -74,7 +74,7 @@ def no_secret_leaks(ctx: CheckContext) -> None:
         "the webhook signing key": webhook_secret.removeprefix("whsec_"),
     }
     log = tenant.requests()
-    outputs = _places(replica, connector, errors) + request_urls(log)
+    outputs = _places(replica, connector, errors) + request_urls(log, ctx.contract)
     suspects = find_leaks(outputs, secrets, shape)  # the platform's text is read only to rule a token out
     served = served_text(tenant, ctx.manifest.streams, log) if "an access token" in suspects else ()
     others = ctx.exposures.elsewhere(ctx.check_id) if ctx.exposures is not None else []

@@ -108,3 +108,15 @@ def test_a_log_label_never_quotes_a_credential_even_cut_short():
     places = driver_places(replica, None, [], str)
     ((where, _),) = places
     assert TOKEN[:10] not in where and "****" in where
+
+
+def test_an_api_key_where_the_contract_puts_it_in_the_query_is_no_leak():
+    from harness.contract import load
+
+    contract = load("tests/contracts/ticketing_like.openapi.yaml")
+    op = next(op for op in contract.operations if contract.query_credentials(op))
+    (name,) = contract.query_credentials(op)
+    sent = request(1, operation=op.operation_id, raw_query=f"{name}={SECRET}&page=2&token={SECRET}")
+    ((_, url),) = request_urls(log(sent), contract)
+    assert url == f"/contacts?page=2&token={SECRET}"  # the declared parameter left out, not the other
+    assert request_urls(log(sent))[0][1].count(SECRET) == 2  # without the contract: both
