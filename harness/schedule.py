@@ -5,6 +5,8 @@ shortens a run without changing what any of them sees: each builds its own tenan
 the run's seed and its own id, never from the order it ran in), its own connector and replica.
 Checks marked `exclusive` judge the connector's pace or resources, which a neighbour would take
 a share of: they run after the others have finished, one at a time, with nothing beside them.
+Checks marked `last` (SEC-01, which judges what every other check's connector produced) run
+after those.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class CheckSchedule(Generic[R]):
         self._ast = one_ast_parse_at_a_time()
         self._ast.__enter__()
         shared = [c for c in checks if not c.exclusive]
-        alone = [c for c in checks if c.exclusive]
+        alone = [c for c in checks if c.exclusive and not c.last] + [c for c in checks if c.last]
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="harness-check")
         self._shared = [self._pool.submit(run, c) for c in shared]
         self._futures.update({c.id: f for c, f in zip(shared, self._shared, strict=True)})

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.checks import LEVELS, REGISTRY, Check, CheckContext, CheckFailure, NotApplicable
+from harness.checks.exposures import Exposures, credentials, scan_check
 from harness.checks.registry import not_offered
 from harness.checks.root_causes import suspect
 from harness.config import HarnessConfig
@@ -90,6 +91,7 @@ class CertificationSession:
         self._lock = threading.Lock()
         self._schedule: CheckSchedule[Outcome] | None = None
         self._schedule_lock = threading.Lock()
+        self.exposures = Exposures()  # credential leaks found in every check's connectors, for SEC-01
 
     def outputs(self) -> list[Path]:
         """The files this run writes itself: never part of the code digest."""
@@ -209,6 +211,7 @@ class CertificationSession:
             self.manifest,
             self.cfg.seed,
             call_timeout=self.cfg.call_timeout,
+            exposures=self.exposures,
         )
         started = time.perf_counter()
         outcome: dict[str, BaseException] = {}
@@ -233,6 +236,9 @@ class CertificationSession:
         for tenant in ctx.tenants:
             self.masker.add(tenant.client_secret, *secrets_in(tenant.info))
         self.masker.add(*ctx.masked)
+        self.masker.add(*credentials(r.config for r in ctx.recorded).values())  # webhook secrets too
+        if not thread.is_alive() and not check.last and any(c.last for c in self.selected()):
+            self._scan_exposures(ctx)
         heads, broken = self._audit_heads(ctx)
         if broken and error is None:
             error = RuntimeError(f"the sandbox's audit log does not verify: {broken[0]}")
@@ -246,6 +252,15 @@ class CertificationSession:
             with contextlib.suppress(Exception):  # a tenant left behind does not change the verdict
                 tenant.delete()
         return result, error
+
+    def _scan_exposures(self, ctx: CheckContext) -> None:
+        """Look for the credentials this check handed its connectors in what they produced (SEC-01
+        judges the ledger last). A scan that cannot read its evidence is noted, never fatal."""
+        try:
+            self.exposures.add(ctx.check_id, scan_check(ctx))
+        except Exception as exc:
+            self.exposures.add(ctx.check_id, {})
+            self.exposures.problems.append(f"{ctx.check_id}: {type(exc).__name__}: {exc}")
 
     def _audit_heads(self, ctx: CheckContext) -> tuple[list[dict[str, Any]], list[str]]:
         """Each tenant's audit chain head (what the certificate anchors) and any break in a chain."""

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.checks.exposures import Exposures, RecordedDriver
 from harness.checks.failures import CheckFailure, Evidence, Finding
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Driver, Manifest, Replica, driver_for
 from harness.contract import Collection, Contract
@@ -98,6 +99,10 @@ class CheckContext:
     tenants: list[TenantHandle] = field(default_factory=list)
     masked: set[str] = field(default_factory=set)  # values planted by the check: masked in every rendering
     fitted: dict[str, str] = field(default_factory=dict)  # stream -> why it got fewer records than asked
+    # the run's ledger of credential leaks (SEC-01 reads it), and every connector this check
+    # built, with the errors its calls raised: what the session scans when the check ends
+    exposures: Exposures | None = None
+    recorded: list[RecordedDriver] = field(default_factory=list)
 
     def plant(self, *values: str) -> None:
         """Remember values the check planted (canaries), so the session masks them wherever
@@ -197,7 +202,10 @@ class CheckContext:
         each call under `timeout` seconds (the run's call timeout by default)."""
         config = config if config is not None else self.config(tenant, webhook_secret=webhook_secret)
         sink = replica if replica is not None else self.replica()
-        return driver_for(self.manifest, config, sink, self.call_timeout if timeout is None else timeout)
+        driver = driver_for(self.manifest, config, sink, self.call_timeout if timeout is None else timeout)
+        recorded = RecordedDriver(driver, config, sink)
+        self.recorded.append(recorded)
+        return recorded  # a Driver by delegation
 
     def config(self, tenant: TenantHandle, *, webhook_secret: str | None = None) -> dict[str, Any]:
         return self.manifest.connector_config(tenant, webhook_secret)

@@ -52,6 +52,9 @@ class Check:
     # Offers of the contract (harness.contract.offers) the check needs; without one it is not
     # applicable, with the contract's gap as the reason, and never run.
     requires: tuple[str, ...] = ()
+    # Runs after every other check of the run, alone: its verdict reads what the others saw
+    # (SEC-01 judges the connector output of every check, harness.checks.exposures).
+    last: bool = False
 
     @property
     def title(self) -> str:
@@ -88,11 +91,12 @@ class Registry:
         """Checks by id or pillar (all when `names` is empty), up to a certification level."""
         wanted = set(names or [])
         allowed = LEVELS[: LEVELS.index(level) + 1]
-        return [
+        chosen = [
             c
             for c in self.all()
             if c.level in allowed and (not wanted or c.id in wanted or c.pillar in wanted)
         ]
+        return [c for c in chosen if not c.last] + [c for c in chosen if c.last]
 
 
 REGISTRY = Registry()
@@ -115,11 +119,13 @@ def check(
     timeout: float = 120.0,
     exclusive: bool | None = None,
     requires: tuple[str, ...] = (),
+    last: bool = False,
     registry: Registry = REGISTRY,
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Register a check function. Its docstring's first line is its title in the report.
     `exclusive` (default: True in the performance pillar) makes it run with no other check beside it.
-    `requires` names the contract offers it needs (see harness.contract.offers)."""
+    `requires` names the contract offers it needs (see harness.contract.offers); `last` runs it
+    after every other check."""
     unknown = [name for name in requires if name not in OFFERS]
     if unknown:
         raise ValueError(f"{check_id}: unknown offer(s) {unknown}; use some of {sorted(OFFERS)}")
@@ -134,7 +140,9 @@ def check(
         if not inspect.getdoc(func):
             raise ValueError(f"{check_id}: a check needs a docstring; it is the check's text in the report")
         alone = pillar in EXCLUSIVE_PILLARS if exclusive is None else exclusive
-        registry.register(Check(check_id, pillar, severity, level, timeout, func, alone, tuple(requires)))
+        registry.register(
+            Check(check_id, pillar, severity, level, timeout, func, alone or last, tuple(requires), last)
+        )
         return func
 
     return register

@@ -10,22 +10,30 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import httpx
-
 from harness.checks.context import REVOKED_CALL_TIMEOUT, CheckContext, Driver, RunError
 from harness.checks.event_bodies import event_body
+from harness.checks.exposures import (
+    Leak,
+    _text,
+    _token_shape,
+    driver_places,
+    find_leaks,
+    request_urls,
+    served_text,
+    token_shape,
+)
 from harness.checks.failures import Finding, NotApplicable
 from harness.checks.registry import check
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Replica
-from harness.core import RequestLog, sign
+from harness.core import sign
 from harness.runtime import TenantHandle
 
 RECORDS = 30  # per stream: one page, the point is the paths a secret can travel, not volume
-URLSAFE = re.compile(r"[A-Za-z0-9_-]+")
 Places = list[tuple[str, str]]  # (where, text) of everything the connector produced
+__all__ = ["request_urls", "token_shape"]  # re-exported: harness.fuzz and the tests read URLs as SEC-01 does
 
 
-@check("SEC-01", pillar="secrets", severity="critical", level="basic", timeout=90)
+@check("SEC-01", pillar="secrets", severity="critical", level="basic", timeout=90, last=True)
 def no_secret_leaks(ctx: CheckContext) -> None:
     """No credential appears in its logs, records, checkpoints, errors, output or request URLs.
 
@@ -35,9 +43,12 @@ def no_secret_leaks(ctx: CheckContext) -> None:
     fails. None of these secrets may appear in what it logs (`sink.log`, LOG lines), the records
     and checkpoints it stores, the text and traceback of its errors, its stderr (a Python
     connector's prints and `logging` records included), or the paths and query strings of its
-    requests: all of these end up in log aggregators, tickets and screenshots. Tokens are
-    recognized by the shape of the tokens the platform issues (text the platform served, such as
-    a record's value or a cursor the connector sends back, is never taken for one).
+    requests as it sent them: all of these end up in log aggregators, tickets and screenshots.
+    The same is looked for in what the connector produced during every other check of the run
+    (a 5xx, a throttled or a revoked call takes error paths this scenario does not): this check
+    runs after all of them. Tokens are recognized by the shape of the tokens the platform issues
+    (text the platform served, such as a record's value or a cursor the connector sends back, is
+    never taken for one).
     """
     tenant = ctx.tenant({stream: RECORDS for stream in ctx.manifest.streams}, purpose="leaks")
     webhook_secret = _webhook_secret(ctx.seed_for("webhook-secret"))
@@ -63,8 +74,11 @@ def no_secret_leaks(ctx: CheckContext) -> None:
         "the webhook signing key": webhook_secret.removeprefix("whsec_"),
     }
     log = tenant.requests()
-    outputs = _places(replica, connector, errors) + request_urls(log)
-    ctx.require(judge_no_leaks(outputs, secrets, shape, served_text(tenant, ctx.manifest.streams, log)))
+    outputs = _places(replica, connector, errors) + request_urls(log, ctx.contract)
+    suspects = find_leaks(outputs, secrets, shape)  # the platform's text is read only to rule a token out
+    served = served_text(tenant, ctx.manifest.streams, log) if "an access token" in suspects else ()
+    others = ctx.exposures.elsewhere(ctx.check_id) if ctx.exposures is not None else []
+    ctx.require(judge_no_leaks(outputs, secrets, shape, served, others))
 
 
 def judge_no_leaks(
@@ -72,25 +86,20 @@ def judge_no_leaks(
     secrets: Mapping[str, str],
     shape: re.Pattern[str] | None,
     served: Iterable[str] = (),
+    elsewhere: Iterable[Leak] = (),
 ) -> Finding | None:
-    """No secret (what -> value) in any output (where, text); no text shaped like the platform's
-    tokens either, unless it is text the platform itself served (`served`: a record's value, a
-    cursor sent back in a URL), which a token never is: the sandbox masks tokens wherever it logs."""
-    leaks: dict[str, list[str]] = {}
-    for what, value in secrets.items():
-        where = [w for w, text in outputs if value in text]
-        if where and not (what == "the webhook signing key" and "the webhook secret" in leaks):
-            leaks[what] = where
-    if shape is not None:
-        known = {m for text in served for m in shape.findall(text)}
-        where = [w for w, text in outputs if any(m not in known for m in shape.findall(text))]
-        if where:
-            leaks["an access token"] = where
+    """No secret (what -> value) in any output (where, text) of this check's scenario, no text
+    shaped like the platform's tokens that the platform did not serve, and no leak found in any
+    other check's connectors (`elsewhere`, from the run's ledger). Names what and where, never
+    the value (a secret shows as its first four characters and ****)."""
+    leaks = find_leaks(outputs, secrets, shape, served)
+    for leak in elsewhere:
+        leaks.setdefault(leak.what, []).extend(f"{w} during {leak.check_id}" for w in leak.where)
     if not leaks:
         return None
     return Finding.of(
         "; ".join(
-            f"leaked {what} ({_masked(secrets.get(what))}) in {len(where)} place(s), "
+            f"leaked {what}{_masked(what, secrets.get(what))} in {len(where)} place(s), "
             f"e.g. {', '.join(where[:3])}"
             for what, where in leaks.items()
         ),
@@ -106,10 +115,13 @@ def no_egress(ctx: CheckContext) -> None:
 
     Customer data and credentials must go nowhere but the platform's API. The connector runs
     `check()`, a full sync, an incremental sync and a failing run (its client revoked). A Python
-    connector's worker process refuses every connection (and name lookup) to a host other than
-    the platform's and loopback, whatever HTTP client makes it, and reports it: nothing actually
-    leaves. A command connector's process makes its own connections, which the harness cannot
-    see: for it this check is not applicable.
+    connector's worker process refuses every connection, UDP datagram and name lookup to a host
+    other than the platform's (the hosts of `base_url` and `token_url`; a URL of the manifest's
+    own `[connector.config]` is not the platform) and loopback, whatever Python HTTP client makes
+    it (httpx, requests, urllib, aiohttp), and reports it: nothing actually leaves. What it cannot
+    follow makes this check not applicable, with the reason, never a pass: a process the
+    connector starts, native code called through ctypes, a native network client (pycurl,
+    uvloop, grpc), and a command connector, whose process makes its own connections.
     """
     tenant = ctx.tenant({stream: RECORDS for stream in ctx.manifest.streams}, purpose="egress")
     replica = ctx.replica()
@@ -128,10 +140,14 @@ def no_egress(ctx: CheckContext) -> None:
         connector.timeout = min(connector.timeout, REVOKED_CALL_TIMEOUT)  # AUTH-04 judges retry storms
         _attempt(errors, "sync(state) after revocation", connector.sync, replica.state)
         egress = connector.egress() or []
+        blind = connector.unobserved()
     finally:
         connector.close()
     platform = tenant.base_url.split("/t/")[0]
-    ctx.require(judge_no_egress(egress, [f"{call}: {exc}" for call, exc in errors], platform))
+    finding = judge_no_egress(egress, [f"{call}: {exc}" for call, exc in errors], platform)
+    if finding is None and blind:  # what was seen is clean, but not everything could be seen
+        raise NotApplicable("the harness could not see every outbound connection: " + "; ".join(blind[:3]))
+    ctx.require(finding)
 
 
 def judge_no_egress(egress: list[dict[str, Any]], run_errors: list[str], platform: str) -> Finding | None:
@@ -165,45 +181,6 @@ def _webhook_secret(seed: int) -> str:
     return "whsec_" + base64.b64encode(key).decode()
 
 
-def _token_shape(ctx: CheckContext, tenant: TenantHandle) -> re.Pattern[str] | None:
-    """A pattern matching the access tokens this platform issues, learnt from one we fetch.
-
-    The sandbox masks tokens wherever it shows them, so the connector's own tokens are unknown;
-    their shape (a prefix such as `at_` and a length) is not. None when there is no token endpoint
-    or its token has no recognizable shape.
-    """
-    if not tenant.token_url:
-        return None
-    try:
-        response = httpx.post(
-            tenant.token_url,
-            data={
-                "grant_type": "client_credentials",
-                "client_id": tenant.client_id,
-                "client_secret": tenant.client_secret,
-                "scope": " ".join(ctx.manifest.scopes),
-            },
-            timeout=10,
-        )
-        token = response.json().get("access_token")
-    except (httpx.HTTPError, ValueError, AttributeError):
-        return None
-    return token_shape(token)
-
-
-def token_shape(token: Any) -> re.Pattern[str] | None:
-    """A pattern for tokens shaped like this one: its prefix (`at_`), if any, and its length."""
-    if not isinstance(token, str) or not URLSAFE.fullmatch(token):
-        return None
-    prefix, sep, body = token.partition("_")
-    if not (sep and prefix.isalpha() and len(prefix) <= 8):
-        prefix, sep, body = "", "", token
-    if len(body) < 20:  # too short to tell from an ordinary word
-        return None
-    edge = r"A-Za-z0-9_-"
-    return re.compile(rf"(?<![{edge}]){re.escape(prefix + sep)}[{edge}]{{{len(body)}}}(?![{edge}])")
-
-
 def _deliver_webhooks(
     ctx: CheckContext,
     tenant: TenantHandle,
@@ -232,39 +209,12 @@ def _deliver_webhooks(
 
 def _places(replica: Replica, connector: Driver, errors: list[tuple[str, RunError]]) -> Places:
     """Everything the connector produced that people or other systems get to read, by where."""
-    out: Places = []
-    for i, entry in enumerate(replica.logs, 1):
-        out.append((f"log #{i} ({entry.get('level')} {str(entry.get('message'))[:40]!r})", _text(entry)))
-    for stream, rows in replica.rows.items():
-        for record_id, record in rows.items():
-            out.append((f"stored record {stream}/{record_id}", _text(record)))
-    for i, state in enumerate(replica.checkpoints, 1):
-        out.append((f"checkpoint #{i}", _text(state)))
-    for call, exc in errors:
-        out.append((f"the error of {call}", str(exc)))
-        out.append((f"the traceback of {call}", exc.traceback_text))
-    for i, line in enumerate(connector.diagnostics().stderr, 1):
-        out.append((f"stderr line {i}", line))
-    return out
+    return driver_places(replica, connector.diagnostics(), errors, _text)
 
 
-def request_urls(log: RequestLog) -> Places:
-    """The path and query string of each request (as the sandbox logged them, secrets masked)."""
-    return [
-        (f"the URL of request #{e.seq} ({e.method} {e.path[:60]})", f"{e.path}?{e.query_string}") for e in log
-    ]
-
-
-def served_text(tenant: TenantHandle, streams: Iterable[str], log: RequestLog) -> list[str]:
-    """Text the platform served or was sent back unmasked, so no token: the records (as JSON) and
-    every query value of the request log (cursors, ids)."""
-    records = [_text(record) for stream in streams for record in tenant.records(stream)]
-    return records + [v for e in log for vs in e.query.values() for v in vs]
-
-
-def _text(value: Any) -> str:
-    return json.dumps(value, default=str, ensure_ascii=False)
-
-
-def _masked(value: str | None) -> str:
-    return "recognized by the shape of the platform's tokens" if value is None else f"{value[:4]}****"
+def _masked(what: str, value: str | None) -> str:
+    if what == "an access token":
+        return " (recognized by the shape of the platform's tokens)"
+    if value is None:  # a credential another check handed its connector
+        return ""
+    return " (****)" if len(value) < 16 else f" ({value[:4]}****)"

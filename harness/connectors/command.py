@@ -107,6 +107,11 @@ class CommandConnector:
         """A command's own process makes its own connections: the harness cannot see them."""
         return None
 
+    def unobserved(self) -> list[str]:
+        return [
+            "this connector runs as its own command, whose outbound connections the harness cannot observe"
+        ]
+
     def webhook_url(self) -> str:
         """Where `CMD serve` takes deliveries; starts the server on first use."""
         if self._server is None:

@@ -55,4 +55,9 @@ class Driver(Protocol):
         """Connections to hosts other than the platform, refused; None when not observable."""
         ...
 
+    def unobserved(self) -> list[str]:
+        """Why `egress()` may have missed connections (empty: it saw every one it could be made
+        with): a process the connector started, native code, or a runtime that sees none."""
+        ...
+
     def close(self) -> None: ...

@@ -52,6 +52,19 @@ DEFAULT_TIMEOUT = 60.0
 LOAD_TIMEOUT = 60.0  # seconds the worker may take to start and import the connector
 
 
+def unobserved_reason(event: str) -> str:
+    """Why an event of the worker (SPAWNED, BLIND) hides connections from its audit hook."""
+    if event.startswith("import "):
+        return (
+            f"it imported {event.removeprefix('import ')}, a native network client whose sockets "
+            "are opened by C code the worker's audit hook does not see"
+        )
+    if event.startswith("ctypes"):
+        native = event.removeprefix("ctypes ")
+        return f"it used native code through ctypes ({native}), which opens sockets unseen"
+    return f"it started a process ({event}), whose connections the worker's audit hook does not see"
+
+
 class _Ended(HarnessError):
     """The worker's protocol channel closed: the process is gone."""
 
@@ -79,6 +92,7 @@ class _Zygote:
         assert self.proc.stderr is not None
         self.stderr = StderrTail(self.proc.stderr)
         self.egress: list[dict[str, Any]] = []  # attempted while the connector was imported
+        self.blind: list[str] = []  # what it did on import that hides connections (a process started)
         self.lock = threading.Lock()
         self.send({"op": "load", "python": manifest.python, "path": paths, "more_path": sys.path})
         self.loaded: dict[str, Any] | None = None
@@ -97,7 +111,9 @@ class _Zygote:
             message = json.loads(data)
             if message.get("type") == "EGRESS":
                 self.egress.append({k: message.get(k) for k in ("host", "port", "event")})
-            elif message.get("type") not in ("SPAWNED", "EXIT"):
+            elif message.get("type") == "BLIND":
+                self.blind.append(str(message.get("event")))
+            elif message.get("type") != "EXIT":
                 return dict(message)
 
     def load(self, deadline: float) -> dict[str, Any]:
@@ -123,6 +139,7 @@ class _Zygote:
             channel=Channel(replies[0]),
             stderr=StderrTail(os.fdopen(stderr[0], "rb", buffering=0)),
             egress=list(self.egress),
+            blind=list(self.blind),
         )
 
     def alive(self) -> bool:
@@ -144,6 +161,7 @@ class _Worker:
     stderr: StderrTail
     egress: list[dict[str, Any]] = field(default_factory=list)
     spawned: bool = False  # the connector started a process (or used ctypes) at some point
+    blind: list[str] = field(default_factory=list)  # events that hide connections from the audit hook
 
     def write(self, message: dict[str, Any]) -> None:
         with contextlib.suppress(BrokenPipeError, ValueError, OSError):  # gone: reading says how
@@ -165,6 +183,8 @@ class _Worker:
                 self.egress.append({k: message.get(k) for k in ("host", "port", "event")})
             elif kind == "SPAWNED":
                 self.spawned = True
+            elif kind == "BLIND":
+                self.blind.append(str(message.get("event")))
             elif kind == "EXIT":
                 exit_message = message
             else:
@@ -256,6 +276,7 @@ class PythonConnector:
         self.manifest, self.config, self.sink, self.timeout = manifest, config, sink, timeout
         self.sample_memory = False
         self._egress: list[dict[str, Any]] = []
+        self._blind: list[str] = []
         self._peak_kib = 0
         self._stderr: list[str] = []
         self._ready: dict[str, Any] = {}
@@ -303,6 +324,12 @@ class PythonConnector:
 
     def egress(self) -> list[dict[str, Any]] | None:
         return list(self._egress) + (list(self._worker.egress) if self._worker else [])
+
+    def unobserved(self) -> list[str]:
+        """Why `egress()` may have missed connections: what the connector did that the worker's
+        audit hook cannot follow (a process it started, ctypes, a native network client)."""
+        events = self._blind + (list(self._worker.blind) if self._worker else [])
+        return [unobserved_reason(event) for event in dict.fromkeys(events)]
 
     def close(self) -> None:
         worker, self._worker = self._worker, None
@@ -387,6 +414,8 @@ class PythonConnector:
     def _retire(self, worker: _Worker) -> None:
         worker.close()
         self._egress += worker.egress
+        self._blind += worker.blind
+        worker.blind = []
         self._stderr = (self._stderr + list(worker.stderr.lines))[-200:]
         if worker is self._worker:
             self._worker = None

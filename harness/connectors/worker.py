@@ -23,10 +23,15 @@ the connector's prints never mix with the protocol.
                         {"type": "ERROR", "error": "ValueError", "message": ..., "traceback": ...}
                         {"type": "EXIT", "status": N, "traceback": ...}   (os._exit in the connector)
                         {"type": "SPAWNED", "event": ...}   (once: it started a process, or used ctypes)
+                        {"type": "BLIND", "event": ...}   (once each: what hides connections from the hook)
 
 Only the standard library is imported here, so a worker's memory is the connector's.
-Connections to hosts other than the platform (the hosts of the config's URLs, and loopback)
-are refused by an audit hook and reported as EGRESS, whatever client makes them.
+Connections to hosts other than the platform (the hosts of the config's `base_url` and
+`token_url`, and loopback) are refused by an audit hook and reported as EGRESS, whatever Python
+client makes them: TCP connects, UDP datagrams (sendto, sendmsg) and name lookups. What the hook
+cannot see is reported as BLIND instead of guessed at: a process the connector starts, ctypes
+reaching socket functions or a non-system library, and native network clients that open their
+own sockets (pycurl, uvloop, grpc, ...).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -49,6 +55,24 @@ from urllib.parse import urlsplit
 _send_lock = threading.Lock()
 _out: Any = None
 _allowed_hosts: set[str] = {"localhost"}
+# the config keys the harness fills with the platform's URLs; a URL the manifest adds (a
+# telemetry endpoint in [connector.config], say) is not the platform
+PLATFORM_URL_KEYS = ("base_url", "token_url")
+# importable clients whose C code opens sockets without Python's socket module (no audit event)
+NATIVE_NETWORK = (
+    "pycurl",
+    "uvloop",
+    "grpc",
+    "zmq",
+    "curl_cffi",
+    "pyuv",
+    "gevent.libuv",
+    "tornado.curl_httpclient",
+)
+_blind_reported: set[str] = set()
+# libraries of the C runtime a connector's dependencies load through ctypes for other reasons
+SYSTEM_LIBRARY = re.compile(r"lib(c|pthread|m|dl|rt|gcc_s|uuid|util)(-[0-9.]+)?\.so(\.[0-9]+)*")
+SOCKET_FUNCTIONS = {"connect", "sendto", "sendmsg", "sendmmsg", "getaddrinfo", "gethostbyname", "socket"}
 _real_exit = os._exit
 
 
@@ -142,20 +166,74 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     if not _spawned and (event in SPAWNS or event.startswith("ctypes.")) and not isinstance(_out, _Control):
         _spawned = True  # from now on the harness ends this worker's leftovers after every call
         send({"type": "SPAWNED", "event": event})
-    if event == "socket.connect":
-        address = args[1]
+    if isinstance(_out, _Control):
+        pass  # the zygote: importing the connector, before any call
+    elif any(event.startswith(s) for s in SPAWNS) and event not in _blind_reported and not _finding_library():
+        _blind_reported.add(event)  # a process of its own: its connections are its own
+        send({"type": "BLIND", "event": event})
+    elif event in ("ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle"):
+        _native_call(event, args)
+    if event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
+        address = args[1]  # sendto/sendmsg on a connected socket pass None: its connect was seen
         pair = isinstance(address, tuple) and len(address) >= 2
         host, port = (address[0], address[1]) if pair else (None, None)
     elif event == "socket.getaddrinfo":
         host, port = args[0], args[1]
-        if isinstance(host, bytes):
-            host = host.decode("ascii", "replace")
+    elif event in ("socket.gethostbyname", "socket.gethostbyname_ex", "socket.gethostbyaddr"):
+        host, port = args[0], None
+    elif event == "socket.getnameinfo":
+        address = args[0]
+        pair = isinstance(address, tuple) and len(address) >= 2
+        host, port = (address[0], address[1]) if pair else (None, None)
     else:
         return
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
     if host is None or _is_platform(host):
         return
     send({"type": "EGRESS", "host": host, "port": port, "event": event})
     raise ConnectionRefusedError(f"egress to {host} is blocked under certification")
+
+
+_CTYPES_UTIL = os.path.join(os.path.dirname(os.__file__), "ctypes", "util.py")
+
+
+def _finding_library() -> bool:
+    """Is the process being started by the standard library's `ctypes.util.find_library` (ldconfig,
+    gcc or ld with fixed arguments, as trio's import does)? Those make no connections."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename == _CTYPES_UTIL:
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+def _native_call(event: str, args: tuple[Any, ...]) -> None:
+    """ctypes can reach the C library's connect() or a native HTTP client, unseen by this hook:
+    loading a library that is not part of the C runtime, or looking up a socket function, is
+    reported (once each) as BLIND. Naming a thread through libpthread, as trio does, is not."""
+    if event == "ctypes.dlopen":
+        name = os.path.basename(str(args[0])) if args and args[0] is not None else ""
+        risky = bool(name) and not SYSTEM_LIBRARY.match(name)
+        what = f"ctypes loading {name}"
+    else:
+        name = args[1] if len(args) > 1 else ""
+        name = name.decode("ascii", "replace") if isinstance(name, bytes) else str(name)
+        risky = name in SOCKET_FUNCTIONS
+        what = f"ctypes calling {name}()"
+    if risky and what not in _blind_reported:
+        _blind_reported.add(what)
+        send({"type": "BLIND", "event": what})
+
+
+def _report_blind() -> None:
+    """Say once which native network clients the connector has imported: their sockets are
+    opened by C code that raises no audit event, so their connections go unseen."""
+    for name in NATIVE_NETWORK:
+        if name in sys.modules and name not in _blind_reported:
+            _blind_reported.add(name)
+            send({"type": "BLIND", "event": f"import {name}"})
 
 
 def _exit(status: int = 0) -> None:
@@ -225,7 +303,8 @@ def serve(inp: Any, cls: Any) -> None:
         try:
             if op == "init":
                 config = request["config"]
-                for value in config.values():
+                for key in PLATFORM_URL_KEYS:
+                    value = config.get(key)
                     if isinstance(value, str) and "://" in value:
                         _allowed_hosts.add(urlsplit(value).hostname or "")
                 _forward_logging()
@@ -238,7 +317,10 @@ def serve(inp: Any, cls: Any) -> None:
                     }
                 )
             else:
-                value = _call(instance, request["name"], request.get("args", []))
+                try:
+                    value = _call(instance, request["name"], request.get("args", []))
+                finally:
+                    _report_blind()
                 send({"type": "RESULT", "value": value, "peak_kib": _peak_kib()})
                 if request["name"] == "close":
                     break

@@ -87,6 +87,9 @@ class LoggedRequest:
     faults: tuple[str, ...] = ()  # the kinds of the scripted faults that fired on it
     held_ms: float = 0.0  # under a stall or trickle fault: how long the sandbox held the answer
     abandoned: bool = False  # the client closed the connection before the answer was complete
+    # the query string as the connector sent it, unmasked: SEC-01 judges credentials in URLs
+    # from it; never rendered (not in repr, `line`, `summary` or `query_string`)
+    raw_query: str = field(default="", repr=False)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LoggedRequest:
@@ -110,6 +113,7 @@ class LoggedRequest:
             faults=tuple(data.get("faults") or ()),
             held_ms=float(data.get("held_ms", 0.0)),
             abandoned=bool(data.get("abandoned", False)),
+            raw_query=str(data.get("raw_query") or ""),
         )
 
     @property

@@ -51,6 +51,7 @@ from harness.sandbox.idempotency import Stored
 from harness.sandbox.limits import Decision
 from harness.sandbox.problems import PROBLEM_JSON, conform_error, problem
 from harness.sandbox.recorder import RequestRecord, digest, mask_headers, mask_query
+from harness.sandbox.shaping import SHAPED_FAULTS, declared_headers, shape
 from harness.sandbox.store import Store
 from harness.sandbox.store.admission import admitting, bearer
 from harness.sandbox.tenants import Tenant, Tenants
@@ -81,6 +82,7 @@ class Sandbox:
         self.grants = auth.grant_types(contract)
         self.handlers = self._handlers()
         self.responder = Responder(contract)
+        self.declared = declared_headers(contract)  # response headers shaping never adds
         self.control = Starlette(
             routes=[Mount("/_sandbox", routes=control_routes(self))],
             exception_handlers={HTTPException: _http_problem},
@@ -206,6 +208,7 @@ class Sandbox:
             body_digest=digest(body) if body else EMPTY_DIGEST,
             body_size=len(body or b""),
             operation=None,
+            raw_query=query_string,
         )
         headers, body = as_utf8(headers, body)  # logged as sent; handled as UTF-8
         call = _Call(tenant, entry, method, api_path, query, headers, body)
@@ -219,8 +222,12 @@ class Sandbox:
         entry.latency_ms = round((time.perf_counter() - started) * 1000, 3)
         if isinstance(response, _Stalled):  # logged once the client left or the stall ended
             response.logged = partial(_log_stall, tenant, entry)
-        else:
-            tenant.requests.append(entry)
+            return response
+        tenant.requests.append(entry)
+        if set(entry.faults) <= SHAPED_FAULTS:  # a cut or dropped answer is sent exactly as scripted
+            op = self.contract.operation(entry.operation) if entry.operation else None
+            version = str(scope.get("http_version", "1.1"))
+            response = shape(self.contract, op, response, call.seed, headers, version, method, self.declared)
         return response
 
     async def _respond(self, call: _Call) -> Response:

@@ -21,9 +21,20 @@ class InvalidCursor(HarnessError, ValueError):
     pass
 
 
-def encode(secret: bytes, scope: str, position: dict[str, Any]) -> str:
+MAC_TEXT = 16  # characters of the base64url of the 12-byte MAC
+
+
+def encode(secret: bytes, scope: str, position: dict[str, Any], length: int | None = None) -> str:
+    """The cursor for a position; with `length`, padded (inside the signed payload, a `z` field
+    the decoder ignores) to the longest cursor of at most that many characters: a platform's
+    cursors may be as long as its contract allows, and a connector must carry them whole."""
     # the same bytes as json.dumps(sort_keys=True, separators=(",", ":")) for these ASCII positions
     payload = orjson.dumps({"s": scope, **position}, option=orjson.OPT_SORT_KEYS)
+    if length is not None:
+        room = (length - 1 - MAC_TEXT) * 3 // 4  # payload bytes whose base64url fits
+        pad = room - len(payload) - len(b',"z":""')
+        if pad > 0:
+            payload = orjson.dumps({"s": scope, **position, "z": "z" * pad}, option=orjson.OPT_SORT_KEYS)
     mac = hmac.digest(secret, payload, hashlib.sha256)[:12]
     return _b64(payload) + "." + _b64(mac)
 
@@ -38,6 +49,7 @@ def decode(secret: bytes, scope: str, cursor: str) -> dict[str, Any]:
     if not hmac.compare_digest(mac, expected):
         raise InvalidCursor("the cursor was altered or belongs to another tenant")
     position = json.loads(payload)
+    position.pop("z", None)  # padding to a long cursor
     if position.pop("s", None) != scope:
         raise InvalidCursor("the cursor belongs to another list")
     return position

@@ -1,7 +1,10 @@
 """The request log: what the connector did, as the sandbox saw it. Checks judge from this.
 
-Secrets never enter the log: credentials in headers, query strings and bodies are masked, and
-only a digest of the body is kept. What kind of credential was sent where is recorded instead.
+Credentials in headers, query strings and bodies are masked, and only a digest of the body is
+kept. What kind of credential was sent where is recorded instead. One field keeps what the
+connector sent: `raw_query`, the query string unmasked, so SEC-01 can judge a credential in a URL
+from the URL as sent (served only to the admin API, never rendered: `LoggedRequest` keeps it out
+of its repr, lines and summaries).
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ class RequestRecord:
     faults: list[str] = field(default_factory=list)
     held_ms: float = 0.0  # a stall or trickle: how long the answer was held, until the end or the client left
     abandoned: bool = False  # the client closed the connection before the answer was complete
+    raw_query: str = ""  # the query string as sent, unmasked: for SEC-01's judgement, never shown
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -3,7 +3,8 @@
 The reference connectors pass the whole catalogue; each connector under
 tests/connectors/flawed/ carries exactly one defect and an `expect.toml` naming the check that
 must catch it, words its message must contain, and (`also`) any other check it fails for a
-stated, real reason; `contract` names the platform contract when it is not the bundled one.
+stated, real reason; `contract` names the platform contract when it is not the bundled one;
+`with` names checks to run beside it whose scenario the defect needs (SEC-01 judges their output).
 A flawed connector is run against its own check and the `also` checks;
 anything else it would fail is caught by the full-catalogue run of `make matrix`.
 """
@@ -81,7 +82,7 @@ def test_each_flawed_connector_fails_the_check_it_targets(
     pytester: pytest.Pytester, name: str, expect: dict
 ) -> None:
     also = dict(expect.get("also", {}))
-    checks = ",".join([expect["check"], *also])
+    checks = ",".join([expect["check"], *also, *expect.get("with", [])])  # `with`: run beside it
     result, cert = certify(pytester, FLAWED / name, f"--checks={checks}", *contract_args(expect))
     outcome = {c["id"]: c for c in cert["checks"]}
     target = outcome[expect["check"]]
