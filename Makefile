@@ -4,11 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
-# `make test` spreads the suite over xdist workers, one per core, a module per worker at a time
-# (loadfile: module- and session-scoped fixtures start once, and a module's whole-catalogue
-# certifications never run beside each other), and prints the 30 slowest tests, so CI shows
-# where time goes. Not loadgroup: with pytest 9.2 it ignores xdist_group (pytest-xdist#1386).
-TEST_WORKERS ?= auto
+# `make test` spreads the suite over xdist workers, two per core: most of its time is spent waiting
+# (child certifications, Retry-After waits, sleeps and time limits inside them, fuzz budgets), so
+# one worker per core left the cores 40% idle. Work stealing (not loadfile) lets an idle worker take
+# tests from a busy one, so no single file (the catalogue, the fuzz campaigns) is the critical path;
+# tests/conftest.py sends the long tests first. Module- and session-scoped fixtures start once per
+# worker that runs one of their tests. Prints the 30 slowest tests, so CI shows where time goes.
+TEST_WORKERS ?= $(shell echo $$(( 2 * $$(nproc 2>/dev/null || echo 1) )))
 # Tests start a child pytest for every certification; each would compile the package (and pytest
 # would re-rewrite its asserts) from source again where the environment sets
 # PYTHONDONTWRITEBYTECODE, as this machine's does: about 2 CPU s a child. Caching bytecode halves it.
@@ -41,7 +43,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=30 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=30 $(PYTEST_ARGS)
 
 certify: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider --connector=examples/acme_sync --cert-level=strict --cert-report=cert.json $(PYTEST_ARGS)

@@ -5,7 +5,8 @@ side by side (the default workers), alternating in one invocation: wall and CPU 
 ratios, whether the verdicts match, and the load average (issue 17's targets: 8 s for
 examples/acme_sync, 15 s for the command connector, on an idle machine). With `--baseline REV`
 the same runs are made on a git worktree of REV instead of the serial ones, alternating, and the
-ratio is printed. Asserts nothing.
+ratio is printed. With `--workers 2,4` the connector is certified at each `--check-workers`,
+alternating, each against the first (where wall time goes when checks wait). Asserts nothing.
 """
 
 from __future__ import annotations
@@ -84,9 +85,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", metavar="REV", help="also run REV and print the ratio")
     parser.add_argument("--rounds", type=int, default=1, help="alternating runs per side")
+    parser.add_argument("--workers", metavar="N,M", help="compare these --check-workers counts")
     parser.add_argument("connectors", nargs="*", default=list(TARGETS), help="default: both references")
     args = parser.parse_args()
     connectors = args.connectors
+    if args.workers:
+        counts = [int(n) for n in args.workers.split(",")]
+        for connector in connectors:
+            runs: dict[int, list[tuple[float, float]]] = {n: [] for n in counts}
+            slowest: dict[int, str] = {}
+            for _ in range(args.rounds):
+                for n in counts:
+                    wall, durations, cpu, _ = certify(connector, ROOT, f"--check-workers={n}")
+                    runs[n].append((wall, cpu))
+                    slowest[n] = ", ".join(f"{c} {s:.1f} s" for s, c in durations[:3])
+            first = statistics.median(w for w, _ in runs[counts[0]])
+            for n in counts:
+                wall = statistics.median(w for w, _ in runs[n])
+                cpu = statistics.median(c for _, c in runs[n])
+                print(
+                    f"{connector:<24} --check-workers={n}: {wall:5.1f} s wall ({wall / first:.2f}x), "
+                    f"CPU {cpu:.1f} s; {load()}; slowest: {slowest[n]}",
+                    flush=True,
+                )
+        return
     if not args.baseline:
         for connector in connectors:
             serial: list[tuple[float, float]] = []

@@ -49,8 +49,8 @@ def one_ast_parse_at_a_time() -> Iterator[None]:
 
 
 class CheckSchedule(Generic[R]):
-    """Runs `run(check)` for every check: the shared ones on `workers` threads, then the exclusive
-    ones alone, in their order. `result(check)` waits for that check's outcome."""
+    """Runs `run(check)` for every check: the shared ones on `workers` threads, longest time limit
+    first, then the exclusive ones alone, in their order. `result(check)` waits for that check's outcome."""
 
     def __init__(self, run: Callable[[Check], R], checks: Sequence[Check], workers: int) -> None:
         self._run = run
@@ -58,7 +58,10 @@ class CheckSchedule(Generic[R]):
         self._stopped = threading.Event()
         self._ast = one_ast_parse_at_a_time()
         self._ast.__enter__()
-        shared = [c for c in checks if not c.exclusive]
+        # Longest first, with the time limit as the measure of how long a check may take: the run
+        # does not end waiting on a long check (WH-04's fuzzing, RES-04's hostile pages) that
+        # started last. Outcomes are still read in catalogue order.
+        shared = sorted((c for c in checks if not c.exclusive), key=lambda c: -c.timeout)
         alone = [c for c in checks if c.exclusive and not c.last] + [c for c in checks if c.last]
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="harness-check")
         self._shared = [self._pool.submit(run, c) for c in shared]

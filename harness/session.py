@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import gc
 import os
 import sys
 import threading
@@ -92,6 +93,10 @@ class CertificationSession:
         self._schedule: CheckSchedule[Outcome] | None = None
         self._schedule_lock = threading.Lock()
         self.exposures = Exposures()  # credential leaks found in every check's connectors, for SEC-01
+        # The contract, the catalogue and every imported module live as long as the run: moved out
+        # of the collector's generations, each full collection (pytest runs two at exit, hypothesis
+        # one per registered Random) walks what the checks allocate only: ~0.3 s a collection less.
+        gc.freeze()
 
     def outputs(self) -> list[Path]:
         """The files this run writes itself: never part of the code digest."""

@@ -19,6 +19,30 @@ pytest_plugins = ["pytester"]
 CHILD_PYTEST_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTEST_PLUGINS": "harness.plugin"}
 
 
+# Under xdist (`make test`: work stealing) the long tests go first, so that they start while the
+# short ones fill the gaps, instead of one of them starting last and running alone at the end.
+# Files whose tests take 10-50 s each (whole campaigns and certifications), then the rest marked
+# slow (a child certification or two), then everything else; collection order within each.
+LONGEST = (
+    "tests/fuzz/test_campaigns.py",
+    "tests/packaging/test_wheel.py",
+    "tests/plugin/test_clean_connectors.py",
+    "tests/plugin/test_catalogue.py",
+)
+
+
+def _rank(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    if path in LONGEST:
+        return 0
+    return 1 if item.get_closest_marker("slow") else 2
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if hasattr(config, "workerinput"):  # an xdist worker: every worker sorts alike
+        items.sort(key=_rank)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _child_pytest_loads_the_harness_plugin_only() -> Iterator[None]:
     saved = {name: os.environ.get(name) for name in CHILD_PYTEST_ENV}
