@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checks.context import CheckContext, Driver
-from harness.checks.event_bodies import event_body
 from harness.checks.failures import NotApplicable
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Replica
+from harness.contract.events import deleted_data, event_body, event_schema
 from harness.contract.schema import validator_for
 from harness.contract.signing import signing_for
 from harness.core import singular
-from harness.core.signing import STANDARD, Signing
+from harness.core.signing import STANDARD, Signing, shared_secret
 from harness.runtime import TenantHandle
 
 ACTIONS = ("created", "updated", "deleted")
@@ -55,10 +55,7 @@ class Delivery:
 
     def __init__(self, ctx: CheckContext, tenant: TenantHandle, replica: Replica | None = None) -> None:
         self.ctx, self.tenant = ctx, tenant
-        schemes = [signing_for(ctx.contract, name) for name in ctx.manifest.webhooks] or [STANDARD]
-        # one secret for every event: a Standard Webhooks one where any scheme is that (its whsec_
-        # string is a plain key to the others too), else in the shape of the first scheme
-        self.secret = (STANDARD if STANDARD in schemes else schemes[0]).new_secret()
+        self.secret = shared_secret(signing_for(ctx.contract, name) for name in ctx.manifest.webhooks)
         self._styles = itertools.cycle(BODY_STYLES)
         self.replica = replica if replica is not None else ctx.replica()
         self.connector: Driver = ctx.connector(tenant, self.replica, webhook_secret=self.secret)
@@ -86,12 +83,9 @@ class Delivery:
         if event.upserts:
             return record
         id_field = self.ctx.contract.collections[event.collection].id_field
-        minimal = {id_field: record[id_field]}
-        if event.schema_uri is None:
-            return minimal
-        body = event_body(self.ctx.contract, event.schema_uri, event.type, minimal)
-        # a contract whose deleted events carry the whole record (Stripe's) gets it
-        return minimal if validator_for(self.ctx.contract, event.schema_uri).is_valid(body) else record
+        return deleted_data(
+            self.ctx.contract, event.collection, event.schema_uri, event.type, record[id_field], record
+        )
 
     def send(self, headers: dict[str, str], payload: bytes) -> int | str:
         """The status the connector answered, or what went wrong instead (a crash, a hang)."""
@@ -111,15 +105,13 @@ def declared_events(ctx: CheckContext) -> list[Event]:
     if not ctx.manifest.webhooks:
         raise NotApplicable("the manifest declares no webhooks")
     by_singular = {singular(name): name for name in ctx.contract.collections}
-    operations = {op.path: op for op in ctx.contract.webhooks if op.method == "POST"}
     events = []
     for name in ctx.manifest.webhooks:
         thing, _, action = name.rpartition(".")
         collection = by_singular.get(thing)
         if collection is None or action not in ACTIONS:
             continue
-        op = operations.get(name)
-        schema = op.body_media.get("application/json") if op else None
+        schema = event_schema(ctx.contract, name)
         events.append(Event(name, collection, action, schema, signing_for(ctx.contract, name)))
     if not events:
         raise NotApplicable(

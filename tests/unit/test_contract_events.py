@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness.checks.event_bodies import event_body
 from harness.contract import load
+from harness.contract.events import event_body
 from harness.contract.schema import validator_for
 
 
