@@ -4,35 +4,42 @@ Deliveries are crafted the way the contract says the platform signs them (`x-san
 ...}`; Standard Webhooks when it says nothing) with the payload shape of the contract's `webhooks`
 section, carrying real records of a fresh tenant. Every connector gets its own webhook secret in
 its config (`webhook_secret`), in the shape the scheme's vendors hand out. Bodies are serialized
-in more than one way (compact, spaced, indented), as platforms do: the signature is over the
-bytes as sent, so a receiver that verifies a re-serialization refuses some authentic deliveries.
+in more than one way, as platforms do: compact, spaced or indented in turn, keys in the
+schema's order or shuffled, non-ASCII text as UTF-8 (not escaped). The signature is over the
+bytes as sent, so a receiver that verifies a re-serialization, or text it re-encoded, refuses
+some authentic deliveries.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checks.context import CheckContext, Driver
 from harness.checks.failures import NotApplicable
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Replica
+from harness.contract import Contract
 from harness.contract.events import deleted_data, event_body, event_schema
-from harness.contract.schema import validator_for
+from harness.contract.schema import schema_type, validator_for
 from harness.contract.signing import signing_for
 from harness.core import singular
 from harness.core.signing import STANDARD, Signing, shared_secret
 from harness.runtime import TenantHandle
 
 ACTIONS = ("created", "updated", "deleted")
-# json.dumps arguments, taken in turn: compact (Standard Webhooks senders), spaced (Python's
-# default), indented (pretty-printing platforms)
-BODY_STYLES: tuple[dict[str, Any], ...] = (
-    {"separators": (",", ":")},
-    {},
-    {"indent": 2},
+# json.dumps arguments and whether keys are shuffled, taken in turn: compact in the schema's
+# order (Standard Webhooks senders), spaced (Python's default), indented (pretty-printing
+# platforms). Always UTF-8 as it is, as GitHub and Stripe send it.
+BODY_STYLES: tuple[tuple[dict[str, Any], bool], ...] = (
+    ({"separators": (",", ":")}, False),
+    ({}, True),
+    ({"indent": 2}, True),
 )
+# Added to one text field of the records WH-01 delivers, so every body has non-ASCII text.
+NON_ASCII = "Zoë Ørsted, 東京"
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,7 @@ class Delivery:
         self.ctx, self.tenant = ctx, tenant
         self.secret = shared_secret(signing_for(ctx.contract, name) for name in ctx.manifest.webhooks)
         self._styles = itertools.cycle(BODY_STYLES)
+        self._rng = random.Random(ctx.seed_for("webhook-bodies"))
         self.replica = replica if replica is not None else ctx.replica()
         self.connector: Driver = ctx.connector(tenant, self.replica, webhook_secret=self.secret)
 
@@ -69,7 +77,9 @@ class Delivery:
                 raise RuntimeError(
                     f"the harness made a {event.type} payload its contract refuses: {errors[0].message}"
                 )
-        return json.dumps(body, **next(self._styles)).encode()
+        style, shuffle = next(self._styles)
+        body = shuffled(body, self._rng) if shuffle else body
+        return json.dumps(body, ensure_ascii=False, **style).encode()
 
     def sign(self, event: Event, payload: bytes, msg_id: str | None = None) -> dict[str, str]:
         """The headers of a correctly signed delivery of `event`."""
@@ -98,6 +108,43 @@ class Delivery:
 
     def close(self) -> None:
         self.connector.close()
+
+
+def shuffled(value: Any, rng: random.Random) -> Any:
+    """The value with the keys of every object in another order (JSON objects have none)."""
+    if isinstance(value, list):
+        return [shuffled(v, rng) for v in value]
+    if not isinstance(value, dict):
+        return value
+    keys = list(value)
+    rng.shuffle(keys)
+    if len(keys) > 1 and keys == list(value):
+        keys.reverse()
+    return {k: shuffled(value[k], rng) for k in keys}
+
+
+def non_ascii_text(contract: Contract, collection: str, record: dict[str, Any]) -> dict[str, str]:
+    """A change to the first free-text field of the collection's records (a string of no enum,
+    pattern or format, room for it under maxLength): its value with non-ASCII text added. Empty
+    when the records have no such field."""
+    col = contract.collections[collection]
+    found = col.item_schema.get("properties")
+    skip = {col.id_field, col.updated_field, "created_at", "created"}
+    for name, node in (found if isinstance(found, dict) else {}).items():
+        prop, _ = contract.deref(node, f"{col.item_schema_uri}/properties/{name}")
+        if name in skip or not isinstance(prop, dict) or not schema_type(prop) & {"string"}:
+            continue
+        if schema_type(prop) - {"string", "null"} or {"enum", "const", "pattern", "format"} & set(prop):
+            continue
+        current = record.get(name)
+        value = f"{current} {NON_ASCII}" if isinstance(current, str) and current else NON_ASCII
+        longest, least = prop.get("maxLength"), prop.get("minLength", 0)
+        if isinstance(longest, int) and len(value) > longest:
+            value = NON_ASCII
+        if (isinstance(longest, int) and len(value) > longest) or len(value) < least:
+            continue
+        return {name: value}
+    return {}
 
 
 def declared_events(ctx: CheckContext) -> list[Event]:
