@@ -21,7 +21,7 @@ TYPE_NAMES = ("type", "event", "event_type", "eventType")
 TIME_NAMES = ("timestamp", "created", "created_at", "createdAt", "occurred_at", "time")
 HOLDER_NAMES = ("object", "record", "resource", "payload")
 
-__all__ = ["deleted_data", "event_body", "event_schema", "plainest"]
+__all__ = ["deleted_data", "event_body", "event_schema"]
 
 
 def event_schema(contract: Contract, event_type: str) -> str | None:
