@@ -41,6 +41,13 @@ class Receiver(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
+def new_store():
+    """A fresh store for each sandbox (its stop closes it): in memory here; Redis in the twin
+    tests/redis/test_sandbox_deliveries_on_redis.py."""
+    return lambda: None
+
+
+@pytest.fixture(scope="module")
 def receiver():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -59,11 +66,11 @@ def _wait(n: int, timeout: float = 15.0) -> list[tuple[dict[str, str], bytes]]:
     return list(Receiver.received)
 
 
-def test_stripe_deliveries_are_stripe_events_signed_with_stripe_signature(receiver):
+def test_stripe_deliveries_are_stripe_events_signed_with_stripe_signature(receiver, new_store):
     contract = load(STRIPE)
     signing = signing_for(contract, "customer.created")
     Receiver.received.clear()
-    with harness.runtime.embedded(contract) as sandbox:
+    with harness.runtime.embedded(contract, store=new_store()) as sandbox:
         tenant = sandbox.new_tenant(seed=3, rate_limit=(10_000.0, 10_000))
         made = sandbox.admin.post(
             f"/tenants/{tenant.id}/webhooks",
@@ -105,8 +112,9 @@ def test_stripe_deliveries_are_stripe_events_signed_with_stripe_signature(receiv
         (None, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 201),
     ],
 )
-def test_the_subscription_secret_takes_the_shape_of_the_contracts_scheme(contract, secret, status):
-    with harness.runtime.embedded(load(contract or "contracts/platform.openapi.yaml")) as sandbox:
+def test_the_subscription_secret_takes_the_shape_of_the_contracts_scheme(contract, secret, status, new_store):
+    loaded = load(contract or "contracts/platform.openapi.yaml")
+    with harness.runtime.embedded(loaded, store=new_store()) as sandbox:
         tenant = sandbox.new_tenant(seed=1)
         made = sandbox.admin.post(
             f"/tenants/{tenant.id}/webhooks", json={"url": "http://127.0.0.1:9/", "secret": secret}
