@@ -4,35 +4,42 @@ Deliveries are crafted the way the contract says the platform signs them (`x-san
 ...}`; Standard Webhooks when it says nothing) with the payload shape of the contract's `webhooks`
 section, carrying real records of a fresh tenant. Every connector gets its own webhook secret in
 its config (`webhook_secret`), in the shape the scheme's vendors hand out. Bodies are serialized
-in more than one way (compact, spaced, indented), as platforms do: the signature is over the
-bytes as sent, so a receiver that verifies a re-serialization refuses some authentic deliveries.
+in more than one way, as platforms do: compact, spaced or indented in turn, keys in the
+schema's order or shuffled, non-ASCII text as UTF-8 (not escaped). The signature is over the
+bytes as sent, so a receiver that verifies a re-serialization, or text it re-encoded, refuses
+some authentic deliveries.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checks.context import CheckContext, Driver
-from harness.checks.event_bodies import event_body
 from harness.checks.failures import NotApplicable
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Replica
-from harness.contract.schema import validator_for
+from harness.contract import Contract
+from harness.contract.events import deleted_data, event_body, event_schema
+from harness.contract.schema import schema_type, validator_for
 from harness.contract.signing import signing_for
 from harness.core import singular
-from harness.core.signing import STANDARD, Signing
+from harness.core.signing import STANDARD, Signing, shared_secret
 from harness.runtime import TenantHandle
 
 ACTIONS = ("created", "updated", "deleted")
-# json.dumps arguments, taken in turn: compact (Standard Webhooks senders), spaced (Python's
-# default), indented (pretty-printing platforms)
-BODY_STYLES: tuple[dict[str, Any], ...] = (
-    {"separators": (",", ":")},
-    {},
-    {"indent": 2},
+# json.dumps arguments and whether keys are shuffled, taken in turn: compact in the schema's
+# order (Standard Webhooks senders), spaced (Python's default), indented (pretty-printing
+# platforms). Always UTF-8 as it is, as GitHub and Stripe send it.
+BODY_STYLES: tuple[tuple[dict[str, Any], bool], ...] = (
+    ({"separators": (",", ":")}, False),
+    ({}, True),
+    ({"indent": 2}, True),
 )
+# Added to one text field of the records WH-01 delivers, so every body has non-ASCII text.
+NON_ASCII = "Zoë Ørsted, 東京"
 
 
 @dataclass(frozen=True)
@@ -55,11 +62,9 @@ class Delivery:
 
     def __init__(self, ctx: CheckContext, tenant: TenantHandle, replica: Replica | None = None) -> None:
         self.ctx, self.tenant = ctx, tenant
-        schemes = [signing_for(ctx.contract, name) for name in ctx.manifest.webhooks] or [STANDARD]
-        # one secret for every event: a Standard Webhooks one where any scheme is that (its whsec_
-        # string is a plain key to the others too), else in the shape of the first scheme
-        self.secret = (STANDARD if STANDARD in schemes else schemes[0]).new_secret()
+        self.secret = shared_secret(signing_for(ctx.contract, name) for name in ctx.manifest.webhooks)
         self._styles = itertools.cycle(BODY_STYLES)
+        self._rng = random.Random(ctx.seed_for("webhook-bodies"))
         self.replica = replica if replica is not None else ctx.replica()
         self.connector: Driver = ctx.connector(tenant, self.replica, webhook_secret=self.secret)
 
@@ -72,7 +77,9 @@ class Delivery:
                 raise RuntimeError(
                     f"the harness made a {event.type} payload its contract refuses: {errors[0].message}"
                 )
-        return json.dumps(body, **next(self._styles)).encode()
+        style, shuffle = next(self._styles)
+        body = shuffled(body, self._rng) if shuffle else body
+        return json.dumps(body, ensure_ascii=False, **style).encode()
 
     def sign(self, event: Event, payload: bytes, msg_id: str | None = None) -> dict[str, str]:
         """The headers of a correctly signed delivery of `event`."""
@@ -86,12 +93,9 @@ class Delivery:
         if event.upserts:
             return record
         id_field = self.ctx.contract.collections[event.collection].id_field
-        minimal = {id_field: record[id_field]}
-        if event.schema_uri is None:
-            return minimal
-        body = event_body(self.ctx.contract, event.schema_uri, event.type, minimal)
-        # a contract whose deleted events carry the whole record (Stripe's) gets it
-        return minimal if validator_for(self.ctx.contract, event.schema_uri).is_valid(body) else record
+        return deleted_data(
+            self.ctx.contract, event.collection, event.schema_uri, event.type, record[id_field], record
+        )
 
     def send(self, headers: dict[str, str], payload: bytes) -> int | str:
         """The status the connector answered, or what went wrong instead (a crash, a hang)."""
@@ -106,20 +110,55 @@ class Delivery:
         self.connector.close()
 
 
+def shuffled(value: Any, rng: random.Random) -> Any:
+    """The value with the keys of every object in another order (JSON objects have none)."""
+    if isinstance(value, list):
+        return [shuffled(v, rng) for v in value]
+    if not isinstance(value, dict):
+        return value
+    keys = list(value)
+    rng.shuffle(keys)
+    if len(keys) > 1 and keys == list(value):
+        keys.reverse()
+    return {k: shuffled(value[k], rng) for k in keys}
+
+
+def non_ascii_text(contract: Contract, collection: str, record: dict[str, Any]) -> dict[str, str]:
+    """A change to the first free-text field of the collection's records (a string of no enum,
+    pattern or format, room for it under maxLength): its value with non-ASCII text added. Empty
+    when the records have no such field."""
+    col = contract.collections[collection]
+    found = col.item_schema.get("properties")
+    skip = {col.id_field, col.updated_field, "created_at", "created"}
+    for name, node in (found if isinstance(found, dict) else {}).items():
+        prop, _ = contract.deref(node, f"{col.item_schema_uri}/properties/{name}")
+        if name in skip or not isinstance(prop, dict) or not schema_type(prop) & {"string"}:
+            continue
+        if schema_type(prop) - {"string", "null"} or {"enum", "const", "pattern", "format"} & set(prop):
+            continue
+        current = record.get(name)
+        value = f"{current} {NON_ASCII}" if isinstance(current, str) and current else NON_ASCII
+        longest, least = prop.get("maxLength"), prop.get("minLength", 0)
+        if isinstance(longest, int) and len(value) > longest:
+            value = NON_ASCII
+        if (isinstance(longest, int) and len(value) > longest) or len(value) < least:
+            continue
+        return {name: value}
+    return {}
+
+
 def declared_events(ctx: CheckContext) -> list[Event]:
     """The declared event types the harness can craft: `<thing>.<created|updated|deleted>`."""
     if not ctx.manifest.webhooks:
         raise NotApplicable("the manifest declares no webhooks")
     by_singular = {singular(name): name for name in ctx.contract.collections}
-    operations = {op.path: op for op in ctx.contract.webhooks if op.method == "POST"}
     events = []
     for name in ctx.manifest.webhooks:
         thing, _, action = name.rpartition(".")
         collection = by_singular.get(thing)
         if collection is None or action not in ACTIONS:
             continue
-        op = operations.get(name)
-        schema = op.body_media.get("application/json") if op else None
+        schema = event_schema(ctx.contract, name)
         events.append(Event(name, collection, action, schema, signing_for(ctx.contract, name)))
     if not events:
         raise NotApplicable(

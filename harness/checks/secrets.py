@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import random
 import re
@@ -11,7 +10,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from harness.checks.context import REVOKED_CALL_TIMEOUT, CheckContext, Driver, RunError
-from harness.checks.event_bodies import event_body
 from harness.checks.exposures import (
     Leak,
     _text,
@@ -25,7 +23,9 @@ from harness.checks.exposures import (
 from harness.checks.failures import Finding, NotApplicable
 from harness.checks.registry import check
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Replica
-from harness.core import sign
+from harness.contract.events import event_body, event_schema
+from harness.contract.signing import signing_for
+from harness.core.signing import Signing, shared_secret
 from harness.runtime import TenantHandle
 
 RECORDS = 30  # per stream: one page, the point is the paths a secret can travel, not volume
@@ -51,7 +51,8 @@ def no_secret_leaks(ctx: CheckContext) -> None:
     never taken for one).
     """
     tenant = ctx.tenant({stream: RECORDS for stream in ctx.manifest.streams}, purpose="leaks")
-    webhook_secret = _webhook_secret(ctx.seed_for("webhook-secret"))
+    schemes = [signing_for(ctx.contract, name) for name in ctx.manifest.webhooks]
+    webhook_secret = _webhook_secret(ctx.seed_for("webhook-secret"), schemes)
     shape = _token_shape(ctx, tenant)
     replica = ctx.replica()
     connector = ctx.connector(tenant, replica, webhook_secret=webhook_secret)
@@ -175,10 +176,10 @@ def _attempt(errors: list[tuple[str, RunError]], call: str, func: Callable[..., 
         errors.append((call, exc))
 
 
-def _webhook_secret(seed: int) -> str:
-    """A Standard Webhooks secret, unique to the run: whsec_ + base64 of 24 seeded bytes."""
-    key = random.Random(seed).randbytes(24)
-    return "whsec_" + base64.b64encode(key).decode()
+def _webhook_secret(seed: int, schemes: Iterable[Signing] = ()) -> str:
+    """A webhook secret unique to the run, in the shape the contract's signing schemes hand out
+    (Standard Webhooks, the default: whsec_ + base64 of 24 seeded bytes)."""
+    return shared_secret(schemes, random.Random(seed))
 
 
 def _deliver_webhooks(
@@ -196,14 +197,13 @@ def _deliver_webhooks(
     if stream is not None:
         records = tenant.records(stream)
         data = records[0] if records else data
-    declared = next((op for op in ctx.contract.webhooks if op.path == event), None)
-    schema = declared.body_media.get("application/json") if declared else None
-    body = json.dumps(event_body(ctx.contract, schema, event, data)).encode()
+    body = json.dumps(event_body(ctx.contract, event_schema(ctx.contract, event), event, data)).encode()
+    signing = signing_for(ctx.contract, event)
     stamp = int(time.time())
-    forged = "whsec_" + base64.b64encode(rng.randbytes(24)).decode()
+    forged = signing.new_secret(rng)
     for label, signing_secret in (("valid", secret), ("forged", forged)):
-        # message ids as a Standard Webhooks sender makes them: nothing says which check sends them
-        headers = sign(signing_secret, body, msg_id=f"msg_{rng.getrandbits(96):024x}", timestamp=stamp)
+        # delivery ids as the platform makes them: nothing says which check sends them
+        headers = signing.sign(signing_secret, body, msg_id=signing.new_id(rng), timestamp=stamp)
         _attempt(errors, f"handle_webhook({label} delivery)", connector.handle_webhook, headers, body)
 
 

@@ -10,7 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from harness.checks.context import CheckContext
-from harness.checks.deliveries import ACTIONS, Delivery, Event, collections, declared_events, sizes_for
+from harness.checks.deliveries import (
+    ACTIONS,
+    Delivery,
+    Event,
+    collections,
+    declared_events,
+    non_ascii_text,
+    sizes_for,
+)
 from harness.checks.failures import Finding
 from harness.checks.registry import check
 from harness.checks.scenario import Delivered, Scenario
@@ -30,11 +38,13 @@ def signed_events_are_applied(ctx: CheckContext) -> None:
     For every event type the manifest declares, the harness delivers a correctly signed event
     (with the contract's signing scheme: Standard Webhooks, an HMAC header such as GitHub's
     X-Hub-Signature-256, Stripe-like `t=...,v1=...` or Slack-like base strings) about a real
-    record of the tenant, its body serialized compact, spaced or indented in turn: a created or
+    record of the tenant, its body serialized compact, spaced or indented in turn, keys in the
+    schema's order or shuffled, its text with non-ASCII characters sent as UTF-8: a created or
     updated event must leave exactly that record in the replica, a deleted event must remove it.
     A connector that refuses authentic deliveries makes the platform retry them and finally
-    drop them (one that checks the signature over re-serialized JSON rather than the bytes
-    received does); one that answers 2xx without applying them loses changes silently.
+    drop them (one that checks the signature over re-serialized JSON, or over text it decoded
+    and re-encoded, rather than the bytes received does); one that answers 2xx without applying
+    them loses changes silently.
     """
     events = declared_events(ctx)
     with Scenario(ctx, ctx.tenant(sizes_for(events, 5), purpose="events")) as scenario:
@@ -48,13 +58,19 @@ def _each_action(scenario: Scenario, events: list[Event], collection: str) -> li
     """One record taken through the declared events of its collection: created, updated, deleted."""
     tenant, col = scenario.tenant, scenario.ctx.contract.collections[collection]
     by_action = {e.action: e for e in events if e.collection == collection}
-    record = tenant.create(collection) if "created" in by_action else tenant.records(collection)[0]
+    contract = scenario.ctx.contract
+    if "created" in by_action:
+        record = tenant.create(collection, non_ascii_text(contract, collection, {}))
+    else:
+        record = tenant.records(collection)[0]
     record_id = record[col.id_field]
     out = []
     for event in (by_action[a] for a in ACTIONS if a in by_action):
         if event.action == "updated":
             donor = next(r for r in tenant.records(collection) if r[col.id_field] != record_id)
-            record = tenant.update(collection, record_id, _changes(scenario.ctx, collection, record, donor))
+            changes = _changes(scenario.ctx, collection, record, donor)
+            changes.update(non_ascii_text(contract, collection, {**record, **changes}))
+            record = tenant.update(collection, record_id, changes)
         elif event.action == "deleted":
             if record_id not in scenario.replica.rows.get(collection, {}):
                 scenario.store(collection, record)
@@ -80,8 +96,8 @@ def judge_applied(delivered: list[Delivered], events: list[Event]) -> Finding | 
 
 def applied_problem(d: Delivered) -> str:
     """What is wrong with one authentic delivery's outcome; "" when it was accepted and applied."""
-    if not d.accepted:
-        return d.outcome
+    if not d.accepted:  # a refusal says what was special about the body it refused
+        return f"{d.outcome} (its body {body_traits(d.payload)})" if isinstance(d.status, int) else d.outcome
     if not d.event.upserts:
         return f"answered {d.status} but the record is still in the replica" if d.row is not None else ""
     if d.row is None:
@@ -91,6 +107,13 @@ def applied_problem(d: Delivered) -> str:
         fields = sorted(k for k in d.record if stored.get(k) != d.record.get(k))
         return f"answered {d.status} but the replica holds other values for {', '.join(fields)}"
     return ""
+
+
+def body_traits(payload: bytes) -> str:
+    """How a body was serialized, for a message: `indented, with non-ASCII text as UTF-8`."""
+    text = payload.decode("utf-8", "replace")
+    layout = "indented" if "\n" in text else "spaced" if '": ' in text else "compact"
+    return layout + (", with non-ASCII text as UTF-8" if not text.isascii() else "")
 
 
 # -- WH-02 ----------------------------------------------------------------------------------------

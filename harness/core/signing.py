@@ -24,10 +24,11 @@ import binascii
 import hashlib
 import hmac
 import json
+import random
 import secrets
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 SCHEMES = ("standard-webhooks", "hmac", "timestamped", "base-string")
@@ -118,14 +119,18 @@ class Signing:
 
     # -- secrets, ids ----------------------------------------------------------------------
 
-    def new_secret(self) -> str:
+    def new_secret(self, rng: random.Random | None = None) -> str:
         """A secret in the shape the vendor hands out: whsec_<base64> for Standard Webhooks and
-        the Stripe-like scheme, a hex string for the others."""
+        the Stripe-like scheme, a hex string for the others (`rng`: from it, for a seeded run)."""
+
+        def key(n: int) -> bytes:
+            return rng.randbytes(n) if rng is not None else secrets.token_bytes(n)
+
         if self.scheme == "standard-webhooks":
-            return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+            return "whsec_" + base64.b64encode(key(24)).decode()
         if self.scheme == "timestamped":
-            return "whsec_" + secrets.token_hex(16)
-        return secrets.token_hex(20)
+            return "whsec_" + key(16).hex()
+        return key(20).hex()
 
     def secret_problem(self, secret: str) -> str | None:
         """Why `secret` cannot sign for this scheme, or None."""
@@ -140,9 +145,12 @@ class Signing:
                 return "a Standard Webhooks secret is whsec_<base64>"
         return None
 
-    def new_id(self) -> str:
+    def new_id(self, rng: random.Random | None = None) -> str:
+        """A delivery id in the scheme's shape (`rng`: from it, for a seeded run)."""
         if self.scheme == "standard-webhooks":
-            return "msg_" + secrets.token_hex(12)
+            return "msg_" + (f"{rng.getrandbits(96):024x}" if rng is not None else secrets.token_hex(12))
+        if rng is not None:
+            return str(uuid.UUID(int=rng.getrandbits(128), version=4))
         return str(uuid.uuid4())  # GitHub's X-GitHub-Delivery is a GUID
 
     def delivery_id(self, headers: Mapping[str, str]) -> str | None:
@@ -293,6 +301,15 @@ def changed_body(payload: bytes) -> bytes:
 
 STANDARD = Signing()
 TAMPERINGS = STANDARD.tamperings
+
+
+def shared_secret(schemes: Iterable[Signing], rng: random.Random | None = None) -> str:
+    """One secret that signs for every scheme of a receiver: a Standard Webhooks one where any
+    of them is that (its whsec_ string is a plain key to the others too), else in the shape of
+    the first scheme's secrets."""
+    found = list(schemes) or [STANDARD]
+    standard = any(s.scheme == STANDARD.scheme for s in found)
+    return (STANDARD if standard else found[0]).new_secret(rng)
 
 
 def new_secret() -> str:

@@ -33,6 +33,7 @@ from harness.contract.collections import (
 )
 from harness.contract.collections import list_ok_schema as ok_schema
 from harness.contract.links import LINK_HOLDERS, SELF_NAMES, writable
+from harness.contract.plain import plainest
 from harness.contract.schema import schema_type
 from harness.contract.styles import fold
 from harness.sandbox import cursors
@@ -793,10 +794,10 @@ def _page_body(
             target.update(_next_value(last, value, props.get(last), required))
     if more_field:
         body[more_field] = values["has_more"]
-    _fill(body, envelope.properties, envelope.required, values, data_field, top=True)
+    _fill(contract, body, envelope.properties, envelope.required, values, data_field, top=True)
     for target, holder in holders.values():
         inner_props = _resolved(contract, holder.get("properties"))
-        _fill(target, inner_props, set(holder.get("required") or ()), values, data_field, top=False)
+        _fill(contract, target, inner_props, set(holder.get("required") or ()), values, data_field, top=False)
     return body
 
 
@@ -832,6 +833,7 @@ def _resolved(contract: Contract, props: Any) -> dict[str, dict[str, Any]]:
 
 
 def _fill(
+    contract: Contract,
     target: dict[str, Any],
     props: dict[str, dict[str, Any]],
     required: set[str],
@@ -862,7 +864,7 @@ def _fill(
         elif (name == "uri" or name in SELF_NAMES) and "string" in kinds:  # this page's own link
             target[name] = values["here"](name)
         elif name in required:
-            target[name] = _filler(schema)
+            target[name] = plainest(contract, schema, contract.uri)
 
 
 def _next_value(name: str, value: Any, schema: Any, required: set[str]) -> dict[str, Any]:
@@ -873,24 +875,6 @@ def _next_value(name: str, value: Any, schema: Any, required: set[str]) -> dict[
         if kinds and "null" not in kinds and not schema.get("nullable"):
             return {}
     return {name: value}
-
-
-def _filler(schema: dict[str, Any]) -> Any:
-    """A value for a required envelope field the sandbox has nothing for: its only allowed value,
-    its default, or the empty value of its type."""
-    if "const" in schema:
-        return schema["const"]
-    if isinstance(schema.get("enum"), list) and schema["enum"]:
-        return schema["enum"][0]
-    if "default" in schema:
-        return schema["default"]
-    kinds = schema_type(schema)
-    for kind, empty in (("null", None), ("boolean", False), ("integer", 0), ("number", 0), ("string", "")):
-        if kind in kinds:
-            return empty
-    if "array" in kinds:
-        return []
-    return {}
 
 
 class Envelope:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.contract import Contract
+from harness.contract.events import deleted_data, event_body, event_schema
 from harness.contract.signing import signing_for
 from harness.core.changes import singular
 from harness.core.signing import Signing
@@ -28,8 +29,11 @@ class EventShapes:
         return self._signing[event_type]
 
     def webhook_payload(self, change: Change) -> dict[str, Any]:
-        """The `data` of a Standard Webhooks payload: the record, or just its id when deleted."""
-        if change.record is not None:
-            return {"data": change.record}
-        id_field = self.contract.collections[change.collection].id_field
-        return {"data": {id_field: change.id}}
+        """The whole body of the event about `change`, in the contract's event shape (see
+        harness.contract.events): the record, or for a deletion what the schema wants of it."""
+        kind = self.event_type(change)
+        schema = event_schema(self.contract, kind)
+        record = change.record
+        if record is None:
+            record = deleted_data(self.contract, change.collection, schema, kind, change.id)
+        return event_body(self.contract, schema, kind, record, when=change.time)

@@ -1,8 +1,9 @@
 """Webhooks: signed with the contract's scheme (Standard Webhooks by default) and delivered with retries.
 
-A subscription gets an event for every change of a subscribed type. Deliveries go to a URL
-(any runtime) or an in-process callable (embedded), in background threads, retried with
-exponential backoff on anything but a 2xx; every attempt is logged.
+A subscription gets an event for every change of a subscribed type, its body in the contract's
+event shape (harness.contract.events, the builder the webhook checks use too), as UTF-8 JSON.
+Deliveries go to a URL (any runtime) or an in-process callable (embedded), in background
+threads, retried with exponential backoff on anything but a 2xx; every attempt is logged.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from typing import Any
 
 import httpx
 
-from harness.core.signing import STANDARD, Signing
-from harness.synth import Change, rfc3339
+from harness.core.signing import STANDARD, Signing, shared_secret
+from harness.synth import Change
 
 Deliver = Callable[[dict[str, str], bytes], int]
 ATTEMPTS = 5
@@ -47,7 +48,7 @@ class Dispatcher:
         self,
         executor: Executor,
         event_type: Callable[[Change], str],
-        payload: Callable[[Change], dict[str, Any]],
+        payload: Callable[[Change], dict[str, Any]],  # a change -> its event's whole body
         attempts: int = ATTEMPTS,
         backoff: float = BACKOFF,
         signing: Callable[[str], Signing] | None = None,
@@ -80,10 +81,12 @@ class Dispatcher:
         return list(dict.fromkeys(self.signing(kind) for kind in types)) or [STANDARD]
 
     def new_secret(self, types: list[str]) -> str:
-        """A secret for these event types' schemes: a Standard Webhooks one where any of them is
-        (its whsec_ string is also a plain key for the others), else the first scheme's shape."""
-        schemes = self._schemes(types)
-        return (STANDARD if STANDARD.scheme in {s.scheme for s in schemes} else schemes[0]).new_secret()
+        """A secret that signs for these event types' schemes (see shared_secret)."""
+        return shared_secret(self._schemes(types))
+
+    def standard(self, types: list[str]) -> bool:
+        """Whether any of these event types is signed with Standard Webhooks."""
+        return any(s.scheme == STANDARD.scheme for s in self._schemes(types))
 
     def secret_problem(self, types: list[str], secret: str) -> str | None:
         """Why `secret` cannot sign deliveries of these types, or None."""
@@ -95,12 +98,13 @@ class Dispatcher:
 
     def on_change(self, change: Change) -> None:
         kind = self.event_type(change)
-        for sub in self.subscriptions:
-            if kind in sub.types:
-                body = {"type": kind, "timestamp": rfc3339(change.time), **self.payload(change)}
-                payload = json.dumps(body, separators=(",", ":")).encode()
-                headers = self.signing(kind).sign(sub.secret, payload)
-                self.enqueue(sub, headers, payload)
+        subs = [sub for sub in self.subscriptions if kind in sub.types]
+        if not subs:
+            return
+        # one event, one body (and event id) for every subscription, each signed with its secret
+        payload = json.dumps(self.payload(change), separators=(",", ":"), ensure_ascii=False).encode()
+        for sub in subs:
+            self.enqueue(sub, self.signing(kind).sign(sub.secret, payload), payload)
 
     def enqueue(self, sub: Subscription, headers: dict[str, str], payload: bytes) -> None:
         """Deliver in the background (a store with a shared queue delivers from there instead)."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from types import SimpleNamespace
+
+import pytest
 
 from harness.checks.secrets import (
     _deliver_webhooks,
@@ -14,6 +17,8 @@ from harness.checks.secrets import (
     token_shape,
 )
 from harness.contract import load
+from harness.contract.events import event_body, event_schema
+from harness.contract.signing import signing_for
 from tests.unit.checks.evidence import log, request
 
 SECRET = "Q3vB8kLm2ZpX7rTy9WnF4hJd"
@@ -102,6 +107,33 @@ def test_deliveries_carry_standard_webhooks_ids_that_name_no_check():
     assert len(ids) == 2 and len(set(ids)) == 2 and errors == []
     assert all(re.fullmatch(r"msg_[0-9a-f]{24}", i) for i in ids)
     assert not any("sec01" in str(h).lower() for h in seen)
+
+
+@pytest.mark.parametrize(
+    ("contract", "event", "secret_shape"),
+    [
+        ("tests/contracts/github_like.openapi.yaml", "issue.created", r"[0-9a-f]{40}"),
+        ("tests/contracts/stripe_like.openapi.yaml", "customer.created", r"whsec_[0-9a-f]{32}"),
+    ],
+)
+def test_deliveries_are_signed_with_the_contracts_scheme(contract: str, event: str, secret_shape: str):
+    seen: list[tuple[dict[str, str], bytes]] = []
+    loaded = load(contract)
+    [signing] = {signing_for(loaded, event)}
+    secret = _webhook_secret(11, [signing])
+    assert re.fullmatch(secret_shape, secret) and secret == _webhook_secret(11, [signing])  # seeded
+    ctx = SimpleNamespace(
+        manifest=SimpleNamespace(webhooks=[event], streams=[]), seed_for=lambda _: 11, contract=loaded
+    )
+    connector = SimpleNamespace(handle_webhook=lambda h, body: seen.append((dict(h), body)) or 204)
+    errors: list = []
+    _deliver_webhooks(ctx, SimpleNamespace(), connector, secret, errors)  # type: ignore[arg-type]
+    (valid, body), (forged, _) = seen
+    assert errors == [] and signing.header in valid and "webhook-signature" not in valid
+    assert signing.verify(secret, body, valid) is None  # the valid one verifies with the scheme
+    assert signing.verify(secret, body, forged) == f"{signing.header} does not match the body"
+    shape = event_body(loaded, event_schema(loaded, event), event, {"id": "x"})
+    assert json.loads(body).keys() == shape.keys()  # the contract's event shape (Stripe's: id, object, ...)
 
 
 def test_no_egress_passes_and_refused_connections_are_named_by_host():

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import random
 from dataclasses import replace
 
+import pytest
+
+from harness.checks.deliveries import BODY_STYLES, NON_ASCII, non_ascii_text, shuffled
 from harness.checks.webhooks import (
     TAMPERING,
     applied_problem,
+    body_traits,
     judge_applied,
     judge_applied_once,
     judge_first_accepted,
     judge_refused,
 )
+from harness.contract import load
+from harness.contract.schema import validator_for
 from harness.core.signing import Signing
 from tests.unit.checks.evidence import delivered, webhook_event
 
@@ -30,7 +38,7 @@ def test_applied_passes_for_upserts_stored_and_deletes_removed():
 
 
 def test_applied_names_each_way_an_authentic_delivery_can_go_wrong():
-    assert applied_problem(delivered(401, record=RECORD)) == "answered 401"
+    assert applied_problem(delivered(401, record=RECORD)) == "answered 401 (its body compact)"
     assert applied_problem(delivered("crashed (KeyError)")) == "crashed (KeyError)"
     assert (
         applied_problem(delivered(204, record=RECORD)) == "answered 204 but the record is not in the replica"
@@ -48,9 +56,45 @@ def test_judge_applied_counts_the_failed_deliveries_and_lists_the_events():
     assert finding is not None
     assert finding.message == (
         "did not accept and apply 1 correctly signed deliveries (standard-webhooks (webhook-signature)): "
-        "contact.created about con_1: answered 401"
+        "contact.created about con_1: answered 401 (its body compact)"
     )
     assert finding.details["events"] == ["contact.created"]
+
+
+def test_a_refused_body_is_described_by_its_layout_and_non_ascii_text():
+    indented = json.dumps({"type": "contact.created", "data": {"name": "Zoë"}}, indent=2, ensure_ascii=False)
+    assert body_traits(indented.encode()) == "indented, with non-ASCII text as UTF-8"
+    assert body_traits(b'{"type": "x"}') == "spaced" and body_traits(b'{"type":"x"}') == "compact"
+    refused = replace(delivered(401, record=RECORD), payload=indented.encode())
+    assert applied_problem(refused) == "answered 401 (its body indented, with non-ASCII text as UTF-8)"
+
+
+def test_bodies_come_compact_spaced_indented_with_keys_shuffled_and_utf8_text():
+    body = {"type": "contact.updated", "timestamp": "t", "data": {"id": "con_1", "a": 1, "name": "Zoë"}}
+    rng = random.Random(3)
+    again = shuffled(body, rng)
+    assert again == body and list(again) != list(body) and list(again["data"]) != list(body["data"])
+    assert shuffled([{"b": 1, "a": 2}], rng) == [{"a": 2, "b": 1}]
+    assert [style for style, _ in BODY_STYLES] == [{"separators": (",", ":")}, {}, {"indent": 2}]
+
+
+@pytest.mark.parametrize(
+    ("contract", "collection"),
+    [
+        ("contracts/platform.openapi.yaml", "contacts"),
+        ("tests/contracts/github_like.openapi.yaml", "issues"),
+        ("tests/contracts/stripe_like.openapi.yaml", "customers"),
+    ],
+)
+def test_non_ascii_text_goes_into_a_free_text_field_the_schema_allows(contract: str, collection: str):
+    loaded = load(contract)
+    col = loaded.collections[collection]
+    for record in ({}, {"x": 1}):
+        [(name, value)] = non_ascii_text(loaded, collection, record).items()
+        assert NON_ASCII in value and name not in (col.id_field, col.updated_field)
+        assert validator_for(loaded, f"{col.item_schema_uri}/properties/{name}").is_valid(value)
+    [(name, _)] = non_ascii_text(loaded, collection, {}).items()
+    assert non_ascii_text(loaded, collection, {name: "Ada"})[name] == f"Ada {NON_ASCII}"
 
 
 # -- WH-02 ----------------------------------------------------------------------------------------

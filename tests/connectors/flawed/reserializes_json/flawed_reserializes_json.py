@@ -1,7 +1,8 @@
 """WH-01 defect: checks X-Hub-Signature-256 over the body re-serialized as compact JSON instead
-of the bytes received. It matches a compact body, so it looks right, but a platform that sends
-spaced or pretty-printed JSON (the signature is over those bytes) has its authentic deliveries
-refused, retried and finally dropped."""
+of the bytes received. It matches a compact ASCII body in the sender's key order, so it looks
+right, but a platform that sends spaced or pretty-printed JSON, keys in another order or text as
+UTF-8 (the signature is over those bytes) has its authentic deliveries refused, retried and
+finally dropped."""
 
 from __future__ import annotations
 
