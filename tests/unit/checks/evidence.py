@@ -111,6 +111,8 @@ def delivered(
         applied=tuple((kind, event.collection, record_id) for kind in applied),
         row=row,
     )
+
+
 # -- auth, contract, data and secrets evidence (how a call ended, who a request was) -------------
 
 
