@@ -44,6 +44,43 @@ def authenticates_as_declared(ctx: CheckContext) -> None:
         ctx.require(judge_credentials_on_api(run.requests, schemes))
 
 
+def judge_client_certificate(
+    handshakes: int, refused: int, log: RequestLog, schemes: Collection[Scheme]
+) -> Finding | None:
+    """On a mutualTLS contract every API request comes over a connection whose client certificate
+    the front verified: a refused handshake (no or a wrong certificate) is the defect, and so is
+    a credential the contract does not declare sent beside the certificate."""
+    if not any(s.kind == "mutual_tls" for s in schemes):
+        return None
+    declared = "; or ".join(s.phrase() for s in schemes)
+    if refused:
+        return Finding.of(
+            f"connected without a valid TLS client certificate: {refused} handshake(s) refused by the "
+            f"platform ({handshakes} completed), so its requests never reached the API",
+            expected=f"the client certificate on every connection: {declared} "
+            '(httpx: cert=(config["client_cert"], config["client_key"]), verify=config["ca_bundle"])',
+            handshakes_refused=refused,
+            handshakes_accepted=handshakes,
+        )
+    header_schemes = {s.kind for s in schemes} - {"mutual_tls"}
+    extra = [e for e in log.api() if not header_schemes and "authorization" in e.headers]
+    if extra:
+        return Finding.of(
+            f"sent an Authorization header the contract does not declare on {len(extra)} request(s), "
+            f"e.g. {extra[0].line()}",
+            expected=f"only the credential the contract declares: {declared}",
+            requests=extra,
+        )
+    bad = list(log.api().auth_error("missing_client_certificate"))
+    if bad:
+        return Finding.of(
+            f"made {len(bad)} API request(s) without a verified client certificate, e.g. {bad[0].line()}",
+            expected=f"on every API request: {declared}",
+            requests=bad,
+        )
+    return None
+
+
 def judge_made_requests(log: RequestLog, error: RunError | None) -> Finding | None:
     if log:
         return None

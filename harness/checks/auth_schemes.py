@@ -13,7 +13,7 @@ class Scheme:
     """One security scheme as a connector must use it: what it is and exactly where it goes."""
 
     name: str
-    kind: str  # client_credentials | refresh_token | bearer | basic | api_key
+    kind: str  # client_credentials | refresh_token | bearer | basic | api_key | mutual_tls
     label: str  # "OAuth2 client credentials", "API key", ...
     place: str  # "header X-API-Key", "Authorization: Bearer <access_token>", ...
 
@@ -73,6 +73,15 @@ def declared_schemes(schemes: Mapping[str, Mapping[str, Any]], names: Iterable[s
                     "the Authorization header: Authorization: Bearer <api_key>",
                 )
             )
+        elif kind == "mutualTLS":
+            out.append(
+                Scheme(
+                    name,
+                    "mutual_tls",
+                    "TLS client certificate",
+                    "the TLS handshake: client_cert and client_key",
+                )
+            )
         elif kind == "apiKey":
             out.append(Scheme(name, "api_key", "API key", f"{scheme.get('in')} {scheme.get('name')}"))
     return out
@@ -84,6 +93,7 @@ CREDENTIAL_NAMES = {
     "bearer": "static bearer token",
     "basic": "HTTP basic password",
     "api_key": "API key",
+    "mutual_tls": "TLS client certificate",
 }
 GRANT_EXPECTED = {
     "client_credentials": "grant_type=client_credentials with client_id and client_secret",

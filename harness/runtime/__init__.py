@@ -8,13 +8,14 @@ from harness.runtime.container import ContainerError, ContainerSandbox, containe
 from harness.runtime.embedded import EmbeddedSandbox, embedded
 from harness.runtime.handle import SandboxError, SandboxHandle, TenantHandle
 from harness.runtime.start import Runtime, runtime_for
-from harness.runtime.tls import UntrustedFront, untrusted_front
+from harness.runtime.tls import MutualTLSFront, UntrustedFront, mutual_tls_front, untrusted_front
 from harness.runtime.url import UrlSandbox
 
 __all__ = [
     "ContainerError",
     "ContainerSandbox",
     "EmbeddedSandbox",
+    "MutualTLSFront",
     "Runtime",
     "SandboxError",
     "SandboxHandle",
@@ -23,6 +24,7 @@ __all__ = [
     "UrlSandbox",
     "container",
     "embedded",
+    "mutual_tls_front",
     "runtime_for",
     "untrusted_front",
 ]

@@ -28,6 +28,7 @@ import httpx
 import trustme
 
 from harness.runtime.handle import SandboxHandle
+from harness.sandbox.auth import forget, vouch
 
 HOSTS = ("127.0.0.1", "localhost", "::1")  # what a loopback sandbox is reached as
 
@@ -138,14 +139,16 @@ class UntrustedFront:
     A plain TCP listener at `url` counts and relays each connection to the TLS listener behind it.
     """
 
-    def __init__(self, upstream: str, upstream_ca: Path | None = None) -> None:
+    def __init__(
+        self, upstream: str, upstream_ca: Path | None = None, *, ca_name: str = "untrusted CA (SEC-03)"
+    ) -> None:
         parts = urlsplit(upstream)
         self.upstream_host = parts.hostname or "127.0.0.1"
         self.upstream_port = parts.port or (443 if parts.scheme == "https" else 80)
         self.upstream_tls: ssl.SSLContext | None = None
         if parts.scheme == "https":
             self.upstream_tls = ssl.create_default_context(cafile=str(upstream_ca) if upstream_ca else None)
-        self.ca = RunCA(name="untrusted CA (SEC-03)")
+        self.ca = RunCA(name=ca_name)
         self.handshakes = 0
         self.connections = 0
         self.url = ""
@@ -173,9 +176,12 @@ class UntrustedFront:
             self._thread.join(timeout=10)
         self.ca.close()
 
+    def server_context(self) -> ssl.SSLContext:
+        return self.ca.server_context()
+
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        context = self.ca.server_context()
+        context = self.server_context()
         try:
             self._tls = self._loop.run_until_complete(
                 asyncio.start_server(self._forward, "127.0.0.1", 0, ssl=context, ssl_handshake_timeout=5)
@@ -230,6 +236,83 @@ def _quiet_tls_errors(loop: asyncio.AbstractEventLoop, context: dict[str, object
     if isinstance(context.get("exception"), (ssl.SSLError, OSError)):
         return
     loop.default_exception_handler(context)
+
+
+class MutualTLSFront(UntrustedFront):
+    """The platform for a contract whose scheme is `mutualTLS`: a TLS listener with a certificate
+    from a CA of its own (`ca_file`, given to the connector as `ca_bundle`) that requires a client
+    certificate issued by the tenant's client CA (`client_cert`, `client_key`: for `client_id`).
+
+    A connection whose handshake completes is forwarded to the sandbox, and the front vouches for
+    it (`harness.sandbox.auth.vouch`: in this process only), so the sandbox treats its requests
+    as authenticated for the mutualTLS scheme. A client without a valid certificate fails the
+    handshake and reaches nothing (`refused`).
+    """
+
+    def __init__(self, upstream: str, client_id: str, upstream_ca: Path | None = None) -> None:
+        super().__init__(upstream, upstream_ca, ca_name="connector-harness mutualTLS front CA")
+        self.client_id = client_id
+        self._peers: set[tuple[str, int]] = set()
+        self._client_ca = trustme.CA(organization_name="connector-harness tenant client CA")
+        issued = self._client_ca.issue_cert(f"{client_id}.clients.sandbox.invalid")
+        self.ca_file = self.ca.ca_file
+        self.client_cert = self.ca.ca_file.parent / "client-cert.pem"
+        self.client_key = self.ca.ca_file.parent / "client-key.pem"
+        issued.cert_chain_pems[0].write_to_path(str(self.client_cert))
+        issued.private_key_pem.write_to_path(str(self.client_key))
+        self.client_cert.chmod(0o644)
+        self.client_key.chmod(0o644)  # a throwaway of this run; the connector may run as another user
+
+    def server_context(self) -> ssl.SSLContext:
+        context = self.ca.server_context()
+        context.verify_mode = ssl.CERT_REQUIRED
+        self._client_ca.configure_trust(context)
+        return context
+
+    def stop(self) -> None:
+        super().stop()
+        for peer in self._peers:  # connections still open at stop vouch for nothing afterwards
+            forget(peer)
+
+    def connector_config(self) -> dict[str, str]:
+        """What the connector is given to reach the platform through this front."""
+        return {
+            "base_url": self.url,
+            "ca_bundle": str(self.ca_file),
+            "client_cert": str(self.client_cert),
+            "client_key": str(self.client_key),
+        }
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not writer.get_extra_info("peercert"):  # CERT_REQUIRED makes this unreachable; belt and braces
+            writer.close()
+            return
+        self.handshakes += 1
+        try:
+            up_reader, up_writer = await asyncio.open_connection(
+                self.upstream_host, self.upstream_port, ssl=self.upstream_tls
+            )
+        except OSError:
+            writer.close()
+            return
+        peer = up_writer.get_extra_info("sockname")[:2]
+        vouch(peer, self.client_id)
+        self._peers.add(peer)
+        try:
+            await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
+        finally:
+            forget(peer)
+
+
+@contextlib.contextmanager
+def mutual_tls_front(upstream: str, client_id: str) -> Iterator[MutualTLSFront]:
+    """Serve `upstream` (a sandbox's origin) behind a front requiring `client_id`'s certificate."""
+    front = MutualTLSFront(upstream, client_id, ca_for(upstream))
+    front.start()
+    try:
+        yield front
+    finally:
+        front.stop()
 
 
 @contextlib.contextmanager

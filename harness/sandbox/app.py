@@ -180,6 +180,7 @@ class Sandbox:
     async def _serve(self, scope: Scope, receive: Receive, tenant_id: str, rest: str) -> Response:
         started = time.perf_counter()
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+        auth.vouched_header(headers, scope.get("client"))  # set by the mutualTLS front only
         tenant = self.tenants.store.admit(tenant_id, self.tenants.build, bearer(headers))
         if tenant is None:
             return problem(404, f"no tenant {tenant_id!r} in this sandbox")

@@ -24,6 +24,33 @@ from harness.sandbox.problems import json_response, problem
 from harness.sandbox.tenants import Client, Tenant
 
 NO_STORE = {"Cache-Control": "no-store"}
+CLIENT_CERT_HEADER = "x-harness-client-certificate"
+
+# mutualTLS: the TLS front (harness.runtime.tls.MutualTLSFront, same process) verifies the
+# client certificate and vouches for the loopback address of the connection it opens to the
+# sandbox; the sandbox turns that into CLIENT_CERT_HEADER (any copy the client sent is dropped),
+# so a credential header cannot be forged from outside.
+_vouched: dict[tuple[str, int], str] = {}
+
+
+def vouch(peer: tuple[str, int], client_id: str) -> None:
+    """The connection from `peer` presented a client certificate issued to `client_id`."""
+    _vouched[(peer[0], int(peer[1]))] = client_id
+
+
+def forget(peer: tuple[str, int]) -> None:
+    _vouched.pop((peer[0], int(peer[1])), None)
+
+
+def vouched_header(headers: dict[str, str], peer: Any) -> None:
+    """Drop any client-sent CLIENT_CERT_HEADER; set it when the front vouched for `peer`."""
+    headers.pop(CLIENT_CERT_HEADER, None)
+    if peer:
+        client_id = _vouched.get((str(peer[0]), int(peer[1])))
+        if client_id is not None:
+            headers[CLIENT_CERT_HEADER] = client_id
+
+
 QUERY_TOKEN_NAMES = ("access_token", "token", "bearer")
 
 
@@ -247,6 +274,13 @@ def _check_scheme(
             f"missing or wrong API key in {where} {name!r}",
             headers={"WWW-Authenticate": f'ApiKey realm="sandbox", in="{where}", name="{name}"'},
         )
+    if kind == "mutualTLS":
+        client = tenant.clients.get(headers.get(CLIENT_CERT_HEADER, ""))
+        if client is not None and not client.revoked:
+            principal.credential, principal.client_id = "certificate", client.client_id
+            return None
+        principal.error = "missing_client_certificate"
+        return problem(401, "this operation requires a TLS client certificate issued to the tenant")
     principal.error = "unsupported_scheme"
     return problem(
         401,

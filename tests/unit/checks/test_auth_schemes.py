@@ -112,3 +112,60 @@ def test_client_credentials_on_an_authorization_code_contract_is_named():
     assert "grant_type=refresh_token" in finding.expected
     static = declared_schemes(SCHEMES, ["apiKey"])
     assert judge_grant_declared(log(token_request(1, auth={"grant": "client_credentials"})), static) is None
+
+
+# -- mutualTLS (OpenAPI 3.1): the credential is the TLS client certificate ----------------------
+
+MTLS = {"clientCertificate": {"type": "mutualTLS"}}
+
+
+def _mtls_request(seq: int, status: int = 200, **fields: object):
+    from tests.unit.checks.evidence import request
+
+    auth = {"credential": "certificate", "scheme": "clientCertificate"} if status == 200 else {}
+    return request(seq, status, auth={**auth, **fields.pop("auth", {})}, **fields)  # type: ignore[arg-type]
+
+
+def test_mutual_tls_is_a_declared_scheme_placed_in_the_handshake():
+    from harness.checks.auth_schemes import declared_schemes
+
+    (scheme,) = declared_schemes(MTLS, ["clientCertificate"])
+    assert scheme.kind == "mutual_tls" and "TLS handshake" in scheme.place
+
+
+def test_mutual_tls_verified_connections_pass():
+    from harness.checks.auth import judge_client_certificate
+    from harness.checks.auth_schemes import declared_schemes
+    from tests.unit.checks.evidence import log
+
+    schemes = declared_schemes(MTLS, ["clientCertificate"])
+    assert judge_client_certificate(2, 0, log(_mtls_request(1), _mtls_request(2)), schemes) is None
+
+
+def test_mutual_tls_a_refused_handshake_is_named():
+    from harness.checks.auth import judge_client_certificate
+    from harness.checks.auth_schemes import declared_schemes
+    from tests.unit.checks.evidence import log
+
+    finding = judge_client_certificate(0, 3, log(), declared_schemes(MTLS, ["clientCertificate"]))
+    assert finding is not None and "without a valid TLS client certificate" in finding.message
+    assert "3 handshake(s) refused" in finding.message and "client_cert" in finding.expected
+
+
+def test_mutual_tls_an_undeclared_authorization_header_is_named():
+    from harness.checks.auth import judge_client_certificate
+    from harness.checks.auth_schemes import declared_schemes
+    from tests.unit.checks.evidence import log
+
+    sent = _mtls_request(1, headers={"authorization": "Bearer ***"})
+    finding = judge_client_certificate(1, 0, log(sent), declared_schemes(MTLS, ["clientCertificate"]))
+    assert finding is not None and "Authorization header the contract does not declare" in finding.message
+
+
+def test_non_mutual_tls_contracts_are_not_judged_on_certificates():
+    from harness.checks.auth import judge_client_certificate
+    from harness.checks.auth_schemes import declared_schemes
+    from tests.unit.checks.evidence import log
+
+    basic = declared_schemes({"b": {"type": "http", "scheme": "basic"}}, ["b"])
+    assert judge_client_certificate(0, 5, log(), basic) is None
