@@ -115,6 +115,7 @@ class Campaign:
     connector: str
     contract: str | None
     shrink_seconds: float = DEFAULT_SHRINK_SECONDS
+    max_findings: int = 0  # stop once this run has filed this many new findings (0: spend the budget)
     out: TextIO | None = None  # where the progress line goes (None: nowhere)
     stats: dict[str, TargetStats] = field(default_factory=dict)
     findings: dict[str, Finding] = field(default_factory=dict)
@@ -140,9 +141,13 @@ class Campaign:
         # one batch: how far a campaign gets never hinges on how busy the machine was at start.
         self._deadline = time.monotonic() + self.budget
         active = [name for name in self.targets if self._applies(name)]
+        known = len(self.findings)
         ran = False
         try:
             while active and (not ran or time.monotonic() < self._deadline):
+                if self.max_findings and len(self.findings) - known >= self.max_findings:
+                    self._say(f"stopping: {self.max_findings} new finding(s) filed (--max-findings)")
+                    break
                 ran = True
                 name = min(active, key=lambda t: (self.stats[t].seconds, self.targets.index(t)))
                 self._batch(name)

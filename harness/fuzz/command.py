@@ -53,6 +53,14 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     fuzz.add_argument(
         "--shrink-seconds", type=float, default=None, help="time to shrink one finding (default: 20)"
     )
+    fuzz.add_argument(
+        "--max-findings",
+        type=int,
+        default=0,
+        metavar="N",
+        help="stop once N new findings are filed, before the budget ends (default: 0, spend the "
+        "budget); --max-findings 1 makes a CI gate fail fast",
+    )
     fuzz.add_argument("--sandbox", default="embedded", help="embedded (default), container or url:URL")
     return fuzz
 
@@ -120,6 +128,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             settings["connector"],
             settings["contract"],
             shrink_seconds=args.shrink_seconds or 20.0,
+            max_findings=max(args.max_findings, 0),
             out=sys.stderr,
             elapsed_before=float(saved.get("elapsed", 0.0)),
         )

@@ -53,6 +53,8 @@ def test_hostile_responses_find_the_non_latin_crash_with_one_record(capsys, tmp_
         BUDGET["responses"],
         "--shrink-seconds",
         "30",
+        "--max-findings",
+        "1",
     )
     assert result.status == 1
     finding = only(result, "crash")
@@ -66,9 +68,12 @@ def test_hostile_responses_find_the_non_latin_crash_with_one_record(capsys, tmp_
 
 def test_webhook_deliveries_find_the_unknown_event_crash_with_a_tiny_body(webhook_campaign):
     assert webhook_campaign.status == 1
-    finding = only(webhook_campaign, "crash")
+    # its dispatch table raises on a body that is no event; the same defect can also surface one
+    # frame further in (`_store` given a non-object), a finding of its own: look for the dispatch
+    crashes = [f for f in webhook_campaign.findings if f["oracle"] == "crash"]
+    finding = next((f for f in crashes if "_apply_webhook" in f["key"]), None)
+    assert finding is not None, [f["key"] for f in crashes]
     assert finding["target"] == "webhooks"
-    assert "_apply_webhook" in finding["key"]
     body = base64.b64decode(finding["input"]["body"])
     assert len(body) <= 4, body  # shrunk to something like `[]`, `{}` or `0`
 
@@ -99,8 +104,12 @@ def test_interleavings_find_the_keeps_first_event_divergence_in_a_short_program(
         BUDGET["state"],
         "--shrink-seconds",
         "60",
+        "--max-findings",
+        "1",
     )
     assert result.status == 1
+    # the campaign ended at its first finding instead of spending the rest of the budget
+    assert len(result.findings) == 1 and "stopping: 1 new finding(s) filed" in result.err
     finding = only(result, "divergence")
     steps = [s["op"] for s in finding["input"]["steps"]]
     assert steps[0] == "full sync" and steps[-1] == "sync"
@@ -115,7 +124,15 @@ def test_interleavings_find_the_keeps_first_event_divergence_in_a_short_program(
 def test_canaries_find_undeclared_fields_in_its_logs_with_one_slot_and_one_change(capsys, tmp_path):
     connector = FUZZ_CONNECTORS / "logs_changed_records"
     result = campaign(
-        capsys, tmp_path / "c", connector, "canaries", BUDGET["canaries"], "--shrink-seconds", "20"
+        capsys,
+        tmp_path / "c",
+        connector,
+        "canaries",
+        BUDGET["canaries"],
+        "--shrink-seconds",
+        "20",
+        "--max-findings",
+        "1",
     )
     assert result.status == 1
     finding = only(result, "canary")
@@ -127,7 +144,17 @@ def test_canaries_find_undeclared_fields_in_its_logs_with_one_slot_and_one_chang
 
 def test_soak_finds_memory_that_rises_sync_after_sync_with_the_fewest_syncs(capsys, tmp_path):
     connector = FUZZ_CONNECTORS / "grows_per_sync"
-    result = campaign(capsys, tmp_path / "c", connector, "soak", BUDGET["soak"], "--shrink-seconds", "20")
+    result = campaign(
+        capsys,
+        tmp_path / "c",
+        connector,
+        "soak",
+        BUDGET["soak"],
+        "--shrink-seconds",
+        "20",
+        "--max-findings",
+        "1",
+    )
     assert result.status == 1
     finding = only(result, "memory")
     assert finding["key"] == "memory:growth across syncs"
