@@ -3,60 +3,37 @@
 The test suite runs each flawed connector against its own check and the `[also]` checks of its
 expect.toml; this script runs everything and reports any other check a connector fails, so the
 `also` lists stay true. Prints one line per connector; exits 1 when something is off.
+Certifications run MATRIX_JOBS at a time (default: two per core).
 Usage: tests/connectors/matrix.py [SEED [NAME ...]]
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import tempfile
 import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # run as a script: `tests.connectors.certify` from the checkout
+
+from tests.connectors.certify import certify, in_order  # noqa: E402
+
 FLAWED = ROOT / "tests" / "connectors" / "flawed"
-
-
-def run(connector: Path, seed: int, contract: str | None = None) -> dict[str, str]:
-    with tempfile.TemporaryDirectory() as folder:
-        report = Path(folder) / "cert.json"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                f"--connector={connector}",
-                f"--seed={seed}",
-                "--cert-level=strict",
-                f"--cert-report={report}",
-                *([f"--contract={ROOT / contract}"] if contract else []),
-            ],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        from harness.report import read_certificate
-
-        predicate = read_certificate(report)[1]["predicate"]
-    return {
-        c["id"]: c["message"]
-        for c in predicate["checks"]
-        if c["status"] in ("failed", "error", "inconclusive")
-    }
 
 
 def main(seed: int = 7, names: list[str] | None = None) -> int:
     bad = 0
-    for folder in sorted(p for p in FLAWED.iterdir() if (p / "expect.toml").is_file()):
-        if names and folder.name not in names:
-            continue
+    folders = [
+        p
+        for p in sorted(FLAWED.iterdir())
+        if (p / "expect.toml").is_file() and (not names or p.name in names)
+    ]
+
+    def run(folder: Path) -> tuple[dict, dict[str, str]]:
         expect = tomllib.loads((folder / "expect.toml").read_text())
-        failed = run(folder, seed, expect.get("contract"))
+        return expect, certify(folder, seed, expect.get("contract"))[1]
+
+    for folder, (expect, failed) in in_order(run, folders):
         also = set(expect.get("also", {}))
         unexpected = sorted(set(failed) - {expect["check"]} - also)
         missing = sorted(({expect["check"]} | also) - set(failed))
