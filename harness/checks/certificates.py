@@ -79,4 +79,3 @@ def judge_untrusted_tls(seen: Handshakes, reached: RequestLog, front: str) -> Fi
         handshakes_accepted=seen.accepted,
         handshakes_refused=seen.refused,
     )
-
