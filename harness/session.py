@@ -250,7 +250,8 @@ class CertificationSession:
             error = RuntimeError(f"the sandbox's audit log does not verify: {broken[0]}")
         result = self._result(check, error, time.perf_counter() - started)
         if result.status in ("failed", "error"):
-            found = suspect(check, self._request_logs(ctx))
+            refused = sum(front.refused for front in ctx.fronts.all())
+            found = suspect(check, self._request_logs(ctx), refused)
             result.suspect = found.to_dict() if found else None
         result = self.mask(result)
         result.audit = heads
