@@ -19,6 +19,7 @@ class LogsClientKey(InventorySync):
             "key": Path(str(config["client_key"])).read_text(),  # the defect: the private key, logged below
         }
 
-    def sync(self, state: Mapping[str, Any] | None = None) -> None:
-        self._log("debug", "TLS identity loaded", **self._identity)
-        super().sync(state)
+    def _sync_stream(self, stream: str, streams: dict[str, dict[str, Any]]) -> None:
+        if stream == self._streams[0]:  # once a sync, under its sync_id
+            self._log("debug", "TLS identity loaded", **self._identity)
+        super()._sync_stream(stream, streams)
