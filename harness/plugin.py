@@ -305,9 +305,13 @@ def harness_connector(
     cert = request.config.stash.get(SESSION_KEY, None)
     if cert is None:
         pytest.fail("harness_connector needs --connector (a connector.toml, its folder, or module:Class)")
+    from harness.checks.fronts import Fronts
     from harness.connectors import driver_for
 
+    fronts = Fronts()  # mutualTLS: the tenant's client-certificate front, as in a check
     config = cert.manifest.connector_config(harness_tenant)
+    config.update(fronts.config(cert.contract, cert.manifest, harness_tenant))
     connector = driver_for(cert.manifest, config, harness_replica, cert.cfg.call_timeout)
     yield connector
     connector.close()
+    fronts.close()

@@ -11,6 +11,7 @@ import importlib.machinery
 import sys
 from pathlib import Path
 
+from harness.checks.fronts import unserved_reason
 from harness.connectors.manifest import Manifest
 from harness.contract import Contract
 from harness.contract.hints import hint_problems, malformed_hints
@@ -50,6 +51,14 @@ def check_streams(manifest: Manifest, contract: Contract) -> None:
         f"Name the collections the connector syncs, e.g. streams = [{names}] "
         f"(the contract has {', '.join(contract.collections)})"
     )
+
+
+def check_runtime(manifest: Manifest, contract: Contract, runtime: str) -> None:
+    """A connector whose operations take a TLS client certificate (mutualTLS) on a runtime that
+    cannot serve the certificate front: one SetupError naming the runtime to use."""
+    reason = unserved_reason(contract, manifest, runtime)
+    if reason is not None:
+        raise SetupError(reason)
 
 
 def check_connector(manifest: Manifest) -> None:

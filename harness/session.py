@@ -33,7 +33,7 @@ from harness.connectors import (
     resolve_connector,
 )
 from harness.contract import Contract, load
-from harness.preflight import check_contract, check_streams
+from harness.preflight import check_contract, check_runtime, check_streams
 from harness.report import build_predicate, file_sha256, load_private
 from harness.report.certificate import audit_anchor
 from harness.report.digest import changed_inputs, code_digest
@@ -78,6 +78,7 @@ class CertificationSession:
         assert cfg.connector is not None
         self.manifest: Manifest = resolve_connector(cfg.connector, cfg.rootdir, self.contract)
         check_streams(self.manifest, self.contract)
+        check_runtime(self.manifest, self.contract, cfg.sandbox)  # mutualTLS: the embedded runtime only
         # Nothing may write into the connector's tree while it is certified (compiled files
         # included), so the digest taken now, before the first call, must still hold at the end.
         sys.dont_write_bytecode = True
@@ -249,13 +250,15 @@ class CertificationSession:
             error = RuntimeError(f"the sandbox's audit log does not verify: {broken[0]}")
         result = self._result(check, error, time.perf_counter() - started)
         if result.status in ("failed", "error"):
-            found = suspect(check, self._request_logs(ctx))
+            refused = sum(front.refused for front in ctx.fronts.all())
+            found = suspect(check, self._request_logs(ctx), refused)
             result.suspect = found.to_dict() if found else None
         result = self.mask(result)
         result.audit = heads
         for tenant in ctx.tenants:
             with contextlib.suppress(Exception):  # a tenant left behind does not change the verdict
                 tenant.delete()
+        ctx.fronts.close()
         return result, error
 
     def _scan_exposures(self, ctx: CheckContext) -> None:

@@ -24,16 +24,20 @@ def authenticates_as_declared(ctx: CheckContext) -> None:
     A static bearer token, an HTTP basic pair or an API key goes exactly where the contract's
     scheme says (an API key only in its declared header, query parameter or cookie). A
     credential in a query string or a body the contract does not put it in ends up in proxy logs,
-    browser history and analytics; the platform refuses it.
+    browser history and analytics; the platform refuses it. mutualTLS: the client certificate
+    (`client_cert`, `client_key`) on every connection, the platform trusted from `ca_bundle`.
     """
     tenant = ctx.tenant()
     run = ctx.sync(tenant)
+    front = ctx.fronts.front(tenant)  # mutualTLS: the tenant's client-certificate front
     public = {op.operation_id for op in ctx.contract.operations if op.public}
     called = {e.operation for e in run.requests.api()} | {ctx.list_op(s) for s in ctx.manifest.streams}
     names = [
         n for op in ctx.contract.operations if op.operation_id in called for req in op.security for n in req
     ]
     schemes = declared_schemes(ctx.contract.security_schemes, names)
+    if front is not None:
+        ctx.require(judge_client_certificate(front.handshakes, front.refused, run.requests, schemes))
     ctx.require(judge_made_requests(run.requests, run.error))
     ctx.require(judge_token_placement(run.requests, schemes))
     ctx.require(judge_grant_declared(run.requests, schemes))

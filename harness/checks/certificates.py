@@ -8,14 +8,13 @@ the sandbox, so the sandbox's own log shows what a connector with verification o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 from harness.checks.context import CheckContext
 from harness.checks.failures import Finding, NotApplicable
 from harness.checks.registry import check
 from harness.connectors import ConnectorFailed, ConnectorTimeout
 from harness.core import RequestLog
-from harness.runtime import untrusted_front
+from harness.runtime import rebase, untrusted_front
 
 CALL_TIMEOUT = 20.0  # a connector retrying a refused handshake with backoff is stopped here: still a refusal
 RECORDS = 5
@@ -80,10 +79,3 @@ def judge_untrusted_tls(seen: Handshakes, reached: RequestLog, front: str) -> Fi
         handshakes_accepted=seen.accepted,
         handshakes_refused=seen.refused,
     )
-
-
-def rebase(url: str, new_origin: str) -> str:
-    """`url` with its scheme and host:port replaced by `new_origin`'s, path and query kept."""
-    target = urlsplit(new_origin)
-    parts = urlsplit(url)
-    return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))

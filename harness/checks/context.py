@@ -10,6 +10,7 @@ from typing import Any
 from harness.checks.diff import StreamDiff, compare
 from harness.checks.exposures import Exposures, RecordedDriver
 from harness.checks.failures import CheckFailure, Evidence, Finding
+from harness.checks.fronts import Fronts
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Driver, Manifest, Replica, driver_for
 from harness.contract import Collection, Contract
 from harness.contract.links import without_self_links
@@ -61,6 +62,7 @@ class CheckContext:
     # built, with the errors its calls raised: what the session scans when the check ends
     exposures: Exposures | None = None
     recorded: list[RecordedDriver] = field(default_factory=list)
+    fronts: Fronts = field(default_factory=Fronts)  # mutualTLS: each tenant's front (checks/fronts.py)
 
     def plant(self, *values: str) -> None:
         """Remember values the check planted (canaries), so the session masks them wherever
@@ -166,7 +168,11 @@ class CheckContext:
         return recorded  # a Driver by delegation
 
     def config(self, tenant: TenantHandle, *, webhook_secret: str | None = None) -> dict[str, Any]:
-        return self.manifest.connector_config(tenant, webhook_secret)
+        """The manifest's config for a tenant; where the connector's operations take a TLS
+        client certificate, the platform behind the tenant's front and the files to present."""
+        config = self.manifest.connector_config(tenant, webhook_secret)
+        config.update(self.fronts.config(self.contract, self.manifest, tenant))
+        return config
 
     def expected(self, stream: str, record: dict[str, Any]) -> dict[str, Any]:
         """What the replica should hold for a platform record: all of it, or only its id and the

@@ -15,6 +15,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
@@ -78,17 +79,30 @@ class RecordedDriver:
 
 
 def credentials(configs: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    """what -> value for every credential handed to the connectors (values of 8+ characters)."""
+    """what -> value for every credential handed to the connectors (values of 8+ characters);
+    for mutualTLS, the contents of the client key (`client_key` is its path)."""
     out: dict[str, str] = {}
     for config in configs:
-        for key, what in CREDENTIAL_KEYS.items():
-            value = config.get(key)
+        found = [(what, config.get(key)) for key, what in CREDENTIAL_KEYS.items()]
+        found.append(("the TLS client key", pem_body(config.get("client_key"))))
+        for what, value in found:
             if isinstance(value, str) and len(value) >= 8 and value not in out.values():
                 label = what if what not in out else f"{what} #{sum(k.startswith(what) for k in out) + 1}"
                 out[label] = value
-                if key == "webhook_secret" and value.startswith("whsec_"):
+                if what == CREDENTIAL_KEYS["webhook_secret"] and value.startswith("whsec_"):
                     out[label.replace("secret", "signing key")] = value.removeprefix("whsec_")
     return out
+
+
+def pem_body(path: Any) -> str | None:
+    """The first line of base64 in a PEM file (what any copy of the key holds whole), or None."""
+    if not isinstance(path, str):
+        return None
+    try:
+        lines = Path(path).read_text(encoding="ascii").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return next((line.strip() for line in lines if len(line.strip()) >= 40 and "-----" not in line), None)
 
 
 def driver_places(

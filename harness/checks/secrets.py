@@ -16,6 +16,7 @@ from harness.checks.exposures import (
     _token_shape,
     driver_places,
     find_leaks,
+    pem_body,
     request_urls,
     served_text,
     token_shape,
@@ -74,6 +75,10 @@ def no_secret_leaks(ctx: CheckContext) -> None:
         "the webhook secret": webhook_secret,
         "the webhook signing key": webhook_secret.removeprefix("whsec_"),
     }
+    front = ctx.fronts.front(tenant)  # mutualTLS: the client key's contents are a secret too
+    key = pem_body(str(front.client_key)) if front is not None else None
+    if key is not None:
+        secrets["the TLS client key"] = key
     log = tenant.requests()
     outputs = _places(replica, connector, errors) + request_urls(log, ctx.contract)
     suspects = find_leaks(outputs, secrets, shape)  # the platform's text is read only to rule a token out

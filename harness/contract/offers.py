@@ -195,8 +195,8 @@ def _expiring_tokens(contract: Contract) -> Gap | None:
         return None
     return Gap(
         "expiring_tokens",
-        "the contract's credentials are static (an API key, a bearer secret or HTTP basic): no "
-        "token expires mid-sync, so there is nothing to renew",
+        "the contract's credentials are static (an API key, a bearer secret, HTTP basic or a TLS "
+        "client certificate): no token expires mid-sync, so there is nothing to renew",
         "declare an `oauth2` scheme with a `clientCredentials` or `authorizationCode` flow and its "
         "`tokenUrl`, e.g. `flows: {authorizationCode: {authorizationUrl: /oauth/authorize, "
         "tokenUrl: /oauth/token, scopes: {}}}`",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.checks.fronts import Fronts, unserved_reason
 from harness.connectors import (
     ConnectorFailed,
     ConnectorTimeout,
@@ -52,6 +53,7 @@ class World:
     call_timeout: float = DEFAULT_CALL_TIMEOUT
     seed: int = 0
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    fronts: Fronts = field(default_factory=Fronts, repr=False)  # mutualTLS: one per tenant
 
     @classmethod
     def start(
@@ -67,11 +69,15 @@ class World:
         """Load the contract and the connector's manifest, then start the sandbox."""
         contract = load(contract_file or default_contract_path())
         manifest = resolve_connector(connector, rootdir or Path.cwd(), contract)
+        unserved = unserved_reason(contract, manifest, sandbox)
+        if unserved is not None:
+            raise ValueError(unserved)  # the command reports it as a usage error
         runtime = runtime_for(sandbox, contract, contract_given=contract_file is not None, seed=seed)
         handle = runtime.start()
         return cls(contract, manifest, handle, runtime, call_timeout, seed)
 
     def close(self) -> None:
+        self.fronts.close()
         if self.runtime is not None:
             self.runtime.stop()
             self.runtime = None
@@ -92,6 +98,7 @@ class World:
 
     def connector(self, tenant: TenantHandle, replica: Replica, webhook_secret: str | None = None) -> Driver:
         config = self.manifest.connector_config(tenant, webhook_secret)
+        config.update(self.fronts.config(self.contract, self.manifest, tenant))
         driver = driver_for(self.manifest, config, replica, self.call_timeout)
         driver.sample_memory = True
         return driver

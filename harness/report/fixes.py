@@ -16,7 +16,8 @@ FIXES: dict[str, str] = {
     "AUTH-01": 'Authenticate as the contract\'s security scheme says (see "Per auth scheme"): OAuth2 '
     "tokens from token_url sent only as `Authorization: Bearer <token>`; an API key, bearer secret or "
     "basic pair only in its declared place, never in a query string or a body the contract does not "
-    "put it in.",
+    "put it in; a mutualTLS client certificate (`client_cert`, `client_key`) on every connection, "
+    "with no credential header beside it.",
     "AUTH-02": "Ask only for the scopes of the operations you call: trim `scopes` in connector.toml.",
     "AUTH-03": "Fetch a new token before `expires_in` runs out, and once more when a call answers 401; "
     "with refresh tokens, always send the newest `refresh_token` the token endpoint answered.",

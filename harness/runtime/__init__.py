@@ -8,7 +8,7 @@ from harness.runtime.container import ContainerError, ContainerSandbox, containe
 from harness.runtime.embedded import EmbeddedSandbox, embedded
 from harness.runtime.handle import SandboxError, SandboxHandle, TenantHandle
 from harness.runtime.start import Runtime, runtime_for
-from harness.runtime.tls import MutualTLSFront, UntrustedFront, mutual_tls_front, untrusted_front
+from harness.runtime.tls import MutualTLSFront, UntrustedFront, mutual_tls_front, rebase, untrusted_front
 from harness.runtime.url import UrlSandbox
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "container",
     "embedded",
     "mutual_tls_front",
+    "rebase",
     "runtime_for",
     "untrusted_front",
 ]

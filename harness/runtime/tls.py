@@ -22,7 +22,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import trustme
@@ -246,12 +246,18 @@ class MutualTLSFront(UntrustedFront):
     A connection whose handshake completes is forwarded to the sandbox, and the front vouches for
     it (`harness.sandbox.auth.vouch`: in this process only), so the sandbox treats its requests
     as authenticated for the mutualTLS scheme. A client without a valid certificate fails the
-    handshake and reaches nothing (`refused`).
+    handshake and reaches nothing (`refused`). With `required=False` (a contract that offers
+    mutualTLS as one of several alternatives) a client may connect without a certificate: its
+    connection is forwarded unvouched, and a wrong certificate still fails the handshake.
     """
 
-    def __init__(self, upstream: str, client_id: str, upstream_ca: Path | None = None) -> None:
+    def __init__(
+        self, upstream: str, client_id: str, upstream_ca: Path | None = None, *, required: bool = True
+    ) -> None:
         super().__init__(upstream, upstream_ca, ca_name="connector-harness mutualTLS front CA")
         self.client_id = client_id
+        self.required = required
+        self.upstream = upstream
         self._peers: set[tuple[str, int]] = set()
         self._client_ca = trustme.CA(organization_name="connector-harness tenant client CA")
         issued = self._client_ca.issue_cert(f"{client_id}.clients.sandbox.invalid")
@@ -265,7 +271,7 @@ class MutualTLSFront(UntrustedFront):
 
     def server_context(self) -> ssl.SSLContext:
         context = self.ca.server_context()
-        context.verify_mode = ssl.CERT_REQUIRED
+        context.verify_mode = ssl.CERT_REQUIRED if self.required else ssl.CERT_OPTIONAL
         self._client_ca.configure_trust(context)
         return context
 
@@ -275,16 +281,18 @@ class MutualTLSFront(UntrustedFront):
             forget(peer)
 
     def connector_config(self) -> dict[str, str]:
-        """What the connector is given to reach the platform through this front."""
+        """What the connector is given to reach the platform through this front: `base_url` is
+        the upstream URL (its path kept) at the front's origin."""
         return {
-            "base_url": self.url,
+            "base_url": rebase(self.upstream, self.url),
             "ca_bundle": str(self.ca_file),
             "client_cert": str(self.client_cert),
             "client_key": str(self.client_key),
         }
 
     async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if not writer.get_extra_info("peercert"):  # CERT_REQUIRED makes this unreachable; belt and braces
+        certified = bool(writer.get_extra_info("peercert"))
+        if not certified and self.required:  # CERT_REQUIRED makes this unreachable; belt and braces
             writer.close()
             return
         self.handshakes += 1
@@ -296,8 +304,9 @@ class MutualTLSFront(UntrustedFront):
             writer.close()
             return
         peer = up_writer.get_extra_info("sockname")[:2]
-        vouch(peer, self.client_id)
-        self._peers.add(peer)
+        if certified:
+            vouch(peer, self.client_id)
+            self._peers.add(peer)
         try:
             await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
         finally:
@@ -305,9 +314,10 @@ class MutualTLSFront(UntrustedFront):
 
 
 @contextlib.contextmanager
-def mutual_tls_front(upstream: str, client_id: str) -> Iterator[MutualTLSFront]:
-    """Serve `upstream` (a sandbox's origin) behind a front requiring `client_id`'s certificate."""
-    front = MutualTLSFront(upstream, client_id, ca_for(upstream))
+def mutual_tls_front(upstream: str, client_id: str, *, required: bool = True) -> Iterator[MutualTLSFront]:
+    """Serve `upstream` (a sandbox's URL) behind a front asking for `client_id`'s certificate
+    (requiring it unless `required=False`)."""
+    front = MutualTLSFront(upstream, client_id, ca_for(upstream), required=required)
     front.start()
     try:
         yield front
@@ -324,6 +334,13 @@ def untrusted_front(upstream: str) -> Iterator[UntrustedFront]:
         yield front
     finally:
         front.stop()
+
+
+def rebase(url: str, new_origin: str) -> str:
+    """`url` with its scheme and host:port replaced by `new_origin`'s, path and query kept."""
+    target = urlsplit(new_origin)
+    parts = urlsplit(url)
+    return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
 
 
 def trust_control(handle: SandboxHandle, ca_file: Path) -> None:

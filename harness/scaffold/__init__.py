@@ -3,9 +3,9 @@
 The templates (package data, templates/*.tmpl) hold a connector that passes the basic level as
 generated; the contract fills in its streams (list path, paging, id pattern), the change feed,
 the scopes those need and how it authenticates (the security scheme its list operations
-declare: OAuth2 client credentials or refresh token, static bearer, HTTP basic, or an API key in
-its header, query parameter or cookie), so the scaffold fits the vendor's API, not only the
-bundled one.
+declare: OAuth2 client credentials or refresh token, static bearer, HTTP basic, an API key in
+its header, query parameter or cookie, or a TLS client certificate for OpenAPI 3.1 `mutualTLS`),
+so the scaffold fits the vendor's API, not only the bundled one.
 """
 
 from __future__ import annotations
@@ -157,6 +157,7 @@ AUTH_LABELS = {
     "bearer": "sends its static bearer token as `Authorization: Bearer`",
     "basic": "sends its username and password as HTTP basic",
     "api_key": "sends its API key where the contract declares it",
+    "mutual_tls": "presents its TLS client certificate (`client_cert`, `client_key`) on every connection",
     "none": "calls the API with no credentials (the contract declares none)",
 }
 
@@ -182,11 +183,13 @@ def _auth(platform: Contract, path: Path) -> dict[str, Any]:
         return {"kind": "bearer", **out}
     if kind == "apiKey" and scheme.get("in") in ("header", "query", "cookie"):
         return {"kind": "api_key", "scheme": name, "in": scheme["in"], "name": str(scheme.get("name", ""))}
+    if kind == "mutualTLS":  # the credential is the TLS handshake's, nothing in the request
+        return {"kind": "mutual_tls", "scheme": name, "in": None, "name": None}
     raise ScaffoldError(
         f"{path}: components.securitySchemes.{name} (type {kind!r}"
         + (f", scheme {http!r}" if http else "")
         + ") is not one the scaffold speaks (OAuth2, http bearer or basic, apiKey in header, query "
-        "or cookie); write the connector's auth by hand from docs/connector-protocol.md"
+        "or cookie, mutualTLS); write the connector's auth by hand from docs/connector-protocol.md"
     )
 
 

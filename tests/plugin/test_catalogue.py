@@ -27,6 +27,7 @@ REFERENCE = [
     (ROOT / "examples" / "hubspot_sync", "tests/contracts/hubspot_like.openapi.yaml"),
     (ROOT / "examples" / "stripe_sync", "tests/contracts/stripe_like.openapi.yaml"),
     (ROOT / "examples" / "github_sync", "tests/contracts/github_like.openapi.yaml"),
+    (ROOT / "examples" / "inventory_mtls_sync", "tests/contracts/inventory_mtls.openapi.yaml"),
 ]
 
 pytestmark = pytest.mark.slow

@@ -201,6 +201,28 @@ def test_fixtures_for_integrators_own_tests(pytester: pytest.Pytester) -> None:
     without.assert_outcomes(passed=1, deselected=1)
 
 
+def test_the_fixtures_reach_a_mutual_tls_platform_through_its_front(pytester: pytest.Pytester) -> None:
+    """harness_connector on a mutualTLS contract is given the tenant's client-certificate front,
+    as a check's connectors are, and the certificate it presents authenticates its requests."""
+    pytester.makepyfile(
+        test_own="""
+        def test_sync_into_the_replica(harness_connector, harness_replica, harness_tenant):
+            harness_connector.sync(None)
+            truth = {r["sku"] for r in harness_tenant.records("products")}
+            assert truth and set(harness_replica.rows["products"]) == truth
+            assert {e.auth.credential for e in harness_tenant.requests().api()} == {"certificate"}
+    """
+    )
+    result = certify(
+        pytester,
+        f"--connector={ROOT / 'examples' / 'inventory_mtls_sync'}",
+        f"--contract={ROOT / 'tests' / 'contracts' / 'inventory_mtls.openapi.yaml'}",
+        "--checks=AUTH-01",
+        "test_own.py",
+    )
+    result.assert_outcomes(passed=2)
+
+
 def test_checks_side_by_side_give_the_verdicts_of_one_at_a_time(pytester: pytest.Pytester) -> None:
     """Same seed, same results (statuses, failure messages, order) whatever ran beside a check."""
     runs = {}

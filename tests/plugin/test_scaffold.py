@@ -1,6 +1,7 @@
 """`harness init` output certifies at the basic level, as generated: for the bundled contract
 (OAuth2 client credentials) and for the same platform declaring each other security scheme the
-scaffold speaks (refresh token, static bearer, HTTP basic, API key in header, query or cookie)."""
+scaffold speaks (refresh token, static bearer, HTTP basic, API key in header, query or cookie),
+and for the mutualTLS inventory platform (a TLS client certificate)."""
 
 from __future__ import annotations
 
@@ -167,9 +168,59 @@ def test_a_certification_writes_nothing_but_its_reports(pytester: pytest.Pyteste
 def test_a_scheme_the_scaffold_cannot_speak_is_refused_by_name(tmp_path: Path) -> None:
     from harness.scaffold import ScaffoldError, scaffold
 
-    contract = platform_with("bearer", tmp_path / "mtls.openapi.yaml")
+    contract = platform_with("bearer", tmp_path / "digest.openapi.yaml")
     doc = yaml.safe_load(contract.read_text(encoding="utf-8"))
-    doc["components"]["securitySchemes"]["bearer"] = {"type": "mutualTLS"}
+    doc["components"]["securitySchemes"]["bearer"] = {"type": "http", "scheme": "digest"}
     contract.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    with pytest.raises(ScaffoldError, match=r"securitySchemes\.bearer \(type 'mutualTLS'\) is not one"):
+    with pytest.raises(
+        ScaffoldError, match=r"securitySchemes\.bearer \(type 'http', scheme 'digest'\) is not one"
+    ):
         scaffold(tmp_path / "out", contract=str(contract))
+
+
+def test_a_scaffold_for_a_mutual_tls_platform_presents_its_client_certificate(
+    pytester: pytest.Pytester,
+) -> None:
+    """OpenAPI 3.1 `mutualTLS` (tests/contracts/inventory_mtls): the scaffold trusts `ca_bundle`,
+    presents `client_cert` and `client_key`, sends no credential in its requests, and passes
+    every basic check through the tenant's client-certificate front but INT-02: the platform has
+    no change feed, and reading changes by `modified_since` is the scaffold's TODO(INT-02)."""
+    from tests.conftest import ROOT
+
+    contract = ROOT / "tests" / "contracts" / "inventory_mtls.openapi.yaml"
+    made = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "init", "--python", "--contract", str(contract), "new-sync"],
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    code = (pytester.path / "new-sync" / "new_sync.py").read_text()
+    written = "{'kind': 'mutual_tls', 'scheme': 'clientCertificate', 'in': None, 'name': None}"
+    assert f"AUTH: dict[str, Any] = {written}" in code
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        "--connector=new-sync",
+        f"--contract={contract}",
+        "--cert-level=basic",
+        "--seed=7",
+        "--cert-report=cert.json",
+        timeout=300,
+    )
+    from harness.report import read_certificate
+
+    predicate = read_certificate(pytester.path / "cert.json")[1]["predicate"]
+    checks = {c["id"]: c for c in predicate["checks"]}
+    statuses = {i: c["status"] for i, c in checks.items()}
+    assert statuses == {
+        "AUTH-01": "passed",
+        "CON-01": "passed",
+        "INT-01": "passed",
+        "INT-02": "failed",
+        "WH-01": "not_applicable",
+        "WH-02": "not_applicable",
+        "SEC-01": "passed",
+    }, result.stdout.str()
+    assert "the incremental sync read products again in full" in checks["INT-02"]["message"]

@@ -58,6 +58,29 @@ def test_a_url_runtime_without_its_admin_token(pytester: pytest.Pytester, monkey
     assert_one_usage_error(result, "HARNESS_ADMIN_TOKEN")
 
 
+@pytest.mark.parametrize("sandbox", ["url:http://127.0.0.1:9", "container"])
+def test_a_mutual_tls_contract_on_a_runtime_that_cannot_vouch_for_certificates(
+    pytester: pytest.Pytester, monkeypatch, sandbox: str
+) -> None:
+    """The client-certificate front vouches in-process: a container or URL sandbox cannot serve a
+    mutualTLS contract, which is one usage error naming the fix before the runtime starts."""
+    monkeypatch.setenv("HARNESS_ADMIN_TOKEN", "x")
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")  # nothing listens there: never reached
+    result = run(
+        pytester,
+        f"--connector={ROOT / 'examples' / 'inventory_mtls_sync'}",
+        f"--contract={ROOT / 'tests' / 'contracts' / 'inventory_mtls.openapi.yaml'}",
+        f"--sandbox={sandbox}",
+    )
+    err = assert_one_usage_error(
+        result,
+        "authenticate with a TLS client certificate",
+        "(mutualTLS: components.securitySchemes.clientCertificate)",
+        "Certify with --sandbox=embedded",
+    )
+    assert "did not start" not in err
+
+
 def test_a_container_runtime_without_a_docker_engine(pytester: pytest.Pytester, monkeypatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")  # nothing listens there
     result = run(pytester, f"--connector={EXAMPLE}", "--sandbox=container")

@@ -120,3 +120,18 @@ def test_an_api_key_where_the_contract_puts_it_in_the_query_is_no_leak():
     ((_, url),) = request_urls(log(sent), contract)
     assert url == f"/contacts?page=2&token={SECRET}"  # the declared parameter left out, not the other
     assert request_urls(log(sent))[0][1].count(SECRET) == 2  # without the contract: both
+
+
+def test_a_mutual_tls_client_key_is_a_credential_by_its_contents_not_its_path(tmp_path):
+    import trustme
+
+    key = tmp_path / "client-key.pem"
+    trustme.CA().issue_cert("c.invalid").private_key_pem.write_to_path(str(key))
+    body = key.read_text().splitlines()[1]
+    found = credentials([{"client_key": str(key), "client_cert": str(tmp_path / "client-cert.pem")}])
+    assert found == {"the TLS client key": body}
+    logged = [("log #1 (debug 'TLS identity loaded')", key.read_text())]
+    finding = judge_no_leaks(logged, found, None)
+    assert finding is not None and "leaked the TLS client key" in finding.message
+    assert body not in finding.message
+    assert credentials([{"client_key": str(tmp_path / "gone.pem")}]) == {}  # a front already stopped

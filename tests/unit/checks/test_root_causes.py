@@ -59,3 +59,11 @@ def test_a_certificate_with_inconclusive_checks_is_not_certified_and_fits_its_sc
     assert made["verdict"] == "not certified" and made["summary"]["inconclusive"] == 1
     schema = json.loads(schema_path().read_text())
     assert list(Draft202012Validator(schema).iter_errors(statement(made))) == []
+
+
+def test_handshakes_refused_for_want_of_a_client_certificate_make_a_failed_check_suspect_auth_01() -> None:
+    found = suspect(REGISTRY["INT-01"], [log()], refused_handshakes=6)
+    assert found is not None and found.check == "AUTH-01"
+    assert "refused 6 of its TLS handshake(s) for want of a valid client certificate" in found.reason
+    assert suspect(REGISTRY["AUTH-01"], [log()], refused_handshakes=6) is None  # the root itself
+    assert suspect(REGISTRY["INT-01"], [log()], refused_handshakes=0) is None
