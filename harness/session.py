@@ -285,7 +285,7 @@ class CertificationSession:
         return heads, broken
 
     def _request_logs(self, ctx: CheckContext) -> list[Any]:
-        logs = []
+        logs: list[Any] = list(ctx.released)
         for tenant in ctx.tenants:
             with contextlib.suppress(Exception):  # a tenant the check deleted itself has no log
                 logs.append(tenant.requests())

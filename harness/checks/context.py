@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -11,33 +12,16 @@ from harness.checks.diff import StreamDiff, compare
 from harness.checks.exposures import Exposures, RecordedDriver
 from harness.checks.failures import CheckFailure, Evidence, Finding
 from harness.checks.fronts import Fronts
+from harness.checks.run import Run, RunError
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Driver, Manifest, Replica, driver_for
 from harness.contract import Collection, Contract
 from harness.contract.links import without_self_links
 from harness.core import LoggedRequest, RequestLog
 from harness.runtime import SandboxHandle, TenantHandle
 
-RunError = ConnectorFailed | ConnectorTimeout
 Truth = dict[str, dict[Any, dict[str, Any]]]  # stream -> id -> record: ground truth a check built
 REVOKED_CALL_TIMEOUT = 10.0  # seconds a connector may take to give up on revoked credentials
 __all__ = ["CheckContext", "Driver", "Run", "RunError", "StreamDiff", "Truth", "compare"]
-
-
-@dataclass
-class Run:
-    """One connector run against one tenant: what it stored, and how it ended."""
-
-    tenant: TenantHandle
-    replica: Replica
-    error: RunError | None = None
-    egress: list[dict[str, Any]] | None = None  # refused outbound connections; None: not observable
-    _requests: RequestLog | None = field(default=None, repr=False)
-
-    @property
-    def requests(self) -> RequestLog:
-        if self._requests is None:
-            self._requests = self.tenant.requests()
-        return self._requests
 
 
 # A stream synced under every parent (`[connector.parents]`) gets its parent collection's records
@@ -63,6 +47,7 @@ class CheckContext:
     exposures: Exposures | None = None
     recorded: list[RecordedDriver] = field(default_factory=list)
     fronts: Fronts = field(default_factory=Fronts)  # mutualTLS: each tenant's front (checks/fronts.py)
+    released: list[RequestLog] = field(default_factory=list)  # logs of tenants `release`d mid-check
 
     def plant(self, *values: str) -> None:
         """Remember values the check planted (canaries), so the session masks them wherever
@@ -114,6 +99,16 @@ class CheckContext:
         if keep:
             self.tenants.append(tenant)
         return tenant
+
+    def release(self, tenant: TenantHandle) -> None:
+        """Delete a tenant before the check ends, keeping its request log: the session reads it
+        for root causes (a sync refused for breaking the contract) like those of kept tenants."""
+        with contextlib.suppress(Exception):
+            self.released.append(tenant.requests())
+        with contextlib.suppress(Exception):
+            tenant.delete()
+        if tenant in self.tenants:
+            self.tenants.remove(tenant)
 
     # -- the contract, as checks ask about it ----------------------------------------------------
 

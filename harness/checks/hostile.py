@@ -47,7 +47,7 @@ def survives_hostile_responses(ctx: CheckContext) -> None:
                 return False  # the platform broke its own contract: not a fair test of the connector
             truth = {s: tenant.records(s) for s in sizes}
         finally:
-            tenant.delete()
+            ctx.release(tenant)
         ids = {s: ctx.contract.collections[s].id_field for s in sizes}
         ctx.require(
             judge_hostile(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,6 +139,4 @@ def _memory_run(ctx: CheckContext, sizes: dict[str, int], purpose: str) -> Memor
         out.stderr = "\n".join(diagnostics.stderr)
         return out
     finally:
-        with contextlib.suppress(Exception):
-            tenant.delete()
-        ctx.tenants.remove(tenant)
+        ctx.release(tenant)

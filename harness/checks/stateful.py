@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -99,9 +98,7 @@ class _World:
         self.steps: list[str] = []
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.tenant.delete()
-            self.ctx.tenants.remove(self.tenant)
+        self.ctx.release(self.tenant)
 
     def _candidates(self) -> list[tuple[str, dict[str, Any]]]:
         """Every live record, the most recently changed first (so small picks touch them again)."""

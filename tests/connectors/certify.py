@@ -13,13 +13,17 @@ from pathlib import Path
 from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parents[2]
+FAILING = ("failed", "error", "inconclusive")
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-def certify(connector: Path, seed: int, contract: str | None = None) -> tuple[str, dict[str, str]]:
-    """(verdict, {failed, errored or inconclusive check id: message}) of one strict certification
-    (`contract`: relative to the repository, None for the bundled one)."""
+Outcomes = dict[str, dict[str, str]]  # check id -> {"status", "message"}
+
+
+def outcomes(connector: Path, seed: int, contract: str | None = None) -> tuple[str, Outcomes]:
+    """(verdict, {check id: {"status", "message"}}) of one strict certification (`contract`:
+    relative to the repository, None for the bundled one)."""
     from harness.report import read_certificate
 
     with tempfile.TemporaryDirectory() as folder:
@@ -44,12 +48,16 @@ def certify(connector: Path, seed: int, contract: str | None = None) -> tuple[st
             timeout=900,
         )
         predicate = read_certificate(report)[1]["predicate"]
-    failed = {
-        c["id"]: c["message"]
-        for c in predicate["checks"]
-        if c["status"] in ("failed", "error", "inconclusive")
+    return predicate["verdict"], {
+        c["id"]: {"status": c["status"], "message": c["message"]} for c in predicate["checks"]
     }
-    return predicate["verdict"], failed
+
+
+def certify(connector: Path, seed: int, contract: str | None = None) -> tuple[str, dict[str, str]]:
+    """(verdict, {failed, errored or inconclusive check id: message}): every check that kept the
+    connector from being certified."""
+    verdict, checks = outcomes(connector, seed, contract)
+    return verdict, {i: c["message"] for i, c in checks.items() if c["status"] in FAILING}
 
 
 def jobs() -> int:

@@ -67,3 +67,32 @@ def test_handshakes_refused_for_want_of_a_client_certificate_make_a_failed_check
     assert "refused 6 of its TLS handshake(s) for want of a valid client certificate" in found.reason
     assert suspect(REGISTRY["AUTH-01"], [log()], refused_handshakes=6) is None  # the root itself
     assert suspect(REGISTRY["INT-01"], [log()], refused_handshakes=0) is None
+
+
+class _Tenant:
+    """A tenant whose log can be read until it is deleted, as the sandbox's can."""
+
+    def __init__(self, entries: object) -> None:
+        self.entries, self.deleted = entries, False
+
+    def requests(self) -> object:
+        if self.deleted:
+            raise LookupError("-> 404")
+        return self.entries
+
+    def delete(self) -> None:
+        self.deleted = True
+
+
+def test_a_tenant_released_mid_check_keeps_its_log_for_the_root_cause() -> None:
+    from harness.checks.context import CheckContext
+
+    refused = log(request(1, 401, violations=TOO_LARGE))
+    tenant = _Tenant(refused)
+    ctx = CheckContext("RES-04", sandbox=None, contract=None, manifest=None, seed=1)  # type: ignore[arg-type]
+    ctx.tenants.append(tenant)  # type: ignore[arg-type]
+    ctx.release(tenant)  # type: ignore[arg-type]
+    assert tenant.deleted and ctx.tenants == []
+    assert ctx.released == [refused]
+    found = suspect(REGISTRY["RES-04"], ctx.released)
+    assert found is not None and found.check == "CON-01"
