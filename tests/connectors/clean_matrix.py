@@ -5,13 +5,19 @@ defect of the connector or a false verdict of the check; the known false verdict
 diagnosis, are in clean/false_verdicts.toml. Prints one line per connector and seed (verdict,
 failed checks, each marked known or NEW) and exits 1 when a check fails that is not listed.
 Certifications run MATRIX_JOBS at a time (default: two per core).
-Usage: tests/connectors/clean_matrix.py [SEED ...] [--only NAME ...]
+With --load, one busy process per core runs beside the certifications (a shared CI runner):
+verdicts are judged on the sandbox's timeline, so they must not change.
+Usage: tests/connectors/clean_matrix.py [--load] [SEED ...] [--only NAME ...]
 """
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
+import os
 import sys
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,13 +37,39 @@ def connectors() -> list[Path]:
     return sorted(p for p in CLEAN.iterdir() if (p / "connector.toml").is_file())
 
 
+def _spin() -> None:
+    while True:
+        pass
+
+
+@contextlib.contextmanager
+def cpu_load(on: bool) -> Iterator[None]:
+    """One busy process per core for the block (none when `on` is false)."""
+    burners = (
+        [multiprocessing.Process(target=_spin, daemon=True) for _ in range(os.cpu_count() or 1)] if on else []
+    )
+    for burner in burners:
+        burner.start()
+    try:
+        yield
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.join()
+
+
 def main(argv: list[str]) -> int:
+    load = "--load" in argv
+    argv = [a for a in argv if a != "--load"]
     only = argv[argv.index("--only") + 1 :] if "--only" in argv else []
     seeds = [int(a) for a in (argv[: argv.index("--only")] if only else argv)] or [1, 2, 3]
     known = known_false_verdicts()
     new = 0
     runs = [(c, seed) for c in connectors() if not only or c.name in only for seed in seeds]
-    for (connector, seed), (verdict, failed) in in_order(lambda run: certify(*run), runs):
+    print(f"{len(runs)} certification(s), {'under load: one busy process per core' if load else 'no load'}")
+    with cpu_load(load):
+        results = list(in_order(lambda run: certify(*run), runs))
+    for (connector, seed), (verdict, failed) in results:
         listed = known.get(connector.name, {})
         marks = [f"{c}({'known' if c in listed else 'NEW'})" for c in sorted(failed)]
         new += sum(c not in listed for c in failed)
