@@ -15,7 +15,7 @@ from harness.core import RequestLog
 __all__ = ["GRANT_EXPECTED", "Scheme", "declared_schemes"]
 
 
-@check("AUTH-01", pillar="auth", severity="critical", requires=("credentials",))
+@check("AUTH-01", pillar="auth", severity="critical", requires=("credentials",), judges_requests=True)
 def authenticates_as_declared(ctx: CheckContext) -> None:
     """Authenticates as the contract declares, sending each credential only where it belongs.
 

@@ -21,7 +21,7 @@ Found = list[tuple[str, str]]  # (JSON pointer, message) of each schema error in
 RecordViolations = dict[str, dict[Any, Found]]  # stream -> record id -> its schema errors
 
 
-@check("CON-01", pillar="contract", severity="high")
+@check("CON-01", pillar="contract", severity="high", judges_requests=True)
 def requests_conform(ctx: CheckContext) -> None:
     """Every request it makes conforms to the platform's contract.
 

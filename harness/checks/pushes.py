@@ -17,7 +17,9 @@ WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 IDEMPOTENCY_HEADER = "idempotency-key"
 
 
-@check("CON-03", pillar="contract", severity="high", level="standard", requires=("writes",))
+@check(
+    "CON-03", pillar="contract", severity="high", level="standard", requires=("writes",), judges_requests=True
+)
 def pushes_are_idempotent_and_valid(ctx: CheckContext) -> None:
     """Pushes carry an Idempotency-Key and bodies that conform to the contract.
 

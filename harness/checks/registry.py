@@ -55,6 +55,9 @@ class Check:
     # Runs after every other check of the run, alone: its verdict reads what the others saw
     # (SEC-01 judges the connector output of every check, harness.checks.exposures).
     last: bool = False
+    # Judges what the connector sent (its requests' conformance, where its credentials go, what it
+    # leaked): a refused request is this check's own finding, never blocked by another's root cause.
+    judges_requests: bool = False
 
     @property
     def title(self) -> str:
@@ -120,12 +123,14 @@ def check(
     exclusive: bool | None = None,
     requires: tuple[str, ...] = (),
     last: bool = False,
+    judges_requests: bool = False,
     registry: Registry = REGISTRY,
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Register a check function. Its docstring's first line is its title in the report.
     `exclusive` (default: True in the performance pillar) makes it run with no other check beside it.
     `requires` names the contract offers it needs (see harness.contract.offers); `last` runs it
-    after every other check."""
+    after every other check; `judges_requests` marks a check whose finding is about the requests
+    themselves, never reported as blocked by a root cause (harness.checks.root_causes)."""
     unknown = [name for name in requires if name not in OFFERS]
     if unknown:
         raise ValueError(f"{check_id}: unknown offer(s) {unknown}; use some of {sorted(OFFERS)}")
@@ -141,7 +146,18 @@ def check(
             raise ValueError(f"{check_id}: a check needs a docstring; it is the check's text in the report")
         alone = pillar in EXCLUSIVE_PILLARS if exclusive is None else exclusive
         registry.register(
-            Check(check_id, pillar, severity, level, timeout, func, alone or last, tuple(requires), last)
+            Check(
+                check_id,
+                pillar,
+                severity,
+                level,
+                timeout,
+                func,
+                alone or last,
+                tuple(requires),
+                last,
+                judges_requests,
+            )
         )
         return func
 

@@ -38,15 +38,15 @@ class Suspect:
 def suspect(check: Check, logs: Iterable[RequestLog], refused_handshakes: int = 0) -> Suspect | None:
     """AUTH-01, when the platform's client-certificate front (mutualTLS) refused some of this
     check's connections: nothing they asked for arrived, whatever the check judged. Else CON-01,
-    when the platform refused some of this check's requests as breaking the contract. Checks of
-    the contract pillar judge requests themselves: they are never blocked by one."""
+    when the platform refused some of this check's requests as breaking the contract. The checks
+    that judge requests themselves (`judges_requests`) are never blocked by one."""
     if refused_handshakes and check.id != CERTIFICATE_ROOT:
         return Suspect(
             CERTIFICATE_ROOT,
             f"the platform refused {refused_handshakes} of its TLS handshake(s) for want of a valid "
             "client certificate, so the requests of those connections never reached the API",
         )
-    if check.pillar == "contract":
+    if check.judges_requests:  # a refused request is its own finding (CON-02, judging stored records, is not)
         return None
     refused = [e for log in logs for e in log if e.status >= 400 and violations(e)]
     if not refused:

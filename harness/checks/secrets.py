@@ -34,7 +34,15 @@ Places = list[tuple[str, str]]  # (where, text) of everything the connector prod
 __all__ = ["request_urls", "token_shape"]  # re-exported: harness.fuzz and the tests read URLs as SEC-01 does
 
 
-@check("SEC-01", pillar="secrets", severity="critical", level="basic", timeout=90, last=True)
+@check(
+    "SEC-01",
+    pillar="secrets",
+    severity="critical",
+    level="basic",
+    timeout=90,
+    last=True,
+    judges_requests=True,
+)
 def no_secret_leaks(ctx: CheckContext) -> None:
     """No credential appears in its logs, records, checkpoints, errors, output or request URLs.
 

@@ -89,7 +89,9 @@ def test_each_flawed_connector_fails_the_check_it_targets(
     target = outcome[expect["check"]]
     assert target["status"] == "failed", result.stdout.str()[-3000:]
     assert expect["words"] in target["message"]
-    for check_id, reason in also.items():
-        assert outcome[check_id]["status"] == "failed", f"{check_id} was expected to fail too: {reason}"
+    for check_id, reason in also.items():  # inconclusive: blocked by a root cause another check names
+        assert outcome[check_id]["status"] in ("failed", "inconclusive"), (
+            f"{check_id} was expected to fail too: {reason}"
+        )
     assert cert["verdict"] == "not certified"
     assert "Reproduce with:" in result.stdout.str() and "--seed=7" in result.stdout.str()

@@ -27,7 +27,14 @@ def test_requests_refused_for_breaking_the_contract_make_a_failed_check_suspect_
 def test_no_suspect_without_violations_or_for_the_contract_checks_themselves() -> None:
     assert suspect(REGISTRY["INT-01"], [log(request(1, 400), request(2, 503))]) is None
     refused = log(request(1, 400, violations=TOO_LARGE))
-    assert suspect(REGISTRY["CON-03"], [refused]) is None
+    for judge in ("CON-01", "CON-03", "AUTH-01", "SEC-01"):  # their finding is the refused request itself
+        assert suspect(REGISTRY[judge], [refused]) is None, judge
+
+
+def test_stored_records_judged_after_a_refused_sync_suspect_con_01() -> None:
+    refused = log(request(1, 401, violations=TOO_LARGE))
+    found = suspect(REGISTRY["CON-02"], [refused])
+    assert found is not None and found.check == "CON-01"
 
 
 def test_a_suspect_is_inconclusive_only_when_the_root_check_failed_too() -> None:
