@@ -145,13 +145,13 @@ class Campaign:
         ran = False
         try:
             while active and (not ran or time.monotonic() < self._deadline):
-                if self.max_findings and len(self.findings) - known >= self.max_findings:
-                    self._say(f"stopping: {self.max_findings} new finding(s) filed (--max-findings)")
-                    break
                 ran = True
                 name = min(active, key=lambda t: (self.stats[t].seconds, self.targets.index(t)))
                 self._batch(name)
                 self.save()
+                if self.max_findings and len(self.findings) - known >= self.max_findings:
+                    self._say(f"stopping: {self.max_findings} new finding(s) filed (--max-findings)")
+                    break
         finally:
             self.save()
             self._progress(force=True, end=True)
