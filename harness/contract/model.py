@@ -249,6 +249,21 @@ class Contract:
     def schema_at(self, uri: str) -> dict[str, Any]:
         return self.resolver.lookup(uri).contents
 
+    @cached_property
+    def for_answers(self) -> Contract:
+        """The contract as responses and records see it: `writeOnly` properties absent and not
+        required (harness.contract.views)."""
+        from harness.contract.views import view
+
+        return view(self, "answer")
+
+    @cached_property
+    def for_requests(self) -> Contract:
+        """The contract as requests see it: `readOnly` properties not required."""
+        from harness.contract.views import view
+
+        return view(self, "request")
+
     def validator(self, schema_uri: str):
         from harness.contract.schema import validator_for
 

@@ -56,6 +56,7 @@ def check_request(
     contract: Contract, match: Match, query: Query, headers: Mapping[str, str], body: bytes = b""
 ) -> list[Violation]:
     """Validate a request already matched to its operation; `headers` have lower-case names."""
+    contract = contract.for_requests  # a readOnly property is never required of a client
     op = match.operation
     found = _parameters(contract, op, match.path_params, query, headers)
     found += _request_body(contract, op, headers.get("content-type", ""), body)
@@ -70,6 +71,7 @@ def validate_response(
     body: bytes = b"",
 ) -> list[Violation]:
     """Validate a response the platform (or the sandbox) gave to an operation."""
+    contract = contract.for_answers  # a writeOnly property is never in an answer
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     spec = operation.response_for(status)
     if spec is None:

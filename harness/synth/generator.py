@@ -487,6 +487,8 @@ class Compiler:
             resolved = self._deref(value, sub_uri)[0]
             if key not in required and isinstance(resolved, dict) and resolved.get("writeOnly"):
                 continue  # records are what the platform answers with: no write-only secrets
+            if resolved is False or resolved == {"not": {}}:
+                continue  # a property that must be absent (a writeOnly one in the answers' view)
             fields.append((key, self.compile(value, sub_uri, key), key in required))
         extra = schema.get("additionalProperties")
         closed = extra is False
