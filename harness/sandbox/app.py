@@ -48,6 +48,7 @@ from harness.sandbox.control import control_routes
 from harness.sandbox.faults import FaultRule
 from harness.sandbox.generated import Responder, request_seed
 from harness.sandbox.idempotency import Stored
+from harness.sandbox.joined import unjoined
 from harness.sandbox.limits import Decision
 from harness.sandbox.problems import PROBLEM_JSON, conform_error, problem
 from harness.sandbox.recorder import RequestRecord, digest, mask_headers, mask_query
@@ -128,6 +129,7 @@ class Sandbox:
                 if label and self.holder(label).tenants.get(label) is not None:
                     tenant_id, rest = label, path.lstrip("/")
             if tenant_id is not None and rest is not None:
+                scope, rest = unjoined(scope, tenant_id, rest)  # a link an SDK joined to its base URL
                 try:  # any method: a 405 lists Allow
                     response = await self.holder(tenant_id).serve(scope, receive, tenant_id, rest)
                 except _Disconnected:

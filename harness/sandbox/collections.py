@@ -29,7 +29,6 @@ from harness.contract.collections import (
     LIMIT_NAMES,
     envelope_properties,
     envelope_required,
-    link_is_relative,
 )
 from harness.contract.collections import list_ok_schema as ok_schema
 from harness.contract.links import LINK_HOLDERS, SELF_NAMES, writable
@@ -244,18 +243,18 @@ class _Moves:
 
 
 class _Links:
-    """A page query as the link field wants it: a path under the API's root for a field named a
-    URI (Twilio's `next_page_uri`: its SDK joins it to its base URL), else an absolute URL back
-    into the sandbox as the client reached it."""
+    """A page query as an absolute URL back into the sandbox as the client reached it, for every
+    link field, those named a URI (Twilio's `next_page_uri`, `format: uri`) too: an SDK that
+    joins the link to its base URL by concatenation still lands on the page
+    (harness.sandbox.joined)."""
 
     def __init__(self, contract: Contract, col: Collection, path_params: dict[str, str]) -> None:
-        self.relative = contract.base_path + _list_path(col, path_params)
         self.absolute = ORIGIN.get() + _list_path(col, path_params)
 
     def __call__(self, field: str, query: str | None) -> str | None:
         if query is None:
             return None
-        return (self.relative if link_is_relative(field) else self.absolute) + query
+        return self.absolute + query
 
 
 def with_self_links(contract: Contract, col: Collection, record: Any, path_params: dict[str, str]) -> Any:
@@ -281,8 +280,10 @@ def with_self_links(contract: Contract, col: Collection, record: Any, path_param
     for name in SELF_NAMES:
         if isinstance(out.get(name), str) and name not in written:
             out[name] = url
-    if isinstance(out.get("uri"), str) and "uri" not in written:  # Twilio's: a path under the API root
-        out["uri"] = contract.base_path + path
+    if (
+        isinstance(out.get("uri"), str) and "uri" not in written
+    ):  # Twilio's: its own URL, as `format: uri` says
+        out["uri"] = url
     for holder in LINK_HOLDERS:
         links = out.get(holder)
         if not isinstance(links, dict) or holder in written:
