@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from harness.contract import validate_request, validate_response
+from harness.contract import load, validate_request, validate_response
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 JSON = {"content-type": "application/json"}
@@ -142,3 +142,42 @@ def test_schemas_under_a_templated_path_get_the_fast_validator_too(platform_cont
         validator = validator_for(platform_contract, uri)
         assert validator.fast is not None, uri
         assert not validator.fast.is_valid([]) and not validator.is_valid([])  # a body is an object
+
+
+def test_of_two_templates_of_one_shape_the_one_whose_path_values_fit_is_matched(tmp_path):
+    """Xero: `/Invoices/{InvoiceID}/Attachments/{AttachmentID}` (a uuid) and `.../{FileName}` (any
+    string) match the same paths; a file name goes to the second, a uuid to the first, and a
+    template of another shape never stands in for the one that matched first."""
+    text, uuid = {"type": "string"}, {"type": "string", "format": "uuid"}
+
+    def op(name, param, schema):
+        return {
+            "get": {
+                "operationId": name,
+                "parameters": [{"name": param, "in": "path", "required": True, "schema": schema}],
+                "responses": {"200": {"description": "ok"}},
+            }
+        }
+
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "Shapes", "version": "1"},
+        "paths": {
+            "/files/{AttachmentID}": op("byId", "AttachmentID", uuid),
+            "/files/{FileName}": op("byName", "FileName", text),
+            "/numbers/{n}": op("number", "n", {"type": "integer"}),
+            "/{a}/{b}": op("anything", "b", text),
+        },
+    }
+    doc["paths"]["/{a}/{b}"]["get"]["parameters"].append(
+        {"name": "a", "in": "path", "required": True, "schema": text}
+    )
+    path = tmp_path / "shapes.json"
+    path.write_text(json.dumps(doc))
+    contract = load(path)
+    by_name, violations = validate_request(contract, "GET", "/files/report.pdf")
+    assert by_name is not None and by_name.operation.operation_id == "byName" and violations == []
+    by_id, _ = validate_request(contract, "GET", "/files/00000000-0000-0000-0000-000000000000")
+    assert by_id is not None and by_id.operation.operation_id == "byId"
+    wrong, violations = validate_request(contract, "GET", "/numbers/abc")
+    assert wrong is not None and wrong.operation.operation_id == "number" and violations  # a 400, as before
