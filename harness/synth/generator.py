@@ -258,7 +258,52 @@ class Compiler:
                 return self._choice(schema, key, uri, name)
         if "not" in schema:
             return self._not(schema, uri, name)
+        if _base_discriminator(schema):
+            return self._tagged_base(schema, uri, name)
         return self._typed(schema, uri, name)
+
+    def _tagged_base(self, schema: dict[str, Any], uri: str, name: str | None) -> Builder:
+        """A base schema whose `discriminator` maps values to schemas that extend it by `allOf`
+        (Twitter's `Problem`: `type` is `about:blank` or one of 18 problem URLs), without a
+        oneOf: its property takes a mapped value, the schema's own where it is a mapping's
+        target, else one of those whose target adds no property of its own (a client reading
+        the value by its target's schema finds nothing missing), else any."""
+        disc = schema["discriminator"]
+        prop, mapping = str(disc["propertyName"]), disc["mapping"]
+        build = self.compile(
+            {k: v for k, v in schema.items() if k != "discriminator"}, uri, name, variant="~disc"
+        )
+        own = [
+            str(k)
+            for k, target in mapping.items()
+            if str(target).rpartition("/")[2] == uri.rpartition("/")[2]
+        ]
+        known = set((schema.get("properties") or {}).keys())
+        plain = []
+        for key, target in mapping.items():
+            if not isinstance(target, str):
+                continue
+            try:
+                resolved, target_uri = self._deref({"$ref": target}, uri)
+                flat = self._flatten(resolved, target_uri)[0] if isinstance(resolved, dict) else {}
+            except Exception:  # a mapping that points nowhere: not a value to send
+                continue
+            if set(flat.get("properties") or {}) <= known | {prop}:
+                plain.append(str(key))
+        values = own or plain or [str(k) for k in mapping]
+        allowed = self._deref((schema.get("properties") or {}).get(prop, {}), uri)[0]
+        if isinstance(allowed, dict) and isinstance(allowed.get("enum"), list):
+            values = [v for v in values if v in allowed["enum"]]
+        if not values:
+            return build
+
+        def tagged(ctx: Ctx) -> Any:
+            out = build(ctx)
+            if isinstance(out, dict):
+                out[prop] = values[0] if len(values) == 1 else ctx.rng.choice(values)
+            return out
+
+        return tagged
 
     def _check(self, build: Builder, uri: str, fallbacks: list[Builder]) -> Builder:
         """Remake a value the contract's validator refuses; then try the fallbacks in turn."""
@@ -1008,6 +1053,19 @@ def _minimal(build: Builder) -> Builder:
             ctx.depth, ctx.budget = depth, budget
 
     return minimal
+
+
+def _base_discriminator(schema: dict[str, Any]) -> bool:
+    """A discriminator with a mapping on a schema that has no oneOf/anyOf to choose from."""
+    disc = schema.get("discriminator")
+    return (
+        isinstance(disc, dict)
+        and isinstance(disc.get("propertyName"), str)
+        and isinstance(disc.get("mapping"), dict)
+        and bool(disc["mapping"])
+        and not schema.get("oneOf")
+        and not schema.get("anyOf")
+    )
 
 
 def _discriminated(build: Builder, prop: str, value: str) -> Builder:

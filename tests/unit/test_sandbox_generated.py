@@ -599,3 +599,45 @@ def test_a_contract_without_security_schemes_guards_the_operations_that_document
         assert http.get(f"{base}/user", headers={"Authorization": "token wrong"}).status_code == 401
         ok = http.get(f"{base}/user", headers={"Authorization": f"token {made['client_secret']}"})
         assert ok.status_code == 200
+
+
+def test_a_base_schema_with_a_discriminator_mapping_takes_a_mapped_value(tmp_path):
+    """Twitter's `Problem` maps `type` to 19 schemas that extend it by allOf, with no oneOf:
+    every generated problem, the base's or a mapped schema's, carries a mapped `type` (its own
+    where it is a target), never a random word."""
+    from harness.sandbox.generated import Generator
+
+    base = {
+        "type": "object",
+        "required": ["type", "title"],
+        "properties": {"type": TEXT, "title": TEXT, "detail": TEXT},
+        "discriminator": {
+            "propertyName": "type",
+            "mapping": {
+                "about:blank": "#/components/schemas/Generic",
+                "https://example.com/problems/gone": "#/components/schemas/Gone",
+            },
+        },
+    }
+    gone = {"allOf": [{"$ref": "#/components/schemas/Problem"}, {"properties": {"since": TEXT}}]}
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "Problems", "version": "1"},
+        "components": {
+            "schemas": {
+                "Problem": base,
+                "Generic": {"allOf": [{"$ref": "#/components/schemas/Problem"}]},
+                "Gone": gone,
+            }
+        },
+        "paths": {},
+    }
+    path = tmp_path / "problems.json"
+    path.write_text(json.dumps(doc))
+    contract = load(path)
+    values = Generator(contract)
+    for seed in range(20):
+        problem, ok = values.value(contract.at("components", "schemas", "Problem"), seed)
+        assert ok and problem["type"] == "about:blank"  # Gone adds a property: not for a bare Problem
+        own, ok = values.value(contract.at("components", "schemas", "Gone"), seed)
+        assert ok and own["type"] == "https://example.com/problems/gone"
