@@ -413,8 +413,11 @@ class Sandbox:
         seen = store.lookup(client, op.operation_id, key)
         if seen is not None:
             if seen.fingerprint != fingerprint:
+                status = _conflict_status(op)
+                if status is None:  # the contract allows no refusal here: a new request, not remembered
+                    return self._safely(op, call, handler, path_params)
                 return problem(
-                    422,
+                    status,
                     "this Idempotency-Key was used with a different request body; "
                     "use a new key for a new request",
                 )
@@ -431,6 +434,16 @@ class Sandbox:
                 Stored(fingerprint, response.status_code, bytes(response.body), response.media_type),
             )
         return response
+
+
+def _conflict_status(op: Operation) -> int | None:
+    """The status refusing an Idempotency-Key reused with another body: 422, else 409 or 400 where
+    only those are documented; 422 where `4XX` or `default` covers it; None where the operation
+    documents no client error at all (Adyen's `POST /cardDetails` documents only 200)."""
+    for status in ("422", "409", "400"):
+        if status in op.responses:
+            return int(status)
+    return 422 if "4XX" in op.responses or "default" in op.responses else None
 
 
 def _undocumented_success(op: Operation, status: int) -> bool:

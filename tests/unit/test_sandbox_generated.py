@@ -641,3 +641,55 @@ def test_a_base_schema_with_a_discriminator_mapping_takes_a_mapped_value(tmp_pat
         assert ok and problem["type"] == "about:blank"  # Gone adds a property: not for a bare Problem
         own, ok = values.value(contract.at("components", "schemas", "Gone"), seed)
         assert ok and own["type"] == "https://example.com/problems/gone"
+
+
+def _card_contract(tmp_path, errors):
+    body = {"type": "object", "properties": {"cardNumber": TEXT}}
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "Cards", "version": "1"},
+        "paths": {
+            "/cardDetails": {
+                "post": {
+                    "operationId": "cardDetails",
+                    "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": TEXT}],
+                    "requestBody": {"content": {"application/json": {"schema": body}}},
+                    "responses": {
+                        "200": {
+                            "description": "ok",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"type": "object", "properties": {"brand": TEXT}}
+                                }
+                            },
+                        },
+                        **errors,
+                    },
+                }
+            }
+        },
+    }
+    path = tmp_path / "cards.json"
+    path.write_text(json.dumps(doc))
+    return load(path)
+
+
+@pytest.mark.parametrize(
+    "errors, status",
+    [({}, 200), ({"400": {"description": "bad"}}, 400), ({"default": {"description": "error"}}, 422)],
+    ids=["no-error-documented", "400-documented", "default-documented"],
+)
+def test_an_idempotency_key_reused_with_another_body_is_refused_only_as_documented(tmp_path, errors, status):
+    """Adyen's `POST /cardDetails` documents only 200: a key sent again with another body is
+    answered as a new request; where a client error is documented it is refused with it."""
+    contract = _card_contract(tmp_path, errors)
+    with TestClient(Sandbox(contract, admin_token="adm").app) as http:
+        base = http.post(
+            "/_sandbox/tenants", json={"seed": 1}, headers={"Authorization": "Bearer adm"}
+        ).json()["base_url"]
+        key = {"Idempotency-Key": "k-1"}
+        assert http.post(f"{base}/cardDetails", json={"cardNumber": "4111"}, headers=key).status_code == 200
+        again = http.post(f"{base}/cardDetails", json={"cardNumber": "5555"}, headers=key)
+        assert again.status_code == status
+        op = contract.operation("cardDetails")
+        assert validate_response(contract, op, status, dict(again.headers), again.content) == []
