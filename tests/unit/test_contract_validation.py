@@ -181,3 +181,38 @@ def test_of_two_templates_of_one_shape_the_one_whose_path_values_fit_is_matched(
     assert by_id is not None and by_id.operation.operation_id == "byId"
     wrong, violations = validate_request(contract, "GET", "/numbers/abc")
     assert wrong is not None and wrong.operation.operation_id == "number" and violations  # a 400, as before
+
+
+def test_a_required_array_left_out_of_a_form_body_reads_as_empty(tmp_path):
+    """A form has no spelling for an empty array (Twilio's `UseCaseCategories`, required): the
+    key's absence is the empty array, not a missing required property; a missing string is still
+    refused."""
+    form = {
+        "type": "object",
+        "required": ["Name", "Categories"],
+        "properties": {
+            "Name": {"type": "string"},
+            "Categories": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "Forms", "version": "1"},
+        "paths": {
+            "/verifications": {
+                "post": {
+                    "operationId": "verify",
+                    "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": form}}},
+                    "responses": {"201": {"description": "made"}},
+                }
+            }
+        },
+    }
+    path = tmp_path / "forms.json"
+    path.write_text(json.dumps(doc))
+    contract = load(path)
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    _, violations = validate_request(contract, "POST", "/verifications", {}, headers, b"Name=x")
+    assert violations == []
+    _, violations = validate_request(contract, "POST", "/verifications", {}, headers, b"Categories=a")
+    assert [v.message for v in violations] == ["'Name' is a required property"]
