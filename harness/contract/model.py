@@ -38,6 +38,7 @@ class Parameter:
     style: str = ""  # OpenAPI `style`; empty: the location's default (form for query and cookie)
     explode: bool | None = None  # None: the style's default (true for form only)
     multi_segment: bool = False  # a path parameter whose value may hold `/` (GitHub's git refs)
+    allow_empty: bool = False  # `allowEmptyValue`: a query parameter sent as `name=` is valid
 
     @property
     def serialized(self) -> tuple[str, bool]:

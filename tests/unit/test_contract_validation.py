@@ -216,3 +216,51 @@ def test_a_required_array_left_out_of_a_form_body_reads_as_empty(tmp_path):
     assert violations == []
     _, violations = validate_request(contract, "POST", "/verifications", {}, headers, b"Categories=a")
     assert [v.message for v in violations] == ["'Name' is a required property"]
+
+
+def _one_op_contract(tmp_path, operation):
+    doc = {"openapi": "3.1.0", "info": {"title": "One", "version": "1"}, "paths": {"/x": {"put": operation}}}
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(doc))
+    return load(path)
+
+
+def test_an_empty_value_is_valid_for_a_query_parameter_that_allows_it(tmp_path):
+    """Zoom's `option` is an enum with `allowEmptyValue: true`: `option=` is valid, `option=x` not."""
+    enum = {"type": "string", "enum": ["security", "meeting_security"]}
+    contract = _one_op_contract(
+        tmp_path,
+        {
+            "operationId": "settings",
+            "parameters": [{"name": "option", "in": "query", "allowEmptyValue": True, "schema": enum}],
+            "responses": {"204": {"description": "done"}},
+        },
+    )
+    assert validate_request(contract, "PUT", "/x", {"option": [""]})[1] == []
+    assert validate_request(contract, "PUT", "/x", {"option": ["x"]})[1] != []
+
+
+@pytest.mark.parametrize(
+    "media, schema, empty_ok",
+    [
+        ("image/jpeg", {"type": "string", "format": "base64"}, True),
+        ("text/plain", {"type": "string"}, True),
+        ("text/plain", {"type": "string", "minLength": 1}, False),
+        ("application/json", {"type": "string"}, False),
+    ],
+)
+def test_a_required_body_may_be_empty_where_its_schema_takes_the_empty_string(
+    tmp_path, media, schema, empty_ok
+):
+    """Spotify's `PUT /playlists/{id}/images` (base64 image/jpeg) and Gitea's `POST /markdown/raw`
+    (text/plain) require a body whose schema the empty string satisfies; JSON is never empty."""
+    contract = _one_op_contract(
+        tmp_path,
+        {
+            "operationId": "upload",
+            "requestBody": {"required": True, "content": {media: {"schema": schema}}},
+            "responses": {"200": {"description": "ok"}},
+        },
+    )
+    violations = validate_request(contract, "PUT", "/x", {}, {"content-type": media}, b"")[1]
+    assert (violations == []) is empty_ok
