@@ -320,6 +320,19 @@ def test_lookarounds_backreferences_and_other_dialects_are_sampled(pattern):
         assert "\n" not in value
 
 
+def test_a_pattern_ending_in_dollar_is_never_sampled_with_a_trailing_newline():
+    """Linode's label pattern: ECMA's `$` is the end of the string, while Python's also matches
+    before a final newline, so a Python-checked sample `xB\n` passed here and broke the contract.
+    (`(?!..)` forbids two more characters of anything: only two-character labels match.)"""
+    pattern = r"^[a-zA-Z]((?!--|__|..)[a-zA-Z0-9-_.])+$"
+    sampler = PatternSampler(pattern)
+    assert not sampler.ok("xB\n") and not sampler.regex.search("xB\n")
+    rng = random.Random(0)
+    for _ in range(100):
+        value = sampler(rng)
+        assert "\n" not in value and re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-_.]", value), value
+
+
 @pytest.mark.parametrize("pattern", [r"^[a-", r"(unclosed"])
 def test_invalid_patterns_are_unsupported(pattern):
     with pytest.raises(UnsupportedPattern):
