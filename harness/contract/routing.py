@@ -31,7 +31,7 @@ class Router:
         by_path: dict[str, dict[str, Operation]] = {}
         for op in operations:
             by_path.setdefault(op.path, {})[op.method] = op
-        ordered = sorted(by_path, key=lambda p: (len(_PARAM.findall(p)), -p.count("/")))
+        ordered = sorted(by_path, key=_specificity)
         spanning = {
             (op.path, param.name)
             for op in by_path_ops(by_path)
@@ -82,6 +82,17 @@ class Router:
             if regex.match(path):
                 out.extend(m for m in methods if m not in out)
         return out
+
+
+def _specificity(template: str) -> tuple[tuple[int, ...], int, int]:
+    """Sort key: segment by segment from the left, a literal segment before one mixing text and
+    parameters (Gitea's `{sha}.{diffType}`), before a bare parameter (`/users/me` before
+    `/users/{id}`, `commits/{sha}.{diffType}` before `commits/{sha}`); then fewer parameters."""
+    scores = []
+    for segment in template.strip("/").split("/"):
+        bare = _PARAM.fullmatch(segment) is not None
+        scores.append(0 if "{" not in segment else 2 if bare else 1)
+    return tuple(scores), len(_PARAM.findall(template)), -template.count("/")
 
 
 def fits(match: Match) -> bool:

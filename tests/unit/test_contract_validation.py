@@ -264,3 +264,36 @@ def test_a_required_body_may_be_empty_where_its_schema_takes_the_empty_string(
     )
     violations = validate_request(contract, "PUT", "/x", {}, {"content-type": media}, b"")[1]
     assert (violations == []) is empty_ok
+
+
+def test_a_segment_mixing_text_and_parameters_wins_over_a_bare_parameter(tmp_path):
+    """Gitea: `/commits/{sha}.{diffType}` must not be served as `/commits/{sha}` (one parameter
+    fewer, which the old order put first), and a literal segment still beats both."""
+    text = {"type": "string"}
+
+    def op(name, *params):
+        return {
+            "get": {
+                "operationId": name,
+                "parameters": [{"name": p, "in": "path", "required": True, "schema": text} for p in params],
+                "responses": {"200": {"description": "ok"}},
+            }
+        }
+
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "Commits", "version": "1"},
+        "paths": {
+            "/commits/{sha}": op("commit", "sha"),
+            "/commits/{sha}.{diffType}": op("diff", "sha", "diffType"),
+            "/commits/latest": op("latest"),
+        },
+    }
+    path = tmp_path / "commits.json"
+    path.write_text(json.dumps(doc))
+    contract = load(path)
+    diff = contract.router.match("GET", "/commits/abc.patch")
+    assert diff is not None and diff.operation.operation_id == "diff"
+    assert diff.path_params == {"sha": "abc", "diffType": "patch"}
+    assert contract.router.match("GET", "/commits/abc").operation.operation_id == "commit"
+    assert contract.router.match("GET", "/commits/latest").operation.operation_id == "latest"
