@@ -405,7 +405,7 @@ class Compiler:
                 build = self.compile(merged, branch_uri, name, variant=f"~{key}")
             else:
                 build = self.compile(branch, branch_uri, name)
-            if disc and disc.get("propertyName"):
+            if disc and disc.get("propertyName") and not self._fixed(resolved, resolved_uri, disc):
                 build = _discriminated(build, disc["propertyName"], _mapped(disc, branch, resolved_uri))
             builders.append(build)
             costs.append(_cost(resolved))
@@ -442,6 +442,22 @@ class Compiler:
             return choose
         separated = [_separated(build, i, props) for i, build in enumerate(builders)]
         return self._check(choose, uri, [*cheapest, *separated])
+
+    def _fixed(self, branch: Any, uri: str, disc: dict[str, Any]) -> bool:
+        """Whether a branch fixes its discriminator property itself (an `enum` or `const`, as
+        Spotify's `TrackObject.type: enum [track]` does while the discriminator has no mapping):
+        then the branch's own value stands, not the schema's name."""
+        if disc.get("mapping") or not isinstance(branch, dict):
+            return False
+        if "allOf" in branch:
+            branch = self._flatten(branch, uri)[0]
+        sub = (branch.get("properties") or {}).get(disc["propertyName"])
+        if sub is None:
+            return False
+        resolved = self._deref(sub, uri)[0]
+        if isinstance(resolved, dict) and "allOf" in resolved:
+            resolved = self._flatten(resolved, uri)[0]
+        return isinstance(resolved, dict) and ("enum" in resolved or "const" in resolved)
 
     def _properties(self, schema: Any, uri: str) -> dict[str, Any]:
         """A branch's properties with their schemas resolved one level (their `type`, `enum`)."""

@@ -693,3 +693,42 @@ def test_an_idempotency_key_reused_with_another_body_is_refused_only_as_document
         assert again.status_code == status
         op = contract.operation("cardDetails")
         assert validate_response(contract, op, status, dict(again.headers), again.content) == []
+
+
+def test_a_discriminator_without_mapping_keeps_a_branch_s_own_fixed_value(tmp_path):
+    """Spotify's `item` is oneOf TrackObject | EpisodeObject with `discriminator: {propertyName:
+    type}` and no mapping, while each branch fixes `type` (`enum: [track]`, `[episode]` through
+    an allOf): the branch's value stands, not its schema name, so the value validates."""
+    from harness.sandbox.generated import Generator
+
+    track = {
+        "type": "object",
+        "required": ["type"],
+        "properties": {"type": {"type": "string", "enum": ["track"]}, "name": TEXT},
+    }
+    base = {
+        "type": "object",
+        "required": ["type"],
+        "properties": {"type": {"type": "string", "enum": ["episode"]}},
+    }
+    episode = {"allOf": [{"$ref": "#/components/schemas/Base"}, {"properties": {"show": TEXT}}]}
+    item = {
+        "discriminator": {"propertyName": "type"},
+        "oneOf": [{"$ref": "#/components/schemas/Track"}, {"$ref": "#/components/schemas/Episode"}],
+    }
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "Player", "version": "1"},
+        "components": {"schemas": {"Track": track, "Base": base, "Episode": episode, "Item": item}},
+        "paths": {},
+    }
+    path = tmp_path / "player.json"
+    path.write_text(json.dumps(doc))
+    contract = load(path)
+    values = Generator(contract)
+    seen = set()
+    for seed in range(30):
+        value, ok = values.value(contract.at("components", "schemas", "Item"), seed)
+        assert ok, value
+        seen.add(value["type"])
+    assert seen == {"track", "episode"}
