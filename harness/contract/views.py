@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
+import orjson
 from referencing import Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -36,6 +37,8 @@ _HIDDEN = {"answer": "writeOnly", "request": "readOnly"}  # the mark the directi
 def view(contract: Contract, direction: Direction) -> Contract:
     """The contract as `direction` sees it (the contract itself where nothing is marked)."""
     keyword = _HIDDEN[direction]
+    if not _mentions(contract.document, keyword):  # one pass in C instead of a walk in Python
+        return contract
     document = rewritten(contract.document, keyword, forbid=direction == "answer")
     if document is contract.document:
         return contract
@@ -45,6 +48,14 @@ def view(contract: Contract, direction: Direction) -> Contract:
     )
     seen.__dict__["for_answers" if direction == "answer" else "for_requests"] = seen  # a view of a view
     return seen
+
+
+def _mentions(document: Any, keyword: str) -> bool:
+    try:
+        text = orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # a value orjson cannot write (YAML dates are fine): walk instead
+        return True
+    return f'"{keyword}":true'.encode() in text
 
 
 def rewritten(document: Any, keyword: str, *, forbid: bool) -> Any:
