@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 Direction = Literal["answer", "request"]
 ABSENT: dict[str, Any] = {"not": {}}  # a property that must be absent (`false` loses its path in errors)
+_SHARED = ("operations", "webhooks", "router", "security_schemes", "collections", "base_path")
 _HIDDEN = {"answer": "writeOnly", "request": "readOnly"}  # the mark the direction does not carry
 
 
@@ -47,6 +48,9 @@ def view(contract: Contract, direction: Direction) -> Contract:
         contract, document=document, registry=contract.registry.with_resource(contract.uri, resource)
     )
     seen.__dict__["for_answers" if direction == "answer" else "for_requests"] = seen  # a view of a view
+    for name in _SHARED:  # what the marks do not change, where the contract has it already
+        if name in contract.__dict__:
+            seen.__dict__[name] = contract.__dict__[name]
     return seen
 
 

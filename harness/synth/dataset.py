@@ -99,7 +99,8 @@ class Dataset:
             # records are what the platform answers with: compiled from the answers' view (no writeOnly)
             compiler = Compiler(contract.for_answers, fake, relations, None)  # type: ignore[arg-type]  # one memo for all collections
             builders = {
-                n: compiler.compile(c.item_schema, c.item_schema_uri) for n, c in self.collections.items()
+                n: compiler.compile({"$ref": c.item_schema_uri}, c.item_schema_uri)
+                for n, c in self.collections.items()
             }
             compiled = (fake, builders, threading.Lock())
         self._builders: dict[str, Builder]
