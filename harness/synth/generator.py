@@ -803,6 +803,13 @@ class Compiler:
             raise SynthError(
                 pointer, str(exc), "fix the pattern (JSON Schema patterns are ECMA-262)"
             ) from None
+        if not sampler.satisfiable() and (low or high is not None):
+            # No string within the bounds matches (Linode's label: `(?!..)` leaves two characters,
+            # minLength is 3): the schema allows nothing, so the pattern wins over the length and
+            # the record is still made, rather than the tenant refused.
+            unbounded = PatternSampler(pattern)
+            if unbounded.satisfiable():
+                return unbounded
         if not sampler.satisfiable():
             raise SynthError(
                 pointer,

@@ -333,6 +333,33 @@ def test_a_pattern_ending_in_dollar_is_never_sampled_with_a_trailing_newline():
         assert "\n" not in value and re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-_.]", value), value
 
 
+def test_a_pattern_no_string_within_the_length_bounds_matches_still_gives_a_value(tmp_path):
+    """Linode's label: the pattern matches only two characters, minLength is 3. Nothing conforms,
+    but a record (and so a tenant) is still made: the pattern wins over the length."""
+    import json
+
+    from harness.contract import load
+    from harness.sandbox.generated import Generator
+
+    label = {
+        "type": "string",
+        "minLength": 3,
+        "maxLength": 64,
+        "pattern": r"^[a-zA-Z]((?!--|__|..)[a-zA-Z0-9-_.])+$",
+    }
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "L", "version": "1"},
+        "components": {"schemas": {"Label": label}},
+        "paths": {},
+    }
+    path = tmp_path / "label.json"
+    path.write_text(json.dumps(doc))
+    contract = load(path)
+    value, ok = Generator(contract).value(contract.at("components", "schemas", "Label"), 1)
+    assert not ok and re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-_.]", value)
+
+
 @pytest.mark.parametrize("pattern", [r"^[a-", r"(unclosed"])
 def test_invalid_patterns_are_unsupported(pattern):
     with pytest.raises(UnsupportedPattern):
