@@ -10,7 +10,10 @@ rewritten, the way schemathesis reads them:
 - answers (responses, records): a `writeOnly` property is `{"not": {}}` (it must be absent)
   and leaves `required`;
 - requests: a `readOnly` property leaves `required` (a client that sends one anyway is not
-  refused: the sandbox is lenient where the contract only says "should not").
+  refused: the sandbox is lenient where the contract only says "should not"), and a `oneOf`
+  reads as `anyOf`: a body that fits more than one branch is accepted, as servers and
+  schemathesis do (Zoom's account settings are a `oneOf` of three objects with no required
+  property, which every body fits at once).
 
 A property counts as marked where the mark is on its schema, behind a local `$ref`, in an
 `allOf` branch, or on the non-null side of a nullable union. A document with no such mark is
@@ -38,9 +41,10 @@ _HIDDEN = {"answer": "writeOnly", "request": "readOnly"}  # the mark the directi
 def view(contract: Contract, direction: Direction) -> Contract:
     """The contract as `direction` sees it (the contract itself where nothing is marked)."""
     keyword = _HIDDEN[direction]
-    if not _mentions(contract.document, keyword):  # one pass in C instead of a walk in Python
+    unions = direction == "request"
+    if not _mentions(contract.document, keyword, unions):  # one pass in C instead of a walk in Python
         return contract
-    document = rewritten(contract.document, keyword, forbid=direction == "answer")
+    document = rewritten(contract.document, keyword, forbid=direction == "answer", unions=unions)
     if document is contract.document:
         return contract
     resource = Resource.from_contents(document, default_specification=DRAFT202012)
@@ -54,23 +58,25 @@ def view(contract: Contract, direction: Direction) -> Contract:
     return seen
 
 
-def _mentions(document: Any, keyword: str) -> bool:
+def _mentions(document: Any, keyword: str, unions: bool = False) -> bool:
     try:
         text = orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS)
     except TypeError:  # a value orjson cannot write (YAML dates are fine): walk instead
         return True
-    return f'"{keyword}":true'.encode() in text
+    return f'"{keyword}":true'.encode() in text or (unions and b'"oneOf":' in text)
 
 
-def rewritten(document: Any, keyword: str, *, forbid: bool) -> Any:
-    """`document` with every property marked `keyword` out of `required` (and `false` where
-    `forbid`); the same object where nothing is marked, and unchanged parts shared."""
-    return _walk(document, document, keyword, forbid, set())
+def rewritten(document: Any, keyword: str, *, forbid: bool, unions: bool = False) -> Any:
+    """`document` with every property marked `keyword` out of `required` (and `ABSENT` where
+    `forbid`; each `oneOf` an `anyOf` where `unions`); the same object where nothing changes,
+    and unchanged parts shared."""
+    return _walk(document, document, keyword, (forbid, unions), set())
 
 
-def _walk(node: Any, root: Any, keyword: str, forbid: bool, busy: set[int]) -> Any:
+def _walk(node: Any, root: Any, keyword: str, how: tuple[bool, bool], busy: set[int]) -> Any:
+    forbid, unions = how
     if isinstance(node, list):
-        items = [_walk(item, root, keyword, forbid, busy) for item in node]
+        items = [_walk(item, root, keyword, how, busy) for item in node]
         return node if all(a is b for a, b in zip(items, node, strict=True)) else items
     if not isinstance(node, dict) or id(node) in busy:
         return node
@@ -78,10 +84,13 @@ def _walk(node: Any, root: Any, keyword: str, forbid: bool, busy: set[int]) -> A
     try:
         out: dict[str, Any] | None = None
         for key, value in node.items():
-            new = _walk(value, root, keyword, forbid, busy)
+            new = _walk(value, root, keyword, how, busy)
             if new is not value:
                 out = out if out is not None else dict(node)
                 out[key] = new
+        if unions and isinstance(node.get("oneOf"), list) and "anyOf" not in node:
+            out = out if out is not None else dict(node)
+            out["anyOf"] = out.pop("oneOf")
         props = (out or node).get("properties")
         if isinstance(props, dict):
             marked = [name for name, sub in props.items() if _marked(sub, root, keyword)]

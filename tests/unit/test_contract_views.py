@@ -7,7 +7,7 @@ import json
 
 from starlette.testclient import TestClient
 
-from harness.contract import load, validate_response
+from harness.contract import load, validate_request, validate_response
 from harness.contract.views import rewritten
 from harness.sandbox import Sandbox
 
@@ -118,3 +118,40 @@ def test_the_sandbox_takes_write_only_fields_without_read_only_ones_and_never_an
             assert validate_response(contract, op, 200, dict(answer.headers), answer.content) == []
         assert http.delete(f"{base}/things/{body['id']}").status_code == 204
         assert http.get(f"{base}/things/{body['id']}").status_code == 404  # real state
+
+
+def test_a_request_body_that_fits_more_than_one_branch_of_a_one_of_is_accepted(tmp_path):
+    """Zoom's `PATCH /accounts/{id}/settings` body is a oneOf of objects with no required
+    property: every body fits them all, which strict oneOf refuses. Requests read it as anyOf;
+    a body that fits no branch is still refused, and answers keep oneOf as written."""
+    settings = {
+        "oneOf": [
+            {"type": "object", "properties": {"chat": {"type": "boolean"}}},
+            {"type": "object", "properties": {"security": {"type": "boolean"}}},
+        ]
+    }
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "Settings", "version": "1"},
+        "paths": {
+            "/settings": {
+                "patch": {
+                    "operationId": "settings",
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": settings}}},
+                    "responses": {"204": {"description": "done"}},
+                }
+            }
+        },
+    }
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps(doc))
+    contract = load(path)
+    json_type = {"content-type": "application/json"}
+    assert validate_request(contract, "PATCH", "/settings", {}, json_type, b'{"chat": true}')[1] == []
+    assert validate_request(contract, "PATCH", "/settings", {}, json_type, b'"x"')[1] != []
+    assert (
+        "oneOf"
+        in contract.for_answers.document["paths"]["/settings"]["patch"]["requestBody"]["content"][
+            "application/json"
+        ]["schema"]
+    )
