@@ -91,7 +91,7 @@ def record_violations(ctx: CheckContext, replica: Replica) -> RecordViolations:
         col = ctx.contract.collections.get(stream)
         if col is None:
             continue
-        validator = ctx.contract.validator(col.item_schema_uri)
+        validator = ctx.contract.for_answers.validator(col.item_schema_uri)  # records are answers
         out[stream] = {}
         for record_id, record in rows.items():
             errors = [e for e in validator.iter_errors(record) if not ctx.omitted(stream, e)]

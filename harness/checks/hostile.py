@@ -187,7 +187,7 @@ def _schema_errors(
     """Per stream, the first stored row that breaks its schema (ignoring fields left out on purpose)."""
     out = {}
     for stream in streams:
-        validator = ctx.contract.validator(ctx.contract.collections[stream].item_schema_uri)
+        validator = ctx.contract.for_answers.validator(ctx.contract.collections[stream].item_schema_uri)
         for record_id, row in rows.get(stream, {}).items():
             errors = [e for e in validator.iter_errors(row) if not ctx.omitted(stream, e)]
             if errors:

@@ -115,10 +115,17 @@ def coerce(contract: Contract, value: Any, schema: Any, uri: str, depth: int = 0
     if isinstance(value, dict):
         props = schema.get("properties") or {}
         extra = schema.get("additionalProperties")
-        return {
+        out = {
             k: coerce(contract, v, props.get(k, extra if isinstance(extra, dict) else {}), uri, depth + 1)
             for k, v in value.items()
         }
+        for name in schema.get("required") or []:  # an empty array has no form spelling: no key at all
+            if isinstance(name, str) and name not in out and isinstance(props.get(name), dict):
+                resolved = contract.deref(props[name], uri)[0]
+                kind = resolved.get("type") if isinstance(resolved, dict) else None
+                if kind == "array" or (isinstance(kind, list) and "array" in kind):
+                    out[name] = []
+        return out
     if isinstance(value, list):
         if kinds and "array" not in kinds and value:
             return coerce(contract, value[-1], schema, uri, depth + 1)

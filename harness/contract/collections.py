@@ -610,13 +610,6 @@ def _page_links(
     return tuple(links)
 
 
-def link_is_relative(field: str) -> bool:
-    """A link field named a URI (Twilio's `next_page_uri`, `uri`) holds a path under the API's
-    root, as the vendor's server sends it and its SDK joins to its base URL; one named a URL
-    (`next_page_url`, `next`, `href`) holds an absolute URL."""
-    return field.rsplit(".", 1)[-1].lower().endswith("uri")
-
-
 def _first_page(schema: dict[str, Any]) -> int:
     """The number of a list's first page: the page parameter's default, else its minimum where
     that is 0 or 1 (Twilio's `Page` has minimum 0), else 1."""

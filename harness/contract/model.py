@@ -38,6 +38,7 @@ class Parameter:
     style: str = ""  # OpenAPI `style`; empty: the location's default (form for query and cookie)
     explode: bool | None = None  # None: the style's default (true for form only)
     multi_segment: bool = False  # a path parameter whose value may hold `/` (GitHub's git refs)
+    allow_empty: bool = False  # `allowEmptyValue`: a query parameter sent as `name=` is valid
 
     @property
     def serialized(self) -> tuple[str, bool]:
@@ -248,6 +249,21 @@ class Contract:
 
     def schema_at(self, uri: str) -> dict[str, Any]:
         return self.resolver.lookup(uri).contents
+
+    @cached_property
+    def for_answers(self) -> Contract:
+        """The contract as responses and records see it: `writeOnly` properties absent and not
+        required (harness.contract.views)."""
+        from harness.contract.views import view
+
+        return view(self, "answer")
+
+    @cached_property
+    def for_requests(self) -> Contract:
+        """The contract as requests see it: `readOnly` properties not required."""
+        from harness.contract.views import view
+
+        return view(self, "request")
 
     def validator(self, schema_uri: str):
         from harness.contract.schema import validator_for

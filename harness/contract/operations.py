@@ -81,6 +81,7 @@ def _parameters(contract: Contract, raw: list[Any], pointer: str) -> dict[tuple[
             style=str(param.get("style") or ""),
             explode=param["explode"] if isinstance(param.get("explode"), bool) else None,
             multi_segment=param["in"] == "path" and _multi_segment(param),
+            allow_empty=param["in"] == "query" and param.get("allowEmptyValue") is True,
         )
         out[p.key] = p
     return out

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from harness.contract.model import Operation
 
 _PARAM = re.compile(r"\{([^}/]+)\}")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ class Router:
         by_path: dict[str, dict[str, Operation]] = {}
         for op in operations:
             by_path.setdefault(op.path, {})[op.method] = op
-        ordered = sorted(by_path, key=lambda p: (len(_PARAM.findall(p)), -p.count("/")))
+        ordered = sorted(by_path, key=_specificity)
         spanning = {
             (op.path, param.name)
             for op in by_path_ops(by_path)
@@ -52,13 +55,25 @@ class Router:
         return re.compile("^" + "".join(pattern) + "$")
 
     def match(self, method: str, path: str) -> Match | None:
-        """The operation for a method and path, or None. See `allowed` to tell 404 from 405."""
+        """The operation for a method and path, or None. See `allowed` to tell 404 from 405.
+
+        Where templates of the same shape both match (Xero's `/Invoices/{InvoiceID}/Attachments/`
+        `{AttachmentID}`, a uuid, and `.../{FileName}`, any string), the first whose path values
+        fit their parameters' schemas wins, else the first in order."""
+        first: Match | None = None
+        shape = None
         for regex, template, methods in self._routes:
             found = regex.match(path)
             if found and method.upper() in methods:
+                if first is not None and _PARAM.sub("{}", template) != shape:
+                    continue  # only a template of the same shape stands in for the first
                 names = _PARAM.findall(template)
-                return Match(methods[method.upper()], dict(zip(names, found.groups(), strict=True)))
-        return None
+                match = Match(methods[method.upper()], dict(zip(names, found.groups(), strict=True)))
+                if fits(match):
+                    return match
+                if first is None:
+                    first, shape = match, _PARAM.sub("{}", template)
+        return first
 
     def allowed(self, path: str) -> list[str]:
         """Methods the contract defines for a path (empty: the path is unknown)."""
@@ -67,3 +82,43 @@ class Router:
             if regex.match(path):
                 out.extend(m for m in methods if m not in out)
         return out
+
+
+def _specificity(template: str) -> tuple[tuple[int, ...], int, int]:
+    """Sort key: segment by segment from the left, a literal segment before one mixing text and
+    parameters (Gitea's `{sha}.{diffType}`), before a bare parameter (`/users/me` before
+    `/users/{id}`, `commits/{sha}.{diffType}` before `commits/{sha}`); then fewer parameters."""
+    scores = []
+    for segment in template.strip("/").split("/"):
+        bare = _PARAM.fullmatch(segment) is not None
+        scores.append(0 if "{" not in segment else 2 if bare else 1)
+    return tuple(scores), len(_PARAM.findall(template)), -template.count("/")
+
+
+def fits(match: Match) -> bool:
+    """Whether each path value plausibly fits its parameter's schema: its type (integer,
+    number), `format: uuid`, `enum`, `pattern`. A rough test for telling templates apart, not
+    validation (which follows and names what is wrong)."""
+    for param in match.operation.parameters:
+        value = match.path_params.get(param.name) if param.location == "path" else None
+        if value is None or not isinstance(param.schema, dict):
+            continue
+        schema = param.schema
+        kind = schema.get("type")
+        if kind == "integer" and not _INTEGER.fullmatch(value):
+            return False
+        if kind == "number" and not _NUMBER.fullmatch(value):
+            return False
+        if schema.get("format") == "uuid" and not _UUID.fullmatch(value):
+            return False
+        enum = schema.get("enum")
+        if isinstance(enum, list) and enum and value not in [str(v) for v in enum]:
+            return False
+        pattern = schema.get("pattern")
+        if isinstance(pattern, str):
+            try:
+                if re.search(pattern, value) is None:
+                    return False
+            except re.error:
+                continue
+    return True

@@ -19,19 +19,6 @@ if TYPE_CHECKING:
     from harness.contract.model import Contract
 
 FORMATS = FormatChecker()
-_URI_REFERENCE = FORMATS.checkers["uri-reference"][0]
-_URI = FORMATS.checkers["uri"][0]
-
-
-@FORMATS.checks("uri")
-def _uri(value: object) -> bool:
-    """A URI, or a path under the server's root: vendors declare `format: uri` for the
-    server-relative links their servers send and their SDKs join to a base URL (Twilio's
-    `next_page_uri`, `/2010-04-01/Accounts/AC.../Queues.json?Page=1`), so a path-absolute
-    reference (RFC 3986 section 4.2) conforms too."""
-    if isinstance(value, str) and value.startswith("/") and not value.startswith("//"):
-        return bool(_URI_REFERENCE(value))
-    return bool(_URI(value))
 
 
 class Validator:

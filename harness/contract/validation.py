@@ -56,6 +56,7 @@ def check_request(
     contract: Contract, match: Match, query: Query, headers: Mapping[str, str], body: bytes = b""
 ) -> list[Violation]:
     """Validate a request already matched to its operation; `headers` have lower-case names."""
+    contract = contract.for_requests  # a readOnly property is never required of a client
     op = match.operation
     found = _parameters(contract, op, match.path_params, query, headers)
     found += _request_body(contract, op, headers.get("content-type", ""), body)
@@ -70,6 +71,7 @@ def validate_response(
     body: bytes = b"",
 ) -> list[Violation]:
     """Validate a response the platform (or the sandbox) gave to an operation."""
+    contract = contract.for_answers  # a writeOnly property is never in an answer
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     spec = operation.response_for(status)
     if spec is None:
@@ -197,6 +199,8 @@ def _check_parameters(
                     Violation(where, f"required {param.location} parameter {param.name!r} is missing")
                 )
             continue
+        if param.allow_empty and raw in ("", [""]):
+            continue  # Zoom's `option=` (allowEmptyValue): the empty value is allowed as such
         if isinstance(raw, list) and "array" not in schema_type(param.schema):
             if len(raw) > 1:
                 found.append(
@@ -245,7 +249,8 @@ def _raw_value(
 
 def _request_body(contract: Contract, op: Operation, content_type: str, body: bytes) -> list[Violation]:
     if not body:
-        return [Violation("/body", f"{op} requires a body")] if op.body_required else []
+        required = op.body_required and not _empty_allowed(contract, op)
+        return [Violation("/body", f"{op} requires a body")] if required else []
     if not op.body_media:
         return [Violation("/body", f"{op} takes no body, got {len(body)} bytes")]
     media_type = content_type.split(";")[0].strip().lower()
@@ -263,6 +268,19 @@ def _request_body(contract: Contract, op: Operation, content_type: str, body: by
         where = "/body" if str(exc).startswith("the body") else "/headers/content-type"
         return [Violation(where, str(exc))]
     return _parsed_body(contract, schema_uri, media_type, body, "/body")
+
+
+def _empty_allowed(contract: Contract, op: Operation) -> bool:
+    """Whether no bytes are a valid required body: for a text or binary media type whose schema
+    takes the empty string (Spotify's base64 `image/jpeg`, Gitea's `text/plain` markdown), or a
+    form whose schema takes no fields. A JSON body is never empty."""
+    for media, schema_uri in op.body_media.items():
+        if _is_json(media) or media.endswith("/*"):
+            continue
+        empty: Any = {} if media in ("application/x-www-form-urlencoded", "multipart/form-data") else ""
+        if schema_uri is None or contract.validator(schema_uri).is_valid(empty):
+            return True
+    return False
 
 
 def _parsed_body(

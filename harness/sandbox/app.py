@@ -48,6 +48,7 @@ from harness.sandbox.control import control_routes
 from harness.sandbox.faults import FaultRule
 from harness.sandbox.generated import Responder, request_seed
 from harness.sandbox.idempotency import Stored
+from harness.sandbox.joined import unjoined
 from harness.sandbox.limits import Decision
 from harness.sandbox.problems import PROBLEM_JSON, conform_error, problem
 from harness.sandbox.recorder import RequestRecord, digest, mask_headers, mask_query
@@ -128,6 +129,7 @@ class Sandbox:
                 if label and self.holder(label).tenants.get(label) is not None:
                     tenant_id, rest = label, path.lstrip("/")
             if tenant_id is not None and rest is not None:
+                scope, rest = unjoined(scope, tenant_id, rest)  # a link an SDK joined to its base URL
                 try:  # any method: a 405 lists Allow
                     response = await self.holder(tenant_id).serve(scope, receive, tenant_id, rest)
                 except _Disconnected:
@@ -411,8 +413,11 @@ class Sandbox:
         seen = store.lookup(client, op.operation_id, key)
         if seen is not None:
             if seen.fingerprint != fingerprint:
+                status = _conflict_status(op)
+                if status is None:  # the contract allows no refusal here: a new request, not remembered
+                    return self._safely(op, call, handler, path_params)
                 return problem(
-                    422,
+                    status,
                     "this Idempotency-Key was used with a different request body; "
                     "use a new key for a new request",
                 )
@@ -429,6 +434,16 @@ class Sandbox:
                 Stored(fingerprint, response.status_code, bytes(response.body), response.media_type),
             )
         return response
+
+
+def _conflict_status(op: Operation) -> int | None:
+    """The status refusing an Idempotency-Key reused with another body: 422, else 409 or 400 where
+    only those are documented; 422 where `4XX` or `default` covers it; None where the operation
+    documents no client error at all (Adyen's `POST /cardDetails` documents only 200)."""
+    for status in ("422", "409", "400"):
+        if status in op.responses:
+            return int(status)
+    return 422 if "4XX" in op.responses or "default" in op.responses else None
 
 
 def _undocumented_success(op: Operation, status: int) -> bool:

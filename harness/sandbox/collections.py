@@ -21,7 +21,7 @@ from urllib.parse import quote, urlencode
 
 from starlette.responses import Response
 
-from harness.contract import Collection, Contract, Violation
+from harness.contract import Collection, Contract, Operation, Violation
 from harness.contract.bodies import coerce_text
 from harness.contract.collections import (
     BEFORE_NAMES,
@@ -29,7 +29,6 @@ from harness.contract.collections import (
     LIMIT_NAMES,
     envelope_properties,
     envelope_required,
-    link_is_relative,
 )
 from harness.contract.collections import list_ok_schema as ok_schema
 from harness.contract.links import LINK_HOLDERS, SELF_NAMES, writable
@@ -74,6 +73,7 @@ def list_records(
     first = pag.first_page
     page = max(_int(query, pag.page_param, first), first) if pag.page_param else None
     after = START
+    ended = False  # a cursor the sandbox never issued, where the contract allows no refusal
     token = _one(query, pag.cursor_param) if pag.style == "cursor" else None
     if token:
         try:
@@ -82,23 +82,28 @@ def list_records(
             since = datetime.fromisoformat(position["since"]) if position.get("since") else since
             page = int(position["p"]) if page is not None and position.get("p") is not None else page
         except (cursors.InvalidCursor, KeyError, ValueError, TypeError, IndexError) as exc:
-            return _bad_cursor(pag.cursor_param or "cursor", str(exc))
+            if refuses_cursors(col.list_op):
+                return _bad_cursor(pag.cursor_param or "cursor", str(exc))
+            ended = True
     if pag.style == "id" and _one(query, pag.cursor_param):
         record_id = _coerce_id(col, _one(query, pag.cursor_param) or "")
         key = data.key_of(col.name, record_id)
         if key is None or not _in_scope(col, tenant, record_id, path_params):
-            return _bad_cursor(
-                pag.cursor_param or "starting_after", f"no {col.name} record with id {record_id!r}"
-            )
-        after = key
+            if refuses_cursors(col.list_op):
+                return _bad_cursor(
+                    pag.cursor_param or "starting_after", f"no {col.name} record with id {record_id!r}"
+                )
+            ended = True
+        else:
+            after = key
     offset = 0
     if pag.style == "offset":
         offset = max(_int(query, pag.offset_param, 0), 0)
     elif page is not None and (pag.style == "page" or not token):  # Twilio's `Page` without a token
         offset = (page - first) * limit
-    if offset:
+    if offset and not ended:
         after = data.scoped_key_at(col.name, scope, offset, since)
-    records, last = data.scoped_page(col.name, scope, after, limit, since)
+    records, last = ([], None) if ended else data.scoped_page(col.name, scope, after, limit, since)
     contract = data.dataset.contract
     records = [_served(contract, col, r, path_params) for r in records]
     wanted = _expand_paths(col.list_op, query, f"{col.data_field}." if col.data_field else "")
@@ -244,18 +249,18 @@ class _Moves:
 
 
 class _Links:
-    """A page query as the link field wants it: a path under the API's root for a field named a
-    URI (Twilio's `next_page_uri`: its SDK joins it to its base URL), else an absolute URL back
-    into the sandbox as the client reached it."""
+    """A page query as an absolute URL back into the sandbox as the client reached it, for every
+    link field, those named a URI (Twilio's `next_page_uri`, `format: uri`) too: an SDK that
+    joins the link to its base URL by concatenation still lands on the page
+    (harness.sandbox.joined)."""
 
     def __init__(self, contract: Contract, col: Collection, path_params: dict[str, str]) -> None:
-        self.relative = contract.base_path + _list_path(col, path_params)
         self.absolute = ORIGIN.get() + _list_path(col, path_params)
 
     def __call__(self, field: str, query: str | None) -> str | None:
         if query is None:
             return None
-        return (self.relative if link_is_relative(field) else self.absolute) + query
+        return self.absolute + query
 
 
 def with_self_links(contract: Contract, col: Collection, record: Any, path_params: dict[str, str]) -> Any:
@@ -281,8 +286,10 @@ def with_self_links(contract: Contract, col: Collection, record: Any, path_param
     for name in SELF_NAMES:
         if isinstance(out.get(name), str) and name not in written:
             out[name] = url
-    if isinstance(out.get("uri"), str) and "uri" not in written:  # Twilio's: a path under the API root
-        out["uri"] = contract.base_path + path
+    if (
+        isinstance(out.get("uri"), str) and "uri" not in written
+    ):  # Twilio's: its own URL, as `format: uri` says
+        out["uri"] = url
     for holder in LINK_HOLDERS:
         links = out.get(holder)
         if not isinstance(links, dict) or holder in written:
@@ -931,6 +938,13 @@ def _record_id(col: Collection, path_params: dict[str, str]) -> Any:
 def _coerce_id(col: Collection, raw: str) -> Any:
     kinds = schema_type(col.id_schema)
     return int(raw) if kinds & {"integer", "number"} and raw.lstrip("-").isdigit() else raw
+
+
+def refuses_cursors(op: Operation) -> bool:
+    """Whether a list may refuse a cursor it never issued: where it documents a 400 (or `4XX`,
+    `default`). Where it documents no client error (Twilio Messaging's lists: 200 only), an
+    unknown cursor is the end of the list, an empty last page, which the contract allows."""
+    return any(status in op.responses for status in ("400", "4XX", "default"))
 
 
 def _bad_cursor(param: str, reason: str, where: str = "query") -> Response:

@@ -170,7 +170,8 @@ class Responder:
 
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
-        self.values = Generator(contract)
+        self.answers = contract.for_answers  # what an answer may hold: no writeOnly properties
+        self.values = Generator(self.answers)
 
     def generate(self, op: Operation, seed: int, method: str = "GET") -> Response:
         """A documented success answer for an operation the sandbox holds no state for."""
@@ -255,7 +256,7 @@ class Responder:
             fresh = self.build(op, status, spec, seed, head=method == "HEAD")
             fresh_headers = {**headers, **{k: v for k, v in fresh.headers.items() if k != "content-length"}}
             return Response(bytes(fresh.body), status, headers=fresh_headers), "regenerated"
-        if not self.contract.validator(schema_uri).is_valid(value):
+        if not self.answers.validator(schema_uri).is_valid(value):
             value, _ = self.values.value(schema_uri, seed)
             kind = "regenerated"
         out = Response(
@@ -267,7 +268,7 @@ class Responder:
         """Replace each part of `value` that breaks the schema with the same part of a valid value.
         Arrays are patched element by element first, each against its items schema: a valid
         value's array may be shorter or empty, and taking it whole would empty a page."""
-        validator = self.contract.validator(schema_uri)
+        validator = self.answers.validator(schema_uri)
         if validator.is_valid(value):
             return value
         if depth < MAX_PATCH_DEPTH:
@@ -281,6 +282,11 @@ class Responder:
                 return value
             for error in errors[:50]:
                 path = list(error.absolute_path)
+                if error.validator == "not" and error.validator_value == {} and path:
+                    parent = _at(value, path[:-1])
+                    if isinstance(parent, dict):  # a property the answer must leave out (writeOnly)
+                        parent.pop(path[-1], None)
+                        continue
                 if error.validator == "required" and isinstance(_at(value, path), dict):
                     target, donor = _at(value, path), _at(good, path)
                     if isinstance(donor, dict):

@@ -99,7 +99,7 @@ def conform_error(
     if responder is not None and schema_uri:
         generated, ok = responder.values.value(schema_uri, seed)
         if ok:
-            validator = contract.validator(schema_uri)
+            validator = contract.for_answers.validator(schema_uri)
             _fill(generated, problem_body, response.status_code, validator.is_valid, generated)
             return Response(
                 dumps(generated), status_code=response.status_code, media_type=media, headers=headers

@@ -96,9 +96,11 @@ class Dataset:
         if compiled is None:
             # The locale's Generator itself, not the Faker proxy: every provider call skips a lookup.
             fake = PooledFaker(Faker(locale, use_weighting=False)._factories[0], locale)
-            compiler = Compiler(contract, fake, relations, None)  # type: ignore[arg-type]  # one memo for all collections
+            # records are what the platform answers with: compiled from the answers' view (no writeOnly)
+            compiler = Compiler(contract.for_answers, fake, relations, None)  # type: ignore[arg-type]  # one memo for all collections
             builders = {
-                n: compiler.compile(c.item_schema, c.item_schema_uri) for n, c in self.collections.items()
+                n: compiler.compile({"$ref": c.item_schema_uri}, c.item_schema_uri)
+                for n, c in self.collections.items()
             }
             compiled = (fake, builders, threading.Lock())
         self._builders: dict[str, Builder]

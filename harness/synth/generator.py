@@ -258,7 +258,52 @@ class Compiler:
                 return self._choice(schema, key, uri, name)
         if "not" in schema:
             return self._not(schema, uri, name)
+        if _base_discriminator(schema):
+            return self._tagged_base(schema, uri, name)
         return self._typed(schema, uri, name)
+
+    def _tagged_base(self, schema: dict[str, Any], uri: str, name: str | None) -> Builder:
+        """A base schema whose `discriminator` maps values to schemas that extend it by `allOf`
+        (Twitter's `Problem`: `type` is `about:blank` or one of 18 problem URLs), without a
+        oneOf: its property takes a mapped value, the schema's own where it is a mapping's
+        target, else one of those whose target adds no property of its own (a client reading
+        the value by its target's schema finds nothing missing), else any."""
+        disc = schema["discriminator"]
+        prop, mapping = str(disc["propertyName"]), disc["mapping"]
+        build = self.compile(
+            {k: v for k, v in schema.items() if k != "discriminator"}, uri, name, variant="~disc"
+        )
+        own = [
+            str(k)
+            for k, target in mapping.items()
+            if str(target).rpartition("/")[2] == uri.rpartition("/")[2]
+        ]
+        known = set((schema.get("properties") or {}).keys())
+        plain = []
+        for key, target in mapping.items():
+            if not isinstance(target, str):
+                continue
+            try:
+                resolved, target_uri = self._deref({"$ref": target}, uri)
+                flat = self._flatten(resolved, target_uri)[0] if isinstance(resolved, dict) else {}
+            except Exception:  # a mapping that points nowhere: not a value to send
+                continue
+            if set(flat.get("properties") or {}) <= known | {prop}:
+                plain.append(str(key))
+        values = own or plain or [str(k) for k in mapping]
+        allowed = self._deref((schema.get("properties") or {}).get(prop, {}), uri)[0]
+        if isinstance(allowed, dict) and isinstance(allowed.get("enum"), list):
+            values = [v for v in values if v in allowed["enum"]]
+        if not values:
+            return build
+
+        def tagged(ctx: Ctx) -> Any:
+            out = build(ctx)
+            if isinstance(out, dict):
+                out[prop] = values[0] if len(values) == 1 else ctx.rng.choice(values)
+            return out
+
+        return tagged
 
     def _check(self, build: Builder, uri: str, fallbacks: list[Builder]) -> Builder:
         """Remake a value the contract's validator refuses; then try the fallbacks in turn."""
@@ -360,7 +405,7 @@ class Compiler:
                 build = self.compile(merged, branch_uri, name, variant=f"~{key}")
             else:
                 build = self.compile(branch, branch_uri, name)
-            if disc and disc.get("propertyName"):
+            if disc and disc.get("propertyName") and not self._fixed(resolved, resolved_uri, disc):
                 build = _discriminated(build, disc["propertyName"], _mapped(disc, branch, resolved_uri))
             builders.append(build)
             costs.append(_cost(resolved))
@@ -397,6 +442,22 @@ class Compiler:
             return choose
         separated = [_separated(build, i, props) for i, build in enumerate(builders)]
         return self._check(choose, uri, [*cheapest, *separated])
+
+    def _fixed(self, branch: Any, uri: str, disc: dict[str, Any]) -> bool:
+        """Whether a branch fixes its discriminator property itself (an `enum` or `const`, as
+        Spotify's `TrackObject.type: enum [track]` does while the discriminator has no mapping):
+        then the branch's own value stands, not the schema's name."""
+        if disc.get("mapping") or not isinstance(branch, dict):
+            return False
+        if "allOf" in branch:
+            branch = self._flatten(branch, uri)[0]
+        sub = (branch.get("properties") or {}).get(disc["propertyName"])
+        if sub is None:
+            return False
+        resolved = self._deref(sub, uri)[0]
+        if isinstance(resolved, dict) and "allOf" in resolved:
+            resolved = self._flatten(resolved, uri)[0]
+        return isinstance(resolved, dict) and ("enum" in resolved or "const" in resolved)
 
     def _properties(self, schema: Any, uri: str) -> dict[str, Any]:
         """A branch's properties with their schemas resolved one level (their `type`, `enum`)."""
@@ -487,6 +548,8 @@ class Compiler:
             resolved = self._deref(value, sub_uri)[0]
             if key not in required and isinstance(resolved, dict) and resolved.get("writeOnly"):
                 continue  # records are what the platform answers with: no write-only secrets
+            if resolved is False or resolved == {"not": {}}:
+                continue  # a property that must be absent (a writeOnly one in the answers' view)
             fields.append((key, self.compile(value, sub_uri, key), key in required))
         extra = schema.get("additionalProperties")
         closed = extra is False
@@ -740,6 +803,13 @@ class Compiler:
             raise SynthError(
                 pointer, str(exc), "fix the pattern (JSON Schema patterns are ECMA-262)"
             ) from None
+        if not sampler.satisfiable() and (low or high is not None):
+            # No string within the bounds matches (Linode's label: `(?!..)` leaves two characters,
+            # minLength is 3): the schema allows nothing, so the pattern wins over the length and
+            # the record is still made, rather than the tenant refused.
+            unbounded = PatternSampler(pattern)
+            if unbounded.satisfiable():
+                return unbounded
         if not sampler.satisfiable():
             raise SynthError(
                 pointer,
@@ -1006,6 +1076,19 @@ def _minimal(build: Builder) -> Builder:
             ctx.depth, ctx.budget = depth, budget
 
     return minimal
+
+
+def _base_discriminator(schema: dict[str, Any]) -> bool:
+    """A discriminator with a mapping on a schema that has no oneOf/anyOf to choose from."""
+    disc = schema.get("discriminator")
+    return (
+        isinstance(disc, dict)
+        and isinstance(disc.get("propertyName"), str)
+        and isinstance(disc.get("mapping"), dict)
+        and bool(disc["mapping"])
+        and not schema.get("oneOf")
+        and not schema.get("anyOf")
+    )
 
 
 def _discriminated(build: Builder, prop: str, value: str) -> Builder:

@@ -84,6 +84,8 @@ def translate(pattern: str) -> str:
     for tok in _TOKEN.findall(pattern):
         if tok == "\\z":
             out.append(r"\Z")
+        elif tok == "$" and not depth and "m" not in flags:
+            out.append(r"\Z")  # ECMA's `$` is the end; Python's also matches before a final newline
         elif tok == "(?<":
             out.append("(?P<")
         elif tok.startswith("\\k<"):

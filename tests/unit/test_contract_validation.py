@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from harness.contract import validate_request, validate_response
+from harness.contract import load, validate_request, validate_response
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 JSON = {"content-type": "application/json"}
@@ -142,3 +142,158 @@ def test_schemas_under_a_templated_path_get_the_fast_validator_too(platform_cont
         validator = validator_for(platform_contract, uri)
         assert validator.fast is not None, uri
         assert not validator.fast.is_valid([]) and not validator.is_valid([])  # a body is an object
+
+
+def test_of_two_templates_of_one_shape_the_one_whose_path_values_fit_is_matched(tmp_path):
+    """Xero: `/Invoices/{InvoiceID}/Attachments/{AttachmentID}` (a uuid) and `.../{FileName}` (any
+    string) match the same paths; a file name goes to the second, a uuid to the first, and a
+    template of another shape never stands in for the one that matched first."""
+    text, uuid = {"type": "string"}, {"type": "string", "format": "uuid"}
+
+    def op(name, param, schema):
+        return {
+            "get": {
+                "operationId": name,
+                "parameters": [{"name": param, "in": "path", "required": True, "schema": schema}],
+                "responses": {"200": {"description": "ok"}},
+            }
+        }
+
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "Shapes", "version": "1"},
+        "paths": {
+            "/files/{AttachmentID}": op("byId", "AttachmentID", uuid),
+            "/files/{FileName}": op("byName", "FileName", text),
+            "/numbers/{n}": op("number", "n", {"type": "integer"}),
+            "/{a}/{b}": op("anything", "b", text),
+        },
+    }
+    doc["paths"]["/{a}/{b}"]["get"]["parameters"].append(
+        {"name": "a", "in": "path", "required": True, "schema": text}
+    )
+    path = tmp_path / "shapes.json"
+    path.write_text(json.dumps(doc))
+    contract = load(path)
+    by_name, violations = validate_request(contract, "GET", "/files/report.pdf")
+    assert by_name is not None and by_name.operation.operation_id == "byName" and violations == []
+    by_id, _ = validate_request(contract, "GET", "/files/00000000-0000-0000-0000-000000000000")
+    assert by_id is not None and by_id.operation.operation_id == "byId"
+    wrong, violations = validate_request(contract, "GET", "/numbers/abc")
+    assert wrong is not None and wrong.operation.operation_id == "number" and violations  # a 400, as before
+
+
+def test_a_required_array_left_out_of_a_form_body_reads_as_empty(tmp_path):
+    """A form has no spelling for an empty array (Twilio's `UseCaseCategories`, required): the
+    key's absence is the empty array, not a missing required property; a missing string is still
+    refused."""
+    form = {
+        "type": "object",
+        "required": ["Name", "Categories"],
+        "properties": {
+            "Name": {"type": "string"},
+            "Categories": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "Forms", "version": "1"},
+        "paths": {
+            "/verifications": {
+                "post": {
+                    "operationId": "verify",
+                    "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": form}}},
+                    "responses": {"201": {"description": "made"}},
+                }
+            }
+        },
+    }
+    path = tmp_path / "forms.json"
+    path.write_text(json.dumps(doc))
+    contract = load(path)
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    _, violations = validate_request(contract, "POST", "/verifications", {}, headers, b"Name=x")
+    assert violations == []
+    _, violations = validate_request(contract, "POST", "/verifications", {}, headers, b"Categories=a")
+    assert [v.message for v in violations] == ["'Name' is a required property"]
+
+
+def _one_op_contract(tmp_path, operation):
+    doc = {"openapi": "3.1.0", "info": {"title": "One", "version": "1"}, "paths": {"/x": {"put": operation}}}
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(doc))
+    return load(path)
+
+
+def test_an_empty_value_is_valid_for_a_query_parameter_that_allows_it(tmp_path):
+    """Zoom's `option` is an enum with `allowEmptyValue: true`: `option=` is valid, `option=x` not."""
+    enum = {"type": "string", "enum": ["security", "meeting_security"]}
+    contract = _one_op_contract(
+        tmp_path,
+        {
+            "operationId": "settings",
+            "parameters": [{"name": "option", "in": "query", "allowEmptyValue": True, "schema": enum}],
+            "responses": {"204": {"description": "done"}},
+        },
+    )
+    assert validate_request(contract, "PUT", "/x", {"option": [""]})[1] == []
+    assert validate_request(contract, "PUT", "/x", {"option": ["x"]})[1] != []
+
+
+@pytest.mark.parametrize(
+    "media, schema, empty_ok",
+    [
+        ("image/jpeg", {"type": "string", "format": "base64"}, True),
+        ("text/plain", {"type": "string"}, True),
+        ("text/plain", {"type": "string", "minLength": 1}, False),
+        ("application/json", {"type": "string"}, False),
+    ],
+)
+def test_a_required_body_may_be_empty_where_its_schema_takes_the_empty_string(
+    tmp_path, media, schema, empty_ok
+):
+    """Spotify's `PUT /playlists/{id}/images` (base64 image/jpeg) and Gitea's `POST /markdown/raw`
+    (text/plain) require a body whose schema the empty string satisfies; JSON is never empty."""
+    contract = _one_op_contract(
+        tmp_path,
+        {
+            "operationId": "upload",
+            "requestBody": {"required": True, "content": {media: {"schema": schema}}},
+            "responses": {"200": {"description": "ok"}},
+        },
+    )
+    violations = validate_request(contract, "PUT", "/x", {}, {"content-type": media}, b"")[1]
+    assert (violations == []) is empty_ok
+
+
+def test_a_segment_mixing_text_and_parameters_wins_over_a_bare_parameter(tmp_path):
+    """Gitea: `/commits/{sha}.{diffType}` must not be served as `/commits/{sha}` (one parameter
+    fewer, which the old order put first), and a literal segment still beats both."""
+    text = {"type": "string"}
+
+    def op(name, *params):
+        return {
+            "get": {
+                "operationId": name,
+                "parameters": [{"name": p, "in": "path", "required": True, "schema": text} for p in params],
+                "responses": {"200": {"description": "ok"}},
+            }
+        }
+
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "Commits", "version": "1"},
+        "paths": {
+            "/commits/{sha}": op("commit", "sha"),
+            "/commits/{sha}.{diffType}": op("diff", "sha", "diffType"),
+            "/commits/latest": op("latest"),
+        },
+    }
+    path = tmp_path / "commits.json"
+    path.write_text(json.dumps(doc))
+    contract = load(path)
+    diff = contract.router.match("GET", "/commits/abc.patch")
+    assert diff is not None and diff.operation.operation_id == "diff"
+    assert diff.path_params == {"sha": "abc", "diffType": "patch"}
+    assert contract.router.match("GET", "/commits/abc").operation.operation_id == "commit"
+    assert contract.router.match("GET", "/commits/latest").operation.operation_id == "latest"

@@ -92,6 +92,13 @@ def test_token_requests_are_refused_as_rfc_6749_says(http, tenant, form, status,
     assert response.headers["cache-control"] == "no-store"
 
 
+def test_a_cursor_the_sandbox_never_issued_is_a_400_where_the_list_documents_one(http, tenant, auth):
+    """The bundled contract's list documents 400: a forged cursor is refused there (elsewhere,
+    where a list documents no client error, it is the end of the list: test_sandbox_shapes)."""
+    response = http.get(f"{tenant.base_url}/v1/contacts", params={"cursor": "forged"}, headers=auth)
+    assert response.status_code == 400 and response.json()["errors"][0]["pointer"] == "/query/cursor"
+
+
 def test_a_scope_the_client_lacks_is_an_invalid_scope(http, sandbox):
     narrow = sandbox.new_tenant(seed=1, scopes=["contacts:read"])
     assert request_token(http, narrow, scope="contacts:read").status_code == 200

@@ -599,3 +599,136 @@ def test_a_contract_without_security_schemes_guards_the_operations_that_document
         assert http.get(f"{base}/user", headers={"Authorization": "token wrong"}).status_code == 401
         ok = http.get(f"{base}/user", headers={"Authorization": f"token {made['client_secret']}"})
         assert ok.status_code == 200
+
+
+def test_a_base_schema_with_a_discriminator_mapping_takes_a_mapped_value(tmp_path):
+    """Twitter's `Problem` maps `type` to 19 schemas that extend it by allOf, with no oneOf:
+    every generated problem, the base's or a mapped schema's, carries a mapped `type` (its own
+    where it is a target), never a random word."""
+    from harness.sandbox.generated import Generator
+
+    base = {
+        "type": "object",
+        "required": ["type", "title"],
+        "properties": {"type": TEXT, "title": TEXT, "detail": TEXT},
+        "discriminator": {
+            "propertyName": "type",
+            "mapping": {
+                "about:blank": "#/components/schemas/Generic",
+                "https://example.com/problems/gone": "#/components/schemas/Gone",
+            },
+        },
+    }
+    gone = {"allOf": [{"$ref": "#/components/schemas/Problem"}, {"properties": {"since": TEXT}}]}
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "Problems", "version": "1"},
+        "components": {
+            "schemas": {
+                "Problem": base,
+                "Generic": {"allOf": [{"$ref": "#/components/schemas/Problem"}]},
+                "Gone": gone,
+            }
+        },
+        "paths": {},
+    }
+    path = tmp_path / "problems.json"
+    path.write_text(json.dumps(doc))
+    contract = load(path)
+    values = Generator(contract)
+    for seed in range(20):
+        problem, ok = values.value(contract.at("components", "schemas", "Problem"), seed)
+        assert ok and problem["type"] == "about:blank"  # Gone adds a property: not for a bare Problem
+        own, ok = values.value(contract.at("components", "schemas", "Gone"), seed)
+        assert ok and own["type"] == "https://example.com/problems/gone"
+
+
+def _card_contract(tmp_path, errors):
+    body = {"type": "object", "properties": {"cardNumber": TEXT}}
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "Cards", "version": "1"},
+        "paths": {
+            "/cardDetails": {
+                "post": {
+                    "operationId": "cardDetails",
+                    "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": TEXT}],
+                    "requestBody": {"content": {"application/json": {"schema": body}}},
+                    "responses": {
+                        "200": {
+                            "description": "ok",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"type": "object", "properties": {"brand": TEXT}}
+                                }
+                            },
+                        },
+                        **errors,
+                    },
+                }
+            }
+        },
+    }
+    path = tmp_path / "cards.json"
+    path.write_text(json.dumps(doc))
+    return load(path)
+
+
+@pytest.mark.parametrize(
+    "errors, status",
+    [({}, 200), ({"400": {"description": "bad"}}, 400), ({"default": {"description": "error"}}, 422)],
+    ids=["no-error-documented", "400-documented", "default-documented"],
+)
+def test_an_idempotency_key_reused_with_another_body_is_refused_only_as_documented(tmp_path, errors, status):
+    """Adyen's `POST /cardDetails` documents only 200: a key sent again with another body is
+    answered as a new request; where a client error is documented it is refused with it."""
+    contract = _card_contract(tmp_path, errors)
+    with TestClient(Sandbox(contract, admin_token="adm").app) as http:
+        base = http.post(
+            "/_sandbox/tenants", json={"seed": 1}, headers={"Authorization": "Bearer adm"}
+        ).json()["base_url"]
+        key = {"Idempotency-Key": "k-1"}
+        assert http.post(f"{base}/cardDetails", json={"cardNumber": "4111"}, headers=key).status_code == 200
+        again = http.post(f"{base}/cardDetails", json={"cardNumber": "5555"}, headers=key)
+        assert again.status_code == status
+        op = contract.operation("cardDetails")
+        assert validate_response(contract, op, status, dict(again.headers), again.content) == []
+
+
+def test_a_discriminator_without_mapping_keeps_a_branch_s_own_fixed_value(tmp_path):
+    """Spotify's `item` is oneOf TrackObject | EpisodeObject with `discriminator: {propertyName:
+    type}` and no mapping, while each branch fixes `type` (`enum: [track]`, `[episode]` through
+    an allOf): the branch's value stands, not its schema name, so the value validates."""
+    from harness.sandbox.generated import Generator
+
+    track = {
+        "type": "object",
+        "required": ["type"],
+        "properties": {"type": {"type": "string", "enum": ["track"]}, "name": TEXT},
+    }
+    base = {
+        "type": "object",
+        "required": ["type"],
+        "properties": {"type": {"type": "string", "enum": ["episode"]}},
+    }
+    episode = {"allOf": [{"$ref": "#/components/schemas/Base"}, {"properties": {"show": TEXT}}]}
+    item = {
+        "discriminator": {"propertyName": "type"},
+        "oneOf": [{"$ref": "#/components/schemas/Track"}, {"$ref": "#/components/schemas/Episode"}],
+    }
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "Player", "version": "1"},
+        "components": {"schemas": {"Track": track, "Base": base, "Episode": episode, "Item": item}},
+        "paths": {},
+    }
+    path = tmp_path / "player.json"
+    path.write_text(json.dumps(doc))
+    contract = load(path)
+    values = Generator(contract)
+    seen = set()
+    for seed in range(30):
+        value, ok = values.value(contract.at("components", "schemas", "Item"), seed)
+        assert ok, value
+        seen.add(value["type"])
+    assert seen == {"track", "episode"}

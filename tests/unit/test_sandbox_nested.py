@@ -1,6 +1,7 @@
 """Nested collections in a Twilio-shaped contract: records scoped by their parent (seed records
-spread over the parent collection's first records), and paging links named a URI served as
-paths under the API root, with page number and token together (`Page` from 0, `PageToken`)."""
+spread over the parent collection's first records), and paging links declared `format: uri`
+served as absolute URLs (also reached when an SDK concatenates them to its base URL, as
+twilio-python does), with page number and token together (`Page` from 0, `PageToken`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 
 from starlette.testclient import TestClient
 
-from harness.contract import load
+from harness.contract import load, validate_response
 from harness.sandbox.app import Sandbox
 
 TEXT = {"type": "string"}
@@ -140,20 +141,44 @@ def test_seed_records_are_spread_over_the_parents_and_read_under_their_own_only(
         assert http.get(base + f"/Accounts/{accounts[1]}/Queues/{seeded}", headers=key).status_code == 404
 
 
-def test_uri_links_are_paths_under_the_api_root_and_page_both_ways(tmp_path):
+def test_uri_links_are_absolute_urls_and_page_both_ways(tmp_path):
+    contract = contract_of(tmp_path, TWILIO_SHAPED)
+    with TestClient(Sandbox(contract, admin_token="adm").app) as http:
+        key, base = _tenant(http)
+        account = http.get(base + "/Accounts", headers=key).json()["accounts"][0]["sid"]
+        listed = http.get(base + f"/Accounts/{account}/Queues", params={"PageSize": 2}, headers=key)
+        first = listed.json()
+        assert (
+            validate_response(
+                contract, contract.operation("listQueues"), 200, dict(listed.headers), listed.content
+            )
+            == []
+        )
+        assert first["page"] == 0 and first["previous_page_uri"] is None
+        assert first["next_page_uri"].startswith(f"{base}/Accounts/{account}/Queues?")
+        assert "Page=1" in first["next_page_uri"] and "PageToken=" in first["next_page_uri"]
+        queue = first["queues"][0]["sid"]
+        assert first["queues"][0]["uri"] == f"{base}/Accounts/{account}/Queues/{queue}"
+        second = http.get(first["next_page_uri"], headers=key).json()
+        assert second["page"] == 1 and {q["sid"] for q in second["queues"]}.isdisjoint(
+            q["sid"] for q in first["queues"]
+        )
+        back = http.get(second["previous_page_uri"], headers=key).json()
+        assert [q["sid"] for q in back["queues"]] == [q["sid"] for q in first["queues"]]
+        again = http.get(second["first_page_uri"], headers=key).json()
+        assert [q["sid"] for q in again["queues"]] == [q["sid"] for q in first["queues"]]
+
+
+def test_a_link_an_sdk_concatenated_to_its_base_url_is_served_as_the_link(tmp_path):
+    """twilio-python builds the next page as `base_url + "/" + next_page_uri`: the request names
+    the page's absolute URL inside the tenant's path, and gets that page; an embedded URL of
+    another tenant is not followed."""
     with TestClient(Sandbox(contract_of(tmp_path, TWILIO_SHAPED), admin_token="adm").app) as http:
         key, base = _tenant(http)
         account = http.get(base + "/Accounts", headers=key).json()["accounts"][0]["sid"]
         first = http.get(base + f"/Accounts/{account}/Queues", params={"PageSize": 2}, headers=key).json()
-        assert first["page"] == 0 and first["previous_page_uri"] is None
-        assert first["next_page_uri"].startswith(f"/Accounts/{account}/Queues?")
-        assert "Page=1" in first["next_page_uri"] and "PageToken=" in first["next_page_uri"]
-        assert first["queues"][0]["uri"] == f"/Accounts/{account}/Queues/{first['queues'][0]['sid']}"
-        second = http.get(base + first["next_page_uri"], headers=key).json()
-        assert second["page"] == 1 and {q["sid"] for q in second["queues"]}.isdisjoint(
-            q["sid"] for q in first["queues"]
-        )
-        back = http.get(base + second["previous_page_uri"], headers=key).json()
-        assert [q["sid"] for q in back["queues"]] == [q["sid"] for q in first["queues"]]
-        again = http.get(base + second["first_page_uri"], headers=key).json()
-        assert [q["sid"] for q in again["queues"]] == [q["sid"] for q in first["queues"]]
+        direct = http.get(first["next_page_uri"], headers=key)
+        joined = http.get(base + "/" + first["next_page_uri"].strip("/"), headers=key)
+        assert joined.status_code == 200 and joined.json()["queues"] == direct.json()["queues"]
+        other = first["next_page_uri"].replace(base, "http://testserver/t/someone-else")
+        assert http.get(f"{base}/{other}", headers=key).status_code == 404

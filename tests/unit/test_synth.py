@@ -233,7 +233,6 @@ components:
             "/components/schemas/Thing/properties/value/x-faker",
         ),
         ("{type: string, pattern: '^(?=a)b$'}", "/components/schemas/Thing/properties/value"),
-        ("{type: string, pattern: '^[0-9]+$', maxLength: 0}", "/components/schemas/Thing/properties/value"),
         ("{type: array, minItems: 3, maxItems: 1}", "/components/schemas/Thing/properties/value"),
         ("{type: object, minProperties: 3, maxProperties: 1}", "/components/schemas/Thing/properties/value"),
         (
@@ -246,13 +245,14 @@ components:
         "number-bounds",
         "unknown-faker-provider",
         "lookahead-never-matches",
-        "pattern-vs-length",
         "item-bounds",
         "property-bounds",
         "no-multiple-in-range",
     ],
 )
 def test_unsatisfiable_schemas_are_refused_with_their_pointer(tmp_path, value, pointer):
+    """(A pattern no string within its length bounds matches is not refused: the pattern wins,
+    see test_a_pattern_no_string_within_the_length_bounds_matches_still_gives_a_value.)"""
     path = tmp_path / "things.openapi.yaml"
     path.write_text(THING.format(value=value))
     contract = load(path)
@@ -318,6 +318,46 @@ def test_lookarounds_backreferences_and_other_dialects_are_sampled(pattern):
         value = sampler(rng)
         assert python.search(value), value
         assert "\n" not in value
+
+
+def test_a_pattern_ending_in_dollar_is_never_sampled_with_a_trailing_newline():
+    """Linode's label pattern: ECMA's `$` is the end of the string, while Python's also matches
+    before a final newline, so a Python-checked sample `xB\n` passed here and broke the contract.
+    (`(?!..)` forbids two more characters of anything: only two-character labels match.)"""
+    pattern = r"^[a-zA-Z]((?!--|__|..)[a-zA-Z0-9-_.])+$"
+    sampler = PatternSampler(pattern)
+    assert not sampler.ok("xB\n") and not sampler.regex.search("xB\n")
+    rng = random.Random(0)
+    for _ in range(100):
+        value = sampler(rng)
+        assert "\n" not in value and re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-_.]", value), value
+
+
+def test_a_pattern_no_string_within_the_length_bounds_matches_still_gives_a_value(tmp_path):
+    """Linode's label: the pattern matches only two characters, minLength is 3. Nothing conforms,
+    but a record (and so a tenant) is still made: the pattern wins over the length."""
+    import json
+
+    from harness.contract import load
+    from harness.sandbox.generated import Generator
+
+    label = {
+        "type": "string",
+        "minLength": 3,
+        "maxLength": 64,
+        "pattern": r"^[a-zA-Z]((?!--|__|..)[a-zA-Z0-9-_.])+$",
+    }
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "L", "version": "1"},
+        "components": {"schemas": {"Label": label}},
+        "paths": {},
+    }
+    path = tmp_path / "label.json"
+    path.write_text(json.dumps(doc))
+    contract = load(path)
+    value, ok = Generator(contract).value(contract.at("components", "schemas", "Label"), 1)
+    assert not ok and re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-_.]", value)
 
 
 @pytest.mark.parametrize("pattern", [r"^[a-", r"(unclosed"])
