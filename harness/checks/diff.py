@@ -6,6 +6,7 @@ to what the connector keeps before it asks `compare`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,5 +50,20 @@ def compare(
     diff.extra = [i for i in rows if i not in truth]
     diff.stale = [i for i in truth if i in rows and rows[i] != truth[i]]
     for i in diff.stale:
-        diff.fields[i] = sorted(k for k in {*truth[i], *rows[i]} if rows[i].get(k) != truth[i].get(k))
+        diff.fields[i] = differing(truth[i], rows[i])
     return diff if diff.lost or diff.extra or diff.stale else None
+
+
+def differing(platform: Mapping[str, Any], stored: Mapping[str, Any]) -> list[str]:
+    """The fields in which a stored record differs from the platform's, sorted. A field only one
+    side has says so (`email (absent on the platform)`): a platform may leave an optional field
+    out, and a replica that fills it in (with null or a default) does not hold what was sent."""
+    out = []
+    for name in sorted({*platform, *stored}, key=str):
+        if name not in platform:
+            out.append(f"{name} (absent on the platform)")
+        elif name not in stored:
+            out.append(f"{name} (absent in the replica)")
+        elif stored[name] != platform[name]:
+            out.append(str(name))
+    return out
