@@ -163,3 +163,16 @@ def test_a_delivery_is_accepted_only_with_a_2xx_and_knows_what_it_did_to_its_rec
     assert delivered(503).outcome == "answered 503" and delivered("crashed (x)").outcome == "crashed (x)"
     d = delivered(204, applied=("upsert", "delete"))
     assert d.on_record() == ["upsert", "delete"]
+
+
+def test_string_ids_that_read_as_numbers_are_quoted_and_ids_stored_as_numbers_are_named():
+    sent = {"42": {"id": "42"}, "00042": {"id": "00042"}, "cus_1": {"id": "cus_1"}}
+    diff = compare("customers", sent, {42: {"id": 42}, "cus_1": {"id": "cus_1"}})
+    assert diff is not None and diff.lost == ["42", "00042"] and diff.extra == [42]
+    assert diff.phrase() == (
+        'customers: lost 2 of 3 records (e.g. "42"); stored 1 records the platform does not have '
+        "(e.g. 42): the platform's string ids stored as numbers"
+    )
+    other = compare("customers", {"cus_2": {"id": "cus_2"}}, {7: {"id": 7}})
+    assert other is not None and other.retyped() == "" and "(e.g. cus_2)" in other.phrase()
+
