@@ -175,4 +175,3 @@ def test_string_ids_that_read_as_numbers_are_quoted_and_ids_stored_as_numbers_ar
     )
     other = compare("customers", {"cus_2": {"id": "cus_2"}}, {7: {"id": 7}})
     assert other is not None and other.retyped() == "" and "(e.g. cus_2)" in other.phrase()
-
