@@ -7,8 +7,9 @@ fields out entirely, some arrays are empty where `minItems` allows, and where th
 additional properties some records carry fields it does not name. (Nullable fields are already
 null at the profile's `null_share`, and string ids that permit digits are partly numeric-looking:
 harness.synth.ids.NumericLookingCodec.) The id, updated-at and created-at fields are never left
-out: the sandbox pages, filters and stamps by them. A shaped record the contract's validator
-refuses (a `dependentRequired`, branches told apart by a field) is kept as it was made.
+out: the sandbox pages, filters and stamps by them; nor are the fields an evolved contract adds
+(harness.contract.evolve), which CHG-01 serves on every record. A shaped record the contract's
+validator refuses (a `dependentRequired`, branches told apart by a field) is kept as it was made.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.contract import Collection, Contract
+from harness.contract.evolve import Evolution
 from harness.contract.plain import plainest
 from harness.core.changes import CREATED_NAMES
 
@@ -72,7 +74,13 @@ def plan_for(contract: Contract, col: Collection) -> Plan:
             except re.error:
                 closed = True  # a pattern Python cannot read: no name is known to be free
         todo += [(part, f"{uri}/allOf/{i}") for i, part in enumerate(node.get("allOf") or [])]
-    kept = {col.id_field, col.updated_field, *CREATED_NAMES}
+    evolution = Evolution.of(contract)  # the fields a next version adds are what CHG-01 serves
+    kept = {
+        col.id_field,
+        col.updated_field,
+        *CREATED_NAMES,
+        *(evolution.fields.get(col.name, ()) if evolution else ()),
+    }
     optional = tuple(n for n in props if n not in required and n not in kept)
     arrays = tuple(n for n, (schema, _) in props.items() if n not in kept and _may_be_empty(schema))
     allowed = None if closed else extra if extra is not None else True
