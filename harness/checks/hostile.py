@@ -10,6 +10,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from harness.checks.context import CheckContext, RunError
+from harness.checks.diff import differing, shown
 from harness.checks.failures import Finding
 from harness.checks.properties import Memo, check_settings, given_test, run_property
 from harness.checks.registry import check
@@ -134,15 +135,13 @@ def judge_hostile(
         if lost or changed:
             first = (changed or lost)[0]
             if changed:
-                fields = sorted(
-                    k for k in {*stored[first], *want[first]} if stored[first].get(k) != want[first].get(k)
-                )
+                fields = differing(want[first], stored[first])
                 what = (
                     f"stored {len(changed)} {stream} record(s) with altered values "
-                    f"(e.g. {first}: {', '.join(fields)})"
+                    f"(e.g. {shown(first)}: {', '.join(fields)})"
                 )
             else:
-                what = f"lost {len(lost)} of {len(records)} {stream} record(s) (e.g. {first})"
+                what = f"lost {len(lost)} of {len(records)} {stream} record(s) (e.g. {shown(first)})"
             return _finding(
                 f"{what} from a schema-valid page",
                 "every record stored exactly as the platform served it",

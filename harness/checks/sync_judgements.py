@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from harness.checks.context import StreamDiff
+from harness.checks.diff import shown
 from harness.checks.failures import Finding
 from harness.checks.scenario import SyncStep
 from harness.core import RequestLog
@@ -48,22 +49,24 @@ def full_sync_problems(
     if diff is not None and diff.lost:
         under = f" (the records under every {parent} record, which it declares it syncs)" if parent else ""
         problems.append(
-            f"{stream}: lost {len(diff.lost)} of {diff.truth} records (e.g. {diff.lost[0]}){under}"
+            f"{stream}: lost {len(diff.lost)} of {diff.truth} records (e.g. {shown(diff.lost[0])}){under}"
         )
     if diff is not None and diff.extra:
         problems.append(
-            f"{stream}: stored {len(diff.extra)} records the platform does not have (e.g. {diff.extra[0]})"
+            f"{stream}: stored {len(diff.extra)} records the platform does not have "
+            f"(e.g. {shown(diff.extra[0])}){diff.retyped()}"
         )
     if doubled:
         first = next(iter(doubled))
         problems.append(
-            f"{stream}: wrote {len(doubled)} records more than once (e.g. {first} {doubled[first]} times)"
+            f"{stream}: wrote {len(doubled)} records more than once "
+            f"(e.g. {shown(first)} {doubled[first]} times)"
         )
     if diff is not None and diff.stale:
         first = diff.stale[0]
         problems.append(
             f"{stream}: {len(diff.stale)} records differ from the platform's "
-            f"(e.g. {first}: {', '.join(diff.fields[first]) or 'extra fields'})"
+            f"(e.g. {shown(first)}: {', '.join(diff.fields[first]) or 'extra fields'})"
         )
     return problems
 
@@ -97,10 +100,10 @@ def _lost(d: StreamDiff, kinds: dict[Any, str], when: str) -> list[str]:
     parts = []
     created = [i for i in d.lost if kinds.get(i) == "created"]
     if created:
-        parts.append(f"{d.stream}: missed {records(len(created))} created {when} (e.g. {created[0]})")
+        parts.append(f"{d.stream}: missed {records(len(created))} created {when} (e.g. {shown(created[0])})")
     others = [i for i in d.lost if kinds.get(i) != "created"]
     if others:
-        parts.append(f"{d.stream}: lost {len(others)} of {d.truth} records (e.g. {others[0]})")
+        parts.append(f"{d.stream}: lost {len(others)} of {d.truth} records (e.g. {shown(others[0])})")
     return parts
 
 
@@ -108,11 +111,11 @@ def _extra(d: StreamDiff, kinds: dict[Any, str], when: str) -> list[str]:
     parts = []
     deleted = [i for i in d.extra if kinds.get(i) == "deleted"]
     if deleted:
-        parts.append(f"{d.stream}: kept {records(len(deleted))} deleted {when} (e.g. {deleted[0]})")
+        parts.append(f"{d.stream}: kept {records(len(deleted))} deleted {when} (e.g. {shown(deleted[0])})")
     others = [i for i in d.extra if kinds.get(i) != "deleted"]
     if others:
         parts.append(
-            f"{d.stream}: stored {records(len(others))} the platform does not have (e.g. {others[0]})"
+            f"{d.stream}: stored {records(len(others))} the platform does not have (e.g. {shown(others[0])})"
         )
     return parts
 
@@ -126,7 +129,7 @@ def _stale(d: StreamDiff, kinds: dict[Any, str], when: str) -> list[str]:
     what = f"updated {when} still {verb}" if updated else verb
     return [
         f"{d.stream}: {records(len(d.stale))} {what} old or wrong values "
-        f"(e.g. {first}: {', '.join(d.fields[first]) or 'extra fields'})"
+        f"(e.g. {shown(first)}: {', '.join(d.fields[first]) or 'extra fields'})"
     ]
 
 

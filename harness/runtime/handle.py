@@ -242,10 +242,14 @@ class SandboxHandle:
         rate_limit: tuple[float, int] | None = None,
         token_operation: str | None = None,
         evolve: int | None = None,
+        adversarial: bool | None = None,
     ) -> TenantHandle:
         """A fresh tenant; with `evolve`, served from the contract's next additive version for
-        that seed (harness.contract.evolve), whose additions the answer's `evolved` lists."""
+        that seed (harness.contract.evolve), whose additions the answer's `evolved` lists;
+        `adversarial=False`: the tidy platform (see createTenant in the control contract)."""
         spec: dict[str, Any] = {"seed": seed, "sizes": sizes or {}, "token_ttl": token_ttl}
+        if adversarial is not None:
+            spec["adversarial"] = adversarial
         if evolve is not None:
             spec["evolve"] = evolve
         if scopes is not None:

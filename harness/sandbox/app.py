@@ -227,7 +227,8 @@ class Sandbox:
             response.logged = partial(_log_stall, tenant, entry)
             return response
         tenant.requests.append(entry)
-        if set(entry.faults) <= SHAPED_FAULTS:  # a cut or dropped answer is sent exactly as scripted
+        # a cut or dropped answer is sent exactly as scripted; a tidy tenant's, as made
+        if tenant.adversarial and set(entry.faults) <= SHAPED_FAULTS:
             op = self.contract.operation(entry.operation) if entry.operation else None
             version = str(scope.get("http_version", "1.1"))
             response = shape(self.contract, op, response, call.seed, headers, version, method, self.declared)

@@ -512,7 +512,7 @@ def _long_cursor(col: Collection, tenant: Tenant, position: dict[str, Any]) -> i
         (p for p in col.list_op.parameters if p.location == "query" and p.name == pag.cursor_param), None
     )
     longest = param.schema.get("maxLength") if param is not None else None
-    if not isinstance(longest, int) or longest > 4096:
+    if not isinstance(longest, int) or longest > 4096 or not tenant.adversarial:
         return None
     draw = random.Random(f"{tenant.seed}:long-cursor:{json.dumps(position, sort_keys=True)}").random()
     return longest if draw < 0.5 else None

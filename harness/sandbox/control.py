@@ -249,6 +249,7 @@ def create_tenant(call: Call) -> Response:
             rate_limit=_rate_limit(spec.get("rate_limit") or {}),
             ttl=int(spec["ttl"]) if "ttl" in spec else None,
             owner=key_id(sandbox.admin_token.encode()),
+            adversarial=bool(spec.get("adversarial", True)),
         )
     except SynthError as exc:
         raise ControlProblem(422, str(exc)) from None

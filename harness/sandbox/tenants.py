@@ -74,6 +74,7 @@ class TenantSpec:
     secret: str  # hex; keys the tenant's cursors
     expires_at: float
     owner: str = ""  # which API key created it (for quotas)
+    adversarial: bool = True  # data and answers every way the contract allows; False: tidy
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,6 +126,11 @@ class Tenant:
         self.minter = Minter(self.formats, self.seed, self.secret)
         self.data.listeners.append(self._changed)
         self.data.listeners.append(self.webhooks.on_change)
+
+    @property
+    def adversarial(self) -> bool:
+        """Are its data and answers shaped every way the contract allows (synth.untidy, shaping)?"""
+        return self.spec is None or self.spec.adversarial
 
     def _changed(self, change: Change) -> None:
         self.change_by[change.seq] = ACTOR.get()
@@ -208,6 +214,7 @@ class Tenant:
             "id": self.id,
             "seed": self.seed,
             "profile": self.profile,
+            "adversarial": self.adversarial,
             "token_ttl": self.token_ttl,
             "rate_limit": {"rate": self.limiter.rate, "burst": self.limiter.burst},
             "sizes": dict(self.data.dataset.sizes),
@@ -264,6 +271,7 @@ class Tenants:
         rate_limit: tuple[float, int] = DEFAULT_RATE,
         ttl: float | None = None,
         owner: str = "",
+        adversarial: bool = True,
     ) -> tuple[Tenant, Client]:
         """A tenant with the named dataset profile; `sizes` overrides the profile's sizes.
         Raises QuotaExceeded when `owner` already holds its quota of tenants."""
@@ -281,6 +289,7 @@ class Tenants:
             secret=secrets.token_hex(32),
             expires_at=time.time() + (self.tenant_ttl if ttl is None else ttl),
             owner=owner,
+            adversarial=adversarial,
         )
         if not self.store.reserve(spec, self.quota):
             raise QuotaExceeded(f"this API key already holds its quota of {self.quota} tenants")
@@ -291,7 +300,9 @@ class Tenants:
     def build(self, spec: TenantSpec, parts: Callable[[TenantSpec, Dataset, Tenants], Parts]) -> Tenant:
         """The tenant object for a spec, its state backed by the parts a store gives."""
         options = get_profile(spec.profile).dataset_options(self.contract, spec.sizes)
-        dataset = Dataset(self.contract, seed=spec.seed, cache=self.cache, **options)
+        dataset = Dataset(
+            self.contract, seed=spec.seed, cache=self.cache, adversarial=spec.adversarial, **options
+        )
         made = parts(spec, dataset, self)
         return Tenant(
             id=spec.id,

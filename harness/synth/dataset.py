@@ -22,6 +22,7 @@ from harness.synth.errors import SynthError
 from harness.synth.generator import Builder, Compiler, Ctx, Infinite, rfc3339
 from harness.synth.ids import Codec, codec_for_schema
 from harness.synth.pools import PooledFaker
+from harness.synth.untidy import Plan, plan_for, untidy
 
 DEFAULT_CLOCK = datetime(2026, 1, 1, tzinfo=UTC)
 _CTX_ARGS = (
@@ -52,8 +53,10 @@ class Dataset:
         locale: str = "en_US",
         edge: float = 0.0,
         cache: RecordCache | None = None,
+        adversarial: bool = True,
     ) -> None:
         self.contract = contract
+        self.adversarial = adversarial  # records shaped every way the contract allows (synth.untidy)
         self.seed = seed
         self.clock = clock
         self.window = window
@@ -73,7 +76,7 @@ class Dataset:
         self._codecs: dict[str, Codec | None] = {}
         relations: dict[str, str] = {}
         for name, col in self.collections.items():
-            codec = id_codec(contract, col, seed)
+            codec = id_codec(contract, col, seed, adversarial=adversarial)
             self._codecs[name] = codec
             if codec is not None:
                 if self.sizes[name] > codec.capacity:
@@ -86,6 +89,7 @@ class Dataset:
                 if codec.prefix:
                     relations[codec.prefix] = name
         self._time_kinds: dict[tuple[str, str], str] = {}
+        self._plans: dict[str, Plan] = {}
         # Builders, Faker and its lock are shared by every dataset of this contract and locale:
         # each record reseeds the generator, so sharing changes no value, and an idle tenant
         # costs a few hundred bytes instead of a compiled copy of the contract.
@@ -218,6 +222,11 @@ class Dataset:
             record[col.id_field] = self.id_of(collection, index)
             if col.updated_field and col.updated_field in record:
                 record[col.updated_field] = self.stamp(collection, col.updated_field, updated)
+            if self.adversarial:
+                plan = self._plans.get(collection)
+                if plan is None:
+                    plan = self._plans[collection] = plan_for(self.contract, col)
+                record = untidy(self.contract, col, plan, record, record_seed)
         return record
 
     def stamp(self, collection: str, name: str, moment: datetime) -> Any:
@@ -276,18 +285,18 @@ def field_schema(contract: Contract, col: Collection, name: str) -> dict[str, An
     return {}
 
 
-def id_codec(contract: Contract, col: Collection, seed: int) -> Codec | None:
+def id_codec(contract: Contract, col: Collection, seed: int, *, adversarial: bool = False) -> Codec | None:
     """The codec that makes this collection's ids; None when ids are `<col>_<n>` (no bound)."""
     id_schema = col.id_schema
     if not {"type", "pattern", "format"} & set(id_schema):  # e.g. an id declared in an allOf part
         id_schema = field_schema(contract, col, col.id_field) or id_schema
-    return codec_for_schema(id_schema, seed, col.name)
+    return codec_for_schema(id_schema, seed, col.name, adversarial=adversarial)
 
 
 def id_room(contract: Contract, collection: str) -> int | None:
     """How many records the collection's id space holds (`^WH[0-9]{2}$`: 100); None: no bound
     a tenant could reach. The same for every seed: a seed only permutes the ids."""
-    codec = id_codec(contract, contract.collections[collection], 0)
+    codec = id_codec(contract, contract.collections[collection], 0, adversarial=True)  # the smaller room
     if codec is None or codec.capacity >= UNBOUNDED:
         return None
     return int(codec.capacity)

@@ -149,13 +149,93 @@ class UuidCodec:
         return ((x - self.offset) * pow(self.multiplier, -1, self.capacity)) % self.capacity
 
 
-Codec = IdCodec | IntCodec | UuidCodec | DigitsCodec
+@dataclass(frozen=True)
+class NumericLookingCodec:
+    """String ids a connector may mistake for numbers, where the schema permits them (no
+    pattern, format or enum): in each block of four records, two take the usual text id, one
+    is all digits (`"42"`) and one is the same number with leading zeros (`"00042"`). A
+    connector that stores ids as integers merges those two records, or changes both ids.
+    Which place in the block takes which form is drawn from the seed."""
+
+    base: IdCodec | None  # the text ids of the other records; None: `<col>_<n>`
+    collection: str
+    offset: int  # 0..3, from the seed
+    most: int | None = None  # the most characters the schema allows
+    prefix: str = ""  # digit ids carry no prefix: no field pattern can point at them
+
+    @property
+    def capacity(self) -> int:
+        room = self.base.capacity if self.base is not None else 2**62
+        if self.most is not None:  # the padded form takes one character more than the number
+            room = min(room, 4 * (10 ** (self.most - 1) - 1))
+        return room
+
+    def encode(self, index: int) -> str:
+        place, number = (index + self.offset) % 4, index // 4 + 1
+        if place == 2:
+            return str(number)
+        if place == 3:
+            return "0" + str(number).zfill(4)
+        return self.base.encode(index) if self.base is not None else f"{self.collection[:3]}_{index + 1}"
+
+    def decode(self, value: object) -> int | None:
+        if not isinstance(value, str):  # the number 42 is not the id "42"
+            return None
+        text = value
+        if text.isdigit() and text.isascii():
+            number = int(text)
+            place = 3 if text.startswith("0") else 2
+            if number < 1 or (place == 3 and text != "0" + str(number).zfill(4)):
+                return None
+            return (number - 1) * 4 + (place - self.offset) % 4
+        if self.base is not None:
+            index = self.base.decode(text)
+        else:
+            head, _, tail = text.rpartition("_")
+            ok = head == self.collection[:3] and tail.isdigit() and not tail.startswith("0")
+            index = int(tail) - 1 if ok else None
+        return index if index is not None and (index + self.offset) % 4 < 2 else None
+
+
+Codec = IdCodec | IntCodec | UuidCodec | DigitsCodec | NumericLookingCodec
 SIZED_LENGTH = 16  # characters of an id whose schema bounds only its length
 
 
-def codec_for_schema(schema: dict[str, object], seed: int, collection: str) -> Codec | None:
+def codec_for_schema(
+    schema: dict[str, object], seed: int, collection: str, *, adversarial: bool = False
+) -> Codec | None:
     """The codec for an id field's schema: integers, uuids, `prefix[class]{n}` patterns, strings
-    with length bounds; None for any other string (the dataset then uses `<col>_<n>`)."""
+    with length bounds; None for any other string (the dataset then uses `<col>_<n>`).
+    `adversarial`: string ids that permit digits are partly numeric-looking (NumericLookingCodec)."""
+    found = _codec_for_schema(schema, seed, collection)
+    # only beside text ids that can never be all digits (a prefix with a letter in it)
+    text_ids = found is None or (isinstance(found, IdCodec) and found.prefix and not found.prefix.isdigit())
+    if adversarial and text_ids and _permits_digits(schema):
+        high = schema.get("maxLength")
+        most = high if isinstance(high, int) and not isinstance(high, bool) else None
+        if most is None or most >= 5:  # room for "00001"
+            offset = _hash(f"{seed}:{collection}:ids:numeric") % 4
+            return NumericLookingCodec(
+                found if isinstance(found, IdCodec) else None, collection, offset, most
+            )
+    return found
+
+
+def _permits_digits(schema: dict[str, object]) -> bool:
+    """A string id schema with nothing that forbids `"1"` or `"00001"`: no pattern, format,
+    enum or const, a minLength of at most 1."""
+    kind = schema.get("type")
+    kinds = {kind} if isinstance(kind, str) else set(kind) if isinstance(kind, list) else set()
+    low = schema.get("minLength", 0)
+    return (
+        kinds == {"string"}
+        and not {"pattern", "format", "enum", "const"} & set(schema)
+        and isinstance(low, int)
+        and low <= 1
+    )
+
+
+def _codec_for_schema(schema: dict[str, object], seed: int, collection: str) -> Codec | None:
     kind = schema.get("type")
     kinds = {kind} if isinstance(kind, str) else set(kind) if isinstance(kind, list) else set()
     if kinds & {"integer", "number"} and "string" not in kinds:

@@ -97,9 +97,9 @@ def test_seed_records_are_spread_over_distinct_parents() -> None:
 
 
 def test_a_full_sync_under_one_parent_is_told_it_declared_every_parent() -> None:
-    diffs = [stream_diff("issues", truth=30, lost=[f"{i}" for i in range(20)])]
+    diffs = [stream_diff("issues", truth=30, lost=list(range(20)))]
     finding = judge_full_sync(
-        diffs, {"issues": Counter({"1": 1})}, log(), sizes={"issues": 30}, parents={"issues": "repos"}
+        diffs, {"issues": Counter({1: 1})}, log(), sizes={"issues": 30}, parents={"issues": "repos"}
     )
     assert finding is not None
     assert "issues: lost 20 of 30 records (e.g. 0) (the records under every repos record" in finding.message

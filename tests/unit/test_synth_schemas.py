@@ -140,7 +140,8 @@ def test_a_recursive_contract_makes_a_tenant_whose_records_all_validate(shapes):
 
 
 def test_values_follow_their_schema_type_and_format(shapes):
-    ds = Dataset(shapes, seed=5, sizes={"nodes": 50})
+    # the generator's values, every field of them: tidy, so none is left out (harness.synth.untidy)
+    ds = Dataset(shapes, seed=5, sizes={"nodes": 50}, adversarial=False)
     records = list(ds.records("nodes"))
     assert [r["id"] for r in records[:3]] == [1, 2, 3]  # an integer id, not "nod_1"
     assert ds.index_of("nodes", "2") == 1 and ds.index_of("nodes", 2) == 1

@@ -39,6 +39,14 @@ def test_resume_converged_passes_when_equal_and_blames_an_early_checkpoint():
     assert "contacts: lost 2 of 10 records (e.g. con_41)" in finding.message
     assert "the checkpoint named a position past records it had not stored yet" in finding.message
     assert len(finding.requests) == 2
+    stale = judge_resume_converged(
+        [stream_diff(stale={"con_3": ["email (absent on the platform)"]})],
+        45,
+        {"cursor": "c_2"},
+        log(),
+    )
+    assert stale is not None and "email (absent on the platform)" in stale.message
+    assert "position past" not in stale.message  # every record is there: no checkpoint is to blame
 
 
 def test_a_resume_that_restores_at_most_the_page_it_crashed_in_passes():

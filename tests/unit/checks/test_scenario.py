@@ -143,8 +143,19 @@ def test_compare_is_none_for_equal_streams_and_names_lost_extra_and_stale_fields
         ["con_2"],
         ["con_3"],
         ["con_1"],
-        {"con_1": ["name", "x"]},
+        {"con_1": ["name", "x (absent on the platform)"]},
     )
+
+
+def test_a_field_the_platform_left_out_is_stored_as_left_out_and_filling_it_in_is_named():
+    sent = {"cus_1": {"id": "cus_1"}, "42": {"id": "42", "email": None}}
+    assert compare("customers", sent, {k: dict(v) for k, v in sent.items()}) is None  # stored as sent
+    filled = compare("customers", sent, {"cus_1": {"id": "cus_1", "email": None}, "42": {"id": "42"}})
+    assert filled is not None and filled.fields == {
+        "cus_1": ["email (absent on the platform)"],
+        "42": ["email (absent in the replica)"],
+    }
+    assert "e.g. cus_1: email (absent on the platform)" in filled.phrase()
 
 
 def test_a_delivery_is_accepted_only_with_a_2xx_and_knows_what_it_did_to_its_record():
@@ -152,3 +163,15 @@ def test_a_delivery_is_accepted_only_with_a_2xx_and_knows_what_it_did_to_its_rec
     assert delivered(503).outcome == "answered 503" and delivered("crashed (x)").outcome == "crashed (x)"
     d = delivered(204, applied=("upsert", "delete"))
     assert d.on_record() == ["upsert", "delete"]
+
+
+def test_string_ids_that_read_as_numbers_are_quoted_and_ids_stored_as_numbers_are_named():
+    sent = {"42": {"id": "42"}, "00042": {"id": "00042"}, "cus_1": {"id": "cus_1"}}
+    diff = compare("customers", sent, {42: {"id": 42}, "cus_1": {"id": "cus_1"}})
+    assert diff is not None and diff.lost == ["42", "00042"] and diff.extra == [42]
+    assert diff.phrase() == (
+        'customers: lost 2 of 3 records (e.g. "42"); stored 1 records the platform does not have '
+        "(e.g. 42): the platform's string ids stored as numbers"
+    )
+    other = compare("customers", {"cus_2": {"id": "cus_2"}}, {7: {"id": 7}})
+    assert other is not None and other.retyped() == "" and "(e.g. cus_2)" in other.phrase()
