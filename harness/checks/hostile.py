@@ -67,18 +67,20 @@ def survives_hostile_responses(ctx: CheckContext) -> None:
         st.integers(0, 2**32 - 1),
         st.fixed_dictionaries({s: st.integers(0, HOSTILE_RECORDS) for s in streams}),
     )
+    memo = Memo(HOSTILE_SHRINK_BUDGET)
     test = given_test(
         attempt,
         drawn,
         seed=ctx.seed_for("hostile"),
         config=check_settings(max_examples=HOSTILE_EXAMPLES),
-        memo=Memo(HOSTILE_SHRINK_BUDGET),
+        memo=memo,
         key=lambda d: (d[0], *sorted(d[1].items())),
     )
     run_property(
         ctx,
         test,
         flaky="failed on hostile data",
+        memo=memo,
         unfair="the sandbox served no edge-profile tenant whose responses all conformed to the contract, "
         "so there was nothing fair to test the connector with (a sandbox defect)",
     )

@@ -35,13 +35,15 @@ def replica_converges_under_interleaved_changes(ctx: CheckContext) -> None:
     Without a change feed (incremental by an updated-since filter) records deleted on the
     platform that the replica still holds are not judged: no such filter shows a deletion.
     """
-    machine = _converges_machine(ctx, list(ctx.manifest.streams), Memo(STATEFUL_SHRINK_SECONDS))
+    memo = Memo(STATEFUL_SHRINK_SECONDS)
+    machine = _converges_machine(ctx, list(ctx.manifest.streams), memo)
     config = check_settings(max_examples=STATEFUL_EXAMPLES, stateful_step_count=STATEFUL_STEPS)
     try:
         run_property(
             ctx,
             machine_test(machine, seed=ctx.seed_for("stateful"), config=config),
             flaky="the replica diverged",
+            memo=memo,
         )
     except CheckFailure as failure:
         failure.evidence.details["hypothesis_program"] = hypothesis_program(getattr(failure, "__notes__", []))
