@@ -154,8 +154,14 @@ def main() -> int:
     jobs = [(c, conn, s) for c, conn, _ in pairs for s in range(1, args.seeds + 1)]
     jobs += [(c, REFERENCE, s) for c in checks for s in range(1, args.reference + 1)]
     started = time.perf_counter()
+
+    def one(job: tuple[str, str, int]) -> Run:
+        run = certify(*job)
+        print(f"  {run.check} {run.connector} seed {run.seed}: {run.status}", file=sys.stderr, flush=True)
+        return run
+
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        runs = list(pool.map(lambda job: certify(*job), jobs))
+        runs = list(pool.map(one, jobs))
     bad = 0
     for check, connector, words in pairs:
         mine = [r for r in runs if r.check == check and r.connector == connector]
