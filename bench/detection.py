@@ -39,7 +39,7 @@ def budgets() -> dict[str, str]:
 
     return {
         "RES-04": f"{hostile.HOSTILE_EXAMPLES} examples",
-        "INT-05": f"{stateful.STATEFUL_EXAMPLES} programs of {stateful.STATEFUL_STEPS} steps",
+        "INT-05": f"1 fixed program + {stateful.STATEFUL_EXAMPLES} random of {stateful.STATEFUL_STEPS} steps",
         "WH-04": f"{webhook_fuzz.COVERAGE_EXAMPLES} coverage cases + {webhook_fuzz.FUZZ_EXAMPLES} random",
     }
 
@@ -104,6 +104,58 @@ def certify(check: str, connector: str, seed: int) -> Run:
     )
 
 
+def res04_model(seeds: int, connector: str) -> list[int | None]:
+    """Per seed, the first RES-04 example (1-based) whose tenant holds a top-level string that
+    latin-1 cannot encode in a stream `connector` syncs: where crashes_on_non_latin_text fails.
+    The examples are drawn as the check draws them, and the tenants built as the sandbox builds
+    them, but nothing syncs (hypothesis draws the same examples until the first failure), so it
+    runs on far more seeds than certifications can. None: no such tenant within the budget."""
+    from harness.checks.context import CheckContext
+    from harness.checks.hostile import hostile_test
+    from harness.checks.properties import Memo
+    from harness.connectors.manifest import load_manifest
+    from harness.contract import default_contract_path, load
+    from harness.synth import Dataset
+    from harness.synth import profile as get_profile
+
+    contract = load(default_contract_path())
+    streams = list(load_manifest(ROOT / connector / "connector.toml", contract).streams)
+    edge = get_profile("edge")
+
+    def non_latin(value: Any) -> bool:
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            return True
+        return False
+
+    tried: list[bool] = []  # per example of the current seed: whether the defect would show
+
+    def attempt(drawn: tuple[int, dict[str, int]]) -> None:
+        if True in tried:  # found for this seed: the rest need not be built
+            tried.append(False)
+            return
+        data_seed, sizes = drawn
+        sizes = {name: sizes.get(name, 0) for name in contract.collections}
+        data = Dataset(contract, seed=data_seed, **edge.dataset_options(contract, sizes))
+        tried.append(
+            any(
+                isinstance(v, str) and non_latin(v)
+                for stream in streams
+                for record in data.records(stream)
+                for v in record.values()
+            )
+        )
+
+    firsts: list[int | None] = []
+    for seed in range(1, seeds + 1):
+        tried.clear()
+        ctx = CheckContext(check_id="RES-04", sandbox=None, contract=None, manifest=None, seed=seed)  # type: ignore[arg-type]
+        hostile_test(attempt, streams, ctx.seed_for("hostile"), Memo())()
+        firsts.append(tried.index(True) + 1 if True in tried else None)
+    return firsts
+
+
 def lower_bound(caught: int, n: int, alpha: float = 0.05) -> float:
     """One-sided Clopper-Pearson lower bound on the catch rate: the p at which `caught` or more
     catches in `n` would happen only `alpha` of the time (bisection on the binomial tail)."""
@@ -141,6 +193,13 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2, help="child certifications at once (default 2)")
     parser.add_argument("--also", action="store_true", help="also the connectors' [also] lists")
     parser.add_argument("--checks", default=",".join(budgets()), help="comma-separated check ids")
+    parser.add_argument(
+        "--model",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also RES-04's model on seeds 1..K (draws its examples and builds their tenants, no syncs)",
+    )
     args = parser.parse_args()
     checks = [c.strip() for c in args.checks.split(",") if c.strip()]
     unknown = sorted(set(checks) - set(budgets()))
@@ -177,6 +236,9 @@ def main() -> int:
             else "first failing example: not recorded"
         )
         n = len(mine)
+        if not n:
+            print(f"{check} on {connector}: not certified (0 seeds asked for)", flush=True)
+            continue
         print(
             f"{check} on {connector}: caught {len(caught)}/{n} ({len(caught) / n:.0%}; 95% lower bound "
             f"{lower_bound(len(caught), n):.1%}); budget {budgets()[check]}; {first}; "
@@ -200,6 +262,24 @@ def main() -> int:
             print(f"  FALSE {r.status.upper()} seed {r.seed}: {r.message[:200]}\n    {r.replay}")
         bad += len(false)
     print(f"{len(runs)} certifications in {time.perf_counter() - started:.0f} s", flush=True)
+    if args.model:
+        connector = "tests/connectors/flawed/crashes_on_non_latin_text"
+        firsts = res04_model(args.model, connector)
+        hits = [f for f in firsts if f is not None]
+        measured = {r.seed: r.first_failure for r in runs if r.check == "RES-04" and r.connector == connector}
+        agree = sum(1 for seed, first in measured.items() if firsts[seed - 1] == first) if measured else 0
+        print(
+            f"RES-04 model on {connector}, seeds 1..{args.model}: a non-latin-1 text within the budget "
+            f"on {len(hits)}/{args.model} ({lower_bound(len(hits), args.model):.1%} lower bound); first at "
+            "example "
+            f"mean {statistics.mean(hits) if hits else 0:.1f}, max {max(hits, default=0)}; the model's first "
+            f"example is the measured first failing one on {agree}/{len(measured)} certified seeds",
+            flush=True,
+        )
+        misses = [seed for seed, first in enumerate(firsts, 1) if first is None]
+        if misses:
+            print(f"  model misses seeds {misses[:20]}", flush=True)
+        bad += len(misses) + len(measured) - agree
     return 1 if bad else 0
 
 
