@@ -22,7 +22,7 @@ SLOW_UNIT := sandbox_conformance first_hour report_browser cli_image cli_serve c
              real_contracts command_driver
 FAST_TESTS ?= tests/unit $(foreach f,$(SLOW_UNIT),--ignore=tests/unit/test_$(f).py)
 
-.PHONY: help venv test check typecheck certify lint bench matrix clean-matrix verdicts-under-load fidelity clean
+.PHONY: help venv test check typecheck certify lint bench matrix clean-matrix verdicts-under-load fidelity detection clean
 
 help:
 	@echo "make certify  certify examples/acme_sync on the embedded sandbox (writes cert.json)"
@@ -30,11 +30,12 @@ help:
 	@echo "make check    lint + typecheck + the fast unit tests (under a minute)"
 	@echo "make lint     ruff"
 	@echo "make typecheck mypy over harness/ (settings in pyproject.toml)"
-	@echo "make bench    run the benchmarks in bench/ (prints numbers, asserts nothing; fidelity has its own target)"
+	@echo "make bench    run the benchmarks in bench/ (prints numbers, asserts nothing; fidelity and detection have their own targets)"
 	@echo "make matrix   every flawed connector against the whole catalogue (slow)"
 	@echo "make clean-matrix  every clean connector, strict, seeds 1-3: fails on a failure not in false_verdicts.toml (slow)"
 	@echo "make verdicts-under-load  the clean connectors certify idle (seed 2) and beside one busy process per core (seed 3); CI runs it"
 	@echo "make fidelity schemathesis --checks all against the sandbox on 40 real published specs (slow; FIDELITY_ARGS=...)"
+	@echo "make detection how often RES-04, INT-05 and WH-04 catch their flawed connectors, seeds 1-30 (slow; DETECTION_ARGS=...)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -72,12 +73,17 @@ verdicts-under-load: $(STAMP)
 	$(BIN)/python tests/connectors/clean_matrix.py --load 3
 
 bench: $(STAMP)
-	@for b in bench/*.py; do case $$b in */corpus.py|*/fidelity.py|*/stripe_suite.py) continue;; esac; \
+	@for b in bench/*.py; do case $$b in */corpus.py|*/fidelity.py|*/stripe_suite.py|*/detection.py) continue;; esac; \
 	  echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 fidelity: $(STAMP)
 	$(BIN)/python bench/fidelity.py $(FIDELITY_ARGS)
 	$(BIN)/python bench/stripe_suite.py
+
+# About 100 child certifications, two at a time: 15-30 minutes on a shared 2-core machine.
+DETECTION_ARGS ?= 30 --model 1000
+detection: $(STAMP)
+	$(BIN)/python bench/detection.py $(DETECTION_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build wheelhouse *.egg-info cert.json

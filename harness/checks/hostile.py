@@ -64,24 +64,34 @@ def survives_hostile_responses(ctx: CheckContext) -> None:
         )
         return True
 
-    drawn = st.tuples(
-        st.integers(0, 2**32 - 1),
-        st.fixed_dictionaries({s: st.integers(0, HOSTILE_RECORDS) for s in streams}),
-    )
-    test = given_test(
-        attempt,
-        drawn,
-        seed=ctx.seed_for("hostile"),
-        config=check_settings(max_examples=HOSTILE_EXAMPLES),
-        memo=Memo(HOSTILE_SHRINK_BUDGET),
-        key=lambda d: (d[0], *sorted(d[1].items())),
-    )
+    memo = Memo(HOSTILE_SHRINK_BUDGET)
+    test = hostile_test(attempt, streams, ctx.seed_for("hostile"), memo)
     run_property(
         ctx,
         test,
         flaky="failed on hostile data",
+        memo=memo,
         unfair="the sandbox served no edge-profile tenant whose responses all conformed to the contract, "
         "so there was nothing fair to test the connector with (a sandbox defect)",
+    )
+
+
+def hostile_test(
+    attempt: Callable[[tuple[int, dict[str, int]]], bool | None], streams: list[str], seed: int, memo: Memo
+) -> Callable[[], None]:
+    """RES-04's hypothesis test: (data seed, records per stream) examples. Apart from the check,
+    so `bench/detection.py` can draw the very examples a run draws without syncing anything."""
+    drawn = st.tuples(
+        st.integers(0, 2**32 - 1),
+        st.fixed_dictionaries({s: st.integers(0, HOSTILE_RECORDS) for s in streams}),
+    )
+    return given_test(
+        attempt,
+        drawn,
+        seed=seed,
+        config=check_settings(max_examples=HOSTILE_EXAMPLES),
+        memo=memo,
+        key=lambda d: (d[0], *sorted(d[1].items())),
     )
 
 

@@ -24,7 +24,7 @@ from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 from hypothesis.strategies import SearchStrategy
 
 from harness.checks.context import CheckContext
-from harness.checks.failures import Finding
+from harness.checks.failures import CheckFailure, Finding
 from harness.core.errors import HarnessError
 
 T = TypeVar("T")
@@ -94,6 +94,8 @@ class Memo:
     outcomes: dict[Hashable, Outcome] = field(default_factory=dict)
     deadline: float | None = None
     runs: int = 0  # examples actually run (not replayed)
+    examples: int = 0  # examples hypothesis has tried (explicit ones included), counted by the runners
+    first_failure: int | None = None  # which of them failed first: what the detection bench averages
 
     def seen(self, key: Hashable) -> bool:
         return key in self.outcomes
@@ -115,6 +117,7 @@ class Memo:
             self.outcomes[key] = Outcome(error=exc, traceback=exc.__traceback__)
             if self.deadline is None:
                 self.deadline = self.clock() + self.shrink_seconds
+                self.first_failure = self.examples
             raise
         self.outcomes[key] = Outcome(value=value)
         return value
@@ -131,6 +134,7 @@ class Program(Generic[W]):
 
     def __init__(self, memo: Memo, start: Callable[[], W], stop: Callable[[W], None]) -> None:
         self.memo, self._start, self._stop = memo, start, stop
+        memo.examples += 1  # one Program per state-machine example
         self.keys: tuple[Hashable, ...] = ()
         self._actions: list[Callable[[W], object]] = []
         self.world: W | None = None
@@ -180,6 +184,7 @@ def given_test(
     the example as unfair (hypothesis.assume), else passes. Explicit examples run first, in order."""
 
     def run_example(drawn: T) -> None:
+        memo.examples += 1
         name = key(drawn)
         if not memo.seen(name) and memo.expired():
             return  # out of shrinking time: passes at once, so shrinking ends
@@ -200,12 +205,19 @@ def machine_test(
     return lambda: run_state_machine_as_test(seeded, settings=config)
 
 
-def run_property(ctx: CheckContext, test: Callable[[], None], *, flaky: str, unfair: str = "") -> None:
-    """Run a property test for a check: its own failure (a CheckFailure) goes through unchanged,
-    a failure hypothesis could not replay becomes the check's failure, and finding no fair example
-    to test with is a harness error naming the check."""
+def run_property(
+    ctx: CheckContext, test: Callable[[], None], *, flaky: str, unfair: str = "", memo: Memo | None = None
+) -> None:
+    """Run a property test for a check: its own failure (a CheckFailure) goes through with the
+    number of the example that first failed in its evidence (how a budget is sized), a failure
+    hypothesis could not replay becomes the check's failure, and finding no fair example to test
+    with is a harness error naming the check."""
     try:
         test()
+    except CheckFailure as failure:
+        if memo is not None and memo.first_failure is not None:
+            failure.evidence.details["first_failing_example"] = memo.first_failure
+        raise
     except Flaky as exc:  # FlakyFailure (an exception group) and FlakyStrategyDefinition alike
         ctx.require(not_reproducible(flaky, exc))
     except Unsatisfiable:

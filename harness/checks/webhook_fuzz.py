@@ -103,17 +103,18 @@ def webhook_endpoint_survives_fuzzing(ctx: CheckContext) -> None:
         )
         return True
 
+    memo = Memo(FUZZ_SHRINK_SECONDS)
     test = given_test(
         deliver,
         cases,
         seed=ctx.seed_for("fuzz"),
         config=check_settings(max_examples=FUZZ_EXAMPLES),
-        memo=Memo(FUZZ_SHRINK_SECONDS),
+        memo=memo,
         key=lambda drawn: repr(prepare(*drawn)),
         explicit=coverage,
     )
     try:
-        run_property(ctx, test, flaky="the webhook endpoint failed")
+        run_property(ctx, test, flaky="the webhook endpoint failed", memo=memo)
     finally:
         wh.close()
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from harness.checks.context import CheckContext
-from harness.checks.failures import CheckFailure
+from harness.checks.failures import CheckFailure, Finding
 from harness.checks.properties import (
     Memo,
     NoFairExample,
@@ -210,3 +210,22 @@ def test_after_the_budget_an_unseen_step_ends_the_program_as_passed() -> None:
     assert later.skipped and later.world is None
     with pytest.raises(AssertionError, match="boom"):
         Program(memo, Counter, lambda world: None).step("boom", lambda world: None)
+
+
+def test_the_example_that_failed_first_is_in_the_failures_evidence() -> None:
+    ctx = context()
+
+    def prop(x: int) -> None:
+        ctx.require(Finding.of("too big") if x >= 3 else None)
+
+    test = given_test(
+        prop,
+        st.integers(100, 200),
+        seed=1,
+        config=check_settings(max_examples=9),
+        memo=(memo := Memo()),
+        explicit=[1, 2, 3, 4],
+    )
+    with pytest.raises(CheckFailure) as failure:
+        run_property(ctx, test, flaky="it broke", memo=memo)
+    assert failure.value.evidence.details["first_failing_example"] == 3  # the third explicit one

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from harness.checks.context import StreamDiff
-from harness.checks.stateful import hypothesis_program, judge_convergence, judge_sync
+from harness.checks.stateful import (
+    FIXED,
+    SHRUNK,
+    fixed_program,
+    hypothesis_program,
+    judge_convergence,
+    judge_sync,
+)
 from harness.connectors import ConnectorFailed, ConnectorTimeout
 
 STEPS = ["full sync", "create contacts con_1", "update contacts con_1 (email)", "incremental sync"]
@@ -67,3 +76,46 @@ def test_the_program_hypothesis_printed_leaves_out_invariants_and_teardown() -> 
         hypothesis_program(notes)
         == "state.full_sync(); state.create(stream='contacts'); state.incremental_sync()"
     )
+
+
+def test_a_failure_of_the_fixed_program_says_its_sequence_was_not_shrunk() -> None:
+    diff = StreamDiff("contacts", truth=4, extra=["con_2"])
+    finding = judge_convergence([diff], {"contacts": {"con_2": "deleted"}}, STEPS, FIXED)
+    assert finding is not None
+    assert "— failing sequence, a fixed program run before the random ones: full sync;" in finding.message
+    assert "shrunk" not in finding.message
+
+
+def test_the_fixed_program_changes_one_record_twice_in_each_window_then_syncs_and_judges() -> None:
+    calls: list[str] = []
+
+    class Recording:
+        how = SHRUNK
+
+        def __getattr__(self, name: str) -> Any:
+            return lambda **kwargs: calls.append(
+                f"{name}({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
+            )
+
+    fixed_program(Recording, "contacts")  # type: ignore[arg-type]
+    assert calls == [
+        "full_sync()",
+        "converges()",
+        "create(stream=contacts)",
+        "update(pick=0, donor=1)",
+        "incremental_sync()",
+        "converges()",
+        "update(pick=1, donor=2)",
+        "update(pick=0, donor=3)",
+        "incremental_sync()",
+        "converges()",
+        "update(pick=2, donor=4)",
+        "delete(pick=0)",
+        "incremental_sync()",
+        "converges()",
+        "create(stream=contacts)",
+        "delete(pick=0)",
+        "incremental_sync()",
+        "converges()",
+        "teardown()",
+    ]
