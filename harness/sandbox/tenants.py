@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.contract import Contract
 from harness.core.errors import HarnessError
-from harness.sandbox.audit import ACTOR, AuditLog
+from harness.sandbox.audit import ACTOR, AuditLog, acting
 from harness.sandbox.credentials import Formats, Minter, contract_formats
 from harness.sandbox.faults import Faults
 from harness.sandbox.idempotency import IdempotencyStore
@@ -135,6 +135,29 @@ class Tenant:
     def _changed(self, change: Change) -> None:
         self.change_by[change.seq] = ACTOR.get()
         self.audit.record(f"record.{change.type}", collection=change.collection, id=change.id, seq=change.seq)
+
+    def complete_audit(self) -> None:
+        """Give every change in the log its audit entry before the chain is read. The change log
+        is written first and is the record; a replica killed between a change and its entry left
+        the entry out, so the next reader appends it (`recovered`), attributed as the change was,
+        under the tenant's write lock so no live writer's entry is doubled."""
+        with self.data.writing():
+            recorded = {
+                (e.get("details") or {}).get("seq")
+                for e in self.audit.entries()
+                if str(e.get("action", "")).startswith("record.")
+            }
+            for change in self.data.changes_since(0):
+                if change.seq in recorded:
+                    continue
+                with acting(self.change_by.get(change.seq) or ACTOR.get()):
+                    self.audit.record(
+                        f"record.{change.type}",
+                        collection=change.collection,
+                        id=change.id,
+                        seq=change.seq,
+                        recovered=True,
+                    )
 
     def add_client(self, scopes: frozenset[str]) -> Client:
         client = Client(*self.minter.client(), scopes)

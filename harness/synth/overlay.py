@@ -13,6 +13,7 @@ the end and is seen again, one deleted disappears, and nothing is skipped.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hashlib
 import math
 import random
@@ -146,6 +147,11 @@ class Overlay:
             if index is None or self._is_touched(state, index):
                 return None
         return (0, index)
+
+    def writing(self) -> contextlib.AbstractContextManager[None]:
+        """Held around a write and what follows it (its audit entry): one writer per tenant. In
+        one process the overlay's own lock does that; a shared store locks across replicas."""
+        return contextlib.nullcontext()
 
     def changes_since(self, seq: int = 0, limit: int | None = None) -> list[Change]:
         with self._lock:

@@ -523,6 +523,9 @@ class RedisOverlay(ScopedOverlay):
     def _offset(self) -> int:
         return int((self.clock - self._base_clock).total_seconds())
 
+    def writing(self) -> contextlib.AbstractContextManager[None]:
+        return self._writing()
+
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
         if getattr(self._writer, "depth", 0):
