@@ -18,7 +18,7 @@ from referencing import Resource
 from referencing.jsonschema import DRAFT202012
 
 from harness.contract.model import Contract
-from harness.contract.pointer import join
+from harness.contract.pointer import join, resolve
 
 EXTENSION = "x-harness-evolution"  # on the evolved document's root: what was added, for the sandbox
 WORDS = ("region", "tier", "segment", "channel", "origin", "cohort", "locale_hint", "rank")
@@ -78,7 +78,7 @@ def evolve(contract: Contract, seed: int) -> Contract:
     done: set[str] = set()  # schema pointers already evolved (collections sharing one schema)
     for col in sorted(contract.collections.values(), key=lambda c: c.name):
         pointer = _local(contract, col.item_schema_uri)
-        schema = _at(doc, pointer) if pointer is not None else None
+        schema = resolve(doc, pointer) if pointer is not None else None
         if isinstance(schema, dict) and isinstance(schema.get("properties"), dict):
             props: dict[str, Any] = schema["properties"]
             if pointer in done:
@@ -90,7 +90,7 @@ def evolve(contract: Contract, seed: int) -> Contract:
                 added[col.name] = (name,)
                 enums[col.name] = _widen_enums(doc, props, rng)
         op = col.list_op
-        answers = _at(doc, join("paths", op.path, op.method.lower()))
+        answers = resolve(doc, join("paths", op.path, op.method.lower()))
         if isinstance(answers, dict) and not op.webhook:
             answers["deprecated"] = True
             for status, response in (answers.get("responses") or {}).items():
@@ -165,7 +165,7 @@ def _follow(doc: dict[str, Any], node: Any) -> Any:
         ref = node["$ref"]
         if not ref.startswith("#"):
             return None
-        node = _at(doc, ref[1:])
+        node = resolve(doc, ref[1:])
     return None
 
 
@@ -173,18 +173,6 @@ def _local(contract: Contract, uri: str) -> str | None:
     """The JSON pointer of a URI in the contract's own document; None for another document."""
     base, _, fragment = uri.partition("#")
     return fragment if base == contract.uri.partition("#")[0] else None
-
-
-def _at(doc: Any, pointer: str) -> Any:
-    node = doc
-    for token in [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:]]:
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            return None
-    return node
 
 
 __all__ = ["EXTENSION", "Evolution", "evolve"]

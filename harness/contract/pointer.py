@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 
 def escape(token: str) -> str:
@@ -15,3 +16,16 @@ def join(*tokens: object) -> str:
 
 def from_path(parts: Iterable[object], prefix: str = "") -> str:
     return prefix + join(*parts)
+
+
+def resolve(doc: Any, pointer: str) -> Any:
+    """The node `pointer` (`/components/schemas/X`) names in `doc`, or None where it names nothing."""
+    node = doc
+    for token in [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:]]:
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return None
+    return node

@@ -29,6 +29,8 @@ import orjson
 from referencing import Resource
 from referencing.jsonschema import DRAFT202012
 
+from harness.contract.pointer import resolve
+
 if TYPE_CHECKING:
     from harness.contract.model import Contract
 
@@ -121,7 +123,7 @@ def _marked(schema: Any, root: Any, keyword: str) -> bool:
             return True
         ref = node.get("$ref")
         if isinstance(ref, str) and ref.startswith("#/"):
-            pending.append(_local(root, ref))
+            pending.append(resolve(root, ref[1:]))
         if isinstance(node.get("allOf"), list):
             pending.extend(node["allOf"])
         for union in ("anyOf", "oneOf"):
@@ -131,16 +133,3 @@ def _marked(schema: Any, root: Any, keyword: str) -> bool:
                 if len(non_null) == 1:
                     pending.append(non_null[0])
     return False
-
-
-def _local(root: Any, ref: str) -> Any:
-    node = root
-    for token in ref[2:].split("/"):
-        token = token.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            return None
-    return node
