@@ -148,10 +148,11 @@ class Overlay:
                 return None
         return (0, index)
 
-    def writing(self) -> contextlib.AbstractContextManager[None]:
-        """Held around a write and what follows it (its audit entry): one writer per tenant. In
-        one process the overlay's own lock does that; a shared store locks across replicas."""
-        return contextlib.nullcontext()
+    def writing(self) -> contextlib.AbstractContextManager[Any]:
+        """Held around a write and what its listeners do (its audit entry): one writer per tenant.
+        In one process that is the overlay's own lock, which every write holds; a shared store
+        locks across replicas."""
+        return self._lock
 
     def changes_since(self, seq: int = 0, limit: int | None = None) -> list[Change]:
         with self._lock:

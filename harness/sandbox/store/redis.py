@@ -523,7 +523,7 @@ class RedisOverlay(ScopedOverlay):
     def _offset(self) -> int:
         return int((self.clock - self._base_clock).total_seconds())
 
-    def writing(self) -> contextlib.AbstractContextManager[None]:
+    def writing(self) -> contextlib.AbstractContextManager[Any]:
         return self._writing()
 
     @contextlib.contextmanager
