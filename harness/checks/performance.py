@@ -12,7 +12,7 @@ from harness.checks.context import CheckContext
 from harness.checks.failures import Finding
 from harness.checks.registry import check
 from harness.connectors import ConnectorFailed, ConnectorTimeout
-from harness.core import LoggedRequest, RequestLog
+from harness.core import CpuWaits, LoggedRequest, RequestLog
 
 RATE, BURST = 20.0, 20  # the tenant's rate limit: requests per second, and the bucket's size
 BUDGET_PAGES = 30  # list pages at the contract's largest page size (more at any smaller one)
@@ -34,7 +34,10 @@ def uses_rate_budget(ctx: CheckContext) -> None:
     How it is measured, from the sandbox's request log, on the connector's own clock: the time the
     sandbox spent answering requests (from a request's arrival to its answer) is left out, so only
     the connector's pauses count, between receiving an answer and sending its next request, and a
-    slow or busy machine serving pages slowly gives the same verdict as an idle one. On that clock
+    slow or busy machine serving pages slowly gives the same verdict as an idle one; nor does the
+    time the connector's own processes spent ready to run but queued for a CPU behind other work
+    (Linux's per-thread schedstat), so an oversubscribed machine does not read as a slow connector,
+    while a connector that sleeps between pages is still judged by its sleeps. On that clock
     the platform's token bucket is replayed over the connector's API requests (the token endpoint
     has its own budget). Tokens that overflow the full bucket while the connector is active (from
     its first API request until it finishes, or until the 8 s run out) are budget it wasted.
@@ -55,16 +58,18 @@ def uses_rate_budget(ctx: CheckContext) -> None:
     sizes = {stream: ctx.page_size(stream) * pages for stream in streams}
     tenant = ctx.tenant(sizes, purpose="rate-budget", rate_limit=(RATE, BURST))
     connector = ctx.connector(tenant, timeout=BUDGET_WINDOW)
+    connector.sample_waits = True
     error: ConnectorFailed | ConnectorTimeout | None = None
     try:
         connector.sync(None)
     except (ConnectorFailed, ConnectorTimeout) as exc:
         error = exc
     ended = time.time()  # a call that ran out of time was ended with its whole process tree
+    waits = connector.diagnostics().cpu_waits
     connector.close()
     api = tenant.requests().api().until(ended)
     ctx.require(judge_paced_run(api, error, streams))
-    ctx.require(judge_rate_budget(api, until=ended if error is not None else None))
+    ctx.require(judge_rate_budget(api, until=ended if error is not None else None, waits=waits))
 
 
 def judge_paced_run(api: RequestLog, error: BaseException | None, streams: list[str]) -> Finding | None:
@@ -82,14 +87,17 @@ def judge_paced_run(api: RequestLog, error: BaseException | None, streams: list[
     return None
 
 
-def judge_rate_budget(api: RequestLog, *, until: float | None) -> Finding | None:
+def judge_rate_budget(
+    api: RequestLog, *, until: float | None, waits: CpuWaits | None = None
+) -> Finding | None:
     """Utilization of the rate budget on the connector's own clock, and the share of 429s.
 
-    `until` is when an unfinished sync was stopped (None: it finished).
+    `until` is when an unfinished sync was stopped (None: it finished); `waits`, when the
+    connector's processes waited for a CPU.
     """
     if not api:
         return None
-    clock = ConnectorClock(api)
+    clock = ConnectorClock(api, waits)
     pauses = connector_pauses(api, clock)
     tail = None if until is None else max(clock(until) - clock(api[-1].time), 0.0)
     budget = _replay_bucket(api, forgive_stalls(pauses), tail)
@@ -116,6 +124,7 @@ def judge_rate_budget(api: RequestLog, *, until: float | None) -> Finding | None
         tokens_wasted=round(budget.wasted, 1),
         active_seconds=round(budget.active, 3),
         sandbox_seconds=round(clock.busy, 3),
+        cpu_queued_seconds=round(clock.queued(), 3),
         finished=until is None,
     )
 
@@ -125,7 +134,8 @@ def _underused(budget: _Budget, clock: ConnectorClock, pauses: list[float], *, f
     return (
         f"used only {len(budget.accepted)} of the {budget.available:.0f} requests its rate budget "
         f"allowed over {budget.active:.1f} s of its own time ({budget.utilization:.0%}; the limit is "
-        f"{RATE:g}/s, burst {BURST}; the {clock.busy:.1f} s the sandbox spent answering left out): "
+        f"{RATE:g}/s, burst {BURST}; the {clock.busy:.1f} s the sandbox spent answering and the "
+        f"{clock.queued():.1f} s its processes waited for a CPU left out): "
         f"the median pause between an answer and its next request was {pause:.2f} s where the budget "
         f"allows one every {1 / RATE:.2f} s"
         + ("" if finished else f", and the sync was still running when its {BUDGET_WINDOW:g} s were up")
@@ -161,14 +171,18 @@ def _hammered(api: RequestLog, limited: RequestLog, ignored: list[LoggedRequest]
 
 
 class ConnectorClock:
-    """Sandbox time with the sandbox's own service time cut out: the connector's own time.
+    """Sandbox time with the sandbox's own service time and the machine's queueing cut out: the
+    connector's own time.
 
     A request is in the sandbox's hands from its arrival to its answer (`responded`); time when
     any request is in its hands is not the connector's. Under load the sandbox serves a page more
-    slowly, and that must not read as the connector pausing.
+    slowly, and that must not read as the connector pausing. Nor must the time the connector's
+    processes spent ready to run but queued for a CPU behind other work (`waits`), outside those
+    spans: a sleep is still the connector's.
     """
 
-    def __init__(self, log: RequestLog) -> None:
+    def __init__(self, log: RequestLog, waits: CpuWaits | None = None) -> None:
+        self._waits = waits or CpuWaits()
         spans: list[list[float]] = []
         for start, end in sorted((e.time, max(e.time, e.responded)) for e in log):
             if spans and start <= spans[-1][1]:
@@ -182,10 +196,14 @@ class ConnectorClock:
         """Seconds the sandbox spent answering, overlaps counted once."""
         return sum(end - start for start, end in self._spans)
 
+    def queued(self, until: float = math.inf) -> float:
+        """Seconds the connector waited for a CPU outside the sandbox's spans, before `until`."""
+        return self._waits.outside([(a, b) for a, b in self._spans], until)
+
     def __call__(self, moment: float) -> float:
         """The connector's own time at `moment` (sandbox epoch seconds)."""
         busy = sum(min(end, moment) - start for start, end in self._spans if start < moment)
-        return moment - busy
+        return moment - busy - self.queued(moment)
 
 
 @dataclass

@@ -290,15 +290,6 @@ def _processes() -> list[tuple[int, int, int]]:
     return out
 
 
-def high_water_kib(pid: int) -> int:
-    """VmHWM: the most resident memory the process has had so far, in KiB (0 once it is gone)."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
 def started(pid: int) -> str:
     """When the process started (clock ticks after boot): with the pid, it names one process."""
     with contextlib.suppress(OSError, IndexError):
@@ -350,40 +341,3 @@ class StderrTail:
 
     def text(self) -> str:
         return "\n".join(self.lines)
-
-
-class MemoryWatch:
-    """Samples the peak resident memory (VmHWM) of a process tree while a call runs: summed
-    over its processes, each counted once by (pid, start time)."""
-
-    POLL_SECONDS = 0.025
-
-    def __init__(self, root: int) -> None:
-        self.root = root
-        self.peaks: dict[tuple[int, str], int] = {}
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    RESCAN_EVERY = 10  # polls between walks of /proc for new processes in the tree
-
-    def _run(self) -> None:
-        tick = 0
-        while True:
-            self.sample(rescan=tick % self.RESCAN_EVERY == 0)
-            tick += 1
-            if self._done.wait(self.POLL_SECONDS):
-                self.sample(rescan=True)
-                return
-
-    def sample(self, rescan: bool = True) -> None:
-        if rescan:
-            self._keys = [(pid, started(pid)) for pid in descendants(self.root)]
-        for key in getattr(self, "_keys", []):
-            self.peaks[key] = max(self.peaks.get(key, 0), high_water_kib(key[0]))
-
-    def stop(self) -> int:
-        """Stop sampling; the summed peak in KiB."""
-        self._done.set()
-        self._thread.join(timeout=5)
-        return sum(self.peaks.values())

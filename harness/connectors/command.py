@@ -28,12 +28,14 @@ from typing import Any
 
 import httpx
 
-from harness.connectors.cleanroom import MemoryWatch, Room, StderrTail
+from harness.connectors.cleanroom import Room, StderrTail
 from harness.connectors.driver import Capabilities, Diagnostics
 from harness.connectors.errors import ConnectorFailed, ConnectorLoadError, ConnectorTimeout
 from harness.connectors.manifest import Manifest
 from harness.connectors.protocol import Channel, Deadline, OutputLimit, ProtocolError, apply, parse
 from harness.connectors.replica import Replica
+from harness.connectors.watches import MemoryWatch, WaitWatch
+from harness.core.waits import CpuWaits
 
 SERVE_START = 15.0  # seconds `CMD serve` gets to start listening
 
@@ -48,6 +50,8 @@ class CommandConnector:
             raise ConnectorLoadError(f"{manifest.file}: no command to run")
         self.manifest, self.config, self.sink, self.timeout = manifest, config, sink, timeout
         self.sample_memory = False
+        self.sample_waits = False
+        self._waits: list[tuple[float, float]] = []
         self.argv = resolve_command(manifest)
         self.room = Room(readable=[Path(self.argv[0]), manifest.root])
         self.stderr: deque[str] = deque(maxlen=200)
@@ -101,7 +105,8 @@ class CommandConnector:
 
     def diagnostics(self) -> Diagnostics:
         lines = [*self.stderr, *(self._serve_tail.lines if self._serve_tail else ())]
-        return Diagnostics(stderr=tuple(lines[-200:]), peak_kib=self._peak_kib)
+        waits = CpuWaits.of(self._waits)
+        return Diagnostics(stderr=tuple(lines[-200:]), peak_kib=self._peak_kib, cpu_waits=waits)
 
     def egress(self) -> list[dict[str, Any]] | None:
         """A command's own process makes its own connections: the harness cannot see them."""
@@ -236,6 +241,7 @@ class CommandConnector:
         feeder = threading.Thread(target=_feed, args=(proc.stdin, (stdin or "").encode()), daemon=True)
         feeder.start()
         watch = MemoryWatch(proc.pid) if self.sample_memory else None
+        waits = WaitWatch(proc.pid, self._waits) if self.sample_waits else None
         channel = Channel(proc.stdout.fileno())
         failure: BaseException | None = None
         try:
@@ -249,6 +255,8 @@ class CommandConnector:
         finally:
             if watch is not None:
                 self._peak_kib = max(self._peak_kib, watch.stop())
+            if waits is not None:
+                waits.stop()
             self.room.kill(proc)  # the call is over: nothing it started outlives it
         self._keep(tail)
         if failure is not None:

@@ -8,8 +8,10 @@ after a failure (stderr, peak memory) comes from `diagnostics()`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+from harness.core.waits import CpuWaits
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class Capabilities:
 class Diagnostics:
     stderr: tuple[str, ...] = ()  # the last lines its processes wrote on stderr (prints included)
     peak_kib: int = 0  # peak resident memory of its processes, when `sample_memory` was set
+    cpu_waits: CpuWaits = field(default_factory=CpuWaits)  # CPU waits, when `sample_waits` was set
 
 
 @runtime_checkable
@@ -35,6 +38,7 @@ class Driver(Protocol):
 
     timeout: float
     sample_memory: bool  # measure peak memory of the next calls (PERF-02); off by default
+    sample_waits: bool  # record when the next calls' processes waited for a CPU (PERF-01); off by default
 
     @property
     def capabilities(self) -> Capabilities: ...

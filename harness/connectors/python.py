@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from harness.connectors.cleanroom import (
-    MemoryWatch,
     Room,
     StderrTail,
     await_gone,
@@ -46,7 +45,9 @@ from harness.connectors.errors import ConnectorFailed, ConnectorLoadError, Conne
 from harness.connectors.manifest import Manifest
 from harness.connectors.protocol import SINK_TYPES, Channel, Deadline, ProtocolError, apply, parse
 from harness.connectors.replica import Replica
+from harness.connectors.watches import MemoryWatch, WaitWatch
 from harness.core.errors import HarnessError
+from harness.core.waits import CpuWaits
 
 DEFAULT_TIMEOUT = 60.0
 LOAD_TIMEOUT = 60.0  # seconds the worker may take to start and import the connector
@@ -275,6 +276,8 @@ class PythonConnector:
     ) -> None:
         self.manifest, self.config, self.sink, self.timeout = manifest, config, sink, timeout
         self.sample_memory = False
+        self.sample_waits = False
+        self._waits: list[tuple[float, float]] = []
         self._egress: list[dict[str, Any]] = []
         self._blind: list[str] = []
         self._peak_kib = 0
@@ -320,7 +323,8 @@ class PythonConnector:
         if self._worker is not None:
             self._worker.stderr.settle()
         lines = self._stderr + (list(self._worker.stderr.lines) if self._worker else [])
-        return Diagnostics(stderr=tuple(lines[-200:]), peak_kib=self._peak_kib)
+        waits = CpuWaits.of(self._waits)
+        return Diagnostics(stderr=tuple(lines[-200:]), peak_kib=self._peak_kib, cpu_waits=waits)
 
     def egress(self) -> list[dict[str, Any]] | None:
         return list(self._egress) + (list(self._worker.egress) if self._worker else [])
@@ -385,6 +389,7 @@ class PythonConnector:
     def _reply(self, worker: _Worker, label: str, timeout: float) -> dict[str, Any]:
         """The worker's answer to the last request; a hang, exit or flood ends the worker."""
         watch = MemoryWatch(worker.pid) if self.sample_memory else None
+        waits = WaitWatch(worker.pid, self._waits) if self.sample_waits else None
         try:
             return worker.read(self.sink, time.monotonic() + timeout)
         except Deadline:
@@ -408,6 +413,8 @@ class PythonConnector:
         finally:
             if watch is not None:
                 self._peak_kib = max(self._peak_kib, watch.stop())
+            if waits is not None:
+                waits.stop()
             if worker.spawned:
                 end_leftovers(worker.pid)  # nothing a call started outlives it
 

@@ -10,6 +10,7 @@ from harness.core.changes import ChangeEvent, last_kinds, singular
 from harness.core.faults import FAULT_KINDS, Fault
 from harness.core.requests import Auth, LoggedRequest, RequestLog, RequestViolation
 from harness.core.signing import TAMPERINGS, new_secret, sign, tamper
+from harness.core.waits import CpuWaits
 
 __all__ = [
     "FAULT_KINDS",
@@ -17,6 +18,7 @@ __all__ = [
     "Auth",
     "Capabilities",
     "ChangeEvent",
+    "CpuWaits",
     "Fault",
     "LoggedRequest",
     "RequestLog",

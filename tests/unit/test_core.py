@@ -7,7 +7,7 @@ import json
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from harness.core import Fault, LoggedRequest, last_kinds, new_secret, sign, tamper
+from harness.core import CpuWaits, Fault, LoggedRequest, last_kinds, new_secret, sign, tamper
 from tests.unit.checks.evidence import TOKEN_OP, change, log, request
 
 
@@ -98,3 +98,14 @@ def test_a_body_that_is_not_utf8_is_signed_over_its_bytes():
     again = sign(secret, b"\xff\xfe", msg_id="msg_2", timestamp=1_700_000_000)
     assert headers == again and headers["webhook-signature"].startswith("v1,")
     assert sign(secret, b"\xff\xff", msg_id="msg_2", timestamp=1_700_000_000) != headers
+
+
+def test_cpu_waits_interpolate_and_never_exceed_the_clock() -> None:
+    waits = CpuWaits.of([(2.0, 0.5), (1.0, 0.0), (3.0, 0.4)])  # out of order, one reading lower
+    assert waits.samples == ((1.0, 0.0), (2.0, 0.5), (3.0, 0.5))  # cumulative: never decreases
+    assert waits.at(0.0) == 0.0 and waits.at(1.5) == 0.25 and waits.at(9.0) == 0.5
+    assert waits.during(1.0, 1.5) == 0.25
+    # two threads queued at once sum to more than the clock: capped at the interval
+    assert CpuWaits.of([(0.0, 0.0), (1.0, 2.0)]).during(0.0, 1.0) == 1.0
+    assert waits.outside([(1.0, 1.5)], until=2.0) == 0.25
+    assert not CpuWaits() and CpuWaits().outside([(0.0, 1.0)], until=5.0) == 0.0

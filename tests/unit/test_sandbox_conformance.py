@@ -49,6 +49,7 @@ ADMIN = "conformance-admin-token"
 HOST = "http://testserver"
 CONTROL_CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "sandbox-control.openapi.yaml"
 SIZES = {"contacts": 40, "companies": 15, "deals": 15}
+RETIRE_AFTER = 2_000  # changes in the control fuzz's tenant before it gets a fresh one
 GENEROUS = {"rate": 10_000, "burst": 10_000}  # so 429s do not crowd out everything else
 CHECKS = [
     not_a_server_error,
@@ -305,11 +306,15 @@ def no_webhook_network():
 
 @pytest.fixture(scope="module")
 def control_tenant(client, admin):
-    """The tenant the control fuzz works on; a generated DELETE of it gets a fresh one made."""
+    """The tenant the control fuzz works on; a generated DELETE of it gets a fresh one made, and
+    so does one the fuzz has grown past RETIRE_AFTER changes (each generated churn may add 10,000):
+    otherwise every later read of its change log and audit chain, megabytes each, costs more than
+    the rest of the run."""
     current = {"id": new_tenant(client, admin, seed=13)["id"]}
 
     def live() -> str:
-        if SANDBOX.tenants.get(current["id"]) is None:
+        tenant = SANDBOX.tenants.get(current["id"])
+        if tenant is None or len(tenant.data.changes_since(0)) > RETIRE_AFTER:
             current["id"] = new_tenant(client, admin, seed=13)["id"]
         return current["id"]
 

@@ -6,9 +6,12 @@ to answer (latency_ms), so a loaded machine is a log whose pages take long to se
 
 from __future__ import annotations
 
+import itertools
+
 from harness.checks.memory import MemoryRun, judge_memory_growth, judge_memory_runs
 from harness.checks.performance import ConnectorClock, judge_paced_run, judge_rate_budget
 from harness.connectors import ConnectorFailed
+from harness.core import CpuWaits
 from tests.unit.checks.evidence import log, request
 
 STREAMS = ["contacts", "companies", "deals"]
@@ -97,6 +100,42 @@ def test_a_slow_sandbox_does_not_hide_a_connector_that_sleeps() -> None:
     assert (
         finding is not None and "pause between an answer and its next request was 0.30 s" in finding.message
     )
+
+
+def queued_in_every_pause(api, seconds: float) -> CpuWaits:
+    """A timeline where the connector's processes waited `seconds` for a CPU in each pause."""
+    samples, waited = [], 0.0
+    for before, after in itertools.pairwise(api):
+        samples += [(before.responded + 0.001, waited), (after.time - 0.001, waited + seconds)]
+        waited += seconds
+    return CpuWaits.of(samples)
+
+
+def test_time_queued_for_a_cpu_is_the_machines_not_the_connectors() -> None:
+    """A connector that needs 5 ms between pages, on a machine so oversubscribed that each time
+    its process waits 200 ms for a core: by its own clock it is back to back."""
+    api = serial(40, serve_ms=10, pause_ms=205)
+    finding = judge_rate_budget(api, until=None)
+    assert finding is not None and "median pause" in finding.message  # the wall clock alone: fails
+    assert judge_rate_budget(api, until=None, waits=queued_in_every_pause(api, 0.2)) is None
+
+
+def test_queueing_does_not_excuse_a_connector_that_sleeps() -> None:
+    """Sleeping is not waiting for a CPU: a connector sleeping 300 ms that was also queued 50 ms
+    in each pause still pauses 250 ms on its own clock."""
+    api = serial(20, serve_ms=10, pause_ms=350)
+    finding = judge_rate_budget(api, until=None, waits=queued_in_every_pause(api, 0.05))
+    assert finding is not None
+    assert "pause between an answer and its next request was 0.30 s" in finding.message
+    assert "s its processes waited for a CPU left out" in finding.message
+    assert round(finding.details["cpu_queued_seconds"], 2) == 0.95  # 19 pauses x 50 ms
+
+
+def test_cpu_waits_while_the_sandbox_answers_are_not_taken_out_twice() -> None:
+    api = log(request(1, time=10.0, latency_ms=100), request(2, time=10.5, latency_ms=100))
+    # queued 0.3 s evenly over 10.0-10.6: 0.05 s of it while the sandbox had the first request
+    clock = ConnectorClock(api, CpuWaits.of([(10.0, 0.0), (10.6, 0.3)]))
+    assert round(clock(10.5), 3) == round(10.5 - 0.1 - 0.2, 3)
 
 
 def test_hammering_the_limit_is_named() -> None:

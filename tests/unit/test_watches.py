@@ -1,0 +1,57 @@
+"""Watching a connector's process tree: its CPU waits are the kernel's, read from real processes.
+
+Contention is made, not hoped for: the watched process and its rivals are pinned to one CPU, so
+the watched one waits whatever else the machine is doing; a process that sleeps waits for nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+
+import pytest
+
+from harness.connectors.watches import WaitWatch, thread_waits
+
+pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/schedstat"), reason="Linux schedstat only")
+
+SPIN = "import time\nend = time.time() + {s}\nwhile time.time() < end: pass\n"
+
+
+def _pinned(code: str, cpu: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", code], preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
+
+
+def test_a_process_sharing_its_cpu_with_two_rivals_is_seen_waiting() -> None:
+    cpu = min(os.sched_getaffinity(0))
+    rivals = [_pinned(SPIN.format(s=1.5), cpu) for _ in range(2)]
+    watched = _pinned(SPIN.format(s=1.0), cpu)
+    timeline: list[tuple[float, float]] = []
+    watch = WaitWatch(watched.pid, timeline)
+    watched.wait(timeout=30)
+    watch.stop()
+    for rival in rivals:
+        rival.wait(timeout=30)
+    waited = timeline[-1][1]
+    # a third of one CPU: about two thirds of its second running time is spent queued
+    assert waited > 0.3, f"waited {waited:.3f} s"
+    assert all(a[0] <= b[0] and a[1] <= b[1] for a, b in itertools.pairwise(timeline))
+
+
+def test_a_process_that_sleeps_waits_for_no_cpu_and_a_second_call_carries_on() -> None:
+    timeline = [(0.0, 0.0), (1.0, 2.0)]  # an earlier call's waits
+    sleeper = subprocess.Popen(
+        [sys.executable, "-c", "import time; print(flush=True); time.sleep(1.5)"], stdout=subprocess.PIPE
+    )
+    assert sleeper.stdout is not None
+    sleeper.stdout.readline()  # started: what it queued while starting up is before the sleep
+    watch = WaitWatch(sleeper.pid, timeline)
+    sleeper.wait(timeout=30)
+    watch.stop()
+    ours = timeline[2:]
+    assert min(w for _, w in ours) >= 2.0
+    queued = ours[-1][1] - ours[0][1]
+    assert queued < 0.5, f"a sleeper queued {queued:.3f} s of its 1.5 s sleep"
+    assert thread_waits(sleeper.pid) == {}  # gone: nothing to read
