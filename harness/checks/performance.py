@@ -189,7 +189,7 @@ class ConnectorClock:
                 spans[-1][1] = max(spans[-1][1], end)
             else:
                 spans.append([start, end])
-        self._spans = spans
+        self._spans = [(start, end) for start, end in spans]
 
     @property
     def busy(self) -> float:
@@ -198,7 +198,7 @@ class ConnectorClock:
 
     def queued(self, until: float = math.inf) -> float:
         """Seconds the connector waited for a CPU outside the sandbox's spans, before `until`."""
-        return self._waits.outside([(a, b) for a, b in self._spans], until)
+        return self._waits.outside(self._spans, until)
 
     def __call__(self, moment: float) -> float:
         """The connector's own time at `moment` (sandbox epoch seconds)."""

@@ -81,14 +81,19 @@ class WaitWatch(_TreeWatch):
         """Samples are appended to `timeline`, carrying on from what earlier calls waited."""
         self.since = timeline[-1][1] if timeline else 0.0
         self.threads: dict[tuple[int, str, str], float] = {}
+        self._baseline: dict[tuple[int, str, str], float] | None = None
         self.samples = timeline
         super().__init__(root)
 
     def read(self, keys: list[tuple[int, str]]) -> None:
+        first = self._baseline is None
+        baseline = self._baseline = self._baseline or {}
         for pid, start in keys:
             for tid, waited in thread_waits(pid).items():
                 key = (pid, start, tid)
-                self.threads[key] = max(self.threads.get(key, 0.0), waited)
+                if first:  # a thread that ran before this call: only what it waits from now counts
+                    baseline[key] = waited
+                self.threads[key] = max(self.threads.get(key, 0.0), waited - baseline.get(key, 0.0))
         self.samples.append((time.time(), self.since + sum(self.threads.values())))
 
     def stop(self) -> None:

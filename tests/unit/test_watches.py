@@ -55,3 +55,21 @@ def test_a_process_that_sleeps_waits_for_no_cpu_and_a_second_call_carries_on() -
     queued = ours[-1][1] - ours[0][1]
     assert queued < 0.5, f"a sleeper queued {queued:.3f} s of its 1.5 s sleep"
     assert thread_waits(sleeper.pid) == {}  # gone: nothing to read
+
+
+def test_a_worker_that_waited_in_an_earlier_call_starts_the_next_call_from_zero() -> None:
+    """A Python worker lives across calls: what its threads waited before a call is not in it."""
+    cpu = min(os.sched_getaffinity(0))
+    rivals = [_pinned(SPIN.format(s=1.2), cpu) for _ in range(2)]
+    worker = _pinned(SPIN.format(s=1.0) + "time.sleep(1.0)\n", cpu)
+    timeline: list[tuple[float, float]] = []
+    first = WaitWatch(worker.pid, timeline)
+    for rival in rivals:
+        rival.wait(timeout=30)
+    first.stop()
+    before = timeline[-1][1]
+    second = WaitWatch(worker.pid, timeline)
+    worker.wait(timeout=30)
+    second.stop()
+    assert before > 0.2, f"waited {before:.3f} s while contended"
+    assert timeline[-1][1] - before < 0.5, f"the second call took over {timeline[-1][1] - before:.3f} s"
