@@ -35,6 +35,7 @@ from harness.connectors.manifest import Manifest
 from harness.connectors.protocol import Channel, Deadline, OutputLimit, ProtocolError, apply, parse
 from harness.connectors.replica import Replica
 from harness.connectors.watches import MemoryWatch, WaitWatch
+from harness.core.memory import PeakMemory
 from harness.core.waits import CpuWaits
 
 SERVE_START = 15.0  # seconds `CMD serve` gets to start listening
@@ -52,6 +53,7 @@ class CommandConnector:
         self.sample_memory = False
         self.sample_waits = False
         self._waits: list[tuple[float, float]] = []
+        self._memory: list[tuple[float, int]] = []
         self.argv = resolve_command(manifest)
         self.room = Room(readable=[Path(self.argv[0]), manifest.root])
         self.stderr: deque[str] = deque(maxlen=200)
@@ -106,7 +108,12 @@ class CommandConnector:
     def diagnostics(self) -> Diagnostics:
         lines = [*self.stderr, *(self._serve_tail.lines if self._serve_tail else ())]
         waits = CpuWaits.of(self._waits)
-        return Diagnostics(stderr=tuple(lines[-200:]), peak_kib=self._peak_kib, cpu_waits=waits)
+        return Diagnostics(
+            stderr=tuple(lines[-200:]),
+            peak_kib=self._peak_kib,
+            memory=PeakMemory.of(self._memory),
+            cpu_waits=waits,
+        )
 
     def egress(self) -> list[dict[str, Any]] | None:
         """A command's own process makes its own connections: the harness cannot see them."""
@@ -240,7 +247,7 @@ class CommandConnector:
         tail = StderrTail(proc.stderr)
         feeder = threading.Thread(target=_feed, args=(proc.stdin, (stdin or "").encode()), daemon=True)
         feeder.start()
-        watch = MemoryWatch(proc.pid) if self.sample_memory else None
+        watch = MemoryWatch(proc.pid, self._memory) if self.sample_memory else None
         waits = WaitWatch(proc.pid, self._waits) if self.sample_waits else None
         channel = Channel(proc.stdout.fileno())
         failure: BaseException | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from harness.core.memory import PeakMemory
 from harness.core.waits import CpuWaits
 
 
@@ -25,6 +26,7 @@ class Capabilities:
 class Diagnostics:
     stderr: tuple[str, ...] = ()  # the last lines its processes wrote on stderr (prints included)
     peak_kib: int = 0  # peak resident memory of its processes, when `sample_memory` was set
+    memory: PeakMemory = field(default_factory=PeakMemory)  # that peak over time, same condition
     cpu_waits: CpuWaits = field(default_factory=CpuWaits)  # CPU waits, when `sample_waits` was set
 
 

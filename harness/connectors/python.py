@@ -47,6 +47,7 @@ from harness.connectors.protocol import SINK_TYPES, Channel, Deadline, ProtocolE
 from harness.connectors.replica import Replica
 from harness.connectors.watches import MemoryWatch, WaitWatch
 from harness.core.errors import HarnessError
+from harness.core.memory import PeakMemory
 from harness.core.waits import CpuWaits
 
 DEFAULT_TIMEOUT = 60.0
@@ -278,6 +279,7 @@ class PythonConnector:
         self.sample_memory = False
         self.sample_waits = False
         self._waits: list[tuple[float, float]] = []
+        self._memory: list[tuple[float, int]] = []
         self._egress: list[dict[str, Any]] = []
         self._blind: list[str] = []
         self._peak_kib = 0
@@ -324,7 +326,12 @@ class PythonConnector:
             self._worker.stderr.settle()
         lines = self._stderr + (list(self._worker.stderr.lines) if self._worker else [])
         waits = CpuWaits.of(self._waits)
-        return Diagnostics(stderr=tuple(lines[-200:]), peak_kib=self._peak_kib, cpu_waits=waits)
+        return Diagnostics(
+            stderr=tuple(lines[-200:]),
+            peak_kib=self._peak_kib,
+            memory=PeakMemory.of(self._memory),
+            cpu_waits=waits,
+        )
 
     def egress(self) -> list[dict[str, Any]] | None:
         return list(self._egress) + (list(self._worker.egress) if self._worker else [])
@@ -388,7 +395,7 @@ class PythonConnector:
 
     def _reply(self, worker: _Worker, label: str, timeout: float) -> dict[str, Any]:
         """The worker's answer to the last request; a hang, exit or flood ends the worker."""
-        watch = MemoryWatch(worker.pid) if self.sample_memory else None
+        watch = MemoryWatch(worker.pid, self._memory) if self.sample_memory else None
         waits = WaitWatch(worker.pid, self._waits) if self.sample_waits else None
         try:
             return worker.read(self.sink, time.monotonic() + timeout)

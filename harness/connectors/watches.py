@@ -51,15 +51,17 @@ class _TreeWatch:
 
 class MemoryWatch(_TreeWatch):
     """The peak resident memory (VmHWM) of a process tree: summed over its processes, each
-    counted once by (pid, start time)."""
+    counted once by (pid, start time); each reading is appended to `timeline` as (time, KiB)."""
 
-    def __init__(self, root: int) -> None:
+    def __init__(self, root: int, timeline: list[tuple[float, int]] | None = None) -> None:
         self.peaks: dict[tuple[int, str], int] = {}
+        self.samples = timeline if timeline is not None else []
         super().__init__(root)
 
     def read(self, keys: list[tuple[int, str]]) -> None:
         for key in keys:
             self.peaks[key] = max(self.peaks.get(key, 0), high_water_kib(key[0]))
+        self.samples.append((time.time(), sum(self.peaks.values())))
 
     def stop(self) -> int:
         """Stop sampling; the summed peak in KiB."""

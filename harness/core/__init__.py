@@ -8,6 +8,7 @@ be tested from hand-built evidence without a sandbox.
 from harness.core.capabilities import Capabilities
 from harness.core.changes import ChangeEvent, last_kinds, singular
 from harness.core.faults import FAULT_KINDS, Fault
+from harness.core.memory import PeakMemory
 from harness.core.requests import Auth, LoggedRequest, RequestLog, RequestViolation
 from harness.core.signing import TAMPERINGS, new_secret, sign, tamper
 from harness.core.waits import CpuWaits
@@ -21,6 +22,7 @@ __all__ = [
     "CpuWaits",
     "Fault",
     "LoggedRequest",
+    "PeakMemory",
     "RequestLog",
     "RequestViolation",
     "last_kinds",

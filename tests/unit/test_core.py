@@ -7,7 +7,7 @@ import json
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from harness.core import CpuWaits, Fault, LoggedRequest, last_kinds, new_secret, sign, tamper
+from harness.core import CpuWaits, Fault, LoggedRequest, PeakMemory, last_kinds, new_secret, sign, tamper
 from tests.unit.checks.evidence import TOKEN_OP, change, log, request
 
 
@@ -109,3 +109,13 @@ def test_cpu_waits_interpolate_and_never_exceed_the_clock() -> None:
     assert CpuWaits.of([(0.0, 0.0), (1.0, 2.0)]).during(0.0, 1.0) == 1.0
     assert waits.outside([(1.0, 1.5)], until=2.0) == 0.25
     assert not CpuWaits() and CpuWaits().outside([(0.0, 1.0)], until=5.0) == 0.0
+
+
+def test_peak_memory_is_a_high_water_mark_read_at_a_moment() -> None:
+    memory = PeakMemory.of([(2.0, 500), (1.0, 100), (3.0, 400), (4.0, 900)])  # out of order, one lower
+    assert memory.samples == ((1.0, 100), (2.0, 500), (3.0, 500), (4.0, 900))
+    assert memory.peak_kib == 900
+    assert memory.at(0.5) == 100  # before any reading: the first
+    assert memory.at(2.0) == 500 and memory.at(2.9) == 500  # the last reading at or before
+    assert memory.rise_after(2.5) == 400 and memory.rise_after(9.0) == 0
+    assert not PeakMemory() and PeakMemory().peak_kib == 0 and PeakMemory().at(1.0) == 0

@@ -13,9 +13,10 @@ import sys
 
 import pytest
 
-from harness.connectors.watches import WaitWatch, thread_waits
+from harness.connectors.watches import MemoryWatch, WaitWatch, thread_waits
+from harness.core import PeakMemory
 
-pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/schedstat"), reason="Linux schedstat only")
+pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/schedstat"), reason="Linux /proc only")
 
 SPIN = "import time\nend = time.time() + {s}\nwhile time.time() < end: pass\n"
 
@@ -73,3 +74,21 @@ def test_a_worker_that_waited_in_an_earlier_call_starts_the_next_call_from_zero(
     second.stop()
     assert before > 0.2, f"waited {before:.3f} s while contended"
     assert timeline[-1][1] - before < 0.5, f"the second call took over {timeline[-1][1] - before:.3f} s"
+
+
+def test_the_memory_timeline_shows_when_the_peak_rose() -> None:
+    code = (
+        "import time\ntime.sleep(0.6)\nmark = time.time()\nheld = bytearray(64 << 20)\n"
+        "held[::4096] = b'x' * len(held[::4096])\nprint(mark, flush=True)\ntime.sleep(0.4)\n"
+    )
+    grower = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    timeline: list[tuple[float, int]] = []
+    watch = MemoryWatch(grower.pid, timeline)
+    assert grower.stdout is not None
+    mark = float(grower.stdout.readline())
+    grower.wait(timeout=30)
+    peak = watch.stop()
+    memory = PeakMemory.of(timeline)
+    assert memory.peak_kib == peak
+    assert memory.rise_after(mark - 0.1) > 60 * 1024  # the 64 MiB it touched, all after the mark
+    assert memory.at(mark - 0.1) < 40 * 1024  # an interpreter, before it

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import itertools
 
-from harness.checks.memory import MemoryRun, judge_memory_growth, judge_memory_runs
+from harness.checks.memory import MemoryRun, judge_memory_growth, judge_memory_run
 from harness.checks.performance import ConnectorClock, judge_paced_run, judge_rate_budget
 from harness.connectors import ConnectorFailed
-from harness.core import CpuWaits
+from harness.core import CpuWaits, PeakMemory
 from tests.unit.checks.evidence import log, request
 
 STREAMS = ["contacts", "companies", "deals"]
@@ -187,39 +187,55 @@ def test_the_paced_run_must_not_fail_and_must_make_requests() -> None:
 # -- PERF-02 ---------------------------------------------------------------------------------------
 
 
+def memory_run(*readings: tuple[float, int], pages: int = 120) -> MemoryRun:
+    """A sync of 12,000 records watched from t=0 to t=10: (time, peak KiB) readings, its pages
+    served evenly over it."""
+    served = tuple(10 * (i + 1) / pages for i in range(pages))
+    return MemoryRun(12_000, memory=PeakMemory.of(readings), pages=served, records=12_000)
+
+
 def test_streaming_page_by_page_keeps_memory_flat() -> None:
-    small = MemoryRun(100, peak_kib=30_000, records=100)
-    mid = MemoryRun(6_000, peak_kib=32_000, records=6_000)
-    large = MemoryRun(12_000, peak_kib=33_000, records=12_000)
-    assert judge_memory_runs("contacts", small, mid, large) is None
-    assert judge_memory_growth("contacts", small, mid, large) is None
+    run = memory_run((0, 30_000), (2, 33_000), (10, 33_200))
+    assert judge_memory_run("contacts", run) is None
+    assert judge_memory_growth("contacts", run) is None
 
 
 def test_a_heap_that_settles_higher_once_busy_is_not_holding_records() -> None:
-    """clean node_cli: V8's heap grew ~15 MiB under 12,000 records, and as much under 6,000."""
-    small = MemoryRun(100, peak_kib=80_000, records=100)
-    mid = MemoryRun(6_000, peak_kib=80_000 + 14 * 1024, records=6_000)
-    large = MemoryRun(12_000, peak_kib=80_000 + 15 * 1024, records=12_000)
-    assert judge_memory_growth("contacts", small, mid, large) is None
+    """Node's heap settles 15 MiB above its start-up, all of it in the first half of the pages."""
+    run = memory_run((0, 80_000), (3, 93_000), (5, 94_000), (10, 94_500), pages=60)
+    assert judge_memory_growth("contacts", run) is None
 
 
 def test_holding_every_page_is_named() -> None:
     """flawed holds_every_page: every page read into memory before any record reaches the sink."""
-    small = MemoryRun(100, peak_kib=30_000, records=100)
-    mid = MemoryRun(6_000, peak_kib=30_000 + 10 * 1024, records=6_000)
-    large = MemoryRun(12_000, peak_kib=30_000 + 20 * 1024, records=12_000)
-    finding = judge_memory_growth("contacts", small, mid, large)
+    run = memory_run(*((t, 30_000 + t * 2 * 1024) for t in range(11)))
+    finding = judge_memory_growth("contacts", run)
     assert finding is not None
-    assert "grew by 20.0 MiB while syncing 12,000 contacts records" in finding.message
-    assert "10.0 MiB of it after the first 6,000" in finding.message
+    assert "rose by 10.0 MiB while the sandbox served the second half of 12,000 contacts" in finding.message
+    assert "(29.3 MiB after the first page, 39.3 MiB at half-way, 49.3 MiB at the end)" in finding.message
     assert "it holds records in memory instead of streaming them" in finding.message
+    assert finding.details["second_half_mib"] == 10.0
+
+
+def test_the_rise_is_read_from_the_page_at_half_way() -> None:
+    """3 MiB after the half-way page fails; the same 3 MiB just before it is warm-up."""
+    late = memory_run((0, 30_000), (5.1, 30_000), (6, 33_072), pages=100)  # page 50 at t=5.0
+    assert judge_memory_growth("contacts", late) is not None
+    early = memory_run((0, 30_000), (4.9, 33_072), (10, 33_072), pages=100)
+    assert judge_memory_growth("contacts", early) is None
+
+
+def test_without_pages_in_the_log_the_second_half_is_half_the_watched_sync() -> None:
+    run = memory_run(*((t, 30_000 + t * 2 * 1024) for t in range(11)), pages=0)
+    assert run.halfway() == 5.0
+    finding = judge_memory_growth("contacts", run)
+    assert finding is not None and "rose by 10.0 MiB" in finding.message
 
 
 def test_a_memory_run_that_did_not_complete_is_named() -> None:
-    small = MemoryRun(100, peak_kib=30_000, records=100)
-    slow = MemoryRun(12_000, peak_kib=90_000, records=3_000, problem="it did not finish within 60 s")
-    finding = judge_memory_runs("contacts", small, slow)
+    slow = MemoryRun(12_000, records=3_000, problem="it did not finish within 60 s")
+    finding = judge_memory_run("contacts", slow)
     assert finding is not None and "the sync of 12,000 contacts records did not complete" in finding.message
-    short = MemoryRun(12_000, peak_kib=31_000, records=11_000)
-    finding = judge_memory_runs("contacts", small, short)
+    short = MemoryRun(12_000, records=11_000)
+    finding = judge_memory_run("contacts", short)
     assert finding is not None and "it wrote 11,000 records" in finding.message
