@@ -27,13 +27,16 @@ def survives_additive_version(ctx: CheckContext) -> None:
 
     The sandbox serves a tenant from the contract's next additive version (derived from the
     run's seed): every record schema gains an optional field, string enums of records gain a
-    value, and list operations answer `Deprecation` (RFC 9745) and `Sunset` (RFC 8594) headers.
-    One record per stream carries each new enum value before the full sync; after it, a new
-    record and an update carrying them are picked up by an incremental sync. Both syncs must
+    value, list operations answer `Deprecation` (RFC 9745) and `Sunset` (RFC 8594) headers, and
+    the change feed's event types gain a new kind of change (`contact.merged`, the record as it
+    stands), announced after every update. One record per stream carries each new enum value
+    before the full sync; after it, a new record and an update carrying them (and the new event
+    after the update) are picked up by an incremental sync. Both syncs must
     complete, and the replica must equal the platform on the fields of the published contract
     (the connector may drop or keep the new fields). A connector that refuses unknown fields
-    (a strict model, `**record` into a dataclass) or maps enums through a closed list breaks on
-    the platform's next release, with no change on the connector's side.
+    (a strict model, `**record` into a dataclass), maps enums through a closed list or raises on
+    an event type it does not know breaks on the platform's next release, with no change on the
+    connector's side.
     """
     sizes = {s: RECORDS for s in ctx.manifest.streams}
     try:
@@ -69,11 +72,7 @@ def survives_additive_version(ctx: CheckContext) -> None:
 
 
 def _evolution(tenant: TenantHandle) -> Evolution:
-    raw = tenant.info.get("evolved") or {}
-    fields = {k: tuple(v) for k, v in (raw.get("fields") or {}).items()}
-    return Evolution(
-        int(raw.get("seed", 0)), fields, dict(raw.get("enums") or {}), dict(raw.get("deprecated") or {})
-    )
+    return Evolution.from_dict(tenant.info.get("evolved") or {})
 
 
 def additions(evolution: Evolution, streams: Sequence[str]) -> list[str]:
@@ -82,6 +81,8 @@ def additions(evolution: Evolution, streams: Sequence[str]) -> list[str]:
     for stream in streams:
         parts = [f"field {name}" for name in evolution.fields.get(stream, ())]
         parts += [f"{name} = {value!r}" for name, value in evolution.enums.get(stream, {}).items()]
+        if stream in evolution.events:
+            parts.append(f"change feed event {evolution.events[stream]!r}")
         if parts:
             out.append(f"{stream}: {', '.join(parts)}")
     return out
@@ -89,14 +90,15 @@ def additions(evolution: Evolution, streams: Sequence[str]) -> list[str]:
 
 def _carry_enums(ctx: CheckContext, tenant: TenantHandle, evolution: Evolution, *, update: bool) -> None:
     """Give one record per stream each new enum value: an existing one, or (`update`) a new
-    record and a changed one, for the incremental sync."""
+    record and a changed one, for the incremental sync; the change announces the stream's new
+    kind of change on the feed (after each update, the evolved sandbox does)."""
     for stream in ctx.manifest.streams:
-        values = evolution.enums.get(stream)
-        if not values:
+        values = evolution.enums.get(stream) or {}
+        if not values and not (update and stream in evolution.events):
             continue
         col = ctx.contract.collections[stream]
         records = tenant.records(stream)
-        if update:
+        if update and values:
             tenant.create(stream, dict(values))
         if len(records) > 1:
             tenant.update(stream, records[-1 if update else 0][col.id_field], dict(values))
@@ -163,4 +165,11 @@ def cause(text: str, evolution: Evolution, streams: Sequence[str]) -> str:
         for name, value in evolution.enums.get(stream, {}).items():
             if value in text:
                 return f"rejected the new enum value {value!r} of {stream}.{name} (enums are open)"
+        kind = evolution.events.get(stream)
+        word = kind.rpartition(".")[2] if kind else ""
+        if kind and (kind in text or f"'{word}'" in text or f'"{word}"' in text):
+            return (
+                f"rejected the new change feed event type {kind!r} (event types are open: skip, or "
+                "treat as an update, the kinds of change you do not know)"
+            )
     return "broke on the next additive version"

@@ -17,12 +17,16 @@ from typing import Any
 from referencing import Resource
 from referencing.jsonschema import DRAFT202012
 
+from harness.contract.collections import find_feed, list_ok_schema
+from harness.contract.events import TYPE_NAMES
 from harness.contract.model import Contract
 from harness.contract.pointer import join, resolve
+from harness.core.changes import singular
 
 EXTENSION = "x-harness-evolution"  # on the evolved document's root: what was added, for the sandbox
 WORDS = ("region", "tier", "segment", "channel", "origin", "cohort", "locale_hint", "rank")
 ENUM_WORDS = ("archived", "pending_review", "suspended", "migrated", "on_hold", "legacy")
+EVENT_WORDS = ("merged", "enriched", "reassigned", "restored", "verified")  # new kinds of change
 DEPRECATION = "@1798761600"  # RFC 9745: a structured-field date, 2027-01-01T00:00:00Z
 SUNSET = "Thu, 01 Jul 2027 00:00:00 GMT"  # RFC 8594: an HTTP-date
 HEADERS = {
@@ -34,12 +38,14 @@ HEADERS = {
 @dataclass(frozen=True)
 class Evolution:
     """What the evolved version adds: stream -> new field names, (stream, field) -> new enum
-    values, and the operations now deprecated (operationId -> {Deprecation, Sunset} values)."""
+    values, the operations now deprecated (operationId -> {Deprecation, Sunset} values), and
+    stream -> the new event type its records' changes announce on the change feed."""
 
     seed: int
     fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
     enums: dict[str, dict[str, str]] = field(default_factory=dict)  # stream -> field -> new value
     deprecated: dict[str, dict[str, str]] = field(default_factory=dict)
+    events: dict[str, str] = field(default_factory=dict)  # stream -> new feed event type
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,7 +53,19 @@ class Evolution:
             "fields": {k: list(v) for k, v in self.fields.items()},
             "enums": self.enums,
             "deprecated": self.deprecated,
+            "events": self.events,
         }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Evolution:
+        fields = {k: tuple(v) for k, v in (raw.get("fields") or {}).items()}
+        return cls(
+            int(raw.get("seed", 0)),
+            fields,
+            dict(raw.get("enums") or {}),
+            dict(raw.get("deprecated") or {}),
+            dict(raw.get("events") or {}),
+        )
 
     @classmethod
     def of(cls, contract: Contract) -> Evolution | None:
@@ -55,10 +73,7 @@ class Evolution:
         raw = contract.document.get(EXTENSION)
         if not isinstance(raw, dict):
             return None
-        fields = {k: tuple(v) for k, v in raw.get("fields", {}).items()}
-        return cls(
-            int(raw.get("seed", 0)), fields, dict(raw.get("enums", {})), dict(raw.get("deprecated", {}))
-        )
+        return cls.from_dict(raw)
 
 
 def evolve(contract: Contract, seed: int) -> Contract:
@@ -67,7 +82,9 @@ def evolve(contract: Contract, seed: int) -> Contract:
     Every collection's record schema (where the document itself defines it, with `properties`)
     gains one optional field of a seed-chosen name and type; each string enum of two or more
     values among its top-level fields gains one value; every collection's list operation is
-    deprecated, with `Deprecation` and `Sunset` declared on its 2xx answers.
+    deprecated, with `Deprecation` and `Sunset` declared on its 2xx answers; the change feed's
+    event type enum (where the document defines one) gains a new kind of change for each
+    collection its values name (`contact.merged`), which the sandbox announces after each update.
     """
     rng = random.Random(seed)
     doc = copy.deepcopy(contract.document)
@@ -97,7 +114,8 @@ def evolve(contract: Contract, seed: int) -> Contract:
                 if str(status).startswith("2") and isinstance(response, dict) and "$ref" not in response:
                     response.setdefault("headers", {}).update(copy.deepcopy(HEADERS))
             deprecated[op.operation_id] = {"Deprecation": DEPRECATION, "Sunset": SUNSET}
-    evolution = Evolution(seed, added, {k: v for k, v in enums.items() if v}, deprecated)
+    events = _widen_feed(contract, doc, rng)
+    evolution = Evolution(seed, added, {k: v for k, v in enums.items() if v}, deprecated, events)
     doc[EXTENSION] = evolution.to_dict()
     uri = f"{contract.uri.partition('#')[0]}.evolved-{seed}"
     registry = contract.registry.with_resource(
@@ -154,6 +172,43 @@ def _widen_enums(doc: dict[str, Any], props: dict[str, Any], rng: random.Random)
             value += "x"
         values.append(value)
         out[name] = value
+    return out
+
+
+def _widen_feed(contract: Contract, doc: dict[str, Any], rng: random.Random) -> dict[str, str]:
+    """Add a new kind of change to the change feed's `type` enum: `<kind>.<word>` for each
+    collection whose kind (`contact`) its values use, or for every collection where the type is
+    any string; stream -> the type added."""
+    feed = find_feed(contract)
+    page = list_ok_schema(contract, feed) if feed is not None else None
+    pointer = _local(contract, page[0]) if page is not None else None
+    node = _follow(doc, resolve(doc, pointer)) if pointer is not None else None
+    props = node.get("properties") if isinstance(node, dict) else None
+    arrays = [_follow(doc, p) for p in (props or {}).values()]
+    items = next((_follow(doc, a.get("items")) for a in arrays if isinstance(a, dict) and "items" in a), None)
+    fields = items.get("properties") if isinstance(items, dict) else None
+    kind = next(
+        (_follow(doc, fields[n]) for n in TYPE_NAMES if isinstance(fields, dict) and n in fields), None
+    )
+    if not isinstance(kind, dict):
+        return {}
+    values = kind.get("enum")
+    if values is None:  # any string (Stripe's event types): every collection's kind gets one
+        if kind.get("type") != "string" or {"pattern", "const", "format"} & set(kind):
+            return {}
+    elif not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        return {}
+    word, out = rng.choice(EVENT_WORDS), {}
+    for col in sorted(contract.collections.values(), key=lambda c: c.name):
+        prefix = singular(col.name)
+        if values is None:
+            out[col.name] = f"{prefix}.{word}"
+        elif any(v.startswith(f"{prefix}.") for v in values):
+            new = f"{prefix}.{word}"
+            while new in values:
+                new += "_v2"
+            values.append(new)
+            out[col.name] = new
     return out
 
 

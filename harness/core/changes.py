@@ -13,7 +13,7 @@ ACTIONS = ("created", "updated", "deleted")
 class ChangeEvent:
     seq: int
     time: str  # RFC 3339
-    type: str  # created | updated | deleted
+    type: str  # created | updated | deleted, or a new kind an evolved tenant announces
     collection: str
     id: Any
     by: str = "harness"  # "harness" (control API, scripted faults) or "api" (a client: the connector)

@@ -69,8 +69,8 @@ FIXES: dict[str, str] = {
     "OBS-04": "When a request fails for good, log an error-level line with its status code and its "
     "path (or operationId) before you raise or exit.",
     "CHG-01": "Tolerate the platform's additive changes: ignore (or keep) fields you do not know, store "
-    "enum values you do not know as sent, and never build records with `Model(**record)` or a model "
-    "that forbids extra fields.",
+    "enum values you do not know as sent, skip change-feed event types you do not know, and never "
+    "build records with `Model(**record)` or a model that forbids extra fields.",
     "PERF-01": "Pace requests to the rate limit: use most of the budget, without running into 429s.",
     "PERF-02": "Store records page by page instead of holding the whole account in memory.",
 }

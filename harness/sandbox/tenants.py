@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from harness.contract import Contract
+from harness.contract.evolve import Evolution
 from harness.core.errors import HarnessError
 from harness.sandbox.audit import ACTOR, AuditLog, acting
 from harness.sandbox.credentials import Formats, Minter, contract_formats
@@ -327,7 +328,7 @@ class Tenants:
             self.contract, seed=spec.seed, cache=self.cache, adversarial=spec.adversarial, **options
         )
         made = parts(spec, dataset, self)
-        return Tenant(
+        tenant = Tenant(
             id=spec.id,
             seed=spec.seed,
             profile=spec.profile,
@@ -348,6 +349,10 @@ class Tenants:
             _secrets=made.secrets,
             formats=self.formats,
         )
+        evolution = Evolution.of(self.contract)
+        if evolution is not None and evolution.events:  # after the audit's and webhooks' listeners
+            tenant.data.listeners.append(_Announcer(tenant.data, evolution.events))
+        return tenant
 
     def get(self, tenant_id: str) -> Tenant | None:
         return self.store.get(tenant_id, self.build)
@@ -369,3 +374,17 @@ class Tenants:
 
     def __len__(self) -> int:
         return self.store.count()
+
+
+class _Announcer:
+    """An evolved tenant's new kind of change (harness.contract.evolve): announced on the
+    change feed right after each update of a record of its collection."""
+
+    def __init__(self, data: Any, events: dict[str, str]) -> None:
+        self.data = data
+        self.kinds = {stream: kind.rpartition(".")[2] for stream, kind in events.items()}
+
+    def __call__(self, change: Change) -> None:
+        kind = self.kinds.get(change.collection)
+        if kind and change.type == "updated":
+            self.data.announce(change.collection, change.id, kind)

@@ -36,7 +36,7 @@ START: Key = (0, -1)
 class Change:
     seq: int
     time: datetime
-    type: str  # created | updated | deleted
+    type: str  # created | updated | deleted, or a kind a next contract version adds (announce)
     collection: str
     id: Any
     record: dict[str, Any] | None  # after the change; None for deletions
@@ -190,6 +190,15 @@ class Overlay:
                 return None
             record = {**current, **fields, col.id_field: current[col.id_field]}
             return self._store(collection, "updated", record, self._tick())
+
+    def announce(self, collection: str, record_id: Any, kind: str) -> Change | None:
+        """Log a change of a new `kind` about a record (a platform's next version says more
+        about its records, `contact.merged`) without changing it: the record as it stands."""
+        with self._lock:
+            current = self.get(collection, record_id)
+            if current is None:
+                return None
+            return self._log(collection, kind, record_id, dict(current), self._tick())
 
     def delete(self, collection: str, record_id: Any) -> bool:
         state = self._state[collection]

@@ -153,3 +153,53 @@ def test_the_additive_property_sees_removals_and_new_requirements() -> None:
     assert contained({"properties": {"a": {}}}, {"properties": {}}) != []
     assert contained({"enum": ["x", "y"]}, {"enum": ["y", "x"]}) != []
     assert contained({"properties": {"a": {}}}, {"properties": {"a": {}, "b": {}}, "x": 1}) == []
+
+
+def test_the_change_feed_gains_a_new_kind_of_change_per_collection(platform_contract) -> None:
+    evolved = evolve(platform_contract, 3)
+    evolution = Evolution.of(evolved)
+    assert evolution is not None and set(evolution.events) == set(platform_contract.collections)
+    enum = evolved.document["components"]["schemas"]["EventType"]["enum"]
+    today = platform_contract.document["components"]["schemas"]["EventType"]["enum"]
+    assert enum[: len(today)] == today
+    assert sorted(enum[len(today) :]) == sorted(evolution.events.values())
+    assert evolution.events["contacts"].startswith("contact.") and evolution.events["contacts"] not in today
+    assert Evolution.from_dict(evolution.to_dict()) == evolution
+
+
+def test_a_feed_whose_event_type_is_any_string_gets_new_kinds_without_a_changed_schema() -> None:
+    stripe = contract(ROOT / "tests" / "contracts" / "stripe_like.openapi.yaml")
+    evolution = Evolution.of(evolve(stripe, 3))
+    assert evolution is not None
+    assert evolution.events == {
+        name: f"{name[:-1]}.{evolution.events['customers'].partition('.')[2]}" for name in stripe.collections
+    }
+    github = contract(ROOT / "tests" / "contracts" / "github_like.openapi.yaml")  # no change feed
+    assert Evolution.of(evolve(github, 3)).events == {}  # type: ignore[union-attr]
+
+
+def test_an_evolved_tenant_announces_its_new_kind_of_change_after_each_update(sandbox, http) -> None:
+    evolved = sandbox.new_tenant(seed=5, sizes={"contacts": 3}, evolve=9)
+    kind = evolved.info["evolved"]["events"]["contacts"]
+    record = evolved.records("contacts")[1]
+    evolved.update("contacts", record["id"], {"first_name": "Ada"})
+    token = http.post(
+        evolved.token_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": evolved.client_id,
+            "client_secret": evolved.client_secret,
+        },
+    ).json()["access_token"]
+    feed = http.get(f"{evolved.base_url}/v1/events", headers={"Authorization": f"Bearer {token}"}).json()
+    types = [e["type"] for e in feed["data"]]
+    assert types == ["contact.updated", kind]  # right after the update, about the same record
+    assert feed["data"][1]["object"] == feed["data"][0]["object"]
+    assert feed["data"][1]["object"]["first_name"] == "Ada"
+    assert all(not e.response_violations for e in evolved.requests())  # contract-true when evolved
+    assert [c.type for c in evolved.changes()] == ["updated", kind.partition(".")[2]]
+    stored = {r["id"]: r for r in evolved.records("contacts")}
+    assert stored[record["id"]] == feed["data"][0]["object"]  # announcing changed nothing
+    plain = sandbox.new_tenant(seed=5, sizes={"contacts": 3})
+    plain.update("contacts", plain.records("contacts")[1]["id"], {"first_name": "Ada"})
+    assert [c.type for c in plain.changes()] == ["updated"]

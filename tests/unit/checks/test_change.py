@@ -12,6 +12,7 @@ EVOLUTION = Evolution(
     fields={"contacts": ("evolved_rank",), "deals": ("evolved_tier",)},
     enums={"contacts": {"lifecycle_stage": "archived_v2"}},
     deprecated={"listContacts": {"Deprecation": "@1798761600", "Sunset": "Thu, 01 Jul 2027 00:00:00 GMT"}},
+    events={"contacts": "contact.merged"},
 )
 STREAMS = ["contacts", "deals"]
 
@@ -26,7 +27,7 @@ def test_completed_syncs_with_an_equal_replica_pass() -> None:
 
 def test_what_the_version_adds_is_listed_per_synced_stream() -> None:
     assert additions(EVOLUTION, STREAMS) == [
-        "contacts: field evolved_rank, lifecycle_stage = 'archived_v2'",
+        "contacts: field evolved_rank, lifecycle_stage = 'archived_v2', change feed event 'contact.merged'",
         "deals: field evolved_tier",
     ]
     assert additions(EVOLUTION, ["companies"]) == []
@@ -60,3 +61,15 @@ def test_a_lost_or_altered_record_fails_after_completed_syncs() -> None:
     assert finding is not None
     assert "the replica differs from the platform on the published fields" in finding.message
     assert "lost 1 of 20 records (e.g. con_1)" in finding.message and "lifecycle_stage" in finding.message
+
+
+def test_a_connector_raising_on_the_new_event_type_is_named() -> None:
+    for text in ("unknown event type 'contact.merged'", "no handler for action 'merged'"):
+        finding = judge_tolerated(failed(ValueError(text)), "the incremental sync", EVOLUTION, STREAMS, [])
+        assert finding is not None
+        assert finding.message.startswith("rejected the new change feed event type 'contact.merged'")
+        assert "failed in the incremental sync" in finding.message
+    unrelated = judge_tolerated(
+        failed(ValueError("the branches merged badly")), "check()", EVOLUTION, STREAMS, []
+    )
+    assert unrelated is not None and unrelated.message.startswith("broke on the next additive version")
