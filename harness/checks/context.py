@@ -100,6 +100,13 @@ class CheckContext:
             self.tenants.append(tenant)
         return tenant
 
+    def platform_threads(self, tenant: TenantHandle) -> list[int]:
+        """This process's threads that serve `tenant` (the embedded sandbox's server thread and
+        the tenant's mutualTLS front, if any): their CPU waits hold its connector up too."""
+        front = self.fronts.front(tenant)
+        relay = [front.native_id] if front is not None and front.native_id is not None else []
+        return [*self.sandbox.platform_threads(), *relay]
+
     def release(self, tenant: TenantHandle) -> None:
         """Delete a tenant before the check ends, keeping its request log: the session reads it
         for root causes (a sync refused for breaking the contract) like those of kept tenants."""

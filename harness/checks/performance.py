@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from harness.checks.context import CheckContext
 from harness.checks.failures import Finding
 from harness.checks.registry import check
 from harness.connectors import ConnectorFailed, ConnectorTimeout
+from harness.connectors.watches import ThreadWaitWatch
 from harness.core import CpuWaits, LoggedRequest, RequestLog
 
 RATE, BURST = 20.0, 20  # the tenant's rate limit: requests per second, and the bucket's size
@@ -35,8 +37,9 @@ def uses_rate_budget(ctx: CheckContext) -> None:
     sandbox spent answering requests (from a request's arrival to its answer) is left out, so only
     the connector's pauses count, between receiving an answer and sending its next request, and a
     slow or busy machine serving pages slowly gives the same verdict as an idle one; nor does the
-    time the connector's own processes spent ready to run but queued for a CPU behind other work
-    (Linux's per-thread schedstat), so an oversubscribed machine does not read as a slow connector,
+    time the connector's own processes, or the embedded sandbox's threads serving it, spent ready
+    to run but queued for a CPU behind other work (Linux's per-thread schedstat), so an
+    oversubscribed machine does not read as a slow connector,
     while a connector that sleeps between pages is still judged by its sleeps. On that clock
     the platform's token bucket is replayed over the connector's API requests (the token endpoint
     has its own budget). Tokens that overflow the full bucket while the connector is active (from
@@ -59,13 +62,19 @@ def uses_rate_budget(ctx: CheckContext) -> None:
     tenant = ctx.tenant(sizes, purpose="rate-budget", rate_limit=(RATE, BURST))
     connector = ctx.connector(tenant, timeout=BUDGET_WINDOW)
     connector.sample_waits = True
+    platform: list[tuple[float, float]] = []
+    serving = ctx.platform_threads(tenant)
+    watch = ThreadWaitWatch(os.getpid(), serving, platform) if serving else None
     error: ConnectorFailed | ConnectorTimeout | None = None
     try:
         connector.sync(None)
     except (ConnectorFailed, ConnectorTimeout) as exc:
         error = exc
+    finally:
+        if watch is not None:
+            watch.stop()
     ended = time.time()  # a call that ran out of time was ended with its whole process tree
-    waits = connector.diagnostics().cpu_waits
+    waits = connector.diagnostics().cpu_waits.plus(CpuWaits.of(platform))
     connector.close()
     api = tenant.requests().api().until(ended)
     ctx.require(judge_paced_run(api, error, streams))
@@ -135,7 +144,8 @@ def _underused(budget: _Budget, clock: ConnectorClock, pauses: list[float], *, f
         f"used only {len(budget.accepted)} of the {budget.available:.0f} requests its rate budget "
         f"allowed over {budget.active:.1f} s of its own time ({budget.utilization:.0%}; the limit is "
         f"{RATE:g}/s, burst {BURST}; the {clock.busy:.1f} s the sandbox spent answering and the "
-        f"{clock.queued():.1f} s its processes waited for a CPU left out): "
+        f"{clock.queued():.1f} s its processes (or the embedded sandbox's threads) waited for a CPU "
+        "left out): "
         f"the median pause between an answer and its next request was {pause:.2f} s where the budget "
         f"allows one every {1 / RATE:.2f} s"
         + ("" if finished else f", and the sync was still running when its {BUDGET_WINDOW:g} s were up")

@@ -91,15 +91,35 @@ class WaitWatch(_TreeWatch):
         first = self._baseline is None
         baseline = self._baseline = self._baseline or {}
         for pid, start in keys:
-            for tid, waited in thread_waits(pid).items():
+            for tid, waited in self._threads(pid).items():
                 key = (pid, start, tid)
                 if first:  # a thread that ran before this call: only what it waits from now counts
                     baseline[key] = waited
                 self.threads[key] = max(self.threads.get(key, 0.0), waited - baseline.get(key, 0.0))
         self.samples.append((time.time(), self.since + sum(self.threads.values())))
 
+    def _threads(self, pid: int) -> dict[str, float]:
+        return thread_waits(pid)
+
     def stop(self) -> None:
         self._stop()
+
+
+class ThreadWaitWatch(WaitWatch):
+    """The CPU waits of some threads of one process, not its tree: the embedded sandbox's own
+    threads in the harness's process, whose queueing holds a sync up as the connector's does."""
+
+    def __init__(self, pid: int, tids: list[int], timeline: list[tuple[float, float]]) -> None:
+        self.tids = [str(t) for t in tids]
+        super().__init__(pid, timeline)
+
+    def sample(self, rescan: bool = True) -> None:
+        if rescan:
+            self._keys = [(self.root, started(self.root))]
+        self.read(self._keys)
+
+    def _threads(self, pid: int) -> dict[str, float]:
+        return thread_waits(pid, self.tids)
 
 
 def high_water_kib(pid: int) -> int:
@@ -111,13 +131,13 @@ def high_water_kib(pid: int) -> int:
     return 0
 
 
-def thread_waits(pid: int) -> dict[str, float]:
-    """Seconds each thread of the process has spent runnable on a run queue, not running
-    (/proc/<pid>/task/<tid>/schedstat); empty once it is gone, or where the kernel has no
-    schedstat."""
+def thread_waits(pid: int, tids: list[str] | None = None) -> dict[str, float]:
+    """Seconds each thread of the process (or those of `tids`) has spent runnable on a run queue,
+    not running (/proc/<pid>/task/<tid>/schedstat); empty once it is gone, or where the kernel
+    has no schedstat."""
     out: dict[str, float] = {}
     with contextlib.suppress(OSError):
-        for tid in os.listdir(f"/proc/{pid}/task"):
+        for tid in os.listdir(f"/proc/{pid}/task") if tids is None else tids:
             with contextlib.suppress(OSError, ValueError, IndexError):
                 out[tid] = int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[1]) / 1e9
     return out

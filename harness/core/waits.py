@@ -37,6 +37,16 @@ class CpuWaits:
     def __bool__(self) -> bool:
         return len(self.samples) > 1
 
+    def plus(self, other: CpuWaits) -> CpuWaits:
+        """Both timelines' waits added up, at every moment either was sampled (the connector's
+        processes and the platform's threads: either waiting holds the sync up)."""
+        if not other:
+            return self
+        if not self:
+            return other
+        moments = sorted({t for t, _ in self.samples} | {t for t, _ in other.samples})
+        return CpuWaits.of((t, self.at(t) + other.at(t)) for t in moments)
+
     def at(self, moment: float) -> float:
         """Seconds waited up to `moment`, interpolated between samples (flat outside them)."""
         samples = self.samples

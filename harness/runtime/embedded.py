@@ -169,7 +169,13 @@ class EmbeddedSandbox:
         if self.ca is not None:
             tls_trust.trust_control(self.handle, self.ca.ca_file)
         self.handle.egress_recorder = HttpxEgress(self.host, port)
+        self.handle.platform_threads = self._serving_threads
         return self.handle
+
+    def _serving_threads(self) -> list[int]:
+        """The server thread (uvicorn's event loop, which runs the sandbox), while it runs."""
+        thread = self._thread
+        return [thread.native_id] if thread is not None and thread.native_id is not None else []
 
     def _tls_options(self) -> dict[str, Any]:
         if self.certificate is not None:

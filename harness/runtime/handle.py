@@ -9,7 +9,7 @@ the handle hands back the evidence layer's types (`harness.core`): a `RequestLog
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -184,6 +184,9 @@ class SandboxHandle:
         )
         # Set by runtimes that can observe outbound traffic (the embedded one, for httpx clients).
         self.egress_recorder: EgressRecorder | None = None
+        # Set by the embedded runtime: the native ids of this process's threads that serve the
+        # sandbox, so a check can tell when the platform itself sat queued for a CPU.
+        self.platform_threads: Callable[[], list[int]] = list
         self._capabilities: Capabilities | None = None
 
     def capabilities(self) -> Capabilities:

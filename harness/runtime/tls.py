@@ -160,6 +160,11 @@ class UntrustedFront:
         self._tls_port = 0
 
     @property
+    def native_id(self) -> int | None:
+        """The OS id of the thread relaying its connections (None before it starts)."""
+        return self._thread.native_id
+
+    @property
     def refused(self) -> int:
         """Connections whose TLS handshake did not complete: the client refused the certificate."""
         return max(0, self.connections - self.handshakes)

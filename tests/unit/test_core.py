@@ -119,3 +119,13 @@ def test_peak_memory_is_a_high_water_mark_read_at_a_moment() -> None:
     assert memory.at(2.0) == 500 and memory.at(2.9) == 500  # the last reading at or before
     assert memory.rise_after(2.5) == 400 and memory.rise_after(9.0) == 0
     assert not PeakMemory() and PeakMemory().peak_kib == 0 and PeakMemory().at(1.0) == 0
+
+
+def test_two_wait_timelines_add_up_at_every_moment_either_was_sampled() -> None:
+    connector = CpuWaits.of([(0.0, 0.0), (2.0, 1.0)])
+    platform = CpuWaits.of([(1.0, 0.0), (3.0, 0.5)])
+    both = connector.plus(platform)
+    assert [t for t, _ in both.samples] == [0.0, 1.0, 2.0, 3.0]
+    assert both.at(2.0) == 1.0 + 0.25 and both.at(3.0) == 1.5
+    assert both.during(0.0, 1.0) == 0.5  # the connector's half second; the platform not yet sampled
+    assert connector.plus(CpuWaits()) is connector and CpuWaits().plus(platform) is platform

@@ -92,3 +92,36 @@ def test_the_memory_timeline_shows_when_the_peak_rose() -> None:
     assert memory.peak_kib == peak
     assert memory.rise_after(mark - 0.1) > 60 * 1024  # the 64 MiB it touched, all after the mark
     assert memory.at(mark - 0.1) < 40 * 1024  # an interpreter, before it
+
+
+def test_a_thread_of_this_process_is_watched_alone_and_seen_waiting() -> None:
+    """The platform's side: one thread of the harness's own process (the embedded sandbox's
+    server thread), pinned with two rivals to one CPU, waits; its sibling threads are not read."""
+    import threading
+    import time
+
+    from harness.connectors.watches import ThreadWaitWatch
+
+    cpu = min(os.sched_getaffinity(0))
+    ready, tids = threading.Event(), []
+
+    def spin() -> None:
+        os.sched_setaffinity(0, {cpu})  # this thread only
+        tids.append(threading.get_native_id())
+        ready.set()
+        end = time.time() + 1.0
+        while time.time() < end:
+            pass
+
+    rivals = [_pinned(SPIN.format(s=1.5), cpu) for _ in range(2)]
+    worker = threading.Thread(target=spin)
+    worker.start()
+    ready.wait(5)
+    timeline: list[tuple[float, float]] = []
+    watch = ThreadWaitWatch(os.getpid(), tids, timeline)
+    worker.join(timeout=30)
+    watch.stop()
+    for rival in rivals:
+        rival.wait(timeout=30)
+    assert watch.threads and {key[2] for key in watch.threads} == {str(tids[0])}
+    assert timeline[-1][1] > 0.2, f"waited {timeline[-1][1]:.3f} s"
