@@ -117,6 +117,13 @@ def test_each_collection_gains_a_field_and_enums_a_value(platform_contract) -> N
     assert Evolution.of(platform_contract) is None
 
 
+def bearer(http: Any, tenant: Any) -> dict[str, str]:
+    """The Authorization header of a client-credentials token for the tenant's client."""
+    form = {"grant_type": "client_credentials", "client_id": tenant.client_id}
+    form["client_secret"] = tenant.client_secret
+    return {"Authorization": f"Bearer {http.post(tenant.token_url, data=form).json()['access_token']}"}
+
+
 def test_the_sandbox_serves_an_evolved_tenant_with_deprecation_headers(sandbox, http) -> None:
     evolved = sandbox.new_tenant(seed=5, sizes={"contacts": 3}, evolve=9)
     plain = sandbox.new_tenant(seed=5, sizes={"contacts": 3})
@@ -124,17 +131,7 @@ def test_the_sandbox_serves_an_evolved_tenant_with_deprecation_headers(sandbox, 
     assert plain.info["evolved"] is None
     answers = {}
     for tenant in (evolved, plain):
-        token = http.post(
-            tenant.token_url,
-            data={
-                "grant_type": "client_credentials",
-                "client_id": tenant.client_id,
-                "client_secret": tenant.client_secret,
-            },
-        ).json()["access_token"]
-        answers[tenant.id] = http.get(
-            f"{tenant.base_url}/v1/contacts", headers={"Authorization": f"Bearer {token}"}
-        )
+        answers[tenant.id] = http.get(f"{tenant.base_url}/v1/contacts", headers=bearer(http, tenant))
     new, old = answers[evolved.id], answers[plain.id]
     assert new.status_code == old.status_code == 200
     assert new.headers["Deprecation"].startswith("@") and new.headers["Sunset"].endswith("GMT")
@@ -183,15 +180,7 @@ def test_an_evolved_tenant_announces_its_new_kind_of_change_after_each_update(sa
     kind = evolved.info["evolved"]["events"]["contacts"]
     record = evolved.records("contacts")[1]
     evolved.update("contacts", record["id"], {"first_name": "Ada"})
-    token = http.post(
-        evolved.token_url,
-        data={
-            "grant_type": "client_credentials",
-            "client_id": evolved.client_id,
-            "client_secret": evolved.client_secret,
-        },
-    ).json()["access_token"]
-    feed = http.get(f"{evolved.base_url}/v1/events", headers={"Authorization": f"Bearer {token}"}).json()
+    feed = http.get(f"{evolved.base_url}/v1/events", headers=bearer(http, evolved)).json()
     types = [e["type"] for e in feed["data"]]
     assert types == ["contact.updated", kind]  # right after the update, about the same record
     assert feed["data"][1]["object"] == feed["data"][0]["object"]
