@@ -192,7 +192,9 @@ def test_a_stall_records_whether_the_client_gave_up_or_waited_it_out(http, sandb
     ):
         response.read()
     entry = at_least(1, lambda: [e for e in data(sandbox, tenant, "requests") if e["faults"]])[-1]
-    assert entry["abandoned"] is True and 250 <= entry["held_ms"] < 3000
+    # held until the client gave up: its 0.3 s read timeout runs from before the stall began (the
+    # request's way in, auth, a store round trip), so a loaded machine shows less; never all 3 s
+    assert entry["abandoned"] is True and 0 < entry["held_ms"] < 3000
     set_faults(sandbox, tenant, {"kind": kind, "operation": "listContacts", "latency_ms": 400})
     assert list_contacts(http, tenant, headers).json()["data"]  # waited out: the whole answer
     entry = at_least(2, lambda: [e for e in data(sandbox, tenant, "requests") if e["faults"]])[-1]
