@@ -34,9 +34,7 @@ from harness.connectors.errors import ConnectorFailed, ConnectorLoadError, Conne
 from harness.connectors.manifest import Manifest
 from harness.connectors.protocol import Channel, Deadline, OutputLimit, ProtocolError, apply, parse
 from harness.connectors.replica import Replica
-from harness.connectors.watches import MemoryWatch, WaitWatch
-from harness.core.memory import PeakMemory
-from harness.core.waits import CpuWaits
+from harness.connectors.watches import Watched
 
 SERVE_START = 15.0  # seconds `CMD serve` gets to start listening
 
@@ -52,12 +50,10 @@ class CommandConnector:
         self.manifest, self.config, self.sink, self.timeout = manifest, config, sink, timeout
         self.sample_memory = False
         self.sample_waits = False
-        self._waits: list[tuple[float, float]] = []
-        self._memory: list[tuple[float, int]] = []
+        self._watched = Watched()
         self.argv = resolve_command(manifest)
         self.room = Room(readable=[Path(self.argv[0]), manifest.root])
         self.stderr: deque[str] = deque(maxlen=200)
-        self._peak_kib = 0
         self._server: subprocess.Popen[bytes] | None = None  # `CMD serve`, started on the first webhook
         self._serve_reader: threading.Thread | None = None
         self._serve_tail: StderrTail | None = None
@@ -107,13 +103,7 @@ class CommandConnector:
 
     def diagnostics(self) -> Diagnostics:
         lines = [*self.stderr, *(self._serve_tail.lines if self._serve_tail else ())]
-        waits = CpuWaits.of(self._waits)
-        return Diagnostics(
-            stderr=tuple(lines[-200:]),
-            peak_kib=self._peak_kib,
-            memory=PeakMemory.of(self._memory),
-            cpu_waits=waits,
-        )
+        return self._watched.diagnostics(lines)
 
     def egress(self) -> list[dict[str, Any]] | None:
         """A command's own process makes its own connections: the harness cannot see them."""
@@ -247,8 +237,7 @@ class CommandConnector:
         tail = StderrTail(proc.stderr)
         feeder = threading.Thread(target=_feed, args=(proc.stdin, (stdin or "").encode()), daemon=True)
         feeder.start()
-        watch = MemoryWatch(proc.pid, self._memory) if self.sample_memory else None
-        waits = WaitWatch(proc.pid, self._waits) if self.sample_waits else None
+        stop_watches = self._watched.start(proc.pid, memory=self.sample_memory, waits=self.sample_waits)
         channel = Channel(proc.stdout.fileno())
         failure: BaseException | None = None
         try:
@@ -260,10 +249,7 @@ class CommandConnector:
         except Exception as exc:  # protocol errors, floods and sink errors all fail the call
             failure = exc
         finally:
-            if watch is not None:
-                self._peak_kib = max(self._peak_kib, watch.stop())
-            if waits is not None:
-                waits.stop()
+            stop_watches()
             self.room.kill(proc)  # the call is over: nothing it started outlives it
         self._keep(tail)
         if failure is not None:

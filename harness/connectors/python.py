@@ -45,10 +45,8 @@ from harness.connectors.errors import ConnectorFailed, ConnectorLoadError, Conne
 from harness.connectors.manifest import Manifest
 from harness.connectors.protocol import SINK_TYPES, Channel, Deadline, ProtocolError, apply, parse
 from harness.connectors.replica import Replica
-from harness.connectors.watches import MemoryWatch, WaitWatch
+from harness.connectors.watches import Watched
 from harness.core.errors import HarnessError
-from harness.core.memory import PeakMemory
-from harness.core.waits import CpuWaits
 
 DEFAULT_TIMEOUT = 60.0
 LOAD_TIMEOUT = 60.0  # seconds the worker may take to start and import the connector
@@ -278,11 +276,9 @@ class PythonConnector:
         self.manifest, self.config, self.sink, self.timeout = manifest, config, sink, timeout
         self.sample_memory = False
         self.sample_waits = False
-        self._waits: list[tuple[float, float]] = []
-        self._memory: list[tuple[float, int]] = []
+        self._watched = Watched()
         self._egress: list[dict[str, Any]] = []
         self._blind: list[str] = []
-        self._peak_kib = 0
         self._stderr: list[str] = []
         self._ready: dict[str, Any] = {}
         self._worker: _Worker | None = None
@@ -325,13 +321,7 @@ class PythonConnector:
         if self._worker is not None:
             self._worker.stderr.settle()
         lines = self._stderr + (list(self._worker.stderr.lines) if self._worker else [])
-        waits = CpuWaits.of(self._waits)
-        return Diagnostics(
-            stderr=tuple(lines[-200:]),
-            peak_kib=self._peak_kib,
-            memory=PeakMemory.of(self._memory),
-            cpu_waits=waits,
-        )
+        return self._watched.diagnostics(lines)
 
     def egress(self) -> list[dict[str, Any]] | None:
         return list(self._egress) + (list(self._worker.egress) if self._worker else [])
@@ -388,15 +378,14 @@ class PythonConnector:
         assert worker is not None
         worker.write({"op": "call", "name": name, "args": args})
         reply = self._reply(worker, label, self.timeout)
-        self._peak_kib = max(self._peak_kib, int(reply.get("peak_kib") or 0))
+        self._watched.peak_kib = max(self._watched.peak_kib, int(reply.get("peak_kib") or 0))
         if reply["type"] == "ERROR":
             raise ConnectorFailed(label, remote_error(reply), str(reply.get("traceback", "")))
         return reply.get("value")
 
     def _reply(self, worker: _Worker, label: str, timeout: float) -> dict[str, Any]:
         """The worker's answer to the last request; a hang, exit or flood ends the worker."""
-        watch = MemoryWatch(worker.pid, self._memory) if self.sample_memory else None
-        waits = WaitWatch(worker.pid, self._waits) if self.sample_waits else None
+        stop_watches = self._watched.start(worker.pid, memory=self.sample_memory, waits=self.sample_waits)
         try:
             return worker.read(self.sink, time.monotonic() + timeout)
         except Deadline:
@@ -418,10 +407,7 @@ class PythonConnector:
             self._retire(worker)
             raise ConnectorFailed(label, exc, "") from None
         finally:
-            if watch is not None:
-                self._peak_kib = max(self._peak_kib, watch.stop())
-            if waits is not None:
-                waits.stop()
+            stop_watches()
             if worker.spawned:
                 end_leftovers(worker.pid)  # nothing a call started outlives it
 

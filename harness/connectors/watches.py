@@ -11,9 +11,13 @@ import contextlib
 import os
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from harness.connectors.cleanroom import descendants, started
+from harness.connectors.driver import Diagnostics
+from harness.core.memory import PeakMemory
+from harness.core.waits import CpuWaits
 
 
 class _TreeWatch:
@@ -120,6 +124,38 @@ class ThreadWaitWatch(WaitWatch):
 
     def _threads(self, pid: int) -> dict[str, float]:
         return thread_waits(pid, self.tids)
+
+
+class Watched:
+    """What a driver's watched calls gathered, carried across its calls: the highest summed peak
+    memory (PERF-02's figure) with its timeline, and the timeline of CPU waits (PERF-01)."""
+
+    def __init__(self) -> None:
+        self.peak_kib = 0
+        self.memory: list[tuple[float, int]] = []
+        self.waits: list[tuple[float, float]] = []
+
+    def start(self, pid: int, *, memory: bool, waits: bool) -> Callable[[], None]:
+        """Watch the call's process tree from `pid` as asked; returns what stops the watches."""
+        mem = MemoryWatch(pid, self.memory) if memory else None
+        cpu = WaitWatch(pid, self.waits) if waits else None
+
+        def stop() -> None:
+            if mem is not None:
+                self.peak_kib = max(self.peak_kib, mem.stop())
+            if cpu is not None:
+                cpu.stop()
+
+        return stop
+
+    def diagnostics(self, stderr: Sequence[str]) -> Diagnostics:
+        """The driver's diagnostics: its last 200 stderr lines and what the watches gathered."""
+        return Diagnostics(
+            stderr=tuple(stderr[-200:]),
+            peak_kib=self.peak_kib,
+            memory=PeakMemory.of(self.memory),
+            cpu_waits=CpuWaits.of(self.waits),
+        )
 
 
 def high_water_kib(pid: int) -> int:
