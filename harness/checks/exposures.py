@@ -10,6 +10,8 @@ Nothing here renders a secret: a leak is kept as what leaked and where, never th
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 import threading
@@ -207,6 +209,38 @@ def scan_check(ctx: CheckContext) -> dict[str, list[str]]:
     return found
 
 
+HEXISH = re.compile(r"(?:[0-9a-fA-F]{2}){16,}")
+
+
+def decodings(text: str) -> list[tuple[str, str]]:
+    """The text as whoever reads it can decode it: percent-decoded, and each run that is base64
+    or hex decoded (an `Authorization: Basic` header, a key logged as DER bytes in hex, which
+    shows as the base64 its PEM file holds). Encoding a credential does not hide it."""
+    out: list[tuple[str, str]] = []
+    if "%" in text:
+        out.append(("percent-encoded", unquote_plus(text)))
+    runs = []
+    for run in set(TOKENISH.findall(text)):
+        body = run.rstrip("=")
+        for alphabet in (None, b"-_"):
+            try:
+                raw = base64.b64decode(body + "=" * (-len(body) % 4), altchars=alphabet, validate=True)
+            except (binascii.Error, ValueError):
+                continue
+            runs.append(raw.decode("latin-1"))
+    if runs:
+        out.append(("base64-encoded", "\n".join(runs)))
+    hexed = [bytes.fromhex(run) for run in set(HEXISH.findall(text))]
+    if hexed:
+        out.append(
+            (
+                "hex-encoded",
+                "\n".join(h.decode("latin-1") + "\n" + base64.b64encode(h).decode() for h in hexed),
+            )
+        )
+    return out
+
+
 def find_leaks(
     outputs: Places,
     secrets: Mapping[str, str],
@@ -217,8 +251,10 @@ def find_leaks(
     like the platform's tokens unless it is text the platform itself served (`served`: a record's
     value, a cursor sent back in a URL), which a token never is."""
     leaks: dict[str, list[str]] = {}
+    decoded = [(w, decodings(text)) for w, text in outputs] if secrets else []
     for what, value in secrets.items():
         where = [w for w, text in outputs if value in text]
+        where += [f"{w} ({how})" for w, forms in decoded for how, text in forms if value in text]
         key = what.replace("signing key", "secret")
         if where and not ("signing key" in what and key in leaks):
             leaks[what] = where

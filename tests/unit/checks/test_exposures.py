@@ -135,3 +135,20 @@ def test_a_mutual_tls_client_key_is_a_credential_by_its_contents_not_its_path(tm
     assert finding is not None and "leaked the TLS client key" in finding.message
     assert body not in finding.message
     assert credentials([{"client_key": str(tmp_path / "gone.pem")}]) == {}  # a front already stopped
+
+
+def test_a_secret_is_found_however_it_was_encoded() -> None:
+    import base64
+
+    from harness.checks.exposures import find_leaks
+
+    secret = "cs_live_4f9a8b7c6d5e4f3a2b1c"
+    basic = base64.b64encode(f"client-1:{secret}".encode()).decode()
+    outputs = [
+        ("log #1", f"headers={{'Authorization': 'Basic {basic}'}}"),
+        ("log #2", "client_secret=" + secret.replace("_", "%5F")),
+        ("log #3", "key=" + secret.encode().hex()),
+        ("log #4", "nothing to see, " + base64.b64encode(b"client-1:other").decode()),
+    ]
+    found = find_leaks(outputs, {"the client secret": secret}, None)["the client secret"]
+    assert found == ["log #1 (base64-encoded)", "log #2 (percent-encoded)", "log #3 (hex-encoded)"]
