@@ -89,7 +89,8 @@ class Dataset:
                 if codec.prefix:
                     relations[codec.prefix] = name
         self._time_kinds: dict[tuple[str, str], str] = {}
-        self._plans: dict[str, Plan] = {}
+        # a plan is read off the contract alone: one per collection for every tenant, not per dataset
+        self._plans: dict[str, Plan] = contract.__dict__.setdefault("_untidy_plans", {})
         # Builders, Faker and its lock are shared by every dataset of this contract and locale:
         # each record reseeds the generator, so sharing changes no value, and an idle tenant
         # costs a few hundred bytes instead of a compiled copy of the contract.
