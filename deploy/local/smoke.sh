@@ -30,7 +30,7 @@ if [ -z "${COMPOSE:-}" ]; then
 fi
 export HARNESS_ADMIN_TOKEN=${HARNESS_ADMIN_TOKEN:-$(python3 -c 'import secrets; print(secrets.token_hex(24))')}
 dc() { $COMPOSE -f "$deploy/docker-compose.yml" -f "$here/docker-compose.local.yml" "$@"; }
-cid() { dc ps -q "$1"; }
+cid() { dc ps -a -q "$1"; }
 ip_of() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$(cid "$1")"; }
 json() { python3 -c "import json, sys; d = json.load(sys.stdin); print($1)"; }
 # http METHOD URL [curl args...]: the answer's status in $status, its body in $body, seconds in $secs
