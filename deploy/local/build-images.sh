@@ -9,11 +9,12 @@
 #
 # Tags: harness-local-redis:bookworm, harness-local-nginx:bookworm (used by docker-compose.local.yml)
 # and connector-harness:0.1.0. The host must be Debian 12 (its apt lists match the base image).
+# PYTHON: the Python with the harness's build dependencies (default: the project's .venv, else python3).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 base=${1:-${BASE_IMAGE:-harness-base:bookworm}}
-python=${PYTHON:-python3}
+python=${PYTHON:-$([ -x "$root/.venv/bin/python" ] && echo "$root/.venv/bin/python" || echo python3)}
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
