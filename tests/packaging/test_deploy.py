@@ -29,8 +29,15 @@ def test_compose_runs_redis_two_replicas_on_it_and_a_balancer_over_both():
         assert env["HARNESS_STORE"].startswith("redis://redis:6379")
         assert set(env) <= cli_environment(), "a setting the CLI does not read"
         assert "redis" in services[name]["depends_on"]
-    upstreams = re.findall(r"server (\S+):8765", (DEPLOY / "nginx.conf").read_text())
-    assert sorted(upstreams) == sorted(replicas)
+    # nginx proxies to a network alias every replica has, looked up at request time (Docker's
+    # DNS), so it starts with a replica down and follows restarted or scaled ones
+    nginx = (DEPLOY / "nginx.conf").read_text()
+    (target,) = re.findall(r"set \$sandbox (\S+):8765;", nginx)
+    assert "proxy_pass http://$sandbox;" in nginx and "resolver 127.0.0.11" in nginx
+    for name in replicas:
+        assert target in services[name]["networks"]["default"]["aliases"]
+    others = [s for n, s in services.items() if n not in replicas]
+    assert not any(target in s.get("networks", {}).get("default", {}).get("aliases", []) for s in others)
     assert services["lb"]["ports"] == ["8765:8765"]
 
 
