@@ -222,12 +222,12 @@ def decodings(text: str) -> list[tuple[str, str]]:
     runs = []
     for run in set(TOKENISH.findall(text)):
         body = run.rstrip("=")
-        for alphabet in (None, b"-_"):
-            try:
-                raw = base64.b64decode(body + "=" * (-len(body) % 4), altchars=alphabet, validate=True)
-            except (binascii.Error, ValueError):
-                continue
-            runs.append(raw.decode("latin-1"))
+        alphabet = b"-_" if "-" in body or "_" in body else None  # the URL-safe one, where it shows
+        try:
+            raw = base64.b64decode(body + "=" * (-len(body) % 4), altchars=alphabet, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        runs.append(raw.decode("latin-1"))
     if runs:
         out.append(("base64-encoded", "\n".join(runs)))
     hexed = [bytes.fromhex(run) for run in set(HEXISH.findall(text))]
@@ -251,10 +251,16 @@ def find_leaks(
     like the platform's tokens unless it is text the platform itself served (`served`: a record's
     value, a cursor sent back in a URL), which a token never is."""
     leaks: dict[str, list[str]] = {}
-    decoded = [(w, decodings(text)) for w, text in outputs] if secrets else []
+    decoded = [decodings(text) for _, text in outputs] if secrets else []
     for what, value in secrets.items():
-        where = [w for w, text in outputs if value in text]
-        where += [f"{w} ({how})" for w, forms in decoded for how, text in forms if value in text]
+        where = []
+        for (w, text), forms in zip(outputs, decoded, strict=True):
+            if value in text:
+                where.append(w)
+                continue
+            how = next((how for how, form in forms if value in form), None)  # one place, counted once
+            if how is not None:
+                where.append(f"{w} ({how})")
         key = what.replace("signing key", "secret")
         if where and not ("signing key" in what and key in leaks):
             leaks[what] = where

@@ -378,7 +378,7 @@ class PythonConnector:
         assert worker is not None
         worker.write({"op": "call", "name": name, "args": args})
         reply = self._reply(worker, label, self.timeout)
-        self._watched.peak_kib = max(self._watched.peak_kib, int(reply.get("peak_kib") or 0))
+        self._watched.saw_peak(int(reply.get("peak_kib") or 0))
         if reply["type"] == "ERROR":
             raise ConnectorFailed(label, remote_error(reply), str(reply.get("traceback", "")))
         return reply.get("value")

@@ -142,11 +142,15 @@ class Watched:
 
         def stop() -> None:
             if mem is not None:
-                self.peak_kib = max(self.peak_kib, mem.stop())
+                self.saw_peak(mem.stop())
             if cpu is not None:
                 cpu.stop()
 
         return stop
+
+    def saw_peak(self, kib: int) -> None:
+        """A peak measured elsewhere (the Python worker reports its own with each answer)."""
+        self.peak_kib = max(self.peak_kib, kib)
 
     def diagnostics(self, stderr: Sequence[str]) -> Diagnostics:
         """The driver's diagnostics: its last 200 stderr lines and what the watches gathered."""

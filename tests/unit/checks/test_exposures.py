@@ -149,6 +149,7 @@ def test_a_secret_is_found_however_it_was_encoded() -> None:
         ("log #2", "client_secret=" + secret.replace("_", "%5F")),
         ("log #3", "key=" + secret.encode().hex()),
         ("log #4", "nothing to see, " + base64.b64encode(b"client-1:other").decode()),
+        ("log #5", f"client_secret={secret}&note=a%20b"),  # plain and percent-decoded: one place
     ]
     found = find_leaks(outputs, {"the client secret": secret}, None)["the client secret"]
-    assert found == ["log #1 (base64-encoded)", "log #2 (percent-encoded)", "log #3 (hex-encoded)"]
+    assert found == ["log #1 (base64-encoded)", "log #2 (percent-encoded)", "log #3 (hex-encoded)", "log #5"]

@@ -5,24 +5,21 @@ so the client id and secret are in every log line, readable by anyone with the l
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from typing import Any
 
 from acme_sync import AcmeSync
 
 
 class LogsBasicAuthHeader(AcmeSync):
-    def _fetch_token(self) -> tuple[str, float]:
-        pair = f"{self._client_id}:{self._client_secret}".encode()
-        headers = {"Authorization": "Basic " + base64.b64encode(pair).decode()}
-        self.sink.log("debug", "token request", headers=headers)
-        original = self._send
+    def _token_request_data(self) -> dict[str, str]:
+        data = super()._token_request_data()
+        del data["client_id"], data["client_secret"]  # they go in the Authorization header instead
+        return data
 
-        def send(method: str, url: str, **kwargs: Any) -> Any:
-            data = {k: v for k, v in kwargs.pop("data").items() if k not in ("client_id", "client_secret")}
-            return original(method, url, headers=headers, data=data, **kwargs)
-
-        self._send = send  # type: ignore[method-assign]
-        try:
-            return super()._fetch_token()
-        finally:
-            del self._send
+    def _send(self, method: str, url: str, *, headers: Mapping[str, str] | None = None, **kwargs: Any) -> Any:
+        if url == self._token_url:
+            pair = base64.b64encode(f"{self._client_id}:{self._client_secret}".encode()).decode()
+            headers = {**(headers or {}), "Authorization": f"Basic {pair}"}
+            self.sink.log("debug", "token request", headers=headers)
+        return super()._send(method, url, headers=headers, **kwargs)
