@@ -138,6 +138,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument(
         "--tls-key", metavar="PEM", default=os.environ.get("HARNESS_TLS_KEY") or None, help="its private key"
     )
+    serve.add_argument(
+        "--root-tenant",
+        action="store_true",
+        help="make one tenant at start and serve its API at / of the port too, for clients that can "
+        "set only host and port (stripe-python's suite, written for stripe-mock); prints its credentials",
+    )
+    serve.add_argument(
+        "--root-secret",
+        metavar="SECRET",
+        help="with --root-tenant: its client secret, the key such a suite hard-codes (e.g. sk_test_123)",
+    )
+    serve.add_argument(
+        "--lenient-ids",
+        action="store_true",
+        help="with --root-tenant: an unknown id of the right shape (cus_123) is a record made for it and "
+        "kept, as stripe-mock answers any id; a deleted record stays a 404",
+    )
 
     image = commands.add_parser("image", help="the sandbox's container image")
     image_commands = image.add_subparsers(dest="action", metavar="ACTION")
@@ -185,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return lint_command(args.file, fmt=args.fmt, level=args.level, strict=args.strict)
     if args.command == "sandbox" and args.action == "serve":
-        from harness.serve import serve_command
+        from harness.serve import RootTenant, serve_command
 
         seed = args.seed
         if seed is None and os.environ.get("HARNESS_SEED"):
@@ -196,6 +213,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if bool(args.tls_cert) != bool(args.tls_key):
             serve.error("--tls-cert and --tls-key go together (or neither)")
         certificate = (Path(args.tls_cert), Path(args.tls_key)) if args.tls_cert else None
+        if (args.root_secret is not None or args.lenient_ids) and not args.root_tenant:
+            serve.error("--root-secret and --lenient-ids describe the root tenant: add --root-tenant")
+        if args.root_tenant and args.workers > 1:
+            serve.error("--root-tenant needs one process (each worker would make its own): drop --workers")
+        root = RootTenant(args.root_secret, args.lenient_ids) if args.root_tenant else None
         return serve_command(
             args.contract,
             args.host,
@@ -209,6 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             reuse_port=args.reuse_port,
             tls=args.tls,
             certificate=certificate,
+            root=root,
         )
     if args.command == "image" and args.action == "build":
         from harness.image import build_command

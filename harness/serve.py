@@ -7,11 +7,21 @@ import gc
 import signal
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.contract import ContractError, default_contract_path, load
-from harness.runtime import EmbeddedSandbox
+from harness.runtime import EmbeddedSandbox, SandboxError
 from harness.sandbox.store import StoreError, open_store
+
+
+@dataclass(frozen=True)
+class RootTenant:
+    """`--root-tenant`: one tenant made at start whose API is also served at `/` of the port,
+    for clients that can set only host and port (stripe-python's suite, written for stripe-mock)."""
+
+    secret: str | None = None  # its client secret (the key such a suite hard-codes)
+    lenient_ids: bool = False  # unknown ids of the right shape are records made for them
 
 
 def serve_command(
@@ -28,6 +38,7 @@ def serve_command(
     reuse_port: bool = False,
     tls: bool = False,
     certificate: tuple[Path, Path] | None = None,
+    root: RootTenant | None = None,
 ) -> int:
     if workers > 1:
         from harness.serve_workers import supervise
@@ -87,6 +98,20 @@ def serve_command(
         print(f"ca: {runtime.ca.ca_file} (the CA of this run's certificate: trust it, e.g. SSL_CERT_FILE)")
     print(f"admin token: {handle.admin_token}")
     print(f"control API: {handle.base_url}/_sandbox (Authorization: Bearer <admin token>)")
+    if root is not None:
+        try:
+            tenant = handle.new_tenant(
+                seed=runtime.sandbox.default_seed, lenient_ids=root.lenient_ids, client_secret=root.secret
+            )
+        except SandboxError as exc:
+            runtime.stop()
+            print(f"harness: --root-tenant: {exc}", file=sys.stderr)
+            return 1
+        runtime.sandbox.root_tenant = tenant.id
+        at = handle.base_url + runtime.sandbox.contract.base_path
+        print(f"root tenant: {tenant.id}, its API also at {at}")
+        print(f"root tenant client id: {tenant.client_id}")
+        print(f"root tenant client secret: {tenant.client_secret}")
     print("ready", flush=True)
     try:
         stop.wait()

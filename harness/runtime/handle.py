@@ -246,13 +246,20 @@ class SandboxHandle:
         token_operation: str | None = None,
         evolve: int | None = None,
         adversarial: bool | None = None,
+        lenient_ids: bool | None = None,
+        client_secret: str | None = None,
     ) -> TenantHandle:
         """A fresh tenant; with `evolve`, served from the contract's next additive version for
         that seed (harness.contract.evolve), whose additions the answer's `evolved` lists;
-        `adversarial=False`: the tidy platform (see createTenant in the control contract)."""
+        `adversarial=False`: the tidy platform; `lenient_ids`, `client_secret`: for suites
+        written against a stateless mock (see createTenant in the control contract)."""
         spec: dict[str, Any] = {"seed": seed, "sizes": sizes or {}, "token_ttl": token_ttl}
         if adversarial is not None:
             spec["adversarial"] = adversarial
+        if lenient_ids is not None:
+            spec["lenient_ids"] = lenient_ids
+        if client_secret is not None:
+            spec["client_secret"] = client_secret
         if evolve is not None:
             spec["evolve"] = evolve
         if scopes is not None:

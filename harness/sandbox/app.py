@@ -76,6 +76,7 @@ class Sandbox:
         self.contract = contract
         self.admin_token = admin_token or secrets.token_urlsafe(24)
         self.default_seed = 0  # for tenants created without a seed (`harness sandbox serve --seed`)
+        self.root_tenant: str | None = None  # the tenant served at `/` too (`serve --root-tenant`)
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="harness-webhooks")
         self.tenants = Tenants(contract, self.executor, store)  # in memory unless a store is given
         self.token_path = contract.token_path
@@ -115,7 +116,8 @@ class Sandbox:
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Route API calls by hand: `/t/{tenant}/...`, or `/...` on a host named for a tenant
-        (`<tenant>.localhost`, for clients that can set only host and port). A path template's
+        (`<tenant>.localhost`) or on a port whose root is one tenant's (`root_tenant`), for
+        clients that can set only host and port. A path template's
         regex would miss paths with control characters and answer Starlette's own 404. API calls
         are read straight from the ASGI scope: no per-request Starlette objects on the hot path."""
         if scope["type"] == "http":
@@ -128,6 +130,8 @@ class Sandbox:
                 label = host.partition(":")[0].partition(".")[0]
                 if label and self.holder(label).tenants.get(label) is not None:
                     tenant_id, rest = label, path.lstrip("/")
+                elif self.root_tenant is not None:  # `serve --root-tenant`: the port's root is its API
+                    tenant_id, rest = self.root_tenant, path.lstrip("/")
             if tenant_id is not None and rest is not None:
                 scope, rest = unjoined(scope, tenant_id, rest)  # a link an SDK joined to its base URL
                 try:  # any method: a 405 lists Allow

@@ -340,7 +340,7 @@ def get_record(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
     record_id = _found_id(col, tenant, path_params)
-    record = _live(tenant, col, record_id, path_params)
+    record = _live(tenant, col, record_id, path_params) or _adopted(col, tenant, record_id, path_params)
     record = record or _stand_in(col, col.item_op, tenant, record_id, path_params)
     if record is None:
         return _missing(col, record_id, path_params)
@@ -409,8 +409,8 @@ def update_record(
 ) -> Response:
     record_id = _found_id(col, tenant, path_params)
     fields = as_record_fields(tenant.data.dataset.contract, col, json.loads(body) if body else {})
-    in_scope = _live(tenant, col, record_id, path_params) is not None
-    record = tenant.data.update(col.name, record_id, fields) if in_scope else None
+    current = _live(tenant, col, record_id, path_params) or _adopted(col, tenant, record_id, path_params)
+    record = tenant.data.update(col.name, current[col.id_field], fields) if current else None
     if record is None and col.update_op is not None:
         found = _stand_in(col, col.update_op, tenant, record_id, path_params)
         record = {**found, **(fields if isinstance(fields, dict) else {})} if found else None
@@ -427,8 +427,8 @@ def delete_record(
     """Delete with the documented status; where a body is documented (Stripe's `deleted`
     object, or the record itself) it is built from the record that was deleted."""
     record_id = _found_id(col, tenant, path_params)
-    record = _live(tenant, col, record_id, path_params)
-    if record is None or not tenant.data.delete(col.name, record_id):
+    record = _live(tenant, col, record_id, path_params) or _adopted(col, tenant, record_id, path_params)
+    if record is None or not tenant.data.delete(col.name, record[col.id_field]):
         record = _stand_in(col, col.delete_op, tenant, record_id, path_params) if col.delete_op else None
     if record is None:
         return _missing(col, record_id, path_params)
@@ -450,7 +450,32 @@ def _stand_in(
     (nor a 4XX or default answer): the contract allows only its success, so that is answered,
     with a record made for this id (not stored). A record the tenant deleted, or one under
     another parent, stays a 404: state is real. None: answer 404."""
-    if op.response_for(404) is not None or _was_deleted(tenant, col, record_id):
+    if op.response_for(404) is not None:
+        return None
+    return _made_for(col, tenant, record_id, path_params)
+
+
+def _adopted(
+    col: Collection, tenant: Tenant, record_id: Any, path_params: dict[str, str]
+) -> dict[str, Any] | None:
+    """On a tenant with lenient ids, the record made for an id it has no record for, now kept
+    (read, update and delete then see it), as stripe-mock answers any id: so suites written
+    against a stateless mock (`Customer.retrieve("cus_123")`) run. The id's shape was checked
+    with the request. A record the tenant deleted, or one under another parent, stays a 404."""
+    if not tenant.lenient_ids:
+        return None
+    record = _made_for(col, tenant, record_id, path_params)
+    if record is None or (col.key_fields and tenant.data.get(col.name, record.get(col.id_field))):
+        return None  # a record made for key fields drew an id another record has
+    return tenant.data.adopt(col.name, record, _scope(col, path_params) if col.parent_params else None)
+
+
+def _made_for(
+    col: Collection, tenant: Tenant, record_id: Any, path_params: dict[str, str]
+) -> dict[str, Any] | None:
+    """A record for an id (or key fields) the tenant has no live record for, made from the seed
+    and the id; None where state says there is none: deleted, or alive under another parent."""
+    if _was_deleted(tenant, col, record_id):
         return None
     if record_id is not _NOT_FOUND and tenant.data.get(col.name, record_id) is not None:
         return None  # it exists, under another parent: state is real, so not found here either

@@ -250,6 +250,8 @@ def create_tenant(call: Call) -> Response:
             ttl=int(spec["ttl"]) if "ttl" in spec else None,
             owner=key_id(sandbox.admin_token.encode()),
             adversarial=bool(spec.get("adversarial", True)),
+            lenient_ids=bool(spec.get("lenient_ids", False)),
+            client_secret=spec.get("client_secret"),
         )
     except SynthError as exc:
         raise ControlProblem(422, str(exc)) from None

@@ -76,6 +76,7 @@ class TenantSpec:
     expires_at: float
     owner: str = ""  # which API key created it (for quotas)
     adversarial: bool = True  # data and answers every way the contract allows; False: tidy
+    lenient_ids: bool = False  # an unknown id of the right shape is a record made for it (stripe-mock's way)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,6 +134,12 @@ class Tenant:
         """Are its data and answers shaped every way the contract allows (synth.untidy, shaping)?"""
         return self.spec is None or self.spec.adversarial
 
+    @property
+    def lenient_ids(self) -> bool:
+        """Does an unknown id of the right shape name a record made for it, as on stripe-mock,
+        so suites written against a stateless mock run? A deleted record stays deleted."""
+        return self.spec is not None and self.spec.lenient_ids
+
     def _changed(self, change: Change) -> None:
         self.change_by[change.seq] = ACTOR.get()
         self.audit.record(f"record.{change.type}", collection=change.collection, id=change.id, seq=change.seq)
@@ -160,8 +167,10 @@ class Tenant:
                         recovered=True,
                     )
 
-    def add_client(self, scopes: frozenset[str]) -> Client:
-        client = Client(*self.minter.client(), scopes)
+    def add_client(self, scopes: frozenset[str], secret: str | None = None) -> Client:
+        """A client; `secret` chooses its secret (a suite's hard-coded key), else minted."""
+        client_id, minted = self.minter.client()
+        client = Client(client_id, secret or minted, scopes)
         self.clients[client.client_id] = client
         self.audit.record("client.created", client_id=client.client_id, scopes=sorted(scopes))
         return client
@@ -239,6 +248,7 @@ class Tenant:
             "seed": self.seed,
             "profile": self.profile,
             "adversarial": self.adversarial,
+            "lenient_ids": self.lenient_ids,
             "token_ttl": self.token_ttl,
             "rate_limit": {"rate": self.limiter.rate, "burst": self.limiter.burst},
             "sizes": dict(self.data.dataset.sizes),
@@ -296,8 +306,11 @@ class Tenants:
         ttl: float | None = None,
         owner: str = "",
         adversarial: bool = True,
+        lenient_ids: bool = False,
+        client_secret: str | None = None,
     ) -> tuple[Tenant, Client]:
-        """A tenant with the named dataset profile; `sizes` overrides the profile's sizes.
+        """A tenant with the named dataset profile; `sizes` overrides the profile's sizes;
+        `client_secret` is its first client's secret (default: minted in the contract's format).
         Raises QuotaExceeded when `owner` already holds its quota of tenants."""
         get_profile(profile).dataset_options(self.contract, sizes)  # bad sizes fail before anything is stored
         RateLimiter(*rate_limit)  # so does a bad rate
@@ -314,11 +327,14 @@ class Tenants:
             expires_at=time.time() + (self.tenant_ttl if ttl is None else ttl),
             owner=owner,
             adversarial=adversarial,
+            lenient_ids=lenient_ids,
         )
         if not self.store.reserve(spec, self.quota):
             raise QuotaExceeded(f"this API key already holds its quota of {self.quota} tenants")
         tenant = self.store.create(spec, self.build)
-        client = tenant.add_client(frozenset(self.contract.scopes) if scopes is None else scopes)
+        client = tenant.add_client(
+            frozenset(self.contract.scopes) if scopes is None else scopes, client_secret
+        )
         return tenant, client
 
     def build(self, spec: TenantSpec, parts: Callable[[TenantSpec, Dataset, Tenants], Parts]) -> Tenant:

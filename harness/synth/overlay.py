@@ -165,7 +165,7 @@ class Overlay:
         col = self.dataset.collections[collection]
         state = self._state[collection]
         with self._lock:
-            index = self.dataset.size(collection) + state.created
+            index = self.next_index(collection)
             record = self.dataset.make(collection, index)
             if record is None:
                 raise SynthError(
@@ -181,6 +181,22 @@ class Overlay:
                 if name in record:
                     record[name] = self.dataset.stamp(collection, name, now)
             return self._store(collection, "created", record, now)
+
+    def next_index(self, collection: str) -> int:
+        """The index the next create takes: past the creates so far, and past any id a record
+        was adopted under (`adopt`), so a create never lands on one. Replaying a create (the
+        Redis store) steps the same way, so every replica agrees."""
+        state = self._state[collection]
+        size = self.dataset.size(collection)
+        while state.live and self.dataset.id_of(collection, size + state.created) in state.live:
+            state.created += 1
+        return size + state.created
+
+    def adopt(self, collection: str, record: Mapping[str, Any]) -> dict[str, Any]:
+        """Keep a record made for an id the tenant had no record for (a sandbox's lenient ids,
+        stripe-mock's way): a created change under that id, which takes no index from creates."""
+        with self._lock:
+            return self._store(collection, "created", dict(record), self._tick())
 
     def update(self, collection: str, record_id: Any, fields: Mapping[str, Any]) -> dict[str, Any] | None:
         col = self.dataset.collections[collection]

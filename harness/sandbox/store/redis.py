@@ -412,6 +412,7 @@ class RedisOverlay(ScopedOverlay):
         self._r, self._log_key, self._clock_key, self._lock_key = r, p + "log", p + "clock", p + "lock"
         self._base_clock = dataset.clock
         self._writer = threading.local()
+        self._adopting = False
         self.change_by = change_by
         self._replay()
 
@@ -476,6 +477,14 @@ class RedisOverlay(ScopedOverlay):
         with self._writing():
             return super().create(collection, fields, parent)
 
+    def adopt(self, collection: str, record: Any, parent: Scope | None = None) -> dict[str, Any]:
+        with self._writing():
+            self._adopting = True  # its log entry says so: replaying it takes no index from creates
+            try:
+                return super().adopt(collection, record, parent)
+            finally:
+                self._adopting = False
+
     def update(self, collection: str, record_id: Any, fields: Any) -> dict[str, Any] | None:
         with self._writing():
             return super().update(collection, record_id, fields)
@@ -509,6 +518,8 @@ class RedisOverlay(ScopedOverlay):
         }
         if kind == "created" and self._placing is not None:
             entry["p"] = list(self._placing)
+        if kind == "created" and self._adopting:
+            entry["a"] = 1
         self._place(collection, kind, record_id, self._placing)
         self._guarded(  # durable before anyone is told: audit and webhooks follow the log
             keys=[self._meta, self._log_key, self._clock_key],
@@ -592,7 +603,9 @@ class RedisOverlay(ScopedOverlay):
         seq, collection, record_id, record = entry["s"], entry["c"], entry["i"], entry["r"]
         state = self._state[collection]
         if entry["k"] == "created":
-            state.created += 1
+            if not entry.get("a"):  # an adopted record takes no index; a create steps as it did
+                self.next_index(collection)
+                state.created += 1
             if entry.get("p") is not None:
                 self._place(collection, "created", record_id, tuple(entry["p"]))
         state.order.pop(record_id, None)

@@ -111,6 +111,17 @@ class ScopedOverlay(Overlay):
             finally:
                 self._placing = None
 
+    def adopt(
+        self, collection: str, record: Mapping[str, Any], parent: Scope | None = None
+    ) -> dict[str, Any]:
+        """`adopt`, under `parent` (the path values of its parent parameters)."""
+        with self._lock:
+            self._placing = tuple(parent) if parent is not None else None
+            try:
+                return super().adopt(collection, record)
+            finally:
+                self._placing = None
+
     def churn(self, n: int, *, seed: int, collections: list[str] | None = None) -> list[Any]:
         """`churn`, leaving the records that hold placed children alone: renaming or deleting
         one would strand its children (kept, but under a parent no client can list any more)."""
