@@ -13,7 +13,8 @@ suite three times (`--nomock`, against that blank server, against the sandbox) a
 share of the mock-dependent tests that pass. Target: 90% (stripe-mock: about 100%).
 The sandbox runs as stripe-mock does for the suite: `--root-tenant` serves one tenant's API at
 the port's root, `--root-secret sk_test_123` makes the suite's key that tenant's secret, and
-`--lenient-ids` answers ids the suite never created (`cus_123`) with records made for them.
+`--lenient-ids` answers ids the suite never created (`cus_123`) with records made for them, and
+`--tidy` gives every record its optional fields, as stripe-mock's fixtures have them.
 Bounded: each pytest run has a time limit; only 127.0.0.1.
 
     python bench/stripe_suite.py [--time-limit S] [-k EXPR]
@@ -169,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             "--root-secret",
             MOCK_KEY,
             "--lenient-ids",
+            "--tidy",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

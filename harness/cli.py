@@ -150,6 +150,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="with --root-tenant: its client secret, the key such a suite hard-codes (e.g. sk_test_123)",
     )
     serve.add_argument(
+        "--tidy",
+        action="store_true",
+        help="with --root-tenant: the tidy platform (the control API's adversarial=false): every optional "
+        "field present, no shaped answers, as a static mock's fixtures are",
+    )
+    serve.add_argument(
         "--lenient-ids",
         action="store_true",
         help="with --root-tenant: an unknown id of the right shape (cus_123) is a record made for it and "
@@ -213,11 +219,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if bool(args.tls_cert) != bool(args.tls_key):
             serve.error("--tls-cert and --tls-key go together (or neither)")
         certificate = (Path(args.tls_cert), Path(args.tls_key)) if args.tls_cert else None
-        if (args.root_secret is not None or args.lenient_ids) and not args.root_tenant:
-            serve.error("--root-secret and --lenient-ids describe the root tenant: add --root-tenant")
+        if (args.root_secret is not None or args.lenient_ids or args.tidy) and not args.root_tenant:
+            serve.error("--root-secret, --tidy and --lenient-ids describe the root tenant: add --root-tenant")
         if args.root_tenant and args.workers > 1:
             serve.error("--root-tenant needs one process (each worker would make its own): drop --workers")
-        root = RootTenant(args.root_secret, args.lenient_ids) if args.root_tenant else None
+        root = RootTenant(args.root_secret, args.lenient_ids, args.tidy) if args.root_tenant else None
         return serve_command(
             args.contract,
             args.host,

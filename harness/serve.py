@@ -22,6 +22,7 @@ class RootTenant:
 
     secret: str | None = None  # its client secret (the key such a suite hard-codes)
     lenient_ids: bool = False  # unknown ids of the right shape are records made for them
+    tidy: bool = False  # the tidy platform: every optional field, no shaped answers
 
 
 def serve_command(
@@ -101,7 +102,10 @@ def serve_command(
     if root is not None:
         try:
             tenant = handle.new_tenant(
-                seed=runtime.sandbox.default_seed, lenient_ids=root.lenient_ids, client_secret=root.secret
+                seed=runtime.sandbox.default_seed,
+                lenient_ids=root.lenient_ids,
+                client_secret=root.secret,
+                adversarial=not root.tidy,
             )
         except SandboxError as exc:
             runtime.stop()

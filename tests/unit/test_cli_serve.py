@@ -60,3 +60,34 @@ def test_a_taken_port_is_a_clear_error():
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in err and "choose another port" in err
+
+
+def test_a_root_tenant_serves_its_api_at_the_root_with_the_chosen_secret():
+    contract = str(ROOT / "tests" / "contracts" / "stripe_like.openapi.yaml")
+    proc = start(
+        "--contract", contract, "--port", "0", "--root-tenant", "--root-secret", "sk_test_123", "--tidy"
+    )
+    try:
+        lines = []
+        while not lines or lines[-1] != "ready":
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+            lines.append(line.strip())
+        url = next(line.split(": ", 1)[1] for line in lines if line.startswith("url: "))
+        assert "root tenant client secret: sk_test_123" in lines
+        answer = httpx.get(f"{url}/v1/customers", headers={"Authorization": "Bearer sk_test_123"})
+        assert answer.status_code == 200 and answer.json()["data"]
+        wrong = httpx.get(f"{url}/v1/customers", headers={"Authorization": "Bearer sk_test_124"})
+        assert wrong.status_code == 401
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+
+
+def test_root_tenant_options_without_a_root_tenant_are_a_usage_error():
+    proc = start("--port", "0", "--lenient-ids")
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2 and "add --root-tenant" in err
+    proc = start("--port", "0", "--root-tenant", "--workers", "2")
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2 and "--root-tenant needs one process" in err
