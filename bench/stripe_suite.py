@@ -17,7 +17,7 @@ the port's root, `--root-secret sk_test_123` makes the suite's key that tenant's
 `--tidy` gives every record its optional fields, as stripe-mock's fixtures have them.
 Bounded: each pytest run has a time limit; only 127.0.0.1.
 
-    python bench/stripe_suite.py [--time-limit S] [-k EXPR]
+    python bench/stripe_suite.py [--time-limit S] [-k EXPR] [--stripe-version V]
 """
 
 from __future__ import annotations
@@ -147,8 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-limit", type=float, default=600.0, help="seconds per pytest run")
     parser.add_argument("-k", dest="keyword", help="pytest -k expression (a subset of the suite)")
+    parser.add_argument(
+        "--stripe-version",
+        help="the stripe-python release whose suite runs, with its own copy of the SDK (default: the "
+        "installed one); a release of the spec's own API version tests only what the spec has",
+    )
     args = parser.parse_args(argv)
-    version = metadata.version("stripe")
+    version = args.stripe_version or metadata.version("stripe")
     root = suite_dir(version)
     spec = corpus.fetch_named("stripe")
     port = fidelity._free_port()

@@ -159,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--lenient-ids",
         action="store_true",
         help="with --root-tenant: an unknown id of the right shape (cus_123) is a record made for it and "
-        "kept, as stripe-mock answers any id; a deleted record stays a 404",
+        "kept, as stripe-mock answers any id (one deleted earlier is made anew)",
     )
 
     image = commands.add_parser("image", help="the sandbox's container image")

@@ -460,22 +460,25 @@ def _adopted(
 ) -> dict[str, Any] | None:
     """On a tenant with lenient ids, the record made for an id it has no record for, now kept
     (read, update and delete then see it), as stripe-mock answers any id: so suites written
-    against a stateless mock (`Customer.retrieve("cus_123")`) run. The id's shape was checked
-    with the request. A record the tenant deleted, or one under another parent, stays a 404."""
+    against a stateless mock (`Customer.retrieve("cus_123")`) run. Every id of the right shape
+    exists there, so one deleted earlier is made anew too (such suites delete `cus_123` in one
+    test and read it in the next). The id's shape was checked with the request. One under
+    another parent stays a 404."""
     if not tenant.lenient_ids:
         return None
-    record = _made_for(col, tenant, record_id, path_params)
+    record = _made_for(col, tenant, record_id, path_params, revive=True)
     if record is None or (col.key_fields and tenant.data.get(col.name, record.get(col.id_field))):
         return None  # a record made for key fields drew an id another record has
     return tenant.data.adopt(col.name, record, _scope(col, path_params) if col.parent_params else None)
 
 
 def _made_for(
-    col: Collection, tenant: Tenant, record_id: Any, path_params: dict[str, str]
+    col: Collection, tenant: Tenant, record_id: Any, path_params: dict[str, str], revive: bool = False
 ) -> dict[str, Any] | None:
     """A record for an id (or key fields) the tenant has no live record for, made from the seed
-    and the id; None where state says there is none: deleted, or alive under another parent."""
-    if _was_deleted(tenant, col, record_id):
+    and the id; None where state says there is none: deleted (unless `revive`), or alive under
+    another parent."""
+    if not revive and _was_deleted(tenant, col, record_id):
         return None
     if record_id is not _NOT_FOUND and tenant.data.get(col.name, record_id) is not None:
         return None  # it exists, under another parent: state is real, so not found here either

@@ -137,7 +137,7 @@ class Tenant:
     @property
     def lenient_ids(self) -> bool:
         """Does an unknown id of the right shape name a record made for it, as on stripe-mock,
-        so suites written against a stateless mock run? A deleted record stays deleted."""
+        so suites written against a stateless mock run? There every id exists: one deleted is made anew."""
         return self.spec is not None and self.spec.lenient_ids
 
     def _changed(self, change: Change) -> None:

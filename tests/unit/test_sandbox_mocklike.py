@@ -1,7 +1,8 @@
 """What suites written against a stateless mock need (stripe-python's, against stripe-mock): the
 API at the root of the port (`root_tenant`), a client secret chosen by whoever made the tenant
 (the suite's hard-coded `sk_test_123`), and lenient ids: an unknown id of the right shape is a
-record made for it and kept. A deleted record stays a 404 and a wrong key a 401, even then."""
+record made for it and kept (as on stripe-mock every id exists: one deleted is made anew). A wrong
+key stays a 401, and without lenient ids an unknown or deleted id is a 404."""
 
 from __future__ import annotations
 
@@ -60,13 +61,15 @@ def test_lenient_ids_read_update_and_delete_a_record_never_created(stripe_like):
     assert http.get(base, headers=KEY).json()["metadata"] == {"key": "value"}
     deleted = http.delete(made["base_url"] + "/v1/customers/cus_456", headers=KEY)  # never read first
     assert deleted.status_code == 200 and deleted.json()["deleted"] is True
-    assert http.get(made["base_url"] + "/v1/customers/cus_456", headers=KEY).status_code == 404
+    again = http.get(made["base_url"] + "/v1/customers/cus_456", headers=KEY)  # every id exists, anew
+    assert again.status_code == 200 and again.json()["id"] == "cus_456"
     changes = http.get(f"/_sandbox/tenants/{made['id']}/changes", headers=ADMIN).json()["data"]
     assert [(c["type"], c["id"]) for c in changes] == [
         ("created", "cus_123"),
         ("updated", "cus_123"),
         ("created", "cus_456"),
         ("deleted", "cus_456"),
+        ("created", "cus_456"),
     ]
 
 
@@ -76,6 +79,9 @@ def test_without_lenient_ids_an_unknown_id_is_a_404(stripe_like):
     assert made["lenient_ids"] is False
     assert http.get(made["base_url"] + "/v1/customers/cus_123", headers=KEY).status_code == 404
     assert http.post(made["base_url"] + "/v1/customers/cus_123", data={}, headers=KEY).status_code == 404
+    first = http.get(made["base_url"] + "/v1/customers", headers=KEY).json()["data"][0]["id"]
+    assert http.delete(made["base_url"] + f"/v1/customers/{first}", headers=KEY).status_code == 200
+    assert http.get(made["base_url"] + f"/v1/customers/{first}", headers=KEY).status_code == 404
 
 
 def test_a_create_after_a_lenient_read_gets_an_id_of_its_own(stripe_like):
