@@ -140,6 +140,10 @@ class Collection:
     # `POST /user/repos`, read at `/repos/{owner}/{repo}`): each item path parameter and the
     # record field (dotted) whose value it must equal. Empty: the last parameter is the id.
     key_fields: tuple[tuple[str, str], ...] = ()
+    # The property one record is wrapped in, by where: `read`, `create`, `update` (the body each
+    # documents for success) and `create_body`, `update_body` (the request body): Asana's
+    # `{"data": {...}}`, Shopify's `{"customer": {...}}`. Absent: that body is the record itself.
+    wrappers: dict[str, str] = field(default_factory=dict)
 
     @property
     def read_scopes(self) -> frozenset[str]:
@@ -271,13 +275,15 @@ def _collection(
 ) -> Collection:
     data_field, item_uri, item_schema = shape
     hints = {**item_schema.get("x-sandbox", {}), **op.extensions.get("x-sandbox", {})}
-    props = item_schema.get("properties", {})
+    # the record's properties, those of its `allOf` parts too (Asana's `TaskCompact` is
+    # `allOf: [AsanaResource (gid), {name, ...}]`), resolved
+    props = {n: p for n, (p, _) in envelope_properties(contract, item_schema, item_uri).items()}
     path_params = re.findall(r"\{([^}]+)\}", item_op.path)
     id_param = path_params[-1]
-    keyable = {n: p for n, p in props.items() if _keyable(contract.deref(p, item_uri)[0])}
+    keyable = {n: p for n, p in props.items() if _keyable(p)}
     id_field = hints.get("id") or _named_by(id_param, keyable) or "id"
     if id_field in props:
-        id_schema = contract.deref(props[id_field], item_uri)[0]
+        id_schema = props[id_field]
     else:
         param = next((p for p in item_op.parameters if p.location == "path" and p.name == id_param), None)
         id_schema = param.schema if param else {}
@@ -312,7 +318,61 @@ def _collection(
         id_param=id_param,
         parent_params=tuple(path_params[:-1]),
         writes=writes,
+        wrappers=_wrappers(
+            contract, set(props), id_field, {"read": item_op, "create": create_op, "update": update_op}
+        ),
     )
+
+
+def _wrappers(
+    contract: Contract, names: set[str], id_field: str, ops: dict[str, Operation | None]
+) -> dict[str, str]:
+    """Where one record travels wrapped (`Collection.wrappers`): per operation, the property of
+    its success body, and of its JSON request body for writes, that holds the record."""
+    out: dict[str, str] = {}
+    for kind, op in ops.items():
+        if op is None:
+            continue
+        written = documented_success(op)
+        if written is not None and written.body_uri is not None:
+            schema, uri = contract.deref({"$ref": written.body_uri}, contract.uri)
+            holder = _holder(contract, schema, uri, names, id_field, answer=True)
+            if holder:
+                out[kind] = holder
+        if kind != "read":
+            body_uri = next((u for m, u in op.body_media.items() if u and "json" in m), None)
+            if body_uri is not None:
+                schema, uri = contract.deref({"$ref": body_uri}, contract.uri)
+                holder = _holder(contract, schema, uri, names, id_field, answer=False)
+                if holder:
+                    out[f"{kind}_body"] = holder
+    return out
+
+
+def _holder(
+    contract: Contract, schema: Any, uri: str, names: set[str], id_field: str, *, answer: bool
+) -> str | None:
+    """The one property of an object body that holds a record of the collection, where the
+    body itself is not the record: none of its own properties is one of the record's, and the
+    held object has at least half of the record's properties. An answer's holds the record's
+    id; a request's does not require one (the record's id is the server's or the path's: an
+    object requiring an id, Box's `assign_to: {type, id}`, names another record). None otherwise."""
+    own = envelope_properties(contract, schema, uri)
+    if not own or not names or set(own) & names:
+        return None
+    found = []
+    for name, (resolved, prop_uri) in own.items():
+        if not _is_record(resolved):
+            continue
+        inner = set(envelope_properties(contract, resolved, prop_uri))
+        if answer and id_field not in inner:
+            continue
+        if not answer and id_field in envelope_required(contract, resolved, prop_uri):
+            continue
+        shared = inner & names
+        if shared and 2 * len(shared) >= len(names):
+            found.append(name)
+    return found[0] if len(found) == 1 else None
 
 
 def _named_by(param: str, props: dict[str, Any]) -> str | None:

@@ -345,7 +345,24 @@ def get_record(
     if record is None:
         return _missing(col, record_id, path_params)
     record = expanded(tenant, col, record, _expand_paths(col.item_op, query))
-    return json_response(_served(tenant.data.dataset.contract, col, record, path_params))
+    return json_response(
+        wrapped(col, "read", _served(tenant.data.dataset.contract, col, record, path_params))
+    )
+
+
+def wrapped(col: Collection, kind: str, record: Any) -> Any:
+    """The record in the property the contract wraps it in for this answer (Asana's
+    `{"data": {...}}`), or as it is."""
+    holder = col.wrappers.get(kind)
+    return {holder: record} if holder else record
+
+
+def unwrapped(col: Collection, kind: str, fields: Any) -> Any:
+    """A write's fields out of the property its request body wraps them in (`{"data": {...}}`)."""
+    holder = col.wrappers.get(f"{kind}_body")
+    if holder and isinstance(fields, dict) and isinstance(fields.get(holder), dict):
+        return fields[holder]
+    return fields
 
 
 def _expand_paths(op: Any, query: Query, prefix: str = "") -> list[str]:
@@ -388,7 +405,7 @@ def create_record(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
     contract = tenant.data.dataset.contract
-    fields = as_record_fields(contract, col, json.loads(body) if body else {})
+    fields = as_record_fields(contract, col, unwrapped(col, "create", json.loads(body) if body else {}))
     if col.parent_params and isinstance(
         fields, dict
     ):  # its parent field (Twilio's account_sid) from the path
@@ -399,16 +416,16 @@ def create_record(
         if all(isinstance(k, (str, int)) for k in keys):
             full = "/".join(str(k) for k in keys)
             record = tenant.data.update(col.name, record[col.id_field], {"full_name": full}) or record
-    return json_response(
-        _served(tenant.data.dataset.contract, col, record, path_params), col.status_of("create", 201)
-    )
+    served = _served(tenant.data.dataset.contract, col, record, path_params)
+    return json_response(wrapped(col, "create", served), col.status_of("create", 201))
 
 
 def update_record(
     col: Collection, tenant: Tenant, query: Query, path_params: dict[str, str], body: bytes
 ) -> Response:
     record_id = _found_id(col, tenant, path_params)
-    fields = as_record_fields(tenant.data.dataset.contract, col, json.loads(body) if body else {})
+    sent = unwrapped(col, "update", json.loads(body) if body else {})
+    fields = as_record_fields(tenant.data.dataset.contract, col, sent)
     current = _live(tenant, col, record_id, path_params) or _adopted(col, tenant, record_id, path_params)
     record = tenant.data.update(col.name, current[col.id_field], fields) if current else None
     if record is None and col.update_op is not None:
@@ -416,9 +433,8 @@ def update_record(
         record = {**found, **(fields if isinstance(fields, dict) else {})} if found else None
     if record is None:
         return _missing(col, record_id, path_params)
-    return json_response(
-        _served(tenant.data.dataset.contract, col, record, path_params), col.status_of("update", 200)
-    )
+    served = _served(tenant.data.dataset.contract, col, record, path_params)
+    return json_response(wrapped(col, "update", served), col.status_of("update", 200))
 
 
 def delete_record(
