@@ -34,6 +34,7 @@ import time
 import xml.etree.ElementTree as ET
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -153,6 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         "installed one); a release of the spec's own API version tests only what the spec has",
     )
     args = parser.parse_args(argv)
+    with tempfile.TemporaryFile() as errors:  # the sandbox's stderr, shown if it does not start
+        return _measure(args, errors)
+
+
+def _measure(args: argparse.Namespace, errors: Any) -> int:
     version = args.stripe_version or metadata.version("stripe")
     root = suite_dir(version)
     spec = corpus.fetch_named("stripe")
@@ -178,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             "--tidy",
         ],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=errors,
         text=True,
     )
     try:
@@ -190,6 +196,11 @@ def main(argv: list[str] | None = None) -> int:
                 break
         print(f"stripe-python {version} suite ({root}) against the sandbox on :{port}")
         print(f"  {root_line}")
+        if server.poll() is not None:
+            errors.seek(0)
+            said = errors.read().decode(errors="replace")[-2000:]
+            print(f"  the sandbox exited ({server.returncode}): {said}")
+            return 1
         root_answer = httpx.get(
             f"http://127.0.0.1:{port}/v1/customers",
             headers={"Authorization": f"Bearer {MOCK_KEY}"},
