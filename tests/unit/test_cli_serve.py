@@ -20,15 +20,20 @@ def start(*args: str) -> subprocess.Popen[str]:
     )
 
 
+def until_ready(proc: subprocess.Popen[str]) -> tuple[list[str], str]:
+    """What the server printed up to `ready`, and its URL."""
+    lines: list[str] = []
+    while not lines or lines[-1] != "ready":
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        assert line, proc.stderr.read()  # type: ignore[union-attr]
+        lines.append(line.strip())
+    return lines, next(line.split(": ", 1)[1] for line in lines if line.startswith("url: "))
+
+
 def test_serve_prints_url_token_and_ready_then_serves_until_terminated():
     proc = start("--port", "0", "--admin-token", "s3cret")
     try:
-        lines = []
-        while not lines or lines[-1] != "ready":
-            line = proc.stdout.readline()
-            assert line, proc.stderr.read()
-            lines.append(line.strip())
-        url = next(line.split(": ", 1)[1] for line in lines if line.startswith("url: "))
+        lines, url = until_ready(proc)
         assert "admin token: s3cret" in lines
         admin = {"Authorization": "Bearer s3cret"}
         tenant = httpx.post(
@@ -68,12 +73,7 @@ def test_a_root_tenant_serves_its_api_at_the_root_with_the_chosen_secret():
         "--contract", contract, "--port", "0", "--root-tenant", "--root-secret", "sk_test_123", "--tidy"
     )
     try:
-        lines = []
-        while not lines or lines[-1] != "ready":
-            line = proc.stdout.readline()
-            assert line, proc.stderr.read()
-            lines.append(line.strip())
-        url = next(line.split(": ", 1)[1] for line in lines if line.startswith("url: "))
+        lines, url = until_ready(proc)
         assert "root tenant client secret: sk_test_123" in lines
         answer = httpx.get(f"{url}/v1/customers", headers={"Authorization": "Bearer sk_test_123"})
         assert answer.status_code == 200 and answer.json()["data"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -104,21 +105,23 @@ class ScopedOverlay(Overlay):
         self, collection: str, fields: Mapping[str, Any] | None = None, parent: Scope | None = None
     ) -> dict[str, Any]:
         """A record, created under `parent` (the path values of its parent parameters)."""
-        with self._lock:
-            self._placing = tuple(parent) if parent is not None else None
-            try:
-                return super().create(collection, fields)
-            finally:
-                self._placing = None
+        with self._placed(parent):
+            return super().create(collection, fields)
 
     def adopt(
         self, collection: str, record: Mapping[str, Any], parent: Scope | None = None
     ) -> dict[str, Any]:
         """`adopt`, under `parent` (the path values of its parent parameters)."""
+        with self._placed(parent):
+            return super().adopt(collection, record)
+
+    @contextmanager
+    def _placed(self, parent: Scope | None) -> Iterator[None]:
+        """The created change logged inside belongs to `parent` (`_log` reads it)."""
         with self._lock:
             self._placing = tuple(parent) if parent is not None else None
             try:
-                return super().adopt(collection, record)
+                yield
             finally:
                 self._placing = None
 
