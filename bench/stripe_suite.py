@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import http.server
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -32,6 +33,7 @@ import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections import Counter
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -103,7 +105,7 @@ class _NotFound(http.server.BaseHTTPRequestHandler):
 
 
 def run_suite(root: Path, port: int, extra: list[str], time_limit: float) -> dict[str, str]:
-    """Outcome per test id (passed / failed / skipped:<reason>) from one bounded pytest run."""
+    """Outcome per test id (passed / failed:<message> / skipped:<reason>) from one bounded run."""
     with tempfile.TemporaryDirectory() as tmp:
         junit = Path(tmp) / "junit.xml"
         command = [
@@ -137,11 +139,23 @@ def run_suite(root: Path, port: int, extra: list[str], time_limit: float) -> dic
             skipped = case.find("skipped")
             if skipped is not None:
                 outcomes[name] = "skipped:" + (skipped.get("message") or "")
-            elif case.find("failure") is not None or case.find("error") is not None:
-                outcomes[name] = "failed"
+            elif (failed := _failure(case)) is not None:
+                outcomes[name] = "failed:" + (failed.get("message") or "")
             else:
                 outcomes[name] = "passed"
         return outcomes
+
+
+def _failure(case: ET.Element) -> ET.Element | None:
+    found = case.find("failure")  # an Element with no children is falsy: compare with None
+    return found if found is not None else case.find("error")
+
+
+def _reason(outcome: str) -> str:
+    """A failure's message with what varies from test to test folded, so alike ones count together."""
+    text = outcome.partition(":")[2].splitlines()[0] if outcome.partition(":")[2] else "(no message)"
+    text = re.sub(r"'[^']*'", "'…'", text)
+    return re.sub(r"\d+", "N", text)[:140]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -232,6 +246,11 @@ def _measure(args: argparse.Namespace, errors: Any) -> int:
             f"  mock-dependent tests passing against the sandbox: {passed}/{len(dependent)} = {share:.0%} "
             "(target 90%)"
         )
+        reasons = Counter(_reason(online[t]) for t in dependent if online.get(t, "").startswith("failed:"))
+        if reasons:
+            print("  why the others fail (the SDK's words, ids and numbers folded):")
+            for reason, count in reasons.most_common(12):
+                print(f"    {count:5d}  {reason}")
         independent = [t for t in online if t not in dependent]
         print(
             f"  (the other {len(independent)} tests: "
