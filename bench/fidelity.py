@@ -43,7 +43,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlparse
 
 import httpx
@@ -84,6 +84,7 @@ class Result:
     positive_cases: int = 0
     hangs: int = 0
     crashed: bool = False
+    crash: str | None = None  # the sandbox's exit code and last line of stderr, where it died
     timed_out: bool = False  # schemathesis hit the per-spec time limit
     st_seconds: float = 0.0
     failures: dict[str, dict[str, list[dict[str, str]]]] = field(default_factory=dict)
@@ -282,40 +283,18 @@ def run_spec(spec: corpus.Spec, max_examples: int, time_limit: float, seed: int)
     path = corpus.fetch(spec)
     port = _free_port()
     begin = time.monotonic()
-    server = subprocess.Popen(
-        [
-            *_harness(),
-            "sandbox",
-            "serve",
-            "--contract",
-            str(path),
-            "--port",
-            str(port),
-            "--admin-token",
-            ADMIN,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "HARNESS_SEED": str(seed)},
+    serve = [*_harness(), "sandbox", "serve", "--contract", str(path), "--port", str(port)]
+    server, ready, errors = start_server(
+        [*serve, "--admin-token", ADMIN], {**os.environ, "HARNESS_SEED": str(seed)}
     )
-    ready = threading.Event()
-    lines: list[str] = []
-
-    def watch() -> None:
-        for line in server.stdout:  # type: ignore[union-attr]
-            lines.append(line)
-            if line.strip() == "ready":
-                ready.set()
-
-    threading.Thread(target=watch, daemon=True).start()
     try:
         while not ready.wait(0.1):
             if server.poll() is not None or time.monotonic() - begin > START_TIMEOUT:
                 break
         if not ready.is_set():
             server.kill()
-            err = (server.communicate(timeout=10)[1] or "").strip()
+            server.wait(10)
+            err = _tail(errors)
             result.start_error = (err.splitlines()[-1] if err else f"not ready in {START_TIMEOUT:.0f} s")[
                 :300
             ]
@@ -377,6 +356,8 @@ def run_spec(spec: corpus.Spec, max_examples: int, time_limit: float, seed: int)
             result.st_seconds = time.monotonic() - started
             parse_events(events, result)
         result.crashed = server.poll() is not None
+        if result.crashed:
+            result.crash = f"exit {server.returncode}: " + (_tail(errors).splitlines() or [""])[-1][:300]
         return result
     finally:
         if server.poll() is None:
@@ -385,6 +366,34 @@ def run_spec(spec: corpus.Spec, max_examples: int, time_limit: float, seed: int)
                 server.wait(10)
             except subprocess.TimeoutExpired:
                 server.kill()
+        errors.close()
+
+
+def start_server(
+    command: list[str], env: dict[str, str]
+) -> tuple[subprocess.Popen[str], threading.Event, IO[str]]:
+    """Start the sandbox; set the event when it prints "ready". Its stderr goes to an unnamed
+    temporary file (appended to, so reading its tail never moves where the sandbox writes), never
+    to a pipe nobody reads: a sandbox that logs more than a pipe holds (64 KiB: a few tracebacks
+    on a large document) would block on its next write, and every request after would hang."""
+    errors = tempfile.TemporaryFile("a+", encoding="utf-8", errors="replace")  # noqa: SIM115 (closed by run_spec)
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True, env=env)
+    ready = threading.Event()
+
+    def watch() -> None:
+        for line in server.stdout:  # type: ignore[union-attr]
+            if line.strip() == "ready":
+                ready.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    return server, ready, errors
+
+
+def _tail(errors: IO[str], size: int = 4096) -> str:
+    errors.flush()
+    end = errors.seek(0, os.SEEK_END)
+    errors.seek(max(0, end - size))
+    return errors.read().strip()
 
 
 def _table(results: list[Result]) -> str:
@@ -485,6 +494,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         if not r.usable:
             print(f"  unusable {r.name}: {r.start_error or f'tenant {r.tenant_status}: {r.tenant_error}'}")
+        if r.crash:
+            print(f"  crashed {r.name}: {r.crash}")
         unsatisfied = [c for c in r.credentials if "UNSATISFIED" in c]
         if r.usable and unsatisfied:
             print(f"  no credential {r.name}: {', '.join(unsatisfied)}")

@@ -8,6 +8,7 @@ so the flat pairs are folded into objects and arrays and each leaf read as its s
 from __future__ import annotations
 
 import codecs
+import contextlib
 import re
 from collections.abc import Collection
 from email.parser import BytesParser
@@ -150,10 +151,11 @@ def form_value(contract: Contract, text: str, schema_uri: str | None) -> Any:
 
 def coerce_text(raw: str, kinds: Collection[str]) -> Any:
     """A form or query string as the first of the schema's types it reads as."""
-    if "integer" in kinds and _INT.match(raw):
-        return int(raw)
-    if "number" in kinds and _NUM.match(raw):
-        return float(raw) if any(c in raw for c in ".eE") else int(raw)
+    with contextlib.suppress(ValueError):  # past 4,300 digits int() refuses: left as text
+        if "integer" in kinds and _INT.match(raw):
+            return int(raw)
+        if "number" in kinds and _NUM.match(raw):
+            return float(raw) if any(c in raw for c in ".eE") else int(raw)
     if "boolean" in kinds and raw in ("true", "false"):
         return raw == "true"
     if "null" in kinds and raw == "" and "string" not in kinds:

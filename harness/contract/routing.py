@@ -59,20 +59,30 @@ class Router:
 
         Where templates of the same shape both match (Xero's `/Invoices/{InvoiceID}/Attachments/`
         `{AttachmentID}`, a uuid, and `.../{FileName}`, any string), the first whose path values
-        fit their parameters' schemas wins, else the first in order."""
+        fit their parameters' schemas wins, else the first in order. A match whose multi-segment
+        parameter had to span a `/` gives way to any template that matches segment by segment
+        (GitHub's `/commits/{ref}` takes `0/check-suites` only if `/commits/{ref}/check-suites`
+        did not exist)."""
         first: Match | None = None
         shape = None
+        spanned: tuple[Match, bool] | None = None  # the first match holding a `/`, and whether it fits
         for regex, template, methods in self._routes:
             found = regex.match(path)
             if found and method.upper() in methods:
-                if first is not None and _PARAM.sub("{}", template) != shape:
-                    continue  # only a template of the same shape stands in for the first
                 names = _PARAM.findall(template)
                 match = Match(methods[method.upper()], dict(zip(names, found.groups(), strict=True)))
+                if any("/" in value for value in match.path_params.values()):
+                    if spanned is None or (not spanned[1] and fits(match)):
+                        spanned = (match, fits(match))
+                    continue
+                if first is not None and _PARAM.sub("{}", template) != shape:
+                    continue  # only a template of the same shape stands in for the first
                 if fits(match):
                     return match
                 if first is None:
                     first, shape = match, _PARAM.sub("{}", template)
+        if spanned is not None and (spanned[1] or first is None):
+            return spanned[0]
         return first
 
     def allowed(self, path: str) -> list[str]:

@@ -13,7 +13,8 @@ rewritten, the way schemathesis reads them:
   refused: the sandbox is lenient where the contract only says "should not"), and a `oneOf`
   reads as `anyOf`: a body that fits more than one branch is accepted, as servers and
   schemathesis do (Zoom's account settings are a `oneOf` of three objects with no required
-  property, which every body fits at once).
+  property, which every body fits at once). A local `$ref` that points through a `oneOf`
+  (DigitalOcean's `.../schema/oneOf/0/allOf/0`) is pointed through the `anyOf` it became.
 
 A property counts as marked where the mark is on its schema, behind a local `$ref`, in an
 `allOf` branch, or on the non-null side of a nullable union. A document with no such mark is
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import unquote
 
 import orjson
 from referencing import Resource
@@ -93,6 +95,12 @@ def _walk(node: Any, root: Any, keyword: str, how: tuple[bool, bool], busy: set[
         if unions and isinstance(node.get("oneOf"), list) and "anyOf" not in node:
             out = out if out is not None else dict(node)
             out["anyOf"] = out.pop("oneOf")
+        ref = node.get("$ref")
+        if unions and isinstance(ref, str) and ref.startswith("#/") and "/oneOf" in ref:
+            moved = through_unions(root, ref)
+            if moved != ref:
+                out = out if out is not None else dict(node)
+                out["$ref"] = moved
         props = (out or node).get("properties")
         if isinstance(props, dict):
             marked = [name for name, sub in props.items() if _marked(sub, root, keyword)]
@@ -110,6 +118,30 @@ def _walk(node: Any, root: Any, keyword: str, how: tuple[bool, bool], busy: set[
         return out if out is not None else node
     finally:
         busy.discard(id(node))
+
+
+def _renamed(node: Any) -> bool:
+    """Whether the requests' view reads this node's `oneOf` as `anyOf`."""
+    return isinstance(node, dict) and isinstance(node.get("oneOf"), list) and "anyOf" not in node
+
+
+def through_unions(root: Any, ref: str) -> str:
+    """A local `$ref` of `root` as it reads once every `oneOf` is an `anyOf`: each `oneOf` token
+    of its pointer that names a renamed union becomes `anyOf` (the rest is kept as written,
+    escapes and percent-encoding included), so the pointer still names the same schema."""
+    tokens = ref[1:].split("/")[1:]
+    node = root
+    for i, raw in enumerate(tokens):
+        if raw == "oneOf" and _renamed(node):
+            tokens[i] = "anyOf"
+        token = unquote(raw).replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict):
+            node = node.get(token)
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            break
+    return "#/" + "/".join(tokens)
 
 
 def _marked(schema: Any, root: Any, keyword: str) -> bool:

@@ -42,7 +42,7 @@ from harness.sandbox.problems import json_response, problem
 from harness.sandbox.store.scoped import dig
 from harness.sandbox.tenants import Tenant
 from harness.synth import rfc3339
-from harness.synth.ids import codec_for
+from harness.synth.ids import codec_for, short_digits
 from harness.synth.overlay import START, Change
 
 Query = dict[str, list[str]]
@@ -981,7 +981,7 @@ def _record_id(col: Collection, path_params: dict[str, str]) -> Any:
 
 def _coerce_id(col: Collection, raw: str) -> Any:
     kinds = schema_type(col.id_schema)
-    return int(raw) if kinds & {"integer", "number"} and raw.lstrip("-").isdigit() else raw
+    return int(raw) if kinds & {"integer", "number"} and short_digits(raw.removeprefix("-")) else raw
 
 
 def refuses_cursors(op: Operation) -> bool:
@@ -1003,4 +1003,4 @@ def _one(query: Query, name: str | None) -> str | None:
 
 def _int(query: Query, name: str | None, default: int) -> int:
     value = _one(query, name)
-    return int(value) if value is not None and value.lstrip("-").isdigit() else default
+    return int(value) if value is not None and short_digits(value.removeprefix("-")) else default

@@ -20,7 +20,7 @@ from harness.contract import Collection, Contract
 from harness.synth.cache import RecordCache
 from harness.synth.errors import SynthError
 from harness.synth.generator import Builder, Compiler, Ctx, Infinite, rfc3339
-from harness.synth.ids import Codec, codec_for_schema
+from harness.synth.ids import Codec, codec_for_schema, short_digits
 from harness.synth.pools import PooledFaker
 from harness.synth.untidy import Plan, plan_for, untidy
 
@@ -133,7 +133,7 @@ class Dataset:
             index = codec.decode(record_id if isinstance(record_id, (int, str)) else str(record_id))
         else:
             text = str(record_id).rsplit("_", 1)[-1]
-            index = int(text) - 1 if text.isdigit() else None
+            index = int(text) - 1 if short_digits(text) else None
         return index if index is not None and 0 <= index < self.sizes[collection] else None
 
     # -- time -----------------------------------------------------------------------------------

@@ -784,7 +784,17 @@ class Compiler:
                 return value
             return sampler(ctx.rng)
 
-        return build
+        if (sampler.low, sampler.high) == (low, high):
+            return build
+
+        def out_of_bounds(ctx: Ctx) -> str:
+            """No string within the length bounds matches (see `_sampler`): an optional field is
+            left out, and a required one, where nothing else will do, takes the pattern's value."""
+            if not ctx.lenient:
+                raise Infinite
+            return build(ctx)
+
+        return out_of_bounds
 
     def _sampler(
         self,
@@ -806,7 +816,8 @@ class Compiler:
         if not sampler.satisfiable() and (low or high is not None):
             # No string within the bounds matches (Linode's label: `(?!..)` leaves two characters,
             # minLength is 3): the schema allows nothing, so the pattern wins over the length and
-            # the record is still made, rather than the tenant refused.
+            # the record is still made, rather than the tenant refused (`_patterned` leaves such
+            # a field out where it is optional).
             unbounded = PatternSampler(pattern)
             if unbounded.satisfiable():
                 return unbounded

@@ -155,3 +155,52 @@ def test_a_request_body_that_fits_more_than_one_branch_of_a_one_of_is_accepted(t
             "application/json"
         ]["schema"]
     )
+
+
+def test_a_ref_that_points_through_a_one_of_still_resolves_in_the_requests_view(tmp_path):
+    """DigitalOcean's documents point into other operations' schemas, through their `oneOf`
+    (`#/paths/~1v2~1certificates/post/requestBody/.../schema/oneOf/0/allOf/0`): reading that
+    `oneOf` as `anyOf` for requests must move the pointer along, or validating a request body
+    fails on a pointer to nowhere (a 500)."""
+    name = {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}
+    first = "#/paths/~1certs/post/requestBody/content/application~1json/schema/oneOf/0"
+    doc = {
+        "openapi": "3.0.0",
+        "info": {"title": "Through", "version": "1"},
+        "paths": {
+            "/certs": {
+                "post": {
+                    "operationId": "createCert",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"oneOf": [{"allOf": [name]}, TEXT]}}},
+                    },
+                    "responses": {"202": {"description": "ok"}},
+                }
+            },
+            "/keys/{id}": {
+                "put": {
+                    "operationId": "putKey",
+                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": TEXT}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": f"{first}/allOf/0"}}},
+                    },
+                    "responses": {"202": {"description": "ok"}},
+                }
+            },
+        },
+    }
+    path = tmp_path / "through.json"
+    path.write_text(json.dumps(doc))
+    contract = load(path)
+    json_type = {"content-type": "application/json"}
+    assert validate_request(contract, "PUT", "/keys/k1", {}, json_type, b'{"name": "n"}')[1] == []
+    refused = validate_request(contract, "PUT", "/keys/k1", {}, json_type, b'{"other": 1}')[1]
+    assert [v.pointer for v in refused] == ["/body"]  # still the schema it named: `name` required
+    seen = contract.for_requests.document["paths"]["/keys/{id}"]["put"]["requestBody"]
+    moved = first.replace("oneOf", "anyOf") + "/allOf/0"
+    assert seen["content"]["application/json"]["schema"]["$ref"] == moved
+    assert doc["paths"]["/keys/{id}"]["put"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": f"{first}/allOf/0"
+    }

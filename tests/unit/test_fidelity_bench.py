@@ -56,3 +56,24 @@ def test_ignored_auth_copies_are_left_out_and_original_refusals_counted(tmp_path
     fidelity.parse_events(events, result)
     assert (result.auth_probes, result.positive_cases, result.auth_refused_valid) == (1, 2, 1)
     assert (result.operations, result.nonconforming) == (1, 1)  # the stateful step's 401 still counts
+
+
+def test_a_sandbox_that_logs_more_than_a_pipe_holds_still_answers(tmp_path):
+    """The sandbox's stderr is never a pipe nobody reads: 1 MB of tracebacks (one per 500 on
+    DigitalOcean's document, each printing it whole) would block its next write and every
+    request after would hang. Here the child logs 1 MB, then says ready and answers a line."""
+    fidelity = _fidelity()
+    child = (
+        "import sys\n"
+        "sys.stderr.write('x' * (1 << 20) + '\\nlast words\\n'); sys.stderr.flush()\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.readline()\n"
+    )
+    server, ready, errors = fidelity.start_server([sys.executable, "-c", child], {})
+    try:
+        assert ready.wait(20), "the child blocked writing its stderr"
+    finally:
+        server.kill()
+        server.wait(10)
+    assert fidelity._tail(errors).endswith("last words")
+    errors.close()

@@ -732,3 +732,25 @@ def test_a_discriminator_without_mapping_keeps_a_branch_s_own_fixed_value(tmp_pa
         assert ok, value
         seen.add(value["type"])
     assert seen == {"track", "episode"}
+
+
+def test_an_answer_whose_required_field_no_value_satisfies_is_still_an_object(tmp_path):
+    """Vercel's `GET /v1/integrations/search-repo` requires `gitAccount.namespaceId`, typed
+    `null` and a `oneOf` of string and number at once: nothing satisfies it, so every try
+    failed and the sandbox answered the body `null` where an object is documented. As records
+    are made, a last lenient try gives the object, only that field wrong (null)."""
+    from harness.sandbox.generated import Generator
+
+    never = {"type": "null", "oneOf": [TEXT, {"type": "number"}]}
+    account = {"type": "object", "required": ["id"], "properties": {"id": never}}
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "Repos", "version": "1"},
+        "components": {"schemas": {"Found": {"required": ["account"], "properties": {"account": account}}}},
+        "paths": {},
+    }
+    path = tmp_path / "repos.json"
+    path.write_text(json.dumps(doc))
+    contract = load(path)
+    value, ok = Generator(contract).value(contract.at("components", "schemas", "Found"), 1)
+    assert not ok and value == {"account": {"id": None}}

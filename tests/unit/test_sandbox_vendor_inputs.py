@@ -602,3 +602,37 @@ def test_a_multi_segment_path_parameter_holds_slashes_and_others_do_not(tmp_path
     found = contract.router.match("GET", "/git/ref/heads/feature-a")
     assert found is not None and found.path_params == {"ref": "heads/feature-a"}
     assert contract.router.match("GET", "/tags/heads/feature-a") is None
+
+
+def test_a_template_matching_segment_by_segment_wins_over_a_multi_segment_parameter(tmp_path_factory):
+    """GitHub's `GET /repos/{owner}/{repo}/commits/{ref}` (`ref` multi-segment) sorts before
+    `.../commits/{ref}/check-suites`: `/commits/0/check-suites` went to the commit, whose
+    contract knows no `app_id`, a 400 for a valid request. A `ref` that holds `/` is the
+    fallback only: `/commits/heads/main` still reads the commit."""
+    ref = {"name": "ref", "in": "path", "required": True, "schema": TEXT}
+    app_id = {"name": "app_id", "in": "query", "schema": {"type": "integer"}}
+    ok = {"200": {"description": "ok"}}
+    doc = {
+        "openapi": "3.0.3",
+        "info": {"title": "Commits", "version": "1"},
+        "paths": {
+            "/commits/{ref}": {
+                "get": {
+                    "operationId": "getCommit",
+                    "parameters": [{**ref, "x-multi-segment": True}],
+                    "responses": ok,
+                }
+            },
+            "/commits/{ref}/check-suites": {
+                "get": {"operationId": "listSuites", "parameters": [ref, app_id], "responses": ok}
+            },
+        },
+    }
+    contract = _load(tmp_path_factory, doc)
+    found = contract.router.match("GET", "/commits/0/check-suites")
+    assert found is not None and found.operation.operation_id == "listSuites"
+    assert found.path_params == {"ref": "0"}
+    assert validate_request(contract, "GET", "/commits/0/check-suites", {"app_id": ["1"]}, {}, b"")[1] == []
+    found = contract.router.match("GET", "/commits/heads/main")
+    assert found is not None and found.operation.operation_id == "getCommit"
+    assert found.path_params == {"ref": "heads/main"}

@@ -170,3 +170,69 @@ def test_a_tidy_tenant_gets_none_of_it_and_says_so(platform_contract, stripe):
             assert raw.startswith(b"HTTP/1.1 200")
             assert b"content-encoding" not in head and b"transfer-encoding" not in head
             assert b"x-request-id" not in head and b"x-runtime" not in head
+
+
+def test_an_id_of_thousands_of_digits_names_no_record_and_is_never_a_500(tmp_path):
+    """schemathesis sent Stripe `/v1/.../{id}` with an id of 5,000 digits: `int()` refuses past
+    4,300 digits (a ValueError), so decoding it was a 500. It names no record: every codec that
+    reads digits says so, and the sandbox answers as for any unknown id (a 404); an integer id
+    or a `limit` past that many digits is refused, never a 500."""
+    import json
+
+    from starlette.testclient import TestClient
+
+    from harness.contract import load
+    from harness.sandbox import Sandbox
+    from harness.synth.ids import DigitsCodec
+
+    huge = "7" * 5000
+    assert DigitsCodec(12).decode(huge) is None
+    assert NumericLookingCodec(None, "customers", 1).decode(huge) is None
+    assert NumericLookingCodec(None, "customers", 1).decode("cus_" + huge) is None
+
+    def item(kind):
+        ref = {"type": "object", "properties": {"id": {"type": kind}, "name": {"type": "string"}}}
+        return {"description": "ok", "content": {"application/json": {"schema": ref}}}
+
+    paths = {}
+    for name, kind in (("texts", "string"), ("numbers", "integer")):
+        one = {"name": "id", "in": "path", "required": True, "schema": {"type": kind}}
+        listed = {"type": "array", "items": item(kind)["content"]["application/json"]["schema"]}
+        paths[f"/{name}"] = {
+            "get": {
+                "operationId": f"list_{name}",
+                "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer"}}],
+                "responses": {
+                    "200": {"description": "ok", "content": {"application/json": {"schema": listed}}}
+                },
+            }
+        }
+        paths[f"/{name}/{{id}}"] = {
+            "get": {
+                "operationId": f"get_{name}",
+                "parameters": [one],
+                "responses": {"200": item(kind), "404": {"description": "no"}},
+            },
+            "post": {
+                "operationId": f"update_{name}",
+                "parameters": [one],
+                "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": {"200": item(kind), "404": {"description": "no"}},
+            },
+        }
+    path = tmp_path / "digits.json"
+    path.write_text(
+        json.dumps({"openapi": "3.0.3", "info": {"title": "Digits", "version": "1"}, "paths": paths})
+    )
+    with TestClient(Sandbox(load(path), admin_token="adm").app) as http:
+        made = http.post(
+            "/_sandbox/tenants",
+            json={"seed": 1, "adversarial": True},
+            headers={"Authorization": "Bearer adm"},
+        )
+        base = made.json()["base_url"]
+        assert http.get(f"{base}/texts/{huge}").status_code == 404
+        assert http.post(f"{base}/texts/{huge}", json={"name": "n"}).status_code == 404
+        assert http.get(f"{base}/numbers/{huge}").status_code == 400  # past int()'s limit: text
+        for name in ("texts", "numbers"):
+            assert http.get(f"{base}/{name}", params={"limit": huge}).status_code < 500
