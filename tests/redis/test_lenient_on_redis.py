@@ -4,6 +4,8 @@ from creates: a create on either replica afterwards gets an id of its own on bot
 
 from __future__ import annotations
 
+from contextlib import closing
+
 from starlette.testclient import TestClient
 
 from harness.contract import load
@@ -16,7 +18,7 @@ def test_a_record_made_for_an_unknown_id_on_one_replica_is_the_same_on_another(r
     contract = load(STRIPE_LIKE)
     one = Sandbox(contract, admin_token="adm", store=open_store(redis_server.url))
     two = Sandbox(contract, admin_token="adm", store=open_store(redis_server.url))
-    with TestClient(one.app) as a, TestClient(two.app) as b:
+    with closing(one), closing(two), TestClient(one.app) as a, TestClient(two.app) as b:
         spec = {"seed": 4, "client_secret": "sk_test_123", "lenient_ids": True}
         made = a.post("/_sandbox/tenants", json=spec, headers=ADMIN).json()
         base = made["base_url"] + "/v1/customers"

@@ -5,6 +5,8 @@ first records (tests/unit/test_sandbox_nested.py has the same facts in memory)."
 
 from __future__ import annotations
 
+from contextlib import closing
+
 from starlette.testclient import TestClient
 
 from harness.sandbox.app import Sandbox
@@ -16,7 +18,7 @@ def test_a_record_created_on_one_replica_is_under_its_parent_only_on_another(red
     contract = contract_of(tmp_path, TWILIO_SHAPED)
     one = Sandbox(contract, admin_token="adm", store=open_store(redis_server.url))
     two = Sandbox(contract, admin_token="adm", store=open_store(redis_server.url))
-    with TestClient(one.app) as a, TestClient(two.app) as b:
+    with closing(one), closing(two), TestClient(one.app) as a, TestClient(two.app) as b:
         made = a.post("/_sandbox/tenants", json={"seed": 3}, headers={"Authorization": "Bearer adm"}).json()
         key, base = {"X-Key": made["client_secret"]}, made["base_url"]
         accounts = [x["sid"] for x in b.get(base + "/Accounts", headers=key).json()["accounts"]]
