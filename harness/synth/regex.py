@@ -186,7 +186,10 @@ class PatternSampler:
 
 
 def _hypothesis(sampler: PatternSampler) -> list[str]:
-    """hypothesis' regex strategy, derandomized, for what the sampler cannot find itself."""
+    """hypothesis' regex strategy, derandomized, for what the sampler cannot find itself. 100
+    examples: where nothing matches (a pattern its length bounds exclude), hypothesis' search
+    grows faster than its budget (0.4 s at 100, 6.7 s at 500 for Linode's label), and a contract
+    compiles each such schema once."""
     from hypothesis import Phase, find, settings
     from hypothesis import strategies as st
     from hypothesis.errors import HypothesisException
@@ -196,7 +199,7 @@ def _hypothesis(sampler: PatternSampler) -> list[str]:
             find(
                 st.from_regex(sampler.regex),
                 sampler.ok,
-                settings=settings(database=None, derandomize=True, max_examples=500, phases=[Phase.generate]),
+                settings=settings(database=None, derandomize=True, max_examples=100, phases=[Phase.generate]),
             )
         ]
     except (HypothesisException, Exception):  # nothing found: the caller decides
