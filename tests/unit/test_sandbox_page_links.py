@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qs, urlparse
 
+import pytest
 from starlette.testclient import TestClient
 
 from harness.contract import load, validate_response
+from harness.contract.collections import _is_url
 from harness.sandbox.app import Sandbox
 
 
@@ -173,3 +175,21 @@ def test_following_links_pages_next_reaches_every_record_and_meta_counts_them(tm
         assert "prev" not in first and "next" not in last
         assert last["prev"].startswith(base + "/v2/keys?") and "page=1" in last["first"]
         assert parse_qs(urlparse(first["last"]).query)["page"] == [str(len(answers))]
+
+
+@pytest.mark.parametrize(
+    ("schema", "link"),
+    [
+        ({"type": "string", "format": "uri"}, True),
+        ({"type": "string", "example": "https://api.example.com/v2/keys?page=2"}, True),
+        ({"type": "string", "description": "URI of the next page of the results."}, True),
+        ({"type": "string", "description": "The URL of the next page."}, True),
+        (
+            {"type": "string", "example": "eyJvZmZzZXQiOjJ9", "description": "Cursor for the next page."},
+            False,
+        ),
+        ({"type": "integer", "example": 2, "description": "URL-safe page number"}, False),
+    ],
+)
+def test_a_link_is_told_by_its_format_its_example_or_its_description(schema, link):
+    assert _is_url(schema) is link
