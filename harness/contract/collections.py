@@ -566,35 +566,35 @@ def _pagination(
     if style == "cursor" or (style is None and cursor):
         nxt, is_url = hint.get("next"), False
         if not nxt:
-            nxt, is_url = _next_field(props, data_field)
+            nxt, is_url = _next_field(contract, props, data_field)
         return Pagination(
             "cursor",
             cursor_param=cursor,
             next_field=nxt,
             next_is_url=is_url,
             page_param=page,
-            links=_page_links(props, data_field, nxt, ("first", "previous")),
+            links=_page_links(contract, props, data_field, nxt, ("first", "previous")),
             **common,
         )
     offset = hint.get("offset") or _pick(OFFSET_NAMES, params)
     if style == "offset" or (style is None and offset):
-        nxt, is_url = _next_field(props, data_field)
+        nxt, is_url = _next_field(contract, props, data_field)
         return Pagination(
             "offset",
             offset_param=offset,
             next_field=nxt if is_url else None,
             next_is_url=is_url,
-            links=_page_links(props, data_field, nxt if is_url else None, ROLES),
+            links=_page_links(contract, props, data_field, nxt if is_url else None, ROLES),
             **common,
         )
     if style == "page" or (style is None and page):
-        nxt, is_url = _next_field(props, data_field)
+        nxt, is_url = _next_field(contract, props, data_field)
         return Pagination(
             "page",
             page_param=page,
             next_field=nxt if is_url else None,
             next_is_url=is_url,
-            links=_page_links(props, data_field, nxt if is_url else None, ROLES),
+            links=_page_links(contract, props, data_field, nxt if is_url else None, ROLES),
             **common,
         )
     return Pagination("none", **common)
@@ -611,9 +611,10 @@ def _pick(names: tuple[str, ...], available: Any) -> str | None:
     return None
 
 
-def _next_field(props: dict[str, Any], data_field: str | None) -> tuple[str | None, bool]:
-    """The envelope field holding the next cursor or URL: top level or one level down
-    (`_metadata.next`, `response_metadata.next_cursor`); whether it is a URL."""
+def _next_field(contract: Contract, props: dict[str, Any], data_field: str | None) -> tuple[str | None, bool]:
+    """The envelope field holding the next cursor or URL: top level, one level down
+    (`_metadata.next`, `response_metadata.next_cursor`) or, failing those, two levels down a
+    paging holder (DigitalOcean's `links.pages.next`); whether it is a URL."""
 
     def pick(found: dict[str, Any]) -> str | None:
         return next((n for n in NEXT_NAMES if n in found), None) or next(
@@ -623,17 +624,66 @@ def _next_field(props: dict[str, Any], data_field: str | None) -> tuple[str | No
     name = pick({n: p for n, p in props.items() if n != data_field})
     if name:
         return name, _is_url(props[name])
-    for meta in META_NAMES:
-        inner = props.get(meta)
-        if isinstance(inner, dict) and isinstance(inner.get("properties"), dict):
-            sub = pick(inner["properties"])
-            if sub:
-                return f"{meta}.{sub}", _is_url(inner["properties"][sub])
+    for holder, fields in _holders(contract, props, 1):
+        sub = pick(fields)
+        if sub:
+            return f"{holder}.{sub}", _is_url(fields[sub])
+    for holder, fields in _holders(contract, props, 2):
+        sub = pick({n: f for n, f in fields.items() if "string" in schema_type(f)})
+        if sub:
+            return f"{holder}.{sub}", _is_url(fields[sub])
     return None, False
 
 
+def object_fields(contract: Contract, schema: Any, depth: int = 0) -> dict[str, dict[str, Any]]:
+    """An object schema's properties, resolved, with those of its `allOf`, `anyOf` and `oneOf`
+    parts merged in (DigitalOcean's `links.pages` is `anyOf` two `allOf`s of one link each): the
+    fields a value of it may carry. Its own properties win over its parts'."""
+    out: dict[str, dict[str, Any]] = {}
+    if not isinstance(schema, dict) or depth > 8:
+        return out
+    for key in ("allOf", "anyOf", "oneOf"):
+        for part in schema.get(key) or ():
+            resolved = contract.deref(part, contract.uri)[0]
+            for name, found in object_fields(contract, resolved, depth + 1).items():
+                out.setdefault(name, found)
+    for name, prop in (schema.get("properties") or {}).items():
+        resolved = contract.deref(prop, contract.uri)[0]
+        out[name] = resolved if isinstance(resolved, dict) else {}
+    return out
+
+
+def _holders(contract: Contract, props: dict[str, Any], levels: int) -> list[tuple[str, dict[str, Any]]]:
+    """(dotted path, fields) of the paging holders `levels` down: a `META_NAMES` property of the
+    envelope (`meta`, `links`), then any object inside it (`links.pages`)."""
+    found = [(meta, object_fields(contract, props[meta])) for meta in META_NAMES if meta in props]
+    for _ in range(levels - 1):
+        found = [
+            (f"{path}.{name}", inner)
+            for path, fields in found
+            for name, schema in fields.items()
+            if (inner := object_fields(contract, schema))
+        ]
+    return [(path, fields) for path, fields in found if fields]
+
+
+_URL_WORDS = re.compile(r"^\W*(the\s+|a\s+)?(ur[il]|link)\b", re.IGNORECASE)
+
+
 def _is_url(schema: Any) -> bool:
-    return isinstance(schema, dict) and schema.get("format") in ("uri", "url", "uri-reference")
+    """A link, by its format (`uri`, `url`), by an example that is an absolute http(s) URL, or
+    by a description that opens by saying so (DigitalOcean's `next`: "URI of the next page",
+    example `https://api.digitalocean.com/v2/images?page=2`, no format)."""
+    if not isinstance(schema, dict):
+        return False
+    if schema.get("format") in ("uri", "url", "uri-reference"):
+        return True
+    if "string" not in schema_type(schema):
+        return False
+    examples = [schema.get("example"), *(schema.get("examples") or ())]
+    if any(isinstance(e, str) and re.match(r"^https?://[^\s/]+", e) for e in examples):
+        return True
+    return bool(_URL_WORDS.match(str(schema.get("description") or "")))
 
 
 ROLES = ("first", "previous", "last")
@@ -641,12 +691,17 @@ _ROLE_WORDS = {"first": ("first",), "previous": ("previous", "prev"), "last": ("
 
 
 def _page_links(
-    props: dict[str, Any], data_field: str | None, next_field: str | None, roles: tuple[str, ...]
+    contract: Contract,
+    props: dict[str, Any],
+    data_field: str | None,
+    next_field: str | None,
+    roles: tuple[str, ...],
 ) -> tuple[tuple[str, str], ...]:
     """The envelope's links to the first, previous and last page, beside the next one: string
     fields named for the role and a link (`first_page_uri`, `previous_page_url`, `prevLink`,
-    `meta.last_page_url`), at top level or one level down. A cursor list's last page cannot be
-    named, so `roles` leaves it out there."""
+    `meta.last_page_url`), at top level, one level down or, where the next link is, two levels
+    down (`links.pages.prev`). A cursor list's last page cannot be named, so `roles` leaves it
+    out there."""
 
     def found(fields: dict[str, Any], holder: str) -> list[tuple[str, str]]:
         out = []
@@ -663,10 +718,12 @@ def _page_links(
         return out
 
     links = found(props, "")
-    for meta in META_NAMES:
-        inner = props.get(meta)
-        if isinstance(inner, dict) and isinstance(inner.get("properties"), dict):
-            links += found(inner["properties"], meta)
+    for holder, fields in _holders(contract, props, 1):
+        links += found(fields, holder)
+    if next_field and next_field.count(".") == 2:
+        for holder, fields in _holders(contract, props, 2):
+            if next_field.startswith(holder + "."):
+                links += found(fields, holder)
     return tuple(links)
 
 

@@ -27,8 +27,10 @@ from harness.contract.collections import (
     BEFORE_NAMES,
     ID_CURSOR_NAMES,
     LIMIT_NAMES,
+    META_NAMES,
     envelope_properties,
     envelope_required,
+    object_fields,
 )
 from harness.contract.collections import list_ok_schema as ok_schema
 from harness.contract.links import LINK_HOLDERS, SELF_NAMES, writable
@@ -839,16 +841,16 @@ def _page_body(
             if not isinstance(inner, dict):
                 break
             holders.setdefault(".".join(path[: depth + 1]), (inner, holder))
-            target, props = inner, _resolved(contract, holder.get("properties"))
-            required = set(holder.get("required") or ())
+            target, props = inner, object_fields(contract, holder)
+            required = _required(contract, holder)
         else:
             target.update(_next_value(last, value, props.get(last), required))
     if more_field:
         body[more_field] = values["has_more"]
     _fill(contract, body, envelope.properties, envelope.required, values, data_field, top=True)
     for target, holder in holders.values():
-        inner_props = _resolved(contract, holder.get("properties"))
-        _fill(contract, target, inner_props, set(holder.get("required") or ()), values, data_field, top=False)
+        inner_props = object_fields(contract, holder)
+        _fill(contract, target, inner_props, _required(contract, holder), values, data_field, top=False)
     return body
 
 
@@ -861,7 +863,7 @@ def _end_of_list(contract: Contract, envelope: Envelope, path: list[str], last: 
     for step in path:
         chain.append((step, step in required))
         holder = props.get(step) or {}
-        props, required = _resolved(contract, holder.get("properties")), set(holder.get("required") or ())
+        props, required = object_fields(contract, holder), _required(contract, holder)
     schema = props.get(last)
     nullable = (
         not isinstance(schema, dict) or "null" in (schema_type(schema) or {"null"}) or schema.get("nullable")
@@ -873,14 +875,9 @@ def _end_of_list(contract: Contract, envelope: Envelope, path: list[str], last: 
     return path, last
 
 
-def _resolved(contract: Contract, props: Any) -> dict[str, dict[str, Any]]:
-    if not isinstance(props, dict):
-        return {}
-    out = {}
-    for name, prop in props.items():
-        resolved = contract.deref(prop, contract.uri)[0]
-        out[name] = resolved if isinstance(resolved, dict) else {}
-    return out
+def _required(contract: Contract, schema: Any) -> set[str]:
+    """The properties a holder requires, its `allOf` parts' included (DigitalOcean's `meta`)."""
+    return envelope_required(contract, schema, contract.uri)
 
 
 def _fill(
@@ -898,7 +895,13 @@ def _fill(
         if name in target:
             continue
         kinds = schema_type(schema)
-        if name in TOTAL_NAMES:
+        if top and name in META_NAMES and name != data_field and (inner := object_fields(contract, schema)):
+            # a paging holder no link goes into (DigitalOcean's required `meta: {total}`): its facts
+            held: dict[str, Any] = {}
+            _fill(contract, held, inner, _required(contract, schema), values, data_field, top=False)
+            if held or name in required:
+                target[name] = held
+        elif name in TOTAL_NAMES:
             target[name] = values["total"]()
         elif name in ("offset", "skip", "start"):
             target[name] = values["offset"]

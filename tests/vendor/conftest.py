@@ -26,10 +26,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="module")
 def vendor_sandbox(request) -> Any:
-    """(tenant or the tenant-creation error, contract) for the module's VENDOR corpus name."""
+    """(tenant or the tenant-creation error, contract) for the module's VENDOR corpus name; over
+    HTTPS (the run's CA, `harness.runtime.tls.ca_for(base_url)`) where the module sets TLS = True,
+    for SDKs that refuse to send a bearer token over plain HTTP."""
     path = published(request.module.VENDOR)
     contract = load(path)
-    with harness.runtime.embedded(contract) as sandbox:
+    with harness.runtime.embedded(contract, tls=getattr(request.module, "TLS", False)) as sandbox:
         try:
             tenant = sandbox.new_tenant(seed=7, rate_limit=(10_000.0, 10_000))
         except harness.runtime.SandboxError as exc:  # the control API's answer is the finding
