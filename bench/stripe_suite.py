@@ -154,8 +154,11 @@ def _failure(case: ET.Element) -> ET.Element | None:
 def _reason(outcome: str) -> str:
     """A failure's message with what varies from test to test folded, so alike ones count together."""
     text = outcome.partition(":")[2].splitlines()[0] if outcome.partition(":")[2] else "(no message)"
+    detail = re.search(r'"detail":\s*"([^"]*)"', text)  # the sandbox's own words, in a body the SDK quotes
     text = re.sub(r"'[^']*'", "'…'", text)
-    return re.sub(r"\d+", "N", text)[:140]
+    if detail:
+        text = f"{text}: {detail.group(1)}"
+    return re.sub(r"\d+", "N", text)[:200]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,6 +232,9 @@ def _measure(args: argparse.Namespace, errors: Any) -> int:
             against_nothing = run_suite(root, blank.server_address[1], extra, args.time_limit)
         finally:
             blank.shutdown()
+        if uses_mock and not against_nothing:
+            print("  no outcomes from the run against the blank server (time limit?): raise --time-limit")
+            return 1
         dependent = {t for t in uses_mock if against_nothing.get(t) != "passed"}
         print(
             f"  {len(uses_mock)} tests use the mock fixture; {len(uses_mock) - len(dependent)} of them "
