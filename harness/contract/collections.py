@@ -502,15 +502,26 @@ def _list_shape(contract: Contract, op: Operation) -> tuple[str | None, str, dic
     return next((a for a in arrays if a[0] in preferred), arrays[0] if arrays else None)
 
 
-def envelope_properties(contract: Contract, schema: Any, uri: str) -> dict[str, tuple[Any, str]]:
+def envelope_properties(
+    contract: Contract, schema: Any, uri: str, *, unions: bool = False, depth: int = 0
+) -> dict[str, tuple[Any, str]]:
     """A response object's properties, resolved, with those of its `allOf` parts merged in
-    (DigitalOcean's lists are `allOf: [{droplets}, {links}, {meta}]`): name -> (schema, URI)."""
+    (DigitalOcean's lists are `allOf: [{droplets}, {links}, {meta}]`): name -> (schema, URI).
+    With `unions`, also the fields any `anyOf`/`oneOf` branch may carry (DigitalOcean's
+    `links.pages` is `anyOf` two `allOf`s of one link each), none overriding the others."""
     out: dict[str, tuple[Any, str]] = {}
-    if not isinstance(schema, dict):
+    if not isinstance(schema, dict) or depth > 8:
         return out
     for index, part in enumerate(schema.get("allOf") or ()):
         resolved, part_uri = contract.deref(part, f"{uri}/allOf/{index}")
-        out.update(envelope_properties(contract, resolved, part_uri))
+        out.update(envelope_properties(contract, resolved, part_uri, unions=unions, depth=depth + 1))
+    for key in ("anyOf", "oneOf") if unions else ():
+        for index, part in enumerate(schema.get(key) or ()):
+            resolved, part_uri = contract.deref(part, f"{uri}/{key}/{index}")
+            for name, found in envelope_properties(
+                contract, resolved, part_uri, unions=True, depth=depth + 1
+            ).items():
+                out.setdefault(name, found)
     for name, prop in (schema.get("properties") or {}).items():
         out[name] = contract.deref(prop, f"{uri}/properties/{escape(name)}")
     return out
@@ -635,22 +646,11 @@ def _next_field(contract: Contract, props: dict[str, Any], data_field: str | Non
     return None, False
 
 
-def object_fields(contract: Contract, schema: Any, depth: int = 0) -> dict[str, dict[str, Any]]:
-    """An object schema's properties, resolved, with those of its `allOf`, `anyOf` and `oneOf`
-    parts merged in (DigitalOcean's `links.pages` is `anyOf` two `allOf`s of one link each): the
-    fields a value of it may carry. Its own properties win over its parts'."""
-    out: dict[str, dict[str, Any]] = {}
-    if not isinstance(schema, dict) or depth > 8:
-        return out
-    for key in ("allOf", "anyOf", "oneOf"):
-        for part in schema.get(key) or ():
-            resolved = contract.deref(part, contract.uri)[0]
-            for name, found in object_fields(contract, resolved, depth + 1).items():
-                out.setdefault(name, found)
-    for name, prop in (schema.get("properties") or {}).items():
-        resolved = contract.deref(prop, contract.uri)[0]
-        out[name] = resolved if isinstance(resolved, dict) else {}
-    return out
+def object_fields(contract: Contract, schema: Any) -> dict[str, dict[str, Any]]:
+    """The fields a value of an object schema may carry, resolved (`envelope_properties` with
+    its unions): its own properties, and its `allOf`, `anyOf` and `oneOf` parts'."""
+    found = envelope_properties(contract, schema, f"{contract.uri}#", unions=True)  # where unknown
+    return {name: prop if isinstance(prop, dict) else {} for name, (prop, _) in found.items()}
 
 
 def _holders(contract: Contract, props: dict[str, Any], levels: int) -> list[tuple[str, dict[str, Any]]]:
