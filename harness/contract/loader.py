@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 from harness.contract.errors import ContractError, Problem
 from harness.contract.model import Contract
-from harness.contract.pointer import escape
+from harness.contract.pointer import escape, unescape
 from harness.contract.schema import ecma_pattern
 from harness.contract.signing import signing_problems
 
@@ -296,7 +296,7 @@ def _local(doc: Any, fragment: str) -> bool:
     """True when a JSON pointer (`/components/schemas/X`) names something in `doc`."""
     node = doc
     for raw in fragment.split("/")[1:] if fragment else []:
-        token = unquote(raw).replace("~1", "/").replace("~0", "~")
+        token = unescape(unquote(raw))
         if isinstance(node, dict) and token in node:
             node = node[token]
         elif isinstance(node, list) and token.isdigit() and int(token) < len(node):

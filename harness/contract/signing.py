@@ -24,7 +24,7 @@ from typing import Any
 
 from harness.contract.errors import ContractError, Problem
 from harness.contract.model import Contract
-from harness.contract.pointer import join
+from harness.contract.pointer import join, unescape
 from harness.core.signing import ALGORITHMS, ENCODINGS, SCHEMES, STANDARD, Signing
 
 HINT = "x-sandbox"
@@ -96,7 +96,7 @@ def _local(node: Any, doc: dict[str, Any]) -> Any:
             return node
         target: Any = doc
         for token in ref[2:].split("/"):
-            token = token.replace("~1", "/").replace("~0", "~")
+            token = unescape(token)
             target = target.get(token) if isinstance(target, dict) else None
         node = target
     return node

@@ -31,7 +31,7 @@ import orjson
 from referencing import Resource
 from referencing.jsonschema import DRAFT202012
 
-from harness.contract.pointer import resolve
+from harness.contract.pointer import resolve, unescape
 
 if TYPE_CHECKING:
     from harness.contract.model import Contract
@@ -134,7 +134,7 @@ def through_unions(root: Any, ref: str) -> str:
     for i, raw in enumerate(tokens):
         if raw == "oneOf" and _renamed(node):
             tokens[i] = "anyOf"
-        token = unquote(raw).replace("~1", "/").replace("~0", "~")
+        token = unescape(unquote(raw))
         if isinstance(node, dict):
             node = node.get(token)
         elif isinstance(node, list) and token.isdigit() and int(token) < len(node):

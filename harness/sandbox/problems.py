@@ -10,6 +10,7 @@ import orjson
 from starlette.responses import Response
 
 from harness.contract import Contract, Operation, Violation
+from harness.contract.pointer import unescape
 
 if TYPE_CHECKING:
     from harness.sandbox.generated import Responder
@@ -176,7 +177,7 @@ def _param_named(problem_body: dict[str, Any]) -> str | None:
     `limit`, `/body/metadata/plan` is `metadata[plan]` (Stripe's `param`)."""
     errors = problem_body.get("errors") or ()
     pointer = errors[0].get("pointer") if errors and isinstance(errors[0], dict) else None
-    steps = [s.replace("~1", "/").replace("~0", "~") for s in str(pointer or "").split("/")[2:] if s]
+    steps = [unescape(s) for s in str(pointer or "").split("/")[2:] if s]
     if not steps:
         return None
     return steps[0] + "".join(f"[{step}]" for step in steps[1:])
