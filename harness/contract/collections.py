@@ -649,8 +649,20 @@ def _next_field(contract: Contract, props: dict[str, Any], data_field: str | Non
 def object_fields(contract: Contract, schema: Any) -> dict[str, dict[str, Any]]:
     """The fields a value of an object schema may carry, resolved (`envelope_properties` with
     its unions): its own properties, and its `allOf`, `anyOf` and `oneOf` parts'."""
-    found = envelope_properties(contract, schema, f"{contract.uri}#", unions=True)  # where unknown
+    found = envelope_properties(contract, schema, _root_uri(contract), unions=True)
     return {name: prop if isinstance(prop, dict) else {} for name, (prop, _) in found.items()}
+
+
+def object_required(contract: Contract, schema: Any) -> set[str]:
+    """The properties an object schema requires, its `allOf` parts' included (DigitalOcean's
+    `meta`): `object_fields`' twin."""
+    return envelope_required(contract, schema, _root_uri(contract))
+
+
+def _root_uri(contract: Contract) -> str:
+    """The URI for a schema whose place is not known: the document's root, as a fragment base
+    (`file#`), so `/allOf/0` appended still names a place in the document, not another file."""
+    return f"{contract.uri}#"
 
 
 def _holders(contract: Contract, props: dict[str, Any], levels: int) -> list[tuple[str, dict[str, Any]]]:

@@ -31,6 +31,7 @@ from harness.contract.collections import (
     envelope_properties,
     envelope_required,
     object_fields,
+    object_required,
 )
 from harness.contract.collections import list_ok_schema as ok_schema
 from harness.contract.links import LINK_HOLDERS, SELF_NAMES, writable
@@ -842,7 +843,7 @@ def _page_body(
                 break
             holders.setdefault(".".join(path[: depth + 1]), (inner, holder))
             target, props = inner, object_fields(contract, holder)
-            required = _required(contract, holder)
+            required = object_required(contract, holder)
         else:
             target.update(_next_value(last, value, props.get(last), required))
     if more_field:
@@ -850,7 +851,7 @@ def _page_body(
     _fill(contract, body, envelope.properties, envelope.required, values, data_field, top=True)
     for target, holder in holders.values():
         inner_props = object_fields(contract, holder)
-        _fill(contract, target, inner_props, _required(contract, holder), values, data_field, top=False)
+        _fill(contract, target, inner_props, object_required(contract, holder), values, data_field, top=False)
     return body
 
 
@@ -863,7 +864,7 @@ def _end_of_list(contract: Contract, envelope: Envelope, path: list[str], last: 
     for step in path:
         chain.append((step, step in required))
         holder = props.get(step) or {}
-        props, required = object_fields(contract, holder), _required(contract, holder)
+        props, required = object_fields(contract, holder), object_required(contract, holder)
     schema = props.get(last)
     nullable = (
         not isinstance(schema, dict) or "null" in (schema_type(schema) or {"null"}) or schema.get("nullable")
@@ -873,11 +874,6 @@ def _end_of_list(contract: Contract, envelope: Envelope, path: list[str], last: 
     if any(not needed for _, needed in chain):
         return path, ""
     return path, last
-
-
-def _required(contract: Contract, schema: Any) -> set[str]:
-    """The properties a holder requires, its `allOf` parts' included (DigitalOcean's `meta`)."""
-    return envelope_required(contract, schema, contract.uri)
 
 
 def _fill(
@@ -898,7 +894,7 @@ def _fill(
         if top and name in META_NAMES and name != data_field and (inner := object_fields(contract, schema)):
             # a paging holder no link goes into (DigitalOcean's required `meta: {total}`): its facts
             held: dict[str, Any] = {}
-            _fill(contract, held, inner, _required(contract, schema), values, data_field, top=False)
+            _fill(contract, held, inner, object_required(contract, schema), values, data_field, top=False)
             if held or name in required:
                 target[name] = held
         elif name in TOTAL_NAMES:
