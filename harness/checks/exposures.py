@@ -10,8 +10,6 @@ Nothing here renders a secret: a leak is kept as what leaked and where, never th
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 import threading
@@ -23,6 +21,7 @@ from urllib.parse import unquote_plus
 
 import httpx
 
+from harness.checks.leaks import TOKENISH, Places, find_leaks, token_shape
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Driver
 from harness.contract import Contract
 from harness.core import RequestLog
@@ -32,9 +31,6 @@ if TYPE_CHECKING:
     from harness.checks.context import CheckContext
 
 RunError = ConnectorFailed | ConnectorTimeout
-Places = list[tuple[str, str]]  # (where, text)
-URLSAFE = re.compile(r"[A-Za-z0-9_-]+")
-TOKENISH = re.compile(r"[A-Za-z0-9_\-+/=]{16,}")  # any run that could be (part of) a credential
 # config keys that carry a credential the harness planted (harness.runtime TenantHandle.connector_config)
 CREDENTIAL_KEYS = {
     "client_secret": "the client secret",
@@ -209,69 +205,6 @@ def scan_check(ctx: CheckContext) -> dict[str, list[str]]:
     return found
 
 
-HEXISH = re.compile(r"(?:[0-9a-fA-F]{2}){16,}")
-
-
-def decodings(text: str) -> list[tuple[str, str]]:
-    """The text as whoever reads it can decode it: percent-decoded, and each run that is base64
-    or hex decoded (an `Authorization: Basic` header, a key logged as DER bytes in hex, which
-    shows as the base64 its PEM file holds). Encoding a credential does not hide it."""
-    out: list[tuple[str, str]] = []
-    if "%" in text:
-        out.append(("percent-encoded", unquote_plus(text)))
-    runs = []
-    for run in set(TOKENISH.findall(text)):
-        body = run.rstrip("=")
-        alphabet = b"-_" if "-" in body or "_" in body else None  # the URL-safe one, where it shows
-        try:
-            raw = base64.b64decode(body + "=" * (-len(body) % 4), altchars=alphabet, validate=True)
-        except (binascii.Error, ValueError):
-            continue
-        runs.append(raw.decode("latin-1"))
-    if runs:
-        out.append(("base64-encoded", "\n".join(runs)))
-    hexed = [bytes.fromhex(run) for run in set(HEXISH.findall(text))]
-    if hexed:
-        out.append(
-            (
-                "hex-encoded",
-                "\n".join(h.decode("latin-1") + "\n" + base64.b64encode(h).decode() for h in hexed),
-            )
-        )
-    return out
-
-
-def find_leaks(
-    outputs: Places,
-    secrets: Mapping[str, str],
-    shape: re.Pattern[str] | None,
-    served: Iterable[str] = (),
-) -> dict[str, list[str]]:
-    """What -> where: each secret (what -> value) found in an output (where, text), and text shaped
-    like the platform's tokens unless it is text the platform itself served (`served`: a record's
-    value, a cursor sent back in a URL), which a token never is."""
-    leaks: dict[str, list[str]] = {}
-    decoded = [decodings(text) for _, text in outputs] if secrets else []
-    for what, value in secrets.items():
-        where = []
-        for (w, text), forms in zip(outputs, decoded, strict=True):
-            if value in text:
-                where.append(w)
-                continue
-            how = next((how for how, form in forms if value in form), None)  # one place, counted once
-            if how is not None:
-                where.append(f"{w} ({how})")
-        key = what.replace("signing key", "secret")
-        if where and not ("signing key" in what and key in leaks):
-            leaks[what] = where
-    if shape is not None:
-        known = {m for text in served for m in shape.findall(text)}
-        where = [w for w, text in outputs if any(m not in known for m in shape.findall(text))]
-        if where:
-            leaks["an access token"] = where
-    return leaks
-
-
 def _token_shape(ctx: CheckContext, tenant: TenantHandle) -> re.Pattern[str] | None:
     """A pattern matching the access tokens this platform issues, learnt from one we fetch.
 
@@ -296,19 +229,6 @@ def _token_shape(ctx: CheckContext, tenant: TenantHandle) -> re.Pattern[str] | N
     except (httpx.HTTPError, ValueError, AttributeError):
         return None
     return token_shape(token)
-
-
-def token_shape(token: Any) -> re.Pattern[str] | None:
-    """A pattern for tokens shaped like this one: its prefix (`at_`), if any, and its length."""
-    if not isinstance(token, str) or not URLSAFE.fullmatch(token):
-        return None
-    prefix, sep, body = token.partition("_")
-    if not (sep and prefix.isalpha() and len(prefix) <= 8):
-        prefix, sep, body = "", "", token
-    if len(body) < 20:  # too short to tell from an ordinary word
-        return None
-    edge = r"A-Za-z0-9_-"
-    return re.compile(rf"(?<![{edge}]){re.escape(prefix + sep)}[{edge}]{{{len(body)}}}(?![{edge}])")
 
 
 def served_text(tenant: TenantHandle, streams: Iterable[str], log: RequestLog) -> list[str]:

@@ -15,13 +15,12 @@ from harness.checks.exposures import (
     _text,
     _token_shape,
     driver_places,
-    find_leaks,
     pem_body,
     request_urls,
     served_text,
-    token_shape,
 )
 from harness.checks.failures import Finding, NotApplicable
+from harness.checks.leaks import find_leaks, token_shape
 from harness.checks.registry import check
 from harness.connectors import ConnectorFailed, ConnectorTimeout, Replica
 from harness.contract.events import event_body, event_schema

@@ -140,7 +140,7 @@ def test_a_mutual_tls_client_key_is_a_credential_by_its_contents_not_its_path(tm
 def test_a_secret_is_found_however_it_was_encoded() -> None:
     import base64
 
-    from harness.checks.exposures import find_leaks
+    from harness.checks.leaks import find_leaks
 
     secret = "cs_live_4f9a8b7c6d5e4f3a2b1c"
     basic = base64.b64encode(f"client-1:{secret}".encode()).decode()
