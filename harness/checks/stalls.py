@@ -8,7 +8,7 @@ from harness.checks.registry import check
 from harness.checks.resilience import error_text, judge_written_once
 from harness.core import Fault, LoggedRequest, RequestLog
 
-STALL_MS = 30_000  # longer than any sane client read timeout (the reference connectors use 15 s)
+STALL_MS = 30_000  # longer than any sane client read timeout (the reference connectors use 5 s)
 # seconds the sync may take: both stalls waited out in full, and the sync itself, with room to spare
 STALL_CALL_LIMIT = 2 * STALL_MS / 1000 + 40
 

@@ -102,8 +102,10 @@ class AcmeSync:
         self._streams = self._configured_streams(config.get("streams"))
         # data minimization: per stream, the only fields stored (plus the id); absent = all fields
         self._fields = {stream: set(names) for stream, names in dict(config.get("fields") or {}).items()}
+        # connect and read timeouts: a page is answered in milliseconds, and a platform that stalls
+        # (RES-05 holds an answer for 30 s) is given up on after 5 s and the request retried
         self._client = httpx.Client(
-            timeout=httpx.Timeout(15.0, connect=5.0),
+            timeout=httpx.Timeout(5.0),
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         )

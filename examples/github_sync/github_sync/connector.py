@@ -55,7 +55,7 @@ class GitHubSync:
         self._webhook_secret = config.get("webhook_secret")
         self._page_size = max(1, min(int(config.get("page_size") or 100), 100))
         self._client = httpx.Client(
-            timeout=httpx.Timeout(15.0, connect=5.0),
+            timeout=httpx.Timeout(5.0),
             headers={"User-Agent": USER_AGENT, "Accept": "application/vnd.github+json"},
         )
         self._seen: OrderedDict[str, None] = OrderedDict()

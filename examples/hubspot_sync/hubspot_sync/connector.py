@@ -47,7 +47,7 @@ class HubSpotSync:
         self._scopes = list(config.get("scopes") or [])
         self._page_size = max(1, min(int(config.get("page_size") or 100), self.MAX_PAGE_SIZE))
         self._http = httpx.Client(
-            timeout=httpx.Timeout(15.0, connect=5.0),
+            timeout=httpx.Timeout(5.0),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             verify=config.get("ca_bundle") or True,
         )

@@ -54,7 +54,7 @@ class InventorySync:
         self._page_size = max(5, min(int(config.get("page_size") or MAX_PAGE), MAX_PAGE))
         self._streams = [s for s in PATHS if s in set(config.get("streams") or PATHS)]
         self._client = httpx.Client(
-            timeout=httpx.Timeout(15.0, connect=5.0),
+            timeout=httpx.Timeout(5.0),
             follow_redirects=False,
             verify=self._tls(config),
             headers={"Accept": "application/json"},

@@ -115,7 +115,7 @@ class StripeSync:
         self._streams = self._configured_streams(config.get("streams"))
         self._fields = {stream: set(names) for stream, names in dict(config.get("fields") or {}).items()}
         self._client = httpx.Client(
-            timeout=httpx.Timeout(15.0, connect=5.0),
+            timeout=httpx.Timeout(5.0),
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         )

@@ -44,7 +44,7 @@ class TicketingSync:
         self._streams = [s for s in PATHS if s in set(config.get("streams") or PATHS)]
         verify: Any = config.get("ca_bundle") or True
         self._client = httpx.Client(
-            timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False, verify=verify
+            timeout=httpx.Timeout(5.0), follow_redirects=False, verify=verify
         )
         self._random = random.Random()
         self._sync_id: str | None = None  # the correlation id of the running sync, on every log line

@@ -15,5 +15,5 @@ class AcceptsAnyCertificate(AcmeSync):
         headers = self._client.headers
         self._client.close()
         self._client = httpx.Client(
-            timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False, headers=headers, verify=False
+            timeout=httpx.Timeout(5.0), follow_redirects=False, headers=headers, verify=False
         )
