@@ -23,8 +23,8 @@ CHILD_PYTEST_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTEST_PLUGINS": "ha
 # stealing hands each worker a contiguous run of it to start with, so the first worker starts on
 # them and the others steal them from its run's end as they go idle: the long tests spread over
 # the whole run, beside short ones. Dealing them out so that every worker started on its share
-# (tried: 2 runs) made 8 certifications contend at once and cost more CPU and wall time (433 s
-# against 367 s, 645 against 526 CPU s).
+# (tried once) made 8 certifications contend at once and cost more CPU and wall time (433 s
+# against 367 s, 645 against 526 CPU s, one run each).
 # Files whose tests take 10-50 s each (whole campaigns and certifications), then the rest marked
 # slow (a child certification or two), then everything else; collection order within each.
 LONGEST = (
