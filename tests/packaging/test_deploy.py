@@ -4,8 +4,12 @@ route, a load balancer or Service in front, an autoscaler on the sandbox's Deplo
 
 from __future__ import annotations
 
+import copy
 import re
+from pathlib import Path
 
+import kubernetes_validate
+import pytest
 import yaml
 
 from tests.conftest import ROOT
@@ -61,3 +65,35 @@ def test_kubernetes_has_a_ready_checked_deployment_a_service_an_autoscaler_and_r
     (hpa,) = by_kind["HorizontalPodAutoscaler"]
     assert hpa["spec"]["scaleTargetRef"]["name"] == "harness-sandbox" and hpa["spec"]["minReplicas"] >= 2
     assert "harness-redis" in deployments
+
+
+KUBERNETES = "1.30"  # the oldest release the manifests are meant for (autoscaling/v2, probes)
+
+
+def manifests() -> list[tuple[Path, dict]]:
+    return [
+        (f, d) for f in sorted((DEPLOY / "k8s").glob("*.yaml")) for d in yaml.safe_load_all(f.read_text())
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "doc"),
+    manifests(),
+    ids=[f"{p.name}:{d['kind']}/{d['metadata']['name']}" for p, d in manifests()],
+)
+def test_each_kubernetes_manifest_is_valid_against_the_api_schema(path: Path, doc: dict) -> None:
+    """Strict: an unknown field (a misspelt key Kubernetes would drop silently) fails too."""
+    assert kubernetes_validate.validate(doc, KUBERNETES, strict=True) == KUBERNETES
+
+
+def test_the_schema_check_catches_a_misspelt_and_a_mistyped_field() -> None:
+    (deployment,) = [
+        d for p, d in manifests() if d["kind"] == "Deployment" and d["metadata"]["name"] == "harness-sandbox"
+    ]
+    misspelt = copy.deepcopy(deployment)
+    misspelt["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["prot"] = 8765
+    mistyped = copy.deepcopy(deployment)
+    mistyped["spec"]["replicas"] = "two"
+    for broken, words in ((misspelt, "'prot' was unexpected"), (mistyped, "'two' is not of type")):
+        with pytest.raises(kubernetes_validate.ValidationError, match=words):
+            kubernetes_validate.validate(broken, KUBERNETES, strict=True)
