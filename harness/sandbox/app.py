@@ -41,7 +41,6 @@ from harness.sandbox.collections import (
     create_record,
     delete_record,
     get_record,
-    list_records,
     update_record,
 )
 from harness.sandbox.control import control_routes
@@ -50,6 +49,7 @@ from harness.sandbox.generated import Responder, request_seed
 from harness.sandbox.idempotency import Stored
 from harness.sandbox.joined import unjoined
 from harness.sandbox.limits import Decision
+from harness.sandbox.pages import list_page
 from harness.sandbox.problems import PROBLEM_JSON, conform_error, problem
 from harness.sandbox.recorder import RequestRecord, digest, mask_headers, mask_query
 from harness.sandbox.shaping import SHAPED_FAULTS, declared_headers, shape
@@ -165,7 +165,7 @@ class Sandbox:
         """The handler for each operation the sandbox implements, by operationId."""
         handlers: dict[str, Handler] = {}
         for col in self.contract.collections.values():
-            handlers[col.list_op.operation_id] = partial(list_records, col)
+            handlers[col.list_op.operation_id] = partial(list_page, col)
             handlers[col.item_op.operation_id] = partial(get_record, col)
             for op, handler in (
                 (col.create_op, create_record),

@@ -154,6 +154,12 @@ class Overlay:
         locks across replicas."""
         return self._lock
 
+    def version(self) -> tuple[int, datetime] | None:
+        """What every read depends on besides its arguments: the change log's length (each write
+        appends to it) and the clock. Equal versions read alike, so what was read may be kept
+        (harness.sandbox.pages); None where writes may land unseen (another process's)."""
+        return (len(self.changes), self.clock)
+
     def changes_since(self, seq: int = 0, limit: int | None = None) -> list[Change]:
         with self._lock:
             start = bisect.bisect_right([c.seq for c in self.changes], seq)

@@ -416,6 +416,10 @@ class RedisOverlay(ScopedOverlay):
         self.change_by = change_by
         self._replay()
 
+    def version(self) -> None:
+        """None: another replica may have written since, so nothing read here may be kept."""
+        return None
+
     # reads: up to date with every replica first
     def get(self, collection: str, record_id: Any) -> dict[str, Any] | None:
         self._replay()
