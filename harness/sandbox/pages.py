@@ -56,13 +56,13 @@ def list_page(
     )
     if pages.version == version and key in pages.kept:
         content, headers = pages.kept[key]
-        return Response(content, media_type="application/json", headers=headers)
+        return Response(content, headers=headers)  # its own Content-Type, Link and any other
     response = list_records(col, tenant, query, path_params, body)
     if response.status_code != 200 or tenant.data.version() != version:  # a write landed meanwhile
         return response
     if pages.version != version:
         pages.version, pages.kept = version, {}
     if len(pages.kept) < MAX_PAGES:
-        link = response.headers.get("link")
-        pages.kept[key] = (bytes(response.body), {"Link": link} if link else {})
+        headers = {k: v for k, v in response.headers.items() if k != "content-length"}
+        pages.kept[key] = (bytes(response.body), headers)
     return response

@@ -15,6 +15,10 @@ import yaml
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"
+# (file, document) for every document of every Kubernetes manifest
+MANIFESTS: list[tuple[Path, dict]] = [
+    (f, d) for f in sorted((DEPLOY / "k8s").glob("*.yaml")) for d in yaml.safe_load_all(f.read_text())
+]
 
 
 def cli_environment() -> set[str]:
@@ -46,9 +50,8 @@ def test_compose_runs_redis_two_replicas_on_it_and_a_balancer_over_both():
 
 
 def test_kubernetes_has_a_ready_checked_deployment_a_service_an_autoscaler_and_redis():
-    docs = [d for f in sorted((DEPLOY / "k8s").glob("*.yaml")) for d in yaml.safe_load_all(f.read_text())]
     by_kind: dict[str, list[dict]] = {}
-    for doc in docs:
+    for _, doc in MANIFESTS:
         by_kind.setdefault(doc["kind"], []).append(doc)
     deployments = {d["metadata"]["name"]: d for d in by_kind["Deployment"]}
     sandbox = deployments["harness-sandbox"]["spec"]["template"]["spec"]["containers"][0]
@@ -70,16 +73,8 @@ def test_kubernetes_has_a_ready_checked_deployment_a_service_an_autoscaler_and_r
 KUBERNETES = "1.30"  # the oldest release the manifests are meant for (autoscaling/v2, probes)
 
 
-def manifests() -> list[tuple[Path, dict]]:
-    return [
-        (f, d) for f in sorted((DEPLOY / "k8s").glob("*.yaml")) for d in yaml.safe_load_all(f.read_text())
-    ]
-
-
 @pytest.mark.parametrize(
-    ("path", "doc"),
-    manifests(),
-    ids=[f"{p.name}:{d['kind']}/{d['metadata']['name']}" for p, d in manifests()],
+    ("path", "doc"), MANIFESTS, ids=[f"{p.name}:{d['kind']}/{d['metadata']['name']}" for p, d in MANIFESTS]
 )
 def test_each_kubernetes_manifest_is_valid_against_the_api_schema(path: Path, doc: dict) -> None:
     """Strict: an unknown field (a misspelt key Kubernetes would drop silently) fails too."""
@@ -88,7 +83,7 @@ def test_each_kubernetes_manifest_is_valid_against_the_api_schema(path: Path, do
 
 def test_the_schema_check_catches_a_misspelt_and_a_mistyped_field() -> None:
     (deployment,) = [
-        d for p, d in manifests() if d["kind"] == "Deployment" and d["metadata"]["name"] == "harness-sandbox"
+        d for p, d in MANIFESTS if d["kind"] == "Deployment" and d["metadata"]["name"] == "harness-sandbox"
     ]
     misspelt = copy.deepcopy(deployment)
     misspelt["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["prot"] = 8765
