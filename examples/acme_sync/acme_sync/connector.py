@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import random
+import ssl
 import time
 import uuid
 from collections import OrderedDict
@@ -231,6 +232,11 @@ class AcmeSync:
                 try:
                     response = self._client.request(method, url, headers=request_headers, **kwargs)
                 except httpx.TransportError as exc:
+                    if _certificate_refused(exc):
+                        raise PlatformError(
+                            f"{method} {httpx.URL(url).path}: the platform's TLS certificate failed "
+                            "verification; not retried (check base_url, or ca_bundle for a private CA)"
+                        ) from None
                     raise self._request_failed(exc, failures + 1) from None
                 self._last_request = f"{method} {response.request.url.path} -> {response.status_code}"
                 self._log_request(response, request_id)
@@ -563,3 +569,14 @@ class AcmeSync:
     def _idempotency_key(self, stream: str, record: Mapping[str, Any]) -> str:
         canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
         return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{stream}:{canonical}"))
+
+
+def _certificate_refused(exc: BaseException) -> bool:
+    """Whether a transport error is a TLS handshake that failed on the platform's certificate: no
+    retry will change it, so it fails the sync at once instead of after every backoff."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -19,6 +19,7 @@ import hmac
 import json
 import random
 import secrets
+import ssl
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -90,8 +91,8 @@ class GitHubSync:
                 response.read()
                 if response.is_success:
                     response.json()  # a cut-off body is retried like a dropped connection
-            except (httpx.TransportError, ValueError):
-                if attempt == self.MAX_ATTEMPTS:
+            except (httpx.TransportError, ValueError) as exc:
+                if attempt == self.MAX_ATTEMPTS or _certificate_refused(exc):
                     raise
                 time.sleep(self._backoff(attempt))
                 continue
@@ -271,3 +272,14 @@ class GitHubSync:
         else:
             return False
         return True
+
+
+def _certificate_refused(exc: BaseException) -> bool:
+    """Whether a transport error is a TLS handshake that failed on the platform's certificate: no
+    retry will change it, so it fails the sync at once instead of after every backoff."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
+import ssl
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -43,9 +44,7 @@ class TicketingSync:
         self._page = max(OVERLAP + 1, min(int(config.get("page_size") or MAX_PAGE), MAX_PAGE))
         self._streams = [s for s in PATHS if s in set(config.get("streams") or PATHS)]
         verify: Any = config.get("ca_bundle") or True
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(5.0), follow_redirects=False, verify=verify
-        )
+        self._client = httpx.Client(timeout=httpx.Timeout(5.0), follow_redirects=False, verify=verify)
         self._random = random.Random()
         self._sync_id: str | None = None  # the correlation id of the running sync, on every log line
 
@@ -71,7 +70,11 @@ class TicketingSync:
                     params={**params, "api_key": self._key},
                     headers={"X-Request-Id": request_id},
                 )
-            except httpx.TransportError:
+            except httpx.TransportError as exc:
+                if _certificate_refused(exc):
+                    raise TicketingError(
+                        f"GET {path}: the platform's TLS certificate failed verification"
+                    ) from None
                 self._sleep(self._backoff(attempt))
                 continue
             self._log(logging.INFO, "request", path=path, status=response.status_code, request_id=request_id)
@@ -175,3 +178,14 @@ class TicketingSync:
             entry = {**entry, "offset": 0 if last else following, "mark": mark, "done": last}
             streams[stream] = entry
             self.sink.checkpoint({"streams": streams})
+
+
+def _certificate_refused(exc: BaseException) -> bool:
+    """Whether a transport error is a TLS handshake that failed on the platform's certificate: no
+    retry will change it, so it fails the sync at once instead of after every backoff."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
