@@ -34,16 +34,12 @@ def survives_stalled_responses(ctx: CheckContext) -> None:
         raise NotApplicable("this sandbox cannot stall a response (an older build without the stall fault)")
     streams = list(ctx.manifest.streams)
     sizes = {stream: ctx.pages(stream, 1.5) for stream in streams}
-    ops = [ctx.list_op(streams[i % len(streams)]) for i in range(2)]
-    faults = {
-        "stalled": Fault.stalled(STALL_MS, ops[0], after=1),
-        "trickled": Fault.trickled(STALL_MS, ops[1], after=1),
-    }
-    tenants = []
-    for purpose, fault in faults.items():
-        tenant = ctx.tenant(sizes, purpose=purpose)
-        tenant.set_faults([fault])
-        tenants.append(tenant)
+    tenants = [ctx.tenant(sizes, purpose=purpose) for purpose in ("stalled", "trickled")]
+    # a stream whose ids hold fewer records than asked (`fitted`) may fit one page: no second to stall
+    paged = [s for s in streams if s not in (tenants[0].info.get("fitted") or {})] or streams
+    ops = [ctx.list_op(paged[i % len(paged)]) for i in range(2)]
+    tenants[0].set_faults([Fault.stalled(STALL_MS, ops[0], after=1)])
+    tenants[1].set_faults([Fault.trickled(STALL_MS, ops[1], after=1)])
     timeout = max(ctx.call_timeout, STALL_CALL_LIMIT)
     runs = side_by_side(
         *(functools.partial(ctx.sync, t, check_first=False, timeout=timeout) for t in tenants)
