@@ -170,6 +170,28 @@ class TenantHandle:
         return self.sandbox._get(f"/tenants/{self.id}/deliveries")["data"]
 
 
+# A client that keeps an idle connection as long as the server does reuses it just as the server
+# closes it, and its request is lost ("Server disconnected without sending a response"): a check
+# waiting on a connector's backoff then errored. The control client drops idle connections well
+# before the sandbox does (runtime.http.KEEP_ALIVE_S), and sends an idempotent request it lost
+# that way once more (a shared service behind a proxy may close sooner).
+CONTROL_KEEPALIVE = 2.0
+RETRIED = frozenset({"GET", "PUT", "DELETE"})  # idempotent: sent again once if the server hung up
+
+
+def control_client(
+    base_url: str, headers: Mapping[str, str], timeout: Any, verify: Any = True
+) -> httpx.Client:
+    """The HTTP client of the control API."""
+    return httpx.Client(
+        base_url=base_url,
+        headers=headers,
+        timeout=timeout,
+        verify=verify,
+        limits=httpx.Limits(keepalive_expiry=CONTROL_KEEPALIVE),
+    )
+
+
 class SandboxHandle:
     """A running sandbox: its base URL, an admin client for the control API, and tenants."""
 
@@ -177,10 +199,8 @@ class SandboxHandle:
         self.base_url = base_url.rstrip("/")
         self.admin_token = admin_token
         self.kind = kind
-        self.admin = httpx.Client(
-            base_url=self.base_url + "/_sandbox",
-            timeout=timeout,
-            headers={"Authorization": f"Bearer {admin_token}"},
+        self.admin = control_client(
+            self.base_url + "/_sandbox", {"Authorization": f"Bearer {admin_token}"}, timeout
         )
         # Set by runtimes that can observe outbound traffic (the embedded one, for httpx clients).
         self.egress_recorder: EgressRecorder | None = None
@@ -291,7 +311,12 @@ class SandboxHandle:
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
-            response = self.admin.request(method, path, **kwargs)
+            try:
+                response = self.admin.request(method, path, **kwargs)
+            except httpx.RemoteProtocolError:
+                if method not in RETRIED:  # a POST may have been acted on: never sent twice
+                    raise
+                response = self.admin.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise SandboxError(
                 f"the sandbox at {self.base_url} did not answer {method} {path}: {exc}"

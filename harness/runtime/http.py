@@ -17,6 +17,7 @@ import importlib.util
 from typing import Any
 
 MAX_HEADER_BYTES = 64 * 1024
+KEEP_ALIVE_S = 15
 
 
 def server_options() -> dict[str, Any]:
@@ -24,8 +25,11 @@ def server_options() -> dict[str, Any]:
     options: dict[str, Any] = {
         # A slow client (slowloris) must not hold the server: idle keep-alive connections are
         # closed, header blocks are bounded, and past the connection limit new requests get a
-        # 503 instead of queueing forever.
-        "timeout_keep_alive": 5,
+        # 503 instead of queueing forever. Idle connections are closed after 15 s, later than
+        # the common clients drop them (httpx's pool after 5 s, Node's fetch after 4 s): at
+        # uvicorn's 5 s, a client pausing 5 s (a backoff) could write its next request onto a
+        # connection as the server closed it, and lose it to the race.
+        "timeout_keep_alive": KEEP_ALIVE_S,
         "limit_concurrency": 512,
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
     }

@@ -24,10 +24,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 import trustme
 
-from harness.runtime.handle import SandboxHandle
+from harness.runtime.handle import SandboxHandle, control_client
 from harness.sandbox.auth import forget, vouch
 
 HOSTS = ("127.0.0.1", "localhost", "::1")  # what a loopback sandbox is reached as
@@ -352,10 +351,7 @@ def trust_control(handle: SandboxHandle, ca_file: Path) -> None:
     """Make the handle's control client verify the sandbox against the CA in `ca_file` (a
     SandboxHandle builds a client that trusts only the public CAs)."""
     old = handle.admin
-    handle.admin = httpx.Client(
-        base_url=old.base_url,
-        headers=old.headers,
-        timeout=old.timeout,
-        verify=ssl.create_default_context(cafile=str(ca_file)),
+    handle.admin = control_client(
+        str(old.base_url), old.headers, old.timeout, verify=ssl.create_default_context(cafile=str(ca_file))
     )
     old.close()
