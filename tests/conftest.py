@@ -16,7 +16,13 @@ pytest_plugins = ["pytester"]
 # (hypothesis, schemathesis, faker, respx, xdist, ...) costs about 2.3 s of CPU per child, and the
 # suite starts well over a hundred; no certification uses them. A test that needs another plugin
 # passes `-p NAME`; tests/packaging/test_wheel.py drops these to prove the entry point itself.
-CHILD_PYTEST_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTEST_PLUGINS": "harness.plugin"}
+# HYPOTHESIS_NO_PLUGINS: hypothesis runs every "hypothesis" entry point when imported; the dev
+# extras' selenium brings trio, whose entry point imports trio (about 0.09 CPU s a child).
+CHILD_PYTEST_ENV = {
+    "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+    "PYTEST_PLUGINS": "harness.plugin",
+    "HYPOTHESIS_NO_PLUGINS": "1",
+}
 
 
 # Under xdist (`make test`: work stealing) the long tests come first in the collection. Work

@@ -301,7 +301,10 @@ def _health_wait(ca: tls_trust.RunCA | None = None) -> Any:
                         if wrapped.status in ("exited", "dead", "removing"):
                             code = wrapped.attrs.get("State", {}).get("ExitCode")
                             raise _NotReady(f"exited with status {code} before it was ready.")
-                        if wrapped.status == "running":
+                        # past the deadline, a first answer now is not an answer within it (a
+                        # slow engine can take longer to report the container running than
+                        # the sandbox takes to start)
+                        if wrapped.status == "running" and time.monotonic() <= deadline:
                             if url is None:
                                 host, port = _address(container)
                                 url = f"{'https' if ca else 'http'}://{host}:{port}{HEALTH_PATH}"
@@ -309,7 +312,13 @@ def _health_wait(ca: tls_trust.RunCA | None = None) -> Any:
                                 if http.get(url).status_code == 200:
                                     return
                         if time.monotonic() > deadline:
-                            where = f"GET {url}" if url else "it never reached the running state"
+                            where = (
+                                f"GET {url}"
+                                if url
+                                else "the engine reported it running only after that"
+                                if wrapped.status == "running"
+                                else "it never reached the running state"
+                            )
                             raise _NotReady(
                                 f"was not ready within {self._startup_timeout:g} s ({where} did not answer "
                                 "200)."
